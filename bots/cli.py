@@ -1,0 +1,189 @@
+"""The `botschaft` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import ssl
+from pathlib import Path
+
+import click
+
+from bots.app import Bot, LoginFailed, run_until_signal
+from bots.devserver import BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevServer, DevServerError
+from bots.plugin import discover_plugins
+
+DEMO_USER = "demo"
+
+
+@contextlib.contextmanager
+def reported_errors():
+    """Show errors the person can fix as one clear line instead of a traceback."""
+    try:
+        yield
+    except (DevServerError, LoginFailed) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """Botschaft: business messaging on your own XMPP server."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The bot's own state changes are worth seeing by default; slixmpp's chatter is not.
+    logging.getLogger("bots").setLevel(min(level, logging.INFO))
+
+
+state_dir_option = click.option(
+    "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_STATE_DIR,
+    envvar="BOTSCHAFT_DEVSERVER_DIR", show_default=True,
+    help="Where the private server keeps its configuration, data and logs.")
+domain_option = click.option("--domain", default="localhost", show_default=True,
+                             help="The XMPP domain (the part after @ in addresses).")
+
+
+@main.group()
+def server() -> None:
+    """A private ejabberd for development and tests (Debian's package, loopback only)."""
+
+
+@server.command("start")
+@state_dir_option
+@domain_option
+@click.option("--c2s-port", type=int, help="Port for Jabber clients (default: last one, or free).")
+@click.option("--component-port", type=int, help="Port for XMPP components (XEP-0114).")
+@click.option("--api-port", type=int, help="Port of the HTTP admin API.")
+@click.option("--dist-port", type=int, help="Erlang distribution port of the node.")
+def server_start(state_dir: Path, domain: str, **ports: int | None) -> None:
+    """Start the private server and wait until it accepts logins."""
+    wanted = {name: ports[f"{name}_port"] for name in PORT_NAMES if ports[f"{name}_port"]}
+    with reported_errors():
+        instance = DevServer(state_dir, domain).start(wanted)
+    click.echo(f"ejabberd is running for {instance.domain}: clients connect to "
+               f"127.0.0.1:{instance.c2s_port} (STARTTLS); state in {state_dir}")
+
+
+@server.command("stop")
+@state_dir_option
+def server_stop(state_dir: Path) -> None:
+    """Stop the private server (only ours, never another ejabberd)."""
+    with reported_errors():
+        stopped = DevServer(state_dir).stop()
+    click.echo("stopped" if stopped else "not running")
+
+
+@server.command("status")
+@state_dir_option
+def server_status(state_dir: Path) -> None:
+    """Say whether the private server runs; exit code 3 when it does not."""
+    status = DevServer(state_dir).status()
+    if status["running"]:
+        ports = ", ".join(f"{name} {port}" for name, port in status["ports"].items())
+        click.echo(f"running (pid {status['pid']}) for {status['domain']}; ports: {ports}")
+        return
+    click.echo("not running" + (" (stale pid file from a crashed run; `start` cleans it up)"
+                                if status["stale"] else ""))
+    raise SystemExit(3)
+
+
+@server.command("adduser")
+@state_dir_option
+@click.argument("user")
+@click.option("--password", help="Default: a generated one, printed once.")
+def server_adduser(state_dir: Path, user: str, password: str | None) -> None:
+    """Create the account USER on the private server."""
+    with reported_errors():
+        server = DevServer(state_dir)
+        password = server.add_user(user, password)
+        domain = server.load_instance().domain
+    click.echo(f"created {user}@{domain} with password {password}")
+
+
+@server.command("deluser")
+@state_dir_option
+@click.argument("user")
+def server_deluser(state_dir: Path, user: str) -> None:
+    """Delete the account USER from the private server."""
+    with reported_errors():
+        DevServer(state_dir).delete_user(user)
+    click.echo(f"deleted {user}")
+
+
+@main.command("run")
+@click.option("--jid", envvar="BOTSCHAFT_JID", required=True, help="The bot's account.")
+@click.option("--password", envvar="BOTSCHAFT_PASSWORD", required=True,
+              help="The bot's password (better: the BOTSCHAFT_PASSWORD environment variable).")
+@click.option("--host", envvar="BOTSCHAFT_XMPP_HOST", help="Server address (default: DNS).")
+@click.option("--port", envvar="BOTSCHAFT_XMPP_PORT", type=int, help="Server port.")
+@click.option("--ca-file", envvar="BOTSCHAFT_CA_FILE", type=click.Path(exists=True, path_type=Path),
+              help="Trust this certificate (e.g. the dev server's self-signed one).")
+def run(jid: str, password: str, host: str | None, port: int | None,
+        ca_file: Path | None) -> None:
+    """Run the bot with every installed plugin until Ctrl-C."""
+    with reported_errors():
+        asyncio.run(_run_bot(jid, password, host, port, ca_file))
+
+
+@main.command("dev")
+@state_dir_option
+@domain_option
+def dev(state_dir: Path, domain: str) -> None:
+    """Start the private server and the bot, and print how to chat with it. Ctrl-C stops both."""
+    server = DevServer(state_dir, domain)
+    with reported_errors():
+        try:
+            click.echo("Starting the private ejabberd …")
+            instance = server.start()
+            bot_password = server.ensure_user(BOT_USER)
+            demo_password = server.ensure_user(DEMO_USER)
+            server.add_contacts(DEMO_USER, BOT_USER)
+            click.echo(login_instructions(instance, demo_password))
+            asyncio.run(_run_bot(f"{BOT_USER}@{instance.domain}", bot_password, "127.0.0.1",
+                                 instance.c2s_port, instance.ca_file))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+            click.echo("Stopped the bot and the private ejabberd.")
+
+
+async def _run_bot(jid: str, password: str, host: str | None, port: int | None,
+                   ca_file: Path | None) -> None:
+    bot = Bot(jid, password, discover_plugins(), ca_file)
+    await run_until_signal(bot, host, port)
+
+
+def login_instructions(instance, password: str) -> str:
+    jid = f"{DEMO_USER}@{instance.domain}"
+    bot = f"{BOT_USER}@{instance.domain}"
+    port = instance.c2s_port
+    return f"""
+Botschaft is running. Log in with any Jabber client on this machine:
+
+  Account (JID):  {jid}
+  Password:       {password}
+  Server:         127.0.0.1, port {port} (set both in the client's advanced/connection settings)
+  TLS:            STARTTLS, required. The certificate is self-signed; accept it when your client
+                  asks. SHA-256 fingerprint:
+                  {certificate_fingerprint(instance.ca_file)}
+
+Then write to the bot, {bot}: "ping" (it answers "pong") or "help".
+
+  Profanity:   /connect {jid} server 127.0.0.1 port {port} tls trust
+               /msg {bot} ping
+  go-sendxmpp: echo ping | go-sendxmpp -u {jid} -p '{password}' -j 127.0.0.1:{port} \\
+                 --no-tls-verify -l {bot}     (waits for the answer; Ctrl-C to end)
+  Gajim, Dino: add the account with the password above, then set host 127.0.0.1 and port {port}
+               under the account's connection settings.
+
+Press Ctrl-C to stop the bot and the server.
+"""
+
+
+def certificate_fingerprint(path: Path) -> str:
+    der = ssl.PEM_cert_to_DER_cert(Path(path).read_text())
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))

@@ -1,0 +1,493 @@
+"""A private ejabberd for development and tests, run from Debian's package.
+
+Everything the instance needs lives in one state directory of ours (configuration, certificate,
+database, logs, pid file), it listens on loopback ports only, and it talks to no other Erlang
+node: the distribution port is fixed (no epmd) and the cookie is its own. So it runs beside a
+system ejabberd or RabbitMQ without touching them, and `stop` can only ever stop this instance.
+
+The configuration is the repository's reference `ejabberd.yml`, unchanged; the site values it
+expects (host name, ports, paths, secrets) are written as macros to `botschaft-site.yml`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pwd
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
+
+log = logging.getLogger(__name__)
+
+SERVER_USER = "ejabberd"
+INSTALL_HINT = "Install it with: sudo apt-get install -y ejabberd"
+DEFAULT_STATE_DIR = Path("/var/lib/botschaft/devserver")
+PORT_NAMES = ("c2s", "component", "api", "dist")
+ADMIN_USER = "admin"
+BOT_USER = "bot"
+
+
+class DevServerError(Exception):
+    """Something the person starting the server can fix; the message says how."""
+
+
+def reference_config() -> Path:
+    """The reference ejabberd.yml: the repository's own, or the copy `pip install` placed."""
+    for candidate in (
+        Path(__file__).resolve().parent.parent / "ejabberd.yml",
+        Path(sys.prefix) / "share" / "botschaft" / "ejabberd.yml",
+    ):
+        if candidate.is_file():
+            return candidate
+    raise DevServerError("ejabberd.yml not found: reinstall botschaft (pip install .)")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
+class Instance:
+    """What a client needs to reach the instance; saved as instance.json (mode 0600)."""
+
+    domain: str
+    node: str
+    ports: dict[str, int]
+    component_secret: str
+    admin_password: str
+    certfile: str
+    accounts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def admin_jid(self) -> str:
+        return f"{ADMIN_USER}@{self.domain}"
+
+    @property
+    def c2s_port(self) -> int:
+        return self.ports["c2s"]
+
+    @property
+    def ca_file(self) -> Path:
+        """The server's self-signed certificate, for clients that verify TLS against it."""
+        return Path(self.certfile).with_suffix(".crt")
+
+    def api(self) -> EjabberdAPI:
+        return EjabberdAPI(f"http://127.0.0.1:{self.ports['api']}/api",
+                           self.admin_jid, self.admin_password)
+
+
+class DevServer:
+    """One private ejabberd instance, identified by its state directory."""
+
+    def __init__(self, state_dir: Path | str = DEFAULT_STATE_DIR, domain: str = "localhost",
+                 config_file: Path | None = None):
+        self.state_dir = Path(state_dir).absolute()
+        self.domain = domain
+        self.config_file = Path(config_file) if config_file else None
+        digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:10]
+        self.node = f"botschaft-{digest}@localhost"
+
+    # --- paths -----------------------------------------------------------------------------
+    @property
+    def etc(self) -> Path:
+        return self.state_dir / "etc"
+
+    @property
+    def spool(self) -> Path:
+        return self.state_dir / "spool"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "run" / "ejabberd.pid"
+
+    @property
+    def instance_file(self) -> Path:
+        return self.state_dir / "instance.json"
+
+    # --- public API ------------------------------------------------------------------------
+    def load_instance(self) -> Instance | None:
+        try:
+            return Instance(**json.loads(self.instance_file.read_text()))
+        except FileNotFoundError:
+            return None
+
+    def pid(self) -> int | None:
+        """The pid of our own ejabberd (found by its node name), or None."""
+        needle = self.node.encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if needle in cmdline and b"-mnesia" in cmdline:
+                return int(entry.name)
+        return None
+
+    def status(self) -> dict:
+        instance = self.load_instance()
+        pid = self.pid()
+        stale = pid is None and self.pid_file.exists()
+        return {
+            "running": pid is not None,
+            "pid": pid,
+            "stale": stale,
+            "state_dir": str(self.state_dir),
+            "node": self.node,
+            "domain": instance.domain if instance else self.domain,
+            "ports": instance.ports if instance else {},
+        }
+
+    def start(self, ports: dict[str, int] | None = None, timeout: float = 60.0) -> Instance:
+        """Start the instance (or find it running) and return once it accepts logins."""
+        ctl = self._ejabberdctl()
+        instance = self.load_instance()
+        if self.pid() is not None and instance is not None:
+            self._wait_until_ready(instance, timeout)
+            return instance
+        self._clean_stale_state()
+        instance = self._prepare(instance, ports or {})
+        self._run_ctl(ctl, "start")
+        self._wait_until_ready(instance, timeout)
+        self._ensure_admin(ctl, instance)
+        return instance
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop our instance; returns False when it was not running."""
+        pid = self.pid()
+        if pid is None:
+            self._clean_stale_state()
+            return False
+        try:
+            self._run_ctl(self._ejabberdctl(), "stop")
+        except DevServerError as exc:
+            log.warning("ejabberdctl stop failed (%s); terminating pid %d", exc, pid)
+            os.kill(pid, signal.SIGTERM)
+        if not _wait_for_exit(pid, timeout):
+            log.warning("ejabberd (pid %d) did not stop within %.0f s; killing it", pid, timeout)
+            os.kill(pid, signal.SIGKILL)
+            _wait_for_exit(pid, 5)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def add_user(self, user: str, password: str | None = None) -> str:
+        """Create an account and return its password (generated unless given)."""
+        instance = self._running_instance()
+        password = password or generate_password()
+        try:
+            instance.api().call("register", user=user, host=instance.domain, password=password)
+        except EjabberdAPIError as exc:
+            raise DevServerError(f"cannot create {user}@{instance.domain}: {exc}") from exc
+        self._remember_account(instance, user, password)
+        return password
+
+    def ensure_user(self, user: str) -> str:
+        """The account's password: the one saved earlier if it still works, else a new one."""
+        instance = self._running_instance()
+        api = instance.api()
+        known = instance.accounts.get(user)
+        if known and api.call("check_password", user=user, host=instance.domain,
+                              password=known) == 0:
+            return known
+        exists = api.call("check_account", user=user, host=instance.domain) == 0
+        if not exists:
+            return self.add_user(user)
+        password = generate_password()
+        api.call("change_password", user=user, host=instance.domain, newpass=password)
+        self._remember_account(instance, user, password)
+        return password
+
+    def add_contacts(self, user: str, other: str, group: str = "Botschaft") -> None:
+        """Put two accounts in each other's contact list, so clients show them online."""
+        instance = self._running_instance()
+        api = instance.api()
+        for local, remote in ((user, other), (other, user)):
+            api.call("add_rosteritem", localuser=local, localhost=instance.domain, user=remote,
+                     host=instance.domain, nick=remote, group=group, subs="both")
+
+    def delete_user(self, user: str) -> None:
+        instance = self._running_instance()
+        api = instance.api()
+        if api.call("check_account", user=user, host=instance.domain) != 0:
+            raise DevServerError(f"no account {user}@{instance.domain}")
+        api.call("unregister", user=user, host=instance.domain)
+        instance.accounts.pop(user, None)
+        self._save_instance(instance)
+
+    # --- steps -----------------------------------------------------------------------------
+    def _ejabberdctl(self) -> str:
+        path = shutil.which("ejabberdctl", path=os.pathsep.join(
+            [os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+        if path is None:
+            raise DevServerError(f"ejabberd is not installed (no ejabberdctl found). {INSTALL_HINT}")
+        try:
+            pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            raise DevServerError(
+                f"the system user '{SERVER_USER}' is missing; ejabberd's Debian package creates "
+                f"it. {INSTALL_HINT}") from None
+        if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != SERVER_USER:
+            raise DevServerError(
+                f"the private ejabberd runs as the system user '{SERVER_USER}': "
+                "run this command as root (sudo) or as that user")
+        return path
+
+    def _running_instance(self) -> Instance:
+        instance = self.load_instance()
+        if instance is None or self.pid() is None:
+            raise DevServerError(
+                f"the dev server in {self.state_dir} is not running; "
+                "start it with: botschaft server start")
+        return instance
+
+    def _clean_stale_state(self) -> None:
+        """A crashed run leaves its pid file behind; ejabberd's database recovers by itself."""
+        if self.pid_file.exists():
+            log.warning("found stale state from a crashed run in %s (pid file of a process "
+                        "that no longer runs); cleaning it up", self.state_dir)
+            self.pid_file.unlink()
+
+    def _prepare(self, previous: Instance | None, wanted: dict[str, int]) -> Instance:
+        ports = self._choose_ports(previous, wanted)
+        for path in (self.state_dir, self.etc, self.spool, self.logs, self.pid_file.parent):
+            path.mkdir(parents=True, exist_ok=True)
+        _check_reachable_by_server_user(self.state_dir)
+        certfile = self.etc / "server.pem"
+        if not certfile.exists():
+            _make_self_signed_certificate(certfile, self.domain)
+        instance = Instance(
+            domain=self.domain,
+            node=self.node,
+            ports=ports,
+            component_secret=previous.component_secret if previous else generate_password(),
+            admin_password=previous.admin_password if previous else generate_password(),
+            certfile=str(certfile),
+            accounts=previous.accounts if previous else {},
+        )
+        shutil.copyfile(self.config_file or reference_config(), self.etc / "ejabberd.yml")
+        (self.etc / "inetrc").write_text('{lookup, ["file", "native"]}.\n')
+        (self.spool / "botschaft-site.yml").write_text(self._site_macros(instance))
+        (self.etc / "ejabberdctl.cfg").write_text(self._ctl_config(instance))
+        _chown_tree(self.state_dir, SERVER_USER)
+        self.state_dir.chmod(0o750)
+        (self.spool / "botschaft-site.yml").chmod(0o600)
+        self._save_instance(instance)
+        return instance
+
+    def _choose_ports(self, previous: Instance | None, wanted: dict[str, int]) -> dict[str, int]:
+        """Given ports win; otherwise keep last run's ports (clients stay configured) or pick free."""
+        unknown = set(wanted) - set(PORT_NAMES)
+        if unknown:
+            raise DevServerError(f"unknown port name(s) {sorted(unknown)}; "
+                                 f"allowed: {', '.join(PORT_NAMES)}")
+        ports = {}
+        for name in PORT_NAMES:
+            if wanted.get(name):
+                port = wanted[name]
+                if not port_is_free(port):
+                    raise DevServerError(
+                        f"port {port} ({name}) on 127.0.0.1 is in use by another program; "
+                        f"choose another with --{name}-port, or leave it out to get a free one")
+            elif previous and port_is_free(previous.ports[name]):
+                port = previous.ports[name]
+            else:
+                port = free_port()
+            ports[name] = port
+        if len(set(ports.values())) != len(ports):
+            raise DevServerError(f"each port must differ: {ports}")
+        return ports
+
+    def _site_macros(self, instance: Instance) -> str:
+        macros = {
+            "XMPP_DOMAIN": instance.domain,
+            "TLS_CERTFILE": instance.certfile,
+            "C2S_IP": "127.0.0.1",
+            "C2S_PORT": instance.ports["c2s"],
+            "COMPONENT_PORT": instance.ports["component"],
+            "COMPONENT_SECRET": instance.component_secret,
+            "API_PORT": instance.ports["api"],
+            "ADMIN_ACCOUNTS": [instance.admin_jid],
+            "BOT_ACCOUNTS": [f"{BOT_USER}@{instance.domain}"],
+        }
+        # JSON is valid YAML, and json.dumps quotes every string safely.
+        lines = ["# Written by `botschaft server start`; site values for ejabberd.yml.",
+                 "define_macro:"]
+        lines += [f"  {name}: {json.dumps(value)}" for name, value in macros.items()]
+        return "\n".join(lines) + "\n"
+
+    def _ctl_config(self, instance: Instance) -> str:
+        # ERL_DIST_PORT: the node listens on a fixed port of ours and never registers with the
+        # machine's shared epmd, which ejabberdctl would otherwise stop when it thinks it's idle.
+        return "\n".join([
+            "# Written by `botschaft server start`.",
+            f"ERLANG_NODE={self.node}",
+            f"ERL_DIST_PORT={instance.ports['dist']}",
+            'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 '
+            '-kernel inet_dist_use_interface {127,0,0,1}"',
+            f"EJABBERD_PID_PATH={self.pid_file}",
+            "EJABBERD_BYPASS_WARNINGS=true",
+            "",
+        ])
+
+    def _run_ctl(self, ctl: str, *args: str, timeout: float = 60) -> str:
+        """Run ejabberdctl for our node as the ejabberd user.
+
+        setpriv, not su: su goes through pam_limits, which resets the open-files limit to 1024
+        and caps the server at about a thousand connections.
+        """
+        prefix = []
+        if os.geteuid() == 0:
+            prefix = ["setpriv", f"--reuid={SERVER_USER}", f"--regid={SERVER_USER}",
+                      "--init-groups"]
+        command = prefix + [
+            ctl, "--config-dir", str(self.etc), "--config", str(self.etc / "ejabberd.yml"),
+            "--ctl-config", str(self.etc / "ejabberdctl.cfg"), "--spool", str(self.spool),
+            "--logs", str(self.logs), *args]
+        env = {"HOME": str(self.state_dir), "LANG": "C.UTF-8",
+               "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        result = subprocess.run(command, env=env, cwd=self.state_dir, capture_output=True,
+                                text=True, timeout=timeout, preexec_fn=_raise_open_files_limit)
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip()
+            raise DevServerError(f"ejabberdctl {args[0]} failed: {output}")
+        return result.stdout
+
+    def _wait_until_ready(self, instance: Instance, timeout: float) -> None:
+        """Wait until the client port offers STARTTLS, or report why ejabberd did not start."""
+        started = time.monotonic()
+        seen_process = False
+        while time.monotonic() - started < timeout:
+            if self.pid() is not None:
+                seen_process = True
+                if _offers_starttls(instance.c2s_port, instance.domain):
+                    return
+            elif seen_process or time.monotonic() - started > 10:
+                raise DevServerError("ejabberd stopped while starting:\n" + self._log_tail())
+            time.sleep(0.2)
+        raise DevServerError(f"ejabberd did not accept connections within {timeout:.0f} s:\n"
+                             + self._log_tail())
+
+    def _ensure_admin(self, ctl: str, instance: Instance) -> None:
+        """The admin account the HTTP API authenticates; created once through ejabberdctl."""
+        try:
+            instance.api().call("status")
+        except EjabberdAPIError:
+            self._run_ctl(ctl, "register", ADMIN_USER, instance.domain, instance.admin_password)
+
+    def _log_tail(self, lines: int = 20) -> str:
+        found = []
+        for name in ("error.log", "crash.log", "ejabberd.log"):
+            path = self.logs / name
+            if path.exists():
+                found += [f"{path}:"] + path.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join(found) or f"(no log files in {self.logs})"
+
+    def _remember_account(self, instance: Instance, user: str, password: str) -> None:
+        instance.accounts[user] = password
+        self._save_instance(instance)
+
+    def _save_instance(self, instance: Instance) -> None:
+        temporary = self.instance_file.with_suffix(".tmp")
+        temporary.touch(mode=0o600)
+        temporary.write_text(json.dumps(asdict(instance), indent=2))
+        temporary.replace(self.instance_file)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _offers_starttls(port: int, domain: str) -> bool:
+    """True when the c2s listener answers a stream header with its features."""
+    header = (f"<?xml version='1.0'?><stream:stream to='{domain}' version='1.0' "
+              "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(header.encode())
+            received = b""
+            while b"</stream:features>" not in received:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return False
+                received += chunk
+            return b"starttls" in received
+    except OSError:
+        return False
+
+
+def _wait_for_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _chown_tree(root: Path, user: str) -> None:
+    if os.geteuid() != 0:
+        return
+    entry = pwd.getpwnam(user)
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def _check_reachable_by_server_user(path: Path) -> None:
+    """ejabberd runs as its own user, so every parent directory must let it pass."""
+    if os.geteuid() != 0:
+        return
+    for parent in path.parents:
+        if not os.stat(parent).st_mode & 0o001:
+            raise DevServerError(
+                f"the user '{SERVER_USER}' cannot enter {parent}, so ejabberd cannot reach "
+                f"{path}; choose a state directory elsewhere with --state-dir")
+
+
+def _make_self_signed_certificate(certfile: Path, domain: str) -> None:
+    """A self-signed certificate for the domain and its subdomains (conference., bot., …)."""
+    keyfile = certfile.with_suffix(".key")
+    crtfile = certfile.with_suffix(".crt")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825",
+         "-subj", f"/CN={domain}", "-addext", f"subjectAltName=DNS:{domain},DNS:*.{domain}",
+         "-keyout", str(keyfile), "-out", str(crtfile)],
+        check=True, capture_output=True)
+    certfile.write_bytes(keyfile.read_bytes() + crtfile.read_bytes())
+    certfile.chmod(0o600)
+    keyfile.unlink()  # the .crt stays: clients verify the server against it

@@ -1,0 +1,156 @@
+"""pytest fixtures that test bots against a real, private ejabberd.
+
+Enable them in a `conftest.py` with `pytest_plugins = ["bots.testing"]`. They give:
+
+- `xmpp_server` (session): a private ejabberd on free loopback ports, stopped at the end of the
+  session, also after a failure or Ctrl-C;
+- `make_account`: creates a fresh account and returns `(jid, password)`;
+- `chat_client`: logs in a `ChatClient` (a small slixmpp client) over verified TLS;
+- `bot`: the Botschaft bot with every installed plugin, logged in as `bot@<domain>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import slixmpp
+
+from bots.app import Bot
+from bots.devserver import BOT_USER, DevServer, Instance, generate_password
+from bots.plugin import discover_plugins
+
+STATE_PREFIX = "botschaft-test-"
+
+
+class ChatClient(slixmpp.ClientXMPP):
+    """A person's Jabber client, reduced to what tests need: send, and await answers."""
+
+    def __init__(self, jid: str, password: str, ca_file: Path):
+        super().__init__(jid, password)
+        self.ca_certs = Path(ca_file)
+        self.inbox: asyncio.Queue[slixmpp.Message] = asyncio.Queue()
+        self.online = asyncio.get_running_loop().create_future()
+        self.add_event_handler("session_start", self._on_session_start)
+        self.add_event_handler("failed_all_auth", self._on_failed_auth)
+        self.add_event_handler("message", self.inbox.put_nowait)
+
+    def _on_session_start(self, _event) -> None:
+        self.send_presence()
+        self.online.set_result(True)
+
+    def _on_failed_auth(self, _event) -> None:
+        if not self.online.done():
+            self.online.set_exception(PermissionError(f"login of {self.boundjid.bare} refused"))
+
+    async def next_message(self, sender: str | None = None, timeout: float = 10) -> slixmpp.Message:
+        """The next message (from `sender`'s bare JID, if given); others are skipped."""
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.inbox.get()
+                if sender is None or message["from"].bare == sender:
+                    return message
+
+    async def ask(self, to: str, text: str, timeout: float = 10) -> str:
+        """Send `text` to `to` and return the body of the answer."""
+        self.send_message(mto=to, mbody=text, mtype="chat")
+        return (await self.next_message(to, timeout))["body"]
+
+    def tls_version(self) -> str | None:
+        ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
+        return ssl_object.version() if ssl_object else None
+
+
+class TestServer:
+    """The session's private ejabberd and the accounts made on it."""
+
+    __test__ = False  # a helper, not a test class
+
+    def __init__(self, devserver: DevServer, instance: Instance):
+        self.devserver = devserver
+        self.instance = instance
+        self._numbers = itertools.count(1)
+
+    @property
+    def domain(self) -> str:
+        return self.instance.domain
+
+    def make_account(self, prefix: str = "user") -> tuple[str, str]:
+        user = f"{prefix}{next(self._numbers)}-{generate_password()[:6].lower()}"
+        user = "".join(ch for ch in user if ch.isalnum() or ch == "-")
+        password = self.devserver.add_user(user)
+        return f"{user}@{self.domain}", password
+
+    async def login(self, jid: str, password: str, timeout: float = 15) -> ChatClient:
+        client = ChatClient(jid, password, self.instance.ca_file)
+        client.connect("127.0.0.1", self.instance.c2s_port)
+        await asyncio.wait_for(asyncio.shield(client.online), timeout)
+        return client
+
+
+def _reap_orphans(base: Path) -> None:
+    """Stop test servers left behind by an earlier session that was killed (kill -9)."""
+    for state_dir in base.glob(f"{STATE_PREFIX}*"):
+        owner = state_dir.name[len(STATE_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            DevServer(state_dir).stop()
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def xmpp_server():
+    """One private ejabberd for the whole test session."""
+    # pytest tears fixtures down on Ctrl-C; make SIGTERM (a CI timeout) behave the same.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    base = Path(os.environ.get("BOTSCHAFT_TEST_STATE_BASE", tempfile.gettempdir()))
+    _reap_orphans(base)
+    state_dir = Path(tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{os.getpid()}-", dir=base))
+    devserver = DevServer(state_dir)
+    try:
+        yield TestServer(devserver, devserver.start())
+    finally:
+        devserver.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture
+def make_account(xmpp_server):
+    """Factory: `make_account("alice")` creates a fresh account, returns (jid, password)."""
+    return xmpp_server.make_account
+
+
+@pytest_asyncio.fixture
+async def chat_client(xmpp_server):
+    """Factory: `await chat_client()` logs in a new account; `await chat_client(jid, pw)` an
+    existing one. Every client is logged out after the test."""
+    clients = []
+
+    async def login(jid: str | None = None, password: str | None = None) -> ChatClient:
+        if jid is None:
+            jid, password = xmpp_server.make_account()
+        client = await xmpp_server.login(jid, password)
+        clients.append(client)
+        return client
+
+    yield login
+    for client in clients:
+        await client.disconnect(wait=1)
+
+
+@pytest_asyncio.fixture
+async def bot(xmpp_server):
+    """The Botschaft bot with every installed plugin, online as bot@<domain>."""
+    password = xmpp_server.devserver.ensure_user(BOT_USER)
+    instance = xmpp_server.instance
+    running = Bot(f"{BOT_USER}@{instance.domain}", password, discover_plugins(), instance.ca_file)
+    await running.start("127.0.0.1", instance.c2s_port)
+    yield running
+    await running.stop()

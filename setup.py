@@ -1,0 +1,35 @@
+"""Botschaft: a self-hosted XMPP business messenger with a bot framework."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="botschaft",
+    version="0.1.0",
+    description="Business messaging on your own XMPP server: bots for status queries, "
+                "daily lessons and group rooms, reachable from any Jabber client.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="AGPL-3.0-or-later",
+    python_requires=">=3.11",
+    packages=find_packages(include=["bots", "bots.*", "plugins", "plugins.*",
+                                    "server_bridge", "server_bridge.*"]),
+    data_files=[("share/botschaft", ["ejabberd.yml"])],
+    install_requires=[
+        "slixmpp>=1.17",
+        "twisted>=24.3",
+        "peewee>=3.17",
+        "click>=8.1",
+    ],
+    extras_require={
+        "postgres": ["psycopg[binary]>=3.1"],
+        "test": [
+            "pytest>=8.0",
+            "pytest-asyncio>=0.24",
+            "pytest-timeout>=2.3",
+        ],
+    },
+    entry_points={
+        "console_scripts": ["botschaft = bots.cli:main"],
+        "botschaft.plugins": ["ping = plugins.ping:Ping"],
+    },
+)

@@ -1,0 +1,73 @@
+"""One private ejabberd per test session (bots.testing), plus a raw XMPP stream for tests that
+must see exactly what the server says before any client library steps in."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import ssl
+
+import pytest
+
+pytest_plugins = ["bots.testing"]
+
+
+class RawStream:
+    """A hand-driven client-to-server XMPP stream: plain text, then optionally STARTTLS."""
+
+    def __init__(self, port: int, domain: str, ca_file):
+        self.domain = domain
+        self.ca_file = ca_file
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+
+    def open(self) -> str:
+        """Open (or restart) the stream and return the server's stream features."""
+        self.send(f"<?xml version='1.0'?><stream:stream to='{self.domain}' version='1.0' "
+                  "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+        return self.read_until("</stream:features>")
+
+    def starttls(self) -> None:
+        self.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        assert "<proceed" in self.read_until("/>")
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        self.sock = context.wrap_socket(self.sock, server_hostname=self.domain)
+
+    def auth_plain(self, user: str, password: str) -> str:
+        token = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        self.send(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{token}</auth>")
+        return self.read_until_any(("</failure>", "<success", "</stream:error>", "</stream:stream>"))
+
+    def send(self, xml: str) -> None:
+        self.sock.sendall(xml.encode())
+
+    def read_until(self, marker: str) -> str:
+        return self.read_until_any((marker,))
+
+    def read_until_any(self, markers) -> str:
+        received = ""
+        while not any(marker in received for marker in markers):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk.decode()
+        return received
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def raw_stream(xmpp_server):
+    """Factory for RawStream connections to the session's server; all closed afterwards."""
+    streams = []
+
+    def connect() -> RawStream:
+        stream = RawStream(xmpp_server.instance.c2s_port, xmpp_server.domain,
+                           xmpp_server.instance.ca_file)
+        streams.append(stream)
+        return stream
+
+    yield connect
+    for stream in streams:
+        stream.close()
+

@@ -1,0 +1,19 @@
+"""The first journey through the real server: a person pings the bot and gets pong."""
+
+
+async def test_ping_gets_pong_through_ejabberd_over_tls(bot, chat_client):
+    client = await chat_client()
+    assert client.tls_version() in ("TLSv1.2", "TLSv1.3")
+    assert await client.ask(bot.boundjid.bare, "ping") == "pong"
+
+
+async def test_help_lists_the_commands(bot, chat_client):
+    client = await chat_client()
+    answer = await client.ask(bot.boundjid.bare, "help")
+    assert "ping" in answer and "help" in answer
+
+
+async def test_an_unknown_command_gets_an_answer_not_silence(bot, chat_client):
+    client = await chat_client()
+    answer = await client.ask(bot.boundjid.bare, "is my car ready?")
+    assert "don't know" in answer and "ping" in answer
