@@ -9,7 +9,6 @@ setup(
                 "daily lessons and group rooms, reachable from any Jabber client.",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    license="AGPL-3.0-or-later",
     python_requires=">=3.11",
     packages=find_packages(include=["bots", "bots.*", "plugins", "plugins.*",
                                     "server_bridge", "server_bridge.*"]),

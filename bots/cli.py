@@ -50,18 +50,27 @@ def server() -> None:
     """A private ejabberd for development and tests (Debian's package, loopback only)."""
 
 
+def port_options(command):
+    """--c2s-port, --component-port, … ; omitted ones keep last start's port or get a free one."""
+    helps = {"c2s": "Port for Jabber clients.", "component": "Port for XMPP components.",
+             "api": "Port of the HTTP admin API.", "dist": "Erlang distribution port."}
+    for name in reversed(PORT_NAMES):
+        command = click.option(f"--{name}-port", name, type=int, help=helps[name])(command)
+    return command
+
+
+def chosen_ports(options: dict) -> dict[str, int]:
+    return {name: options[name] for name in PORT_NAMES if options.get(name)}
+
+
 @server.command("start")
 @state_dir_option
 @domain_option
-@click.option("--c2s-port", type=int, help="Port for Jabber clients (default: last one, or free).")
-@click.option("--component-port", type=int, help="Port for XMPP components (XEP-0114).")
-@click.option("--api-port", type=int, help="Port of the HTTP admin API.")
-@click.option("--dist-port", type=int, help="Erlang distribution port of the node.")
+@port_options
 def server_start(state_dir: Path, domain: str, **ports: int | None) -> None:
     """Start the private server and wait until it accepts logins."""
-    wanted = {name: ports[f"{name}_port"] for name in PORT_NAMES if ports[f"{name}_port"]}
     with reported_errors():
-        instance = DevServer(state_dir, domain).start(wanted)
+        instance = DevServer(state_dir, domain).start(chosen_ports(ports))
     click.echo(f"ejabberd is running for {instance.domain}: clients connect to "
                f"127.0.0.1:{instance.c2s_port} (STARTTLS); state in {state_dir}")
 
@@ -130,13 +139,14 @@ def run(jid: str, password: str, host: str | None, port: int | None,
 @main.command("dev")
 @state_dir_option
 @domain_option
-def dev(state_dir: Path, domain: str) -> None:
+@port_options
+def dev(state_dir: Path, domain: str, **ports: int | None) -> None:
     """Start the private server and the bot, and print how to chat with it. Ctrl-C stops both."""
     server = DevServer(state_dir, domain)
     with reported_errors():
         try:
             click.echo("Starting the private ejabberd …")
-            instance = server.start()
+            instance = server.start(chosen_ports(ports))
             bot_password = server.ensure_user(BOT_USER)
             demo_password = server.ensure_user(DEMO_USER)
             server.add_contacts(DEMO_USER, BOT_USER)
@@ -174,8 +184,6 @@ Then write to the bot, {bot}: "ping" (it answers "pong") or "help".
 
   Profanity:   /connect {jid} server 127.0.0.1 port {port} tls trust
                /msg {bot} ping
-  go-sendxmpp: echo ping | go-sendxmpp -u {jid} -p '{password}' -j 127.0.0.1:{port} \\
-                 --no-tls-verify -l {bot}     (waits for the answer; Ctrl-C to end)
   Gajim, Dino: add the account with the password above, then set host 127.0.0.1 and port {port}
                under the account's connection settings.
 

@@ -105,10 +105,11 @@ class DevServer:
     """One private ejabberd instance, identified by its state directory."""
 
     def __init__(self, state_dir: Path | str = DEFAULT_STATE_DIR, domain: str = "localhost",
-                 config_file: Path | None = None):
+                 config_file: Path | None = None, ejabberdctl: str = "ejabberdctl"):
         self.state_dir = Path(state_dir).absolute()
         self.domain = domain
         self.config_file = Path(config_file) if config_file else None
+        self.ejabberdctl = ejabberdctl
         digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:10]
         self.node = f"botschaft-{digest}@localhost"
 
@@ -172,7 +173,16 @@ class DevServer:
         """Start the instance (or find it running) and return once it accepts logins."""
         ctl = self._ejabberdctl()
         instance = self.load_instance()
+        if instance is not None and instance.domain != self.domain:
+            raise DevServerError(
+                f"{self.state_dir} holds the server for {instance.domain}, not {self.domain}; "
+                "choose another --state-dir for another domain")
         if self.pid() is not None and instance is not None:
+            differing = {name: port for name, port in (ports or {}).items()
+                         if instance.ports.get(name) != port}
+            if differing:
+                raise DevServerError(f"the server already runs with ports {instance.ports}; "
+                                     "stop it first to change them")
             self._wait_until_ready(instance, timeout)
             return instance
         self._clean_stale_state()
@@ -246,10 +256,11 @@ class DevServer:
 
     # --- steps -----------------------------------------------------------------------------
     def _ejabberdctl(self) -> str:
-        path = shutil.which("ejabberdctl", path=os.pathsep.join(
+        path = shutil.which(self.ejabberdctl, path=os.pathsep.join(
             [os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
         if path is None:
-            raise DevServerError(f"ejabberd is not installed (no ejabberdctl found). {INSTALL_HINT}")
+            raise DevServerError(
+                f"ejabberd is not installed ({self.ejabberdctl} not found). {INSTALL_HINT}")
         try:
             pwd.getpwnam(SERVER_USER)
         except KeyError:

@@ -42,7 +42,8 @@ class ChatClient(slixmpp.ClientXMPP):
         self.add_event_handler("failed_all_auth", self._on_failed_auth)
         self.add_event_handler("message", self.inbox.put_nowait)
 
-    def _on_session_start(self, _event) -> None:
+    async def _on_session_start(self, _event) -> None:
+        await self.get_roster()  # as real clients do: contacts first, then presence
         self.send_presence()
         self.online.set_result(True)
 
@@ -95,6 +96,16 @@ class TestServer:
         return client
 
 
+def new_state_dir() -> Path:
+    """A fresh state directory for a test server, reachable by the ejabberd user.
+
+    Its name carries our pid, so a later session can stop what a killed one left running.
+    """
+    base = Path(os.environ.get("BOTSCHAFT_TEST_STATE_BASE", tempfile.gettempdir()))
+    _reap_orphans(base)
+    return Path(tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{os.getpid()}-", dir=base))
+
+
 def _reap_orphans(base: Path) -> None:
     """Stop test servers left behind by an earlier session that was killed (kill -9)."""
     for state_dir in base.glob(f"{STATE_PREFIX}*"):
@@ -109,9 +120,7 @@ def xmpp_server():
     """One private ejabberd for the whole test session."""
     # pytest tears fixtures down on Ctrl-C; make SIGTERM (a CI timeout) behave the same.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    base = Path(os.environ.get("BOTSCHAFT_TEST_STATE_BASE", tempfile.gettempdir()))
-    _reap_orphans(base)
-    state_dir = Path(tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{os.getpid()}-", dir=base))
+    state_dir = new_state_dir()
     devserver = DevServer(state_dir)
     try:
         yield TestServer(devserver, devserver.start())

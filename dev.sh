@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The two commands of the README, on a fresh Debian machine:
+#   ./dev.sh run   installs what is missing, starts a private ejabberd and the bot, and prints
+#                  how to log in with any Jabber client (Ctrl-C stops both);
+#   ./dev.sh test  installs what is missing and runs the whole test suite against a real ejabberd.
+# Extra arguments go to `botschaft dev` or to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+usage() { echo "usage: ./dev.sh run|test [arguments for botschaft dev / pytest]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+mode=$1; shift
+case $mode in run|test) ;; *) usage ;; esac
+
+# ejabberd runs as its own system user and apt-get needs root.
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "Run this as root (ejabberd and apt-get need it)." >&2; exit 1; }
+    exec sudo --preserve-env=BOTSCHAFT_DEVSERVER_DIR,BOTSCHAFT_TEST_STATE_BASE "$0" "$mode" "$@"
+fi
+
+# Debian packages: ejabberd (the real server), Python with venv, openssl for the dev certificate.
+missing=()
+dpkg -s ejabberd >/dev/null 2>&1 || missing+=(ejabberd)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q "${missing[@]}"
+    if [[ " ${missing[*]} " == *" ejabberd "* ]] && command -v systemctl >/dev/null; then
+        # Botschaft runs its own private instance; the package's system-wide service would
+        # listen on every interface with Debian's defaults, so it is switched off again.
+        systemctl disable --now ejabberd >/dev/null 2>&1 || true
+        echo "Note: the system-wide ejabberd service is disabled (systemctl enable --now ejabberd)."
+    fi
+fi
+
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "Botschaft needs Python 3.11 or newer; this python3 is $(python3 -V)." >&2; exit 1; }
+
+# The virtualenv with Botschaft and its test tools; reinstalled when setup.py changes.
+stamp=.venv/.installed-$(sha256sum setup.py | cut -c1-16)
+if [ ! -e "$stamp" ]; then
+    echo "Installing Botschaft into .venv …"
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    if ! { .venv/bin/pip install --upgrade pip \
+           && .venv/bin/pip install --editable '.[test,postgres]'; } > .venv/install.log 2>&1; then
+        tail -n 30 .venv/install.log >&2
+        echo "Installing the Python packages failed; the whole log is in .venv/install.log." >&2
+        exit 1
+    fi
+    rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+case $mode in
+    run)  exec .venv/bin/botschaft dev "$@" ;;
+    test) exec .venv/bin/pytest "$@" ;;
+esac
