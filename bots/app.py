@@ -1,4 +1,8 @@
-"""The bot process: one XMPP client connection that hands each chat message to the dispatcher."""
+"""The bot process: config, storage, people, plugins and one XMPP connection, wired together.
+
+One asyncio event loop carries everything. Each incoming message is handled in its own task,
+so a slow answer to one person never holds up the next person's.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,18 @@ from pathlib import Path
 
 import slixmpp
 
-from bots.dispatch import Dispatcher
-from bots.plugin import Plugin
+from bots.adhoc import register_adhoc_commands
+from bots.builtins import Builtins
+from bots.config import Config
+from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
+from bots.people import SCHEMA as PEOPLE_SCHEMA
+from bots.people import People
+from bots.plugin import Plugin, load_plugins
+from bots.storage import Storage
 
 log = logging.getLogger(__name__)
+
+DELAY_NAMESPACE = "{urn:xmpp:delay}delay"
 
 
 class LoginFailed(Exception):
@@ -22,53 +34,151 @@ class LoginFailed(Exception):
 class Bot(slixmpp.ClientXMPP):
     """A Botschaft bot logged in as an ordinary account (client mode)."""
 
-    def __init__(self, jid: str, password: str, plugins: list[Plugin],
-                 ca_file: Path | None = None):
-        super().__init__(jid, password)
-        self.dispatcher = Dispatcher(plugins)
-        if ca_file:
-            self.ca_certs = Path(ca_file)
+    def __init__(self, config: Config, plugins: list[Plugin], storage: Storage):
+        super().__init__(config.get("xmpp", "jid"), config.get("xmpp", "password"))
+        self.config = config
+        self.storage = storage
+        self.plugins = plugins
+        bot = config.values["bot"]
+        people = config.values["people"]
+        self.people = People(people["admins"], people["staff"], people["bots"],
+                             bot["language"], storage)
+        builtins = Builtins()
+        self.dispatcher = Dispatcher([builtins, *plugins], bot["max_message_length"])
+        builtins.dispatcher = self.dispatcher
+        self.nick = bot["nick"]
+        self.prefix = bot["prefix"]
+        self.room_budget = AnswerBudget()
+        if config.get("xmpp", "ca_file"):
+            self.ca_certs = Path(config.get("xmpp", "ca_file"))
+        for name in ("xep_0030", "xep_0004", "xep_0050", "xep_0045", "xep_0199"):
+            self.register_plugin(name)
         self.ready = asyncio.get_running_loop().create_future()
+        self._plugins_started = False
         self.add_event_handler("session_start", self._on_session_start)
         self.add_event_handler("failed_all_auth", self._on_failed_auth)
-        self.add_event_handler("message", self._on_message)
+        self.add_event_handler("message", self._on_direct_message)
+        self.add_event_handler("groupchat_message", self._on_room_message)
+        self.add_event_handler("changed_status", self._on_presence)
+
+    # --- connection ------------------------------------------------------------------------
+    async def start(self, timeout: float = 30) -> None:
+        """Connect and return once the bot is online; raises LoginFailed or TimeoutError."""
+        host = self.config.get("xmpp", "host") or None
+        port = self.config.get("xmpp", "port") if host else None
+        self.connect(host, port)
+        await asyncio.wait_for(asyncio.shield(self.ready), timeout)
+
+    async def stop(self) -> None:
+        for plugin in self.plugins:
+            await _isolated(plugin.stop(), f"stop of plugin {plugin.name!r}")
+        await self.disconnect(wait=2)
 
     async def _on_session_start(self, _event) -> None:
         self.send_presence()
-        log.info("bot is online")
+        if not self._plugins_started:
+            self._plugins_started = True
+            register_adhoc_commands(self, self.dispatcher, self.config.get("bot", "language"))
+            for plugin in self.plugins:
+                await _isolated(plugin.start(self), f"start of plugin {plugin.name!r}")
+        for room in self.config.get("bot", "rooms"):
+            asyncio.create_task(self.join_room(room))
+        log.info("bot is online with %d commands", len(self.dispatcher.specs))
         if not self.ready.done():
             self.ready.set_result(True)
 
     def _on_failed_auth(self, _event) -> None:
         if not self.ready.done():
-            self.ready.set_exception(LoginFailed(f"the server refused the login of {self.boundjid.bare}"))
+            self.ready.set_exception(LoginFailed(
+                f"the server refused the login of {self.boundjid.bare}: check [xmpp] jid and "
+                "password"))
         self.disconnect(wait=0)
 
-    def _on_message(self, message: slixmpp.Message) -> None:
+    async def join_room(self, room: str) -> None:
+        await self.plugin["xep_0045"].join_muc_wait(slixmpp.JID(room), self.nick, maxstanzas=0)
+        for plugin in self.plugins:
+            await _isolated(plugin.on_room_joined(room), f"on_room_joined of {plugin.name!r}")
+
+    # --- messages --------------------------------------------------------------------------
+    async def _on_direct_message(self, message: slixmpp.Message) -> None:
         if message["type"] not in ("chat", "normal") or not message["body"]:
             return
-        if message["from"].bare == self.boundjid.bare:
+        sender = message["from"].bare
+        if sender == self.boundjid.bare or self.people.is_bot(sender):
             return
-        reply = self.dispatcher.reply_to(message["body"])
-        message.reply(reply).send()
+        person = await self.people.person(sender, message["lang"] or None)
+        answer = await self.dispatcher.answer(Message(person, message["body"]), self)
+        message.reply(answer).send()
 
-    async def start(self, host: str | None = None, port: int | None = None,
-                    timeout: float = 30) -> None:
-        """Connect and return once the bot is online; raises LoginFailed or TimeoutError."""
-        self.connect(host, port)
-        await asyncio.wait_for(asyncio.shield(self.ready), timeout)
+    async def _on_room_message(self, message: slixmpp.Message) -> None:
+        room = message["from"].bare
+        nick = message["mucnick"]
+        if nick == self.nick or message.xml.find(DELAY_NAMESPACE) is not None:
+            return  # our own words, or history the room replays when we join
+        text = addressed_text(message["body"], self.nick, self.prefix)
+        if text is None:
+            return
+        real_jid = self.plugin["xep_0045"].get_jid_property(room, nick, "jid")
+        sender = slixmpp.JID(real_jid).bare if real_jid else f"{room}/{nick}"
+        if self.people.is_bot(sender) or not self.room_budget.allow(room):
+            return
+        person = await self.people.person(sender, message["lang"] or None)
+        answer = await self.dispatcher.answer(Message(person, text, room=room), self)
+        self.send_message(mto=room, mbody=f"{nick}: {answer}", mtype="groupchat")
 
-    async def stop(self) -> None:
-        await self.disconnect(wait=2)
+    async def _on_presence(self, presence) -> None:
+        for plugin in self.plugins:
+            await _isolated(plugin.on_presence(presence), f"on_presence of {plugin.name!r}")
+
+    def send_text(self, jid: str, text: str) -> None:
+        """Send a chat message; safe to call from worker threads."""
+        def send():
+            self.send_message(mto=jid, mbody=text, mtype="chat")
+        if _on_loop_thread(self.loop):
+            send()
+        else:
+            self.loop.call_soon_threadsafe(send)
 
 
-async def run_until_signal(bot: Bot, host: str | None, port: int | None) -> None:
-    """Run the bot until SIGINT or SIGTERM, then log out cleanly."""
+async def _isolated(awaitable, what: str) -> None:
+    """Run a plugin's hook; its failure is logged and nobody else is affected."""
+    try:
+        await awaitable
+    except Exception:
+        log.exception("%s failed", what)
+
+
+def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+async def create_bot(config: Config, plugins: list[Plugin] | None = None) -> Bot:
+    """Open the database, load the plugins (all enabled ones unless given), migrate, build."""
+    config.require()
+    storage = Storage(config.get("database", "url"), config.get("database", "workers"))
+    if plugins is None:
+        plugins = load_plugins(config).plugins
+    schemas = [PEOPLE_SCHEMA] + [plugin.schema() for plugin in plugins if plugin.models]
+    applied = await storage.run(storage.migrate, schemas)
+    for name in applied:
+        log.info("database migration applied: %s", name)
+    return Bot(config, plugins, storage)
+
+
+async def run_until_signal(config: Config) -> None:
+    """`botschaft run`: serve until SIGINT or SIGTERM, then log out cleanly."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    await bot.start(host, port)
-    await stopping.wait()
-    log.info("stopping the bot")
-    await bot.stop()
+    bot = await create_bot(config)
+    try:
+        await bot.start()
+        await stopping.wait()
+        log.info("stopping the bot")
+        await bot.stop()
+    finally:
+        bot.storage.close()

@@ -1,4 +1,4 @@
-"""The `botschaft` command line."""
+"""The `botschaft` command line; plugins add their own subcommands."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from pathlib import Path
 
 import click
 
-from bots.app import Bot, LoginFailed, run_until_signal
+from bots import config as configuration
+from bots.app import LoginFailed, run_until_signal
+from bots.config import ConfigError
 from bots.devserver import BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevServer, DevServerError
-from bots.plugin import discover_plugins
+from bots.plugin import Plugin, load_plugins
+from bots.storage import StorageError
 
 DEMO_USER = "demo"
 
@@ -23,18 +26,48 @@ def reported_errors():
     """Show errors the person can fix as one clear line instead of a traceback."""
     try:
         yield
-    except (DevServerError, LoginFailed) as exc:
+    except (DevServerError, LoginFailed, ConfigError, StorageError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group()
+class PluginCommands(click.Group):
+    """The built-in commands plus each installed plugin's own group (`botschaft status …`)."""
+
+    def _plugin_groups(self) -> dict[str, click.Command]:
+        groups = {}
+        defaults = configuration.load(None, environ={})
+        for plugin in load_plugins(defaults).plugins:
+            group = plugin.cli()
+            if group is not None and plugin.name not in super().list_commands(None):
+                groups[plugin.name] = group
+        return groups
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_groups()))
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or self._plugin_groups().get(name)
+
+
+@click.group(cls=PluginCommands)
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=configuration.DEFAULT_PATH, show_default=True, envvar="BOTSCHAFT_CONFIG",
+              help="The configuration file.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def main(verbose: int) -> None:
+@click.pass_context
+def main(ctx: click.Context, config_path: Path, verbose: int) -> None:
     """Botschaft: business messaging on your own XMPP server."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The bot's own state changes are worth seeing by default; slixmpp's chatter is not.
     logging.getLogger("bots").setLevel(min(level, logging.INFO))
+    ctx.obj = config_path
+
+
+def load_config() -> configuration.Config:
+    """The configuration named by --config (for plugin subcommands too)."""
+    with reported_errors():
+        return configuration.load(click.get_current_context().find_root().obj)
 
 
 state_dir_option = click.option(
@@ -122,18 +155,11 @@ def server_deluser(state_dir: Path, user: str) -> None:
 
 
 @main.command("run")
-@click.option("--jid", envvar="BOTSCHAFT_JID", required=True, help="The bot's account.")
-@click.option("--password", envvar="BOTSCHAFT_PASSWORD", required=True,
-              help="The bot's password (better: the BOTSCHAFT_PASSWORD environment variable).")
-@click.option("--host", envvar="BOTSCHAFT_XMPP_HOST", help="Server address (default: DNS).")
-@click.option("--port", envvar="BOTSCHAFT_XMPP_PORT", type=int, help="Server port.")
-@click.option("--ca-file", envvar="BOTSCHAFT_CA_FILE", type=click.Path(exists=True, path_type=Path),
-              help="Trust this certificate (e.g. the dev server's self-signed one).")
-def run(jid: str, password: str, host: str | None, port: int | None,
-        ca_file: Path | None) -> None:
-    """Run the bot with every installed plugin until Ctrl-C."""
+def run() -> None:
+    """Run the bot with every enabled plugin until Ctrl-C or SIGTERM."""
+    config = load_config()
     with reported_errors():
-        asyncio.run(_run_bot(jid, password, host, port, ca_file))
+        asyncio.run(run_until_signal(config))
 
 
 @main.command("dev")
@@ -151,19 +177,21 @@ def dev(state_dir: Path, domain: str, **ports: int | None) -> None:
             demo_password = server.ensure_user(DEMO_USER)
             server.add_contacts(DEMO_USER, BOT_USER)
             click.echo(login_instructions(instance, demo_password))
-            asyncio.run(_run_bot(f"{BOT_USER}@{instance.domain}", bot_password, "127.0.0.1",
-                                 instance.c2s_port, instance.ca_file))
+            config = configuration.load(None, environ={
+                "BOTSCHAFT_XMPP_JID": f"{BOT_USER}@{instance.domain}",
+                "BOTSCHAFT_XMPP_PASSWORD": bot_password,
+                "BOTSCHAFT_XMPP_HOST": "127.0.0.1",
+                "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
+                "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file),
+                "BOTSCHAFT_DATABASE_URL": f"sqlite:///{state_dir / 'bot.db'}",
+                "BOTSCHAFT_PEOPLE_ADMINS": f"{DEMO_USER}@{instance.domain}",
+            })
+            asyncio.run(run_until_signal(config))
         except KeyboardInterrupt:
             pass
         finally:
             server.stop()
             click.echo("Stopped the bot and the private ejabberd.")
-
-
-async def _run_bot(jid: str, password: str, host: str | None, port: int | None,
-                   ca_file: Path | None) -> None:
-    bot = Bot(jid, password, discover_plugins(), ca_file)
-    await run_until_signal(bot, host, port)
 
 
 def login_instructions(instance, password: str) -> str:

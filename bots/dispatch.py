@@ -1,42 +1,224 @@
-"""Turns the text of an incoming message into a command call and the reply to send back."""
+"""From a message's text to the answer: command word, role check, arguments, handler.
+
+The order for a direct message: a command word (or a language's alias for it) → the command;
+otherwise a plugin hook that claims the text (e.g. a quiz answer); otherwise the example phrase
+it resembles most; otherwise a helpful "I did not understand" with the closest suggestions.
+Never silence, never a traceback: a failing handler gets the person an apology and the admin
+log the traceback, and every other conversation goes on.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import difflib
+import inspect
 import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
 
-from bots.plugin import Command, Plugin
+from bots.commands import CommandSpec, UsageError, split_words
+from bots.i18n import render, translator
+from bots.people import Person
+from bots.phrases import PhraseIndex
+from bots.plugin import Plugin
 
 log = logging.getLogger(__name__)
+_ = translator(__name__)
+
+RUN_THRESHOLD = 0.6  # a plain question this close to an example phrase runs the command
+SUGGEST_THRESHOLD = 0.2
+QUOTE_LENGTH = 60
+
+
+@dataclass
+class Message:
+    person: Person
+    text: str
+    room: str | None = None  # the room's JID for group chat, None for a direct chat
+
+
+@dataclass
+class Context:
+    """What a handler gets: who asks, in which language, and ways to act."""
+
+    message: Message
+    bot: Any  # bots.app.Bot: send(), storage, people
+    plugin: Plugin | None = None
+    values: dict = field(default_factory=dict)
+
+    @property
+    def person(self) -> Person:
+        return self.message.person
+
+    @property
+    def language(self) -> str:
+        return self.person.language
+
+    @property
+    def config(self) -> dict:
+        return self.plugin.config if self.plugin else {}
+
+    def _(self, text, **values) -> str:
+        """Render a text (from `translator`) in the person's language."""
+        return render(text, self.language, **values)
+
+    def send(self, jid: str, text: str) -> None:
+        """Send a message now (safe from sync handlers, which run on worker threads)."""
+        self.bot.send_text(jid, text)
+
+    async def db(self, fn, *args, **kwargs):
+        """Run database work on the worker pool (for async handlers)."""
+        return await self.bot.storage.run(fn, *args, **kwargs)
 
 
 class Dispatcher:
-    """Finds the command for a message's first word and calls it; `help` is built in."""
+    """The commands of all plugins, and how a message finds one."""
 
-    def __init__(self, plugins: list[Plugin]):
-        self.commands: dict[str, Command] = {}
+    def __init__(self, plugins: list[Plugin], max_message_length: int = 4000):
+        self.max_message_length = max_message_length
+        self.specs: dict[str, CommandSpec] = {}
+        self.plugins_by_name = {plugin.name: plugin for plugin in plugins}
+        self._words: dict[str, str] = {}  # command word or alias → command name
+        self._phrases = PhraseIndex()
+        self.plugins = plugins
         for plugin in plugins:
-            for command in plugin.commands():
-                if command.name in self.commands or command.name == "help":
-                    log.error("plugin %r: command %r is already taken; ignored", plugin.name,
-                              command.name)
-                    continue
-                self.commands[command.name] = command
+            for spec in plugin.commands():
+                self._register(spec)
 
-    def reply_to(self, text: str) -> str:
-        word = text.strip().split(maxsplit=1)[0].lower() if text.strip() else ""
-        if word == "help":
-            return self.help()
-        command = self.commands.get(word)
-        if command is None:
-            return "Sorry, I don't know that. " + self.help()
+    def _register(self, spec: CommandSpec) -> None:
+        if spec.name in self._words:
+            log.error("plugin %r: command %r is taken by plugin %r; not added", spec.plugin,
+                      spec.name, self.specs[self._words[spec.name]].plugin)
+            return
+        self.specs[spec.name] = spec
+        self._words[spec.name] = spec.name
+        for language, aliases in spec.aliases.items():
+            for alias in aliases:
+                self._words.setdefault(alias.casefold(), spec.name)
+        for language, phrases in spec.examples.items():
+            for phrase in phrases:
+                self._phrases.add(spec.name, phrase)
+
+    def visible_to(self, person: Person) -> list[CommandSpec]:
+        return [spec for name, spec in sorted(self.specs.items()) if person.may(spec.role)]
+
+    async def answer(self, message: Message, bot) -> str:
+        """The answer to one message, in the person's language."""
+        person = message.person
+        text = message.text.strip()
+        if len(text) > self.max_message_length:
+            return render(_("Your message is too long for me ({length} characters). I read "
+                            "up to {limit}; please send a shorter one."), person.language,
+                          length=len(text), limit=self.max_message_length)
+        if not text:
+            return self._not_understood(message, [])
+        word, *rest_of_text = text.split(maxsplit=1)
+        rest = rest_of_text[0] if rest_of_text else ""
+        spec = self.specs.get(self._words.get(word.casefold(), ""))
+        if spec is not None:
+            return await self.run(spec, rest, message, bot)
+        for plugin in self.plugins:
+            claimed = await self._call_hook(plugin, message, bot)
+            if claimed:
+                return claimed
+        matches = self._phrases.match(text)
+        if matches and matches[0].score >= RUN_THRESHOLD:
+            spec = self.specs[matches[0].command]
+            if not any(parameter.required for parameter in spec.parameters):
+                return await self.run(spec, "", message, bot)
+            return render(_("Did you mean {command}? Write: {usage}"), person.language,
+                          command=spec.name, usage=spec.usage())
+        return self._not_understood(message, matches)
+
+    async def run(self, spec: CommandSpec, argument_text: str, message: Message, bot,
+                  arguments: dict | None = None) -> str:
+        """Check the role, parse the arguments and call the handler; always returns text."""
+        person = message.person
+        if not person.may(spec.role):
+            return render(_("Sorry, {command} is only for {role}. If you need it, please "
+                            "ask your contact person."), person.language, command=spec.name,
+                          role=render(ROLE_NAMES[spec.role], person.language))
         try:
-            return command.handler()
+            values = arguments if arguments is not None else spec.parse(argument_text)
+        except UsageError as error:
+            return render(_("{problem}. Write: {usage}"), person.language,
+                          problem=render(error.reason, person.language, **error.values),
+                          usage=spec.usage())
+        ctx = Context(message, bot, self.plugins_by_name.get(spec.plugin))
+        started = time.perf_counter()
+        try:
+            if inspect.iscoroutinefunction(spec.handler):
+                result = await spec.handler(ctx, **values)
+            else:
+                result = await bot.storage.run(spec.handler, ctx, **values)
         except Exception:
-            log.exception("command %r failed", command.name)
-            return "Sorry, something went wrong on my side. Please try again later."
+            log.exception("command %r of plugin %r failed", spec.name, spec.plugin)
+            return render(_("Sorry, something went wrong on my side. Please try again later; "
+                            "the team has been told."), person.language)
+        finally:
+            log.debug("command %r took %.1f ms", spec.name,
+                      (time.perf_counter() - started) * 1000)
+        return render(result, person.language) if result else render(_("Done."), person.language)
 
-    def help(self) -> str:
-        lines = ["I understand these commands:"]
-        lines += [f"• {name} — {self.commands[name].help}" for name in sorted(self.commands)]
-        lines.append("• help — this list")
-        return "\n".join(lines)
+    async def _call_hook(self, plugin: Plugin, message: Message, bot) -> str | None:
+        try:
+            answer = await plugin.on_message(Context(message, bot, plugin))
+        except Exception:
+            log.exception("on_message of plugin %r failed", plugin.name)
+            return None
+        return render(answer, message.person.language) if answer else None
+
+    def _not_understood(self, message: Message, matches) -> str:
+        language = message.person.language
+        quoted = message.text.strip()[:QUOTE_LENGTH]
+        allowed = {spec.name for spec in self.visible_to(message.person)}
+        suggestions = [match.command for match in matches
+                       if match.score >= SUGGEST_THRESHOLD and match.command in allowed][:3]
+        first_word = split_words(message.text)[0].casefold() if split_words(message.text) else ""
+        for close in difflib.get_close_matches(first_word, sorted(allowed), n=3, cutoff=0.6):
+            if close not in suggestions:
+                suggestions.append(close)
+        if suggestions:
+            return render(_('I did not understand "{text}". Did you mean: {suggestions}? '
+                            'Write "help" to see everything I can do.'), language, text=quoted,
+                          suggestions=", ".join(suggestions[:3]))
+        return render(_('I did not understand "{text}". Write "help" to see everything I can '
+                        'do.'), language, text=quoted)
+
+
+ROLE_NAMES = {"customer": _("customers"), "staff": _("staff"), "admin": _("admins")}
+
+
+def addressed_text(text: str, nick: str, prefix: str) -> str | None:
+    """In a group room: the text meant for the bot ("!status", "Botschaft: status"), or None."""
+    stripped = text.lstrip()
+    if prefix and stripped.startswith(prefix):
+        return stripped[len(prefix):].lstrip()
+    lowered = stripped.casefold()
+    for mention in (nick.casefold(), "@" + nick.casefold()):
+        if lowered.startswith(mention):
+            rest = stripped[len(mention):]
+            if not rest or rest[0] in ":, \t\n":
+                return rest.lstrip(":, \t\n")
+    return None
+
+
+class AnswerBudget:
+    """At most `limit` answers per room and `window` seconds: the last guard against two bots
+    answering each other forever, whatever else goes wrong."""
+
+    def __init__(self, limit: int = 20, window: float = 60.0):
+        self.limit = limit
+        self.window = window
+        self._answers: dict[str, list[float]] = {}
+
+    def allow(self, room: str) -> bool:
+        now = time.monotonic()
+        recent = [stamp for stamp in self._answers.get(room, []) if now - stamp < self.window]
+        allowed = len(recent) < self.limit
+        if allowed:
+            recent.append(now)
+        self._answers[room] = recent
+        return allowed
+

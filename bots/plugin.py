@@ -1,63 +1,185 @@
-"""What a plugin author sees: the `Plugin` base class, the `@command` decorator, discovery.
+"""What a plugin author sees: the `Plugin` base class, `@command`, `@job`, discovery.
 
-Plugins register under the entry-point group `botschaft.plugins` (the built-ins too), so a
-third-party package becomes part of the bot by being installed.
+A plugin is one class. Commands are decorated methods, `def name(self, ctx, arg: type, …)`,
+sync or async: sync ones run on the database worker pool (plain peewee code is fine there),
+async ones on the event loop (use `await ctx.db(fn)` for database work). Hooks are methods
+with telling names: `on_message`, `on_presence`, `on_room_joined`. Plugins register under the
+entry-point group `botschaft.plugins`, the built-ins too, so installing a package adds it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
+from datetime import time, timedelta
 from importlib.metadata import entry_points
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+from bots.commands import CommandSpec, parameters_of
+from bots.people import ROLES
+from bots.storage import Schema
+
+if TYPE_CHECKING:
+    import click
+    from twisted.web.resource import Resource
+
+    from bots.config import Config
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "botschaft.plugins"
+_INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def command(name: str | None = None, *, help: str = "", role: str = "customer",
+            examples: dict[str, list[str]] | None = None,
+            aliases: dict[str, list[str]] | None = None):
+    """Make a method a command. `examples` are phrases per language ("is my car ready") that
+    plain questions are matched against; `aliases` are further command words per language."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+
+    def mark(method):
+        method.botschaft_command = dict(name=name or method.__name__, help=help, role=role,
+                                        examples=examples or {}, aliases=aliases or {})
+        return method
+
+    return mark
 
 
 @dataclass(frozen=True)
-class Command:
-    """A command word, the help line shown for it, and the method that answers it."""
+class JobSpec:
+    """Recurring (`every`) or daily (`at`, local time) work; the scheduler runs it."""
 
     name: str
-    help: str
     handler: Callable
+    every: timedelta | None = None
+    at: time | None = None
 
 
-def command(name: str | None = None, *, help: str = ""):
-    """Mark a plugin method as the answer to a command word (default: the method's name)."""
+def job(*, every: str | None = None, at: str | None = None):
+    """`@job(every="5m")` (s, m, h, d) or `@job(at="07:30")`: work the bot starts by itself."""
+    if (every is None) == (at is None):
+        raise ValueError("give exactly one of every= or at=")
+    interval = None
+    daily = None
+    if every is not None:
+        match = _INTERVAL.match(every.strip())
+        if not match or int(match.group(1)) == 0:
+            raise ValueError(f"every={every!r}: write a number and a unit s, m, h or d, e.g. '5m'")
+        interval = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    else:
+        try:
+            daily = time.fromisoformat(at)
+        except ValueError:
+            raise ValueError(f"at={at!r}: write a time of day like '07:30'") from None
 
     def mark(method):
-        method.botschaft_command = (name or method.__name__, help)
+        method.botschaft_job = dict(every=interval, at=daily)
         return method
 
     return mark
 
 
 class Plugin:
-    """Base class of every plugin: a name, a description, and decorated command methods."""
+    """Base class of every plugin. Class attributes declare what it needs."""
 
     name: str = ""
     description: str = ""
+    models: list = []
+    default_config: dict[str, Any] = {}
 
-    def commands(self) -> list[Command]:
+    def __init__(self, config: dict[str, Any] | None = None):
+        self.config = dict(self.default_config) if config is None else config
+
+    # --- life cycle: what start() sets up, stop() takes down -------------------------------
+    async def start(self, bot) -> None:
+        """Called once the bot is online; `bot` sends messages and reaches the database."""
+
+    async def stop(self) -> None:
+        """Called before the bot goes offline."""
+
+    # --- hooks -----------------------------------------------------------------------------
+    async def on_message(self, ctx) -> str | None:
+        """Every direct message that is no command; return an answer to claim it."""
+        return None
+
+    async def on_presence(self, presence) -> None:
+        """A contact's presence changed (online, away, offline)."""
+
+    async def on_room_joined(self, room: str) -> None:
+        """The bot has joined a group room."""
+
+    # --- extensions ------------------------------------------------------------------------
+    def cli(self) -> click.Group | None:
+        """A click group added to `botschaft` as `botschaft <plugin name> …`."""
+        return None
+
+    def routes(self) -> dict[str, Resource]:
+        """HTTP resources (twisted.web) served by the bot under /<plugin name>/<path>."""
+        return {}
+
+    # --- what the framework reads ----------------------------------------------------------
+    def commands(self) -> list[CommandSpec]:
         found = []
-        for attribute in dir(type(self)):
-            marker = getattr(getattr(type(self), attribute), "botschaft_command", None)
-            if marker:
-                word, help_text = marker
-                found.append(Command(word, help_text, getattr(self, attribute)))
+        for method in self._marked("botschaft_command"):
+            marker = method.botschaft_command
+            found.append(CommandSpec(
+                name=marker["name"], help=marker["help"], handler=method,
+                parameters=parameters_of(method), role=marker["role"],
+                examples=marker["examples"], aliases=marker["aliases"], plugin=self.name))
         return found
 
+    def jobs(self) -> list[JobSpec]:
+        return [JobSpec(f"{self.name}.{method.__name__}", method, **method.botschaft_job)
+                for method in self._marked("botschaft_job")]
 
-def discover_plugins() -> list[Plugin]:
-    """Instantiate every installed plugin; one that fails to load is reported and skipped."""
-    plugins = []
+    def schema(self) -> Schema:
+        package = type(self).__module__
+        migrations = f"{package}.migrations" if _has_module(f"{package}.migrations") else None
+        return Schema(self.name, tuple(self.models), migrations)
+
+    def _marked(self, marker: str) -> list[Callable]:
+        return [getattr(self, attribute) for attribute in sorted(dir(type(self)))
+                if hasattr(getattr(type(self), attribute, None), marker)]
+
+
+@dataclass
+class LoadReport:
+    plugins: list[Plugin]
+    failures: dict[str, str]  # plugin name → what went wrong
+    disabled: list[str]
+
+
+def load_plugins(config: Config) -> LoadReport:
+    """Instantiate every installed, enabled plugin; one that fails is reported, the rest run."""
+    disabled = set(config.get("plugins", "disabled"))
+    plugins, failures, skipped = [], {}, []
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if entry.name in disabled:
+            skipped.append(entry.name)
+            continue
         try:
-            plugins.append(entry.load()())
-        except Exception:
-            log.exception("plugin %r (%s) failed to load; the other plugins run", entry.name,
-                          entry.value)
-    return plugins
+            cls = entry.load()
+            plugin = cls(config.plugin_config(entry.name, cls.default_config))
+            plugin.name = plugin.name or entry.name
+            plugin.commands()  # a broken signature shows now, not at the first message
+            plugins.append(plugin)
+        except Exception as exc:
+            failures[entry.name] = f"{type(exc).__name__}: {exc}"
+            log.error("plugin %r (%s) failed to load, the others run: %s", entry.name,
+                      entry.value, failures[entry.name], exc_info=True)
+    unknown = disabled - {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)}
+    for name in sorted(unknown):
+        log.warning("[plugins] disabled names %r, but no such plugin is installed", name)
+    return LoadReport(plugins, failures, skipped)
+
+
+def _has_module(name: str) -> bool:
+    from importlib.util import find_spec
+    try:
+        return find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False

@@ -6,6 +6,7 @@ Enable them in a `conftest.py` with `pytest_plugins = ["bots.testing"]`. They gi
   session, also after a failure or Ctrl-C;
 - `make_account`: creates a fresh account and returns `(jid, password)`;
 - `chat_client`: logs in a `ChatClient` (a small slixmpp client) over verified TLS;
+- `make_bot`: starts a bot with the plugins you give (yours) and settings you choose;
 - `bot`: the Botschaft bot with every installed plugin, logged in as `bot@<domain>`.
 """
 
@@ -23,9 +24,11 @@ import pytest
 import pytest_asyncio
 import slixmpp
 
-from bots.app import Bot
+from bots.app import Bot, create_bot
+from bots.config import Config
+from bots.config import load as load_config
 from bots.devserver import BOT_USER, DevServer, Instance, generate_password
-from bots.plugin import discover_plugins
+from bots.plugin import Plugin
 
 STATE_PREFIX = "botschaft-test-"
 
@@ -154,12 +157,42 @@ async def chat_client(xmpp_server):
         await client.disconnect(wait=1)
 
 
-@pytest_asyncio.fixture
-async def bot(xmpp_server):
-    """The Botschaft bot with every installed plugin, online as bot@<domain>."""
-    password = xmpp_server.devserver.ensure_user(BOT_USER)
+def bot_config(xmpp_server: TestServer, **settings: str) -> Config:
+    """A bot configuration for the test server; `settings` as BOTSCHAFT_* names without the
+    prefix, e.g. bot_config(server, PEOPLE_STAFF="alice@localhost")."""
     instance = xmpp_server.instance
-    running = Bot(f"{BOT_USER}@{instance.domain}", password, discover_plugins(), instance.ca_file)
-    await running.start("127.0.0.1", instance.c2s_port)
-    yield running
-    await running.stop()
+    environ = {
+        "BOTSCHAFT_XMPP_JID": f"{BOT_USER}@{instance.domain}",
+        "BOTSCHAFT_XMPP_PASSWORD": xmpp_server.devserver.ensure_user(BOT_USER),
+        "BOTSCHAFT_XMPP_HOST": "127.0.0.1",
+        "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
+        "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file),
+        "BOTSCHAFT_BOT_LANGUAGE": "en",
+    }
+    environ.update({f"BOTSCHAFT_{name}": value for name, value in settings.items()})
+    return load_config(None, environ=environ)
+
+
+@pytest_asyncio.fixture
+async def make_bot(xmpp_server, tmp_path):
+    """Factory: `await make_bot(plugins=[MyPlugin()], PEOPLE_STAFF="…")` starts a bot with
+    exactly these plugins (default: every installed one) and its own SQLite database."""
+    bots = []
+
+    async def start(plugins: list[Plugin] | None = None, **settings: str) -> Bot:
+        settings.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / f'bot{len(bots)}.db'}")
+        running = await create_bot(bot_config(xmpp_server, **settings), plugins)
+        bots.append(running)
+        await running.start()
+        return running
+
+    yield start
+    for running in bots:
+        await running.stop()
+        running.storage.close()
+
+
+@pytest_asyncio.fixture
+async def bot(make_bot):
+    """The Botschaft bot with every installed plugin, online as bot@<domain>."""
+    return await make_bot()

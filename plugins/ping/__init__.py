@@ -1,12 +1,17 @@
 """The smallest plugin: answers `ping` with `pong`, to check that the bot is alive."""
 
+from bots.i18n import translator
 from bots.plugin import Plugin, command
+
+_ = translator(__name__)
 
 
 class Ping(Plugin):
     name = "ping"
     description = "Checks that the bot is alive."
 
-    @command(help="check that I am alive (I answer pong)")
-    def ping(self) -> str:
+    @command(help=_("check that I am alive (I answer pong)"),
+             examples={"en": ["are you there", "are you alive"],
+                       "de": ["bist du da", "lebst du noch"]})
+    async def ping(self, ctx) -> str:
         return "pong"

@@ -16,4 +16,4 @@ async def test_help_lists_the_commands(bot, chat_client):
 async def test_an_unknown_command_gets_an_answer_not_silence(bot, chat_client):
     client = await chat_client()
     answer = await client.ask(bot.boundjid.bare, "is my car ready?")
-    assert "don't know" in answer and "ping" in answer
+    assert 'did not understand "is my car ready?"' in answer and "help" in answer

@@ -1,0 +1,54 @@
+"""The commands every bot has, whatever plugins it runs: `help` and `language`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from bots.i18n import LANGUAGES, render, translator
+from bots.plugin import Plugin, command
+
+_ = translator(__name__)
+
+
+class Builtins(Plugin):
+    name = "core"
+    description = "help and language"
+
+    def __init__(self, dispatcher=None):
+        super().__init__()
+        self.dispatcher = dispatcher
+
+    @command(help=_("list what I can do, or explain one command: help <command>"),
+             aliases={"de": ["hilfe", "?"], "en": ["?", "commands"]},
+             examples={"en": ["what can you do", "how does this work"],
+                       "de": ["was kannst du", "wie funktioniert das"]})
+    async def help(self, ctx, command: str | None = None) -> str:
+        language = ctx.language
+        if command:
+            spec = self.dispatcher.specs.get(command.casefold())
+            if spec is None or not ctx.person.may(spec.role):
+                return render(_('I have no command "{command}". Write "help" for the list.'),
+                              language, command=command[:60])
+            return render(_("{usage}\n{help}"), language, usage=spec.usage(),
+                          help=render(spec.help, language))
+        lines = [render(_("I understand these commands:"), language)]
+        for spec in self.dispatcher.visible_to(ctx.person):
+            lines.append(f"• {spec.usage()} — {render(spec.help, language)}")
+        lines.append(render(_('You can also just ask, e.g. "{example}".'), language,
+                            example=self._an_example(language)))
+        return "\n".join(lines)
+
+    @command(help=_("choose the language I answer in: language de|en"),
+             aliases={"de": ["sprache"], "en": ["lang"]})
+    async def language(self, ctx, code: Literal[LANGUAGES] | None = None) -> str:
+        if code is None:
+            return render(_("I answer you in {language}. Change it with: language de|en"),
+                          ctx.language, language=ctx.language)
+        await ctx.bot.people.set_language(ctx.person.jid, code)
+        return render(_("From now on I answer you in English."), code)
+
+    def _an_example(self, language: str) -> str:
+        for spec in self.dispatcher.specs.values():
+            if spec.plugin != self.name and spec.examples.get(language):
+                return spec.examples[language][0]
+        return self.help.botschaft_command["examples"][language][0]

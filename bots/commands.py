@@ -1,0 +1,149 @@
+"""A command's arguments come from its method signature.
+
+`def status(self, ctx, ref: str | None = None)` becomes the usage `status [ref]`: type hints
+say how to parse (str, int, float, bool, Literal[...] or an Enum for choices), defaults make an
+argument optional, and the last text argument takes the rest of the line, so
+`set 4711 cleaning the car is being washed` needs no quotes. Quotes group words where needed.
+The same parameters describe the XEP-0004 form of the command's XEP-0050 ad-hoc version.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import shlex
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from bots.i18n import translator
+
+_ = translator(__name__)
+
+TRUE_WORDS = {"yes", "y", "true", "on", "1", "ja", "j", "an"}
+FALSE_WORDS = {"no", "n", "false", "off", "0", "nein", "aus"}
+
+
+class UsageError(Exception):
+    """The arguments do not fit the command; `reason` is a Text for the person."""
+
+    def __init__(self, reason, **values):
+        super().__init__(str(reason))
+        self.reason = reason
+        self.values = values
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    kind: type  # str, int, float, bool, or the Enum class
+    required: bool
+    default: Any = None
+    choices: tuple[str, ...] = ()
+
+    def usage(self) -> str:
+        shown = "|".join(self.choices) if self.choices else self.name
+        return f"<{shown}>" if self.required else f"[{shown}]"
+
+    def convert(self, raw: str) -> Any:
+        if self.choices:
+            matches = [choice for choice in self.choices if choice.lower() == raw.lower()]
+            if not matches:
+                raise UsageError(_("{name} must be one of: {choices}"), name=self.name,
+                                 choices=", ".join(self.choices))
+            return self.kind(matches[0]) if issubclass(self.kind, enum.Enum) else matches[0]
+        if self.kind is bool:
+            if raw.lower() in TRUE_WORDS:
+                return True
+            if raw.lower() in FALSE_WORDS:
+                return False
+            raise UsageError(_("{name} must be yes or no"), name=self.name)
+        if self.kind in (int, float):
+            try:
+                return self.kind(raw.replace(",", ".") if self.kind is float else raw)
+            except ValueError:
+                message = (_("{name} must be a whole number") if self.kind is int
+                           else _("{name} must be a number"))
+                raise UsageError(message, name=self.name) from None
+        return raw
+
+
+@dataclass
+class CommandSpec:
+    """Everything the framework knows about one command."""
+
+    name: str
+    help: str
+    handler: Callable
+    parameters: list[Parameter]
+    role: str = "customer"
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    plugin: str = ""
+
+    def usage(self) -> str:
+        return " ".join([self.name] + [parameter.usage() for parameter in self.parameters])
+
+    def parse(self, argument_text: str) -> dict[str, Any]:
+        """Turn the text after the command word into keyword arguments for the handler."""
+        words = split_words(argument_text)
+        values: dict[str, Any] = {}
+        for index, parameter in enumerate(self.parameters):
+            is_last = index == len(self.parameters) - 1
+            if not words:
+                if parameter.required:
+                    raise UsageError(_("{name} is missing"), name=parameter.name)
+                values[parameter.name] = parameter.default
+                continue
+            if is_last and parameter.kind is str and not parameter.choices:
+                raw, words = " ".join(words), []
+            else:
+                raw = words.pop(0)
+            values[parameter.name] = parameter.convert(raw)
+        if words:
+            raise UsageError(_("too many words: {extra}"), extra=" ".join(words))
+        return values
+
+
+def split_words(text: str) -> list[str]:
+    """Words, with quotes grouping; a lone apostrophe (it's, geht's) is just a letter."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def parameters_of(function: Callable) -> list[Parameter]:
+    """The command's parameters: everything after `self` and `ctx`."""
+    signature = inspect.signature(function)
+    hints = typing.get_type_hints(function)
+    parameters = []
+    skipped = 1 if inspect.ismethod(function) else 2  # a bound method has no `self` left
+    for parameter in list(signature.parameters.values())[skipped:]:
+        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            raise TypeError(f"{function.__qualname__}: parameter {parameter.name} must be a "
+                            "plain named parameter")
+        kind, optional = _unwrap_optional(hints.get(parameter.name, str))
+        choices: tuple[str, ...] = ()
+        if typing.get_origin(kind) is typing.Literal:
+            choices = tuple(str(value) for value in typing.get_args(kind))
+            kind = str
+        elif isinstance(kind, type) and issubclass(kind, enum.Enum):
+            choices = tuple(str(member.value) for member in kind)
+        elif kind not in (str, int, float, bool):
+            raise TypeError(f"{function.__qualname__}: parameter {parameter.name} has type "
+                            f"{kind!r}; use str, int, float, bool, Literal[...] or an Enum")
+        has_default = parameter.default is not parameter.empty
+        parameters.append(Parameter(
+            name=parameter.name, kind=kind, required=not (has_default or optional),
+            default=parameter.default if has_default else None, choices=choices))
+    return parameters
+
+
+def _unwrap_optional(hint) -> tuple[Any, bool]:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        arguments = [argument for argument in typing.get_args(hint) if argument is not type(None)]
+        if len(arguments) == 1:
+            return arguments[0], True
+    return hint, False

@@ -1,0 +1,234 @@
+"""Settings from `botschaft.toml` plus `BOTSCHAFT_*` environment variables.
+
+Every setting is declared once in `SCHEMA` (name, type, default, help); the same declaration
+checks the file, reads the environment and writes the commented file of `botschaft init`.
+Secrets never need to be in the file: `password` can come from `BOTSCHAFT_XMPP_PASSWORD`, or
+from a file named by `password_file` / `BOTSCHAFT_XMPP_PASSWORD_FILE`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bots.i18n import LANGUAGES
+
+ENV_PREFIX = "BOTSCHAFT_"
+DEFAULT_PATH = Path("botschaft.toml")
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names it and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+    secret: bool = False
+    choices: tuple = ()
+    required: bool = False
+
+
+SCHEMA: dict[str, list[Setting]] = {
+    "xmpp": [
+        Setting("jid", str, "", "The bot's account, e.g. bot@chat.example.com.", required=True),
+        Setting("password", str, "", "The bot's password. Better: the environment variable "
+                "BOTSCHAFT_XMPP_PASSWORD, or password_file.", secret=True, required=True),
+        Setting("host", str, "", "Server address; empty: found through DNS from the JID."),
+        Setting("port", int, 5222, "Server port for clients."),
+        Setting("ca_file", str, "", "Trust this certificate file instead of the system's "
+                "(e.g. the development server's self-signed one)."),
+    ],
+    "bot": [
+        Setting("language", str, "de", "Language for people whose client and settings "
+                "name none.", choices=LANGUAGES),
+        Setting("prefix", str, "!", "In group rooms the bot answers messages starting with "
+                "this prefix, or with its nick."),
+        Setting("nick", str, "Botschaft", "The bot's nickname in group rooms."),
+        Setting("rooms", list, [], "Group rooms to join, e.g. [\"team@conference.example.com\"]."),
+        Setting("max_message_length", int, 4000, "Longer messages get a polite 'too long'."),
+    ],
+    "people": [
+        Setting("admins", list, [], "Admins: JIDs, or domains written as \"@example.com\"."),
+        Setting("staff", list, [], "Staff (set statuses, see statistics): JIDs or domains."),
+        Setting("bots", list, [], "Other bots: never answered, so two bots cannot loop."),
+    ],
+    "database": [
+        Setting("url", str, "sqlite:///botschaft.db", "sqlite:///path/to/file.db (embedded) "
+                "or postgresql://user@host/dbname (production; needs botschaft[postgres])."),
+        Setting("workers", int, 4, "Threads that run database work off the event loop."),
+    ],
+    "plugins": [
+        Setting("disabled", list, [], "Installed plugins not to load, e.g. [\"lessons\"]."),
+    ],
+}
+
+
+@dataclass
+class Config:
+    """Checked settings: `config.get("xmpp", "jid")`, plugin sections by plugin name."""
+
+    values: dict[str, dict[str, Any]]
+    plugin_sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = "defaults"
+
+    def get(self, section: str, name: str) -> Any:
+        return self.values[section][name]
+
+    def plugin_config(self, plugin_name: str, defaults: dict[str, Any]) -> dict[str, Any]:
+        """The plugin's section merged over its defaults; wrong keys or types are errors."""
+        given = self.plugin_sections.get(plugin_name, {})
+        where = f"[plugins.{plugin_name}]"
+        unknown = sorted(set(given) - set(defaults))
+        if unknown:
+            raise ConfigError(f"{self.source}: {where} unknown key {unknown[0]!r}; allowed: "
+                              f"{', '.join(sorted(defaults)) or '(none)'}")
+        merged = dict(defaults)
+        for key, value in given.items():
+            expected = type(defaults[key])
+            if defaults[key] is not None and not _is_instance(value, expected):
+                raise ConfigError(f"{self.source}: {where} {key} must be {_type_name(expected)}, "
+                                  f"not {value!r}")
+            merged[key] = value
+        return merged
+
+    def require(self) -> None:
+        """Check that the settings needed to run the bot are there."""
+        for section, settings in SCHEMA.items():
+            for setting in settings:
+                if setting.required and not self.values[section][setting.name]:
+                    hint = (f" (or the environment variable {_env_name(section, setting.name)})")
+                    raise ConfigError(f"{self.source}: [{section}] {setting.name} is missing"
+                                      f"{hint}")
+
+
+def load(path: Path | None = DEFAULT_PATH, environ: dict[str, str] | None = None) -> Config:
+    """Read the file (if there is one; None: none), then the environment, which wins."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    source = str(path)
+    if path is not None and Path(path).exists():
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    else:
+        source = "environment"
+
+    unknown = sorted(set(data) - set(SCHEMA))
+    if unknown:
+        raise ConfigError(f"{source}: unknown section [{unknown[0]}]; allowed: "
+                          f"{', '.join(f'[{name}]' for name in SCHEMA)}")
+    values = {}
+    plugin_sections = {}
+    for section, settings in SCHEMA.items():
+        given = dict(data.get(section, {}))
+        if section == "plugins":
+            plugin_sections = {key: given.pop(key) for key in list(given)
+                               if isinstance(given[key], dict)}
+        values[section] = _check_section(section, settings, given, environ, source)
+    return Config(values, plugin_sections, source)
+
+
+def _check_section(section: str, settings: list[Setting], given: dict[str, Any],
+                   environ: dict[str, str], source: str) -> dict[str, Any]:
+    by_name = {setting.name: setting for setting in settings}
+    file_keys = {f"{s.name}_file" for s in settings if s.secret}
+    unknown = sorted(set(given) - set(by_name) - file_keys)
+    if unknown:
+        allowed = sorted(set(by_name) | file_keys)
+        raise ConfigError(f"{source}: [{section}] unknown key {unknown[0]!r}; allowed: "
+                          f"{', '.join(allowed)}")
+    values = {}
+    for setting in settings:
+        where = f"[{section}] {setting.name}"
+        value = given.get(setting.name, setting.default)
+        env_value = environ.get(_env_name(section, setting.name))
+        if env_value is not None:
+            where = _env_name(section, setting.name)
+            value = _from_env(env_value, setting, where)
+        if setting.secret:
+            secret_file = environ.get(_env_name(section, setting.name) + "_FILE",
+                                      given.get(f"{setting.name}_file"))
+            if secret_file and env_value is None:
+                value = _read_secret(secret_file, where)
+        if not _is_instance(value, setting.type):
+            raise ConfigError(f"{source}: {where} must be {_type_name(setting.type)}, "
+                              f"not {value!r}")
+        if setting.choices and value not in setting.choices:
+            raise ConfigError(f"{source}: {where} is {value!r}; allowed: "
+                              f"{', '.join(setting.choices)}")
+        values[setting.name] = value
+    return values
+
+
+def _env_name(section: str, name: str) -> str:
+    return f"{ENV_PREFIX}{section}_{name}".upper()
+
+
+def _from_env(raw: str, setting: Setting, where: str) -> Any:
+    if setting.type is list:
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    if setting.type is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{where} must be a whole number, not {raw!r}") from None
+    return raw
+
+
+def _read_secret(path: str, where: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read the secret file {path}: {exc.strerror}") from None
+
+
+def _is_instance(value: Any, expected: type) -> bool:
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _type_name(expected: type) -> str:
+    return {str: "text", int: "a whole number", float: "a number", bool: "true or false",
+            list: "a list", dict: "a table"}.get(expected, expected.__name__)
+
+
+def template() -> str:
+    """A commented botschaft.toml with every setting at its default (`botschaft init`)."""
+    lines = ["# Botschaft configuration. Every setting can also come from the environment:",
+             "# BOTSCHAFT_<SECTION>_<NAME>, e.g. BOTSCHAFT_XMPP_PASSWORD (lists comma-separated).",
+             "# Plugins read their own section, e.g. [plugins.status].", ""]
+    for section, settings in SCHEMA.items():
+        lines.append(f"[{section}]")
+        for setting in settings:
+            lines.append(f"# {setting.help}")
+            value = _toml_value(setting.default)
+            if setting.secret:
+                lines.append(f"# {setting.name}_file = \"/etc/botschaft/{setting.name}\"")
+                lines.append(f"# {setting.name} = \"\"")
+            elif setting.required:
+                lines.append(f"{setting.name} = {value}")
+            else:
+                lines.append(f"# {setting.name} = {value}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,82 @@
+"""Text the people read, in their language: gettext catalogues (.po files) per package.
+
+A package marks its texts with `_ = translator(__name__)`; `_("Hello {name}")` gives a
+`Text` that stays English (the msgid) until it is rendered for a person's language. German
+and English ship from the start; a catalogue lives in `<package>/locale/<language>.po`.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+from functools import lru_cache
+
+from babel.messages.pofile import read_po
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("de", "en")
+SOURCE_LANGUAGE = "en"
+
+
+def negotiate(tag: str | None) -> str | None:
+    """The supported language for a tag like 'de-AT' or 'en_GB', or None."""
+    if not tag:
+        return None
+    primary = tag.replace("_", "-").split("-")[0].lower()
+    return primary if primary in LANGUAGES else None
+
+
+@lru_cache(maxsize=None)
+def _catalogue(package: str, language: str) -> dict[str, str]:
+    """msgid → translation for one package and language; empty when there is no file."""
+    if language == SOURCE_LANGUAGE:
+        return {}
+    try:
+        resource = importlib.resources.files(package) / "locale" / f"{language}.po"
+        with resource.open("rb") as po_file:
+            catalogue = read_po(po_file, locale=language)
+    except (FileNotFoundError, ModuleNotFoundError):
+        return {}
+    return {message.id: message.string for message in catalogue
+            if message.id and message.string and not message.fuzzy}
+
+
+class Text(str):
+    """An English text that knows its catalogue; `render(language, **values)` translates it."""
+
+    package: str
+
+    def __new__(cls, msgid: str, package: str):
+        text = super().__new__(cls, msgid)
+        text.package = package
+        return text
+
+    def render(self, language: str, **values) -> str:
+        translated = _catalogue(self.package, language).get(str(self), str(self))
+        return translated.format(**values) if values else translated
+
+
+def translator(package: str):
+    """`_ = translator(__name__)`: marks texts of this package for translation."""
+    package = package.rpartition(".")[0] if not _is_package(package) else package
+
+    def mark(msgid: str) -> Text:
+        return Text(msgid, package)
+
+    return mark
+
+
+def _is_package(name: str) -> bool:
+    try:
+        importlib.resources.files(name)
+        return True
+    except (ModuleNotFoundError, TypeError):
+        return False
+
+
+def render(text: str, language: str, **values) -> str:
+    """Translate a `Text`, or format a plain string as it is."""
+    if isinstance(text, Text):
+        return text.render(language, **values)
+    return text.format(**values) if values else text

@@ -1,0 +1,112 @@
+"""Who is writing: a person's role (from the config) and language (theirs, client's, default)."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import peewee
+
+from bots.i18n import negotiate
+from bots.storage import Schema, Storage
+
+log = logging.getLogger(__name__)
+
+ROLES = ("customer", "staff", "admin")  # each role may do everything the ones before it may
+
+
+def role_allows(role: str, needed: str) -> bool:
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+class PersonSetting(peewee.Model):
+    """A person's own choices; only what they set themselves is stored."""
+
+    jid = peewee.CharField(primary_key=True, max_length=3071)
+    language = peewee.CharField(max_length=8, null=True)
+
+    class Meta:
+        table_name = "bots_person_setting"
+
+
+SCHEMA = Schema("bots", (PersonSetting,), "bots.migrations")
+
+
+@dataclass(frozen=True)
+class Person:
+    jid: str  # bare JID
+    role: str
+    language: str
+
+    def may(self, needed_role: str) -> bool:
+        return role_allows(self.role, needed_role)
+
+
+class JidMatcher:
+    """Matches JIDs against config entries: "alice@example.com", or a domain "@example.com"."""
+
+    def __init__(self, entries: list[str]):
+        self.jids = {entry.lower() for entry in entries if not entry.startswith(("@", "*@"))}
+        self.domains = {entry.lower().lstrip("*").lstrip("@") for entry in entries
+                        if entry.startswith(("@", "*@"))}
+
+    def __contains__(self, jid: str) -> bool:
+        jid = jid.lower()
+        return jid in self.jids or jid.rpartition("@")[2] in self.domains
+
+
+class People:
+    """Roles from the config; languages from the database, cached (most recent 10,000)."""
+
+    CACHE_SIZE = 10_000
+
+    def __init__(self, admins: list[str], staff: list[str], bots: list[str],
+                 default_language: str, storage: Storage):
+        self.admins = JidMatcher(admins)
+        self.staff = JidMatcher(staff)
+        self.bots = JidMatcher(bots)
+        self.default_language = default_language
+        self.storage = storage
+        self._languages: OrderedDict[str, str | None] = OrderedDict()
+
+    def role_of(self, jid: str) -> str:
+        if jid in self.admins:
+            return "admin"
+        if jid in self.staff:
+            return "staff"
+        return "customer"
+
+    def is_bot(self, jid: str) -> bool:
+        return jid in self.bots
+
+    async def person(self, jid: str, client_language: str | None = None) -> Person:
+        own = await self._own_language(jid)
+        language = own or negotiate(client_language) or self.default_language
+        return Person(jid, self.role_of(jid), language)
+
+    async def set_language(self, jid: str, language: str) -> None:
+        def save():
+            PersonSetting.insert(jid=jid, language=language).on_conflict(
+                conflict_target=[PersonSetting.jid],
+                update={PersonSetting.language: language}).execute()
+        await self.storage.run(save)
+        self._remember(jid, language)
+
+    async def _own_language(self, jid: str) -> str | None:
+        if jid in self._languages:
+            self._languages.move_to_end(jid)
+            return self._languages[jid]
+
+        def lookup():
+            row = PersonSetting.get_or_none(PersonSetting.jid == jid)
+            return row.language if row else None
+        language = await self.storage.run(lookup)
+        self._remember(jid, language)
+        return language
+
+    def _remember(self, jid: str, language: str | None) -> None:
+        self._languages[jid] = language
+        self._languages.move_to_end(jid)
+        while len(self._languages) > self.CACHE_SIZE:
+            self._languages.popitem(last=False)
