@@ -12,12 +12,14 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["bots", "bots.*", "plugins", "plugins.*",
                                     "server_bridge", "server_bridge.*"]),
+    package_data={"": ["locale/*.po"]},
     data_files=[("share/botschaft", ["ejabberd.yml"])],
     install_requires=[
         "slixmpp>=1.17",
         "twisted>=24.3",
         "peewee>=3.17",
         "click>=8.1",
+        "babel>=2.12",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
@@ -25,6 +27,7 @@ setup(
             "pytest>=8.0",
             "pytest-asyncio>=0.24",
             "pytest-timeout>=2.3",
+            "hypothesis>=6.100",
         ],
     },
     entry_points={

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from pathlib import Path
 
 import slixmpp
 
@@ -20,22 +19,20 @@ from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
 from bots.people import SCHEMA as PEOPLE_SCHEMA
 from bots.people import People
 from bots.plugin import Plugin, load_plugins
-from bots.storage import Storage
+from bots.connection import Session
+from bots.storage import Schema, Storage
 
 log = logging.getLogger(__name__)
 
 DELAY_NAMESPACE = "{urn:xmpp:delay}delay"
 
 
-class LoginFailed(Exception):
-    """The server refused the bot's account or password."""
-
-
-class Bot(slixmpp.ClientXMPP):
+class Bot(Session):
     """A Botschaft bot logged in as an ordinary account (client mode)."""
 
     def __init__(self, config: Config, plugins: list[Plugin], storage: Storage):
-        super().__init__(config.get("xmpp", "jid"), config.get("xmpp", "password"))
+        super().__init__(config.get("xmpp", "jid"), config.get("xmpp", "password"),
+                         config.get("xmpp", "ca_file") or None)
         self.config = config
         self.storage = storage
         self.plugins = plugins
@@ -49,32 +46,23 @@ class Bot(slixmpp.ClientXMPP):
         self.nick = bot["nick"]
         self.prefix = bot["prefix"]
         self.room_budget = AnswerBudget()
-        if config.get("xmpp", "ca_file"):
-            self.ca_certs = Path(config.get("xmpp", "ca_file"))
         for name in ("xep_0030", "xep_0004", "xep_0050", "xep_0045", "xep_0199"):
             self.register_plugin(name)
-        self.ready = asyncio.get_running_loop().create_future()
         self._plugins_started = False
-        self.add_event_handler("session_start", self._on_session_start)
-        self.add_event_handler("failed_all_auth", self._on_failed_auth)
         self.add_event_handler("message", self._on_direct_message)
         self.add_event_handler("groupchat_message", self._on_room_message)
         self.add_event_handler("changed_status", self._on_presence)
 
     # --- connection ------------------------------------------------------------------------
     async def start(self, timeout: float = 30) -> None:
-        """Connect and return once the bot is online; raises LoginFailed or TimeoutError."""
-        host = self.config.get("xmpp", "host") or None
-        port = self.config.get("xmpp", "port") if host else None
-        self.connect(host, port)
-        await asyncio.wait_for(asyncio.shield(self.ready), timeout)
+        await super().start(*server_address(self.config), timeout=timeout)
 
     async def stop(self) -> None:
         for plugin in self.plugins:
             await _isolated(plugin.stop(), f"stop of plugin {plugin.name!r}")
         await self.disconnect(wait=2)
 
-    async def _on_session_start(self, _event) -> None:
+    async def on_session_start(self) -> None:
         self.send_presence()
         if not self._plugins_started:
             self._plugins_started = True
@@ -84,15 +72,6 @@ class Bot(slixmpp.ClientXMPP):
         for room in self.config.get("bot", "rooms"):
             asyncio.create_task(self.join_room(room))
         log.info("bot is online with %d commands", len(self.dispatcher.specs))
-        if not self.ready.done():
-            self.ready.set_result(True)
-
-    def _on_failed_auth(self, _event) -> None:
-        if not self.ready.done():
-            self.ready.set_exception(LoginFailed(
-                f"the server refused the login of {self.boundjid.bare}: check [xmpp] jid and "
-                "password"))
-        self.disconnect(wait=0)
 
     async def join_room(self, room: str) -> None:
         await self.plugin["xep_0045"].join_muc_wait(slixmpp.JID(room), self.nick, maxstanzas=0)
@@ -155,14 +134,24 @@ def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
+def server_address(config: Config) -> tuple[str | None, int | None]:
+    """(host, port) from the config, or (None, None) to find the server through DNS."""
+    host = config.get("xmpp", "host") or None
+    return host, config.get("xmpp", "port") if host else None
+
+
+def schemas(plugins: list[Plugin]) -> list[Schema]:
+    """The tables of the core and of these plugins."""
+    return [PEOPLE_SCHEMA] + [plugin.schema() for plugin in plugins if plugin.models]
+
+
 async def create_bot(config: Config, plugins: list[Plugin] | None = None) -> Bot:
     """Open the database, load the plugins (all enabled ones unless given), migrate, build."""
     config.require()
     storage = Storage(config.get("database", "url"), config.get("database", "workers"))
     if plugins is None:
         plugins = load_plugins(config).plugins
-    schemas = [PEOPLE_SCHEMA] + [plugin.schema() for plugin in plugins if plugin.models]
-    applied = await storage.run(storage.migrate, schemas)
+    applied = await storage.run(storage.migrate, schemas(plugins))
     for name in applied:
         log.info("database migration applied: %s", name)
     return Bot(config, plugins, storage)
@@ -182,3 +171,13 @@ async def run_until_signal(config: Config) -> None:
         await bot.stop()
     finally:
         bot.storage.close()
+
+
+async def send_once(config: Config, jid: str, text: str) -> None:
+    """Log in as the bot, send one message, log out (`botschaft send`)."""
+    config.require()
+    session = Session(config.get("xmpp", "jid"), config.get("xmpp", "password"),
+                      config.get("xmpp", "ca_file") or None)
+    await session.start(*server_address(config))
+    session.send_message(mto=jid, mbody=text, mtype="chat")
+    await session.disconnect(wait=5)

@@ -12,11 +12,15 @@ from pathlib import Path
 import click
 
 from bots import config as configuration
-from bots.app import LoginFailed, run_until_signal
+from bots import scaffold
+from bots.app import run_until_signal, schemas, send_once
 from bots.config import ConfigError
+from bots.doctor import diagnose
+from bots.scaffold import ScaffoldError
+from bots.connection import LoginFailed
 from bots.devserver import BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevServer, DevServerError
-from bots.plugin import Plugin, load_plugins
-from bots.storage import StorageError
+from bots.plugin import load_plugins
+from bots.storage import Storage, StorageError
 
 DEMO_USER = "demo"
 
@@ -26,7 +30,8 @@ def reported_errors():
     """Show errors the person can fix as one clear line instead of a traceback."""
     try:
         yield
-    except (DevServerError, LoginFailed, ConfigError, StorageError) as exc:
+    except (DevServerError, LoginFailed, ConfigError, StorageError, ScaffoldError,
+            ConnectionError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -160,6 +165,83 @@ def run() -> None:
     config = load_config()
     with reported_errors():
         asyncio.run(run_until_signal(config))
+
+
+@main.command("init")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(force: bool) -> None:
+    """Write a commented botschaft.toml with every setting and its default."""
+    path = click.get_current_context().find_root().obj
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists; use --force to overwrite it")
+    path.write_text(configuration.template(), encoding="utf-8")
+    click.echo(f"wrote {path}; set [xmpp] jid, and the password in BOTSCHAFT_XMPP_PASSWORD")
+
+
+@main.command("migrate")
+def migrate() -> None:
+    """Bring the database schema of the core and every enabled plugin up to date."""
+    config = load_config()
+    with reported_errors():
+        storage = Storage(config.get("database", "url"))
+        try:
+            applied = storage.migrate(schemas(load_plugins(config).plugins))
+        finally:
+            storage.close()
+    click.echo("\n".join(applied) if applied else "the database is up to date")
+
+
+@main.group("plugin")
+def plugin_group() -> None:
+    """Installed plugins, and a scaffold for new ones."""
+
+
+@plugin_group.command("list")
+def plugin_list() -> None:
+    """Every installed plugin: loaded (with its commands), disabled, or failed and why."""
+    report = load_plugins(load_config())
+    for plugin in report.plugins:
+        commands = ", ".join(spec.name for spec in plugin.commands()) or "no commands"
+        click.echo(f"{plugin.name:<12} loaded    {commands}")
+    for name in report.disabled:
+        click.echo(f"{name:<12} disabled  (in [plugins] disabled)")
+    for name, reason in report.failures.items():
+        click.echo(f"{name:<12} FAILED    {reason}")
+    if report.failures:
+        raise SystemExit(1)
+
+
+@plugin_group.command("new")
+@click.argument("name")
+@click.option("--directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Where to create the plugin's folder.")
+def plugin_new(name: str, directory: Path) -> None:
+    """Create an installable plugin package NAME with a command, a model and a test."""
+    with reported_errors():
+        target = scaffold.create(name, directory)
+    click.echo(f"created {target}; next: pip install -e {target} && pytest {target}")
+
+
+@main.command("send")
+@click.argument("jid")
+@click.argument("text")
+def send(jid: str, text: str) -> None:
+    """Send TEXT to JID as the bot (e.g. to test an account)."""
+    config = load_config()
+    with reported_errors():
+        asyncio.run(send_once(config, jid, text))
+    click.echo(f"sent to {jid}")
+
+
+@main.command("doctor")
+def doctor() -> None:
+    """Check the configuration, the database, the plugins and the login, and say how to fix
+    what is wrong."""
+    results = diagnose(click.get_current_context().find_root().obj)
+    for ok, what, detail in results:
+        click.echo(f"{'ok  ' if ok else 'FAIL'}  {what}" + (f"\n      {detail}" if detail else ""))
+    if not all(ok for ok, _what, _detail in results):
+        raise SystemExit(1)
 
 
 @main.command("dev")

@@ -104,7 +104,14 @@ class Dispatcher:
         return [spec for name, spec in sorted(self.specs.items()) if person.may(spec.role)]
 
     async def answer(self, message: Message, bot) -> str:
-        """The answer to one message, in the person's language."""
+        """The answer to one message, in the person's language; never an exception."""
+        try:
+            return await self._answer(message, bot)
+        except Exception:
+            log.exception("answering a message failed")
+            return render(APOLOGY, message.person.language)
+
+    async def _answer(self, message: Message, bot) -> str:
         person = message.person
         text = message.text.strip()
         if len(text) > self.max_message_length:
@@ -154,8 +161,7 @@ class Dispatcher:
                 result = await bot.storage.run(spec.handler, ctx, **values)
         except Exception:
             log.exception("command %r of plugin %r failed", spec.name, spec.plugin)
-            return render(_("Sorry, something went wrong on my side. Please try again later; "
-                            "the team has been told."), person.language)
+            return render(APOLOGY, person.language)
         finally:
             log.debug("command %r took %.1f ms", spec.name,
                       (time.perf_counter() - started) * 1000)
@@ -187,6 +193,8 @@ class Dispatcher:
                         'do.'), language, text=quoted)
 
 
+APOLOGY = _("Sorry, something went wrong on my side. Please try again later; the team has "
+             "been told.")
 ROLE_NAMES = {"customer": _("customers"), "staff": _("staff"), "admin": _("admins")}
 
 

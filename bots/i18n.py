@@ -52,7 +52,7 @@ class Text(str):
         text.package = package
         return text
 
-    def render(self, language: str, **values) -> str:
+    def render(self, language: str, /, **values) -> str:
         translated = _catalogue(self.package, language).get(str(self), str(self))
         return translated.format(**values) if values else translated
 
@@ -75,7 +75,7 @@ def _is_package(name: str) -> bool:
         return False
 
 
-def render(text: str, language: str, **values) -> str:
+def render(text: str, language: str, /, **values) -> str:
     """Translate a `Text`, or format a plain string as it is."""
     if isinstance(text, Text):
         return text.render(language, **values)

@@ -26,6 +26,7 @@ import slixmpp
 
 from bots.app import Bot, create_bot
 from bots.config import Config
+from bots.connection import Session
 from bots.config import load as load_config
 from bots.devserver import BOT_USER, DevServer, Instance, generate_password
 from bots.plugin import Plugin
@@ -33,26 +34,17 @@ from bots.plugin import Plugin
 STATE_PREFIX = "botschaft-test-"
 
 
-class ChatClient(slixmpp.ClientXMPP):
+class ChatClient(Session):
     """A person's Jabber client, reduced to what tests need: send, and await answers."""
 
     def __init__(self, jid: str, password: str, ca_file: Path):
-        super().__init__(jid, password)
-        self.ca_certs = Path(ca_file)
+        super().__init__(jid, password, ca_file)
         self.inbox: asyncio.Queue[slixmpp.Message] = asyncio.Queue()
-        self.online = asyncio.get_running_loop().create_future()
-        self.add_event_handler("session_start", self._on_session_start)
-        self.add_event_handler("failed_all_auth", self._on_failed_auth)
         self.add_event_handler("message", self.inbox.put_nowait)
 
-    async def _on_session_start(self, _event) -> None:
+    async def on_session_start(self) -> None:
         await self.get_roster()  # as real clients do: contacts first, then presence
         self.send_presence()
-        self.online.set_result(True)
-
-    def _on_failed_auth(self, _event) -> None:
-        if not self.online.done():
-            self.online.set_exception(PermissionError(f"login of {self.boundjid.bare} refused"))
 
     async def next_message(self, sender: str | None = None, timeout: float = 10) -> slixmpp.Message:
         """The next message (from `sender`'s bare JID, if given); others are skipped."""
@@ -94,8 +86,7 @@ class TestServer:
 
     async def login(self, jid: str, password: str, timeout: float = 15) -> ChatClient:
         client = ChatClient(jid, password, self.instance.ca_file)
-        client.connect("127.0.0.1", self.instance.c2s_port)
-        await asyncio.wait_for(asyncio.shield(client.online), timeout)
+        await client.start("127.0.0.1", self.instance.c2s_port, timeout)
         return client
 
 

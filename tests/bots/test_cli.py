@@ -43,8 +43,7 @@ async def test_dev_prints_a_working_login_and_ctrl_c_stops_bot_and_server(state_
         instance = DevServer(state_dir).load_instance()
 
         client = ChatClient(jid, password, instance.ca_file)
-        client.connect("127.0.0.1", port)
-        await client.online
+        await client.start("127.0.0.1", port)
         assert bot in client.client_roster  # the bot is already in the demo user's contacts
         assert await client.ask(bot, "ping") == "pong"
         await client.disconnect()
