@@ -106,10 +106,19 @@ class CommandSpec:
         return values
 
 
+_QUOTES = str.maketrans({"„": '"', "“": '"', "”": '"', "«": '"', "»": '"'})
+
+
 def split_words(text: str) -> list[str]:
-    """Words, with quotes grouping; a lone apostrophe (it's, geht's) is just a letter."""
+    """Words; double quotes (also „…“ and «…») group them. Apostrophes (it's, geht's) are
+    letters, and an unclosed quote is taken as a plain character, never as an error."""
+    lexer = shlex.shlex(text.translate(_QUOTES), posix=True)
+    lexer.whitespace_split = True
+    lexer.quotes = '"'
+    lexer.escape = ""
+    lexer.commenters = ""
     try:
-        return shlex.split(text)
+        return list(lexer)
     except ValueError:
         return text.split()
 

@@ -96,7 +96,7 @@ class Storage:
         self.check()
         applied = []
         for schema in schemas:
-            self.db.bind(list(schema.models))
+            self.db.bind(list(schema.models))  # plugins declare models without a database
             fresh = not any(model.table_exists() for model in schema.models)
             runner = self._runner(schema)
             with self.db.atomic():
@@ -114,6 +114,7 @@ class Storage:
         """Migrations not yet applied (for `botschaft doctor`)."""
         pending = []
         for schema in schemas:
+            self.db.bind(list(schema.models))
             runner = self._runner(schema)
             if runner and any(model.table_exists() for model in schema.models):
                 pending += [f"{schema.owner}: {m.name}" for m in runner.status() if not m.applied]

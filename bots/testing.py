@@ -54,9 +54,17 @@ class ChatClient(Session):
                 if sender is None or message["from"].bare == sender:
                     return message
 
-    async def ask(self, to: str, text: str, timeout: float = 10) -> str:
+    def say(self, to: str, text: str, language: str | None = None) -> None:
+        """Send a chat message, optionally marked with the client's language (xml:lang)."""
+        message = self.make_message(mto=to, mbody=text, mtype="chat")
+        if language:
+            message["lang"] = language
+        message.send()
+
+    async def ask(self, to: str, text: str, timeout: float = 10,
+                  language: str | None = None) -> str:
         """Send `text` to `to` and return the body of the answer."""
-        self.send_message(mto=to, mbody=text, mtype="chat")
+        self.say(to, text, language)
         return (await self.next_message(to, timeout))["body"]
 
     def tls_version(self) -> str | None:

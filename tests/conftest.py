@@ -4,8 +4,10 @@ must see exactly what the server says before any client library steps in."""
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import ssl
+import uuid
 
 import pytest
 
@@ -71,3 +73,28 @@ def raw_stream(xmpp_server):
     for stream in streams:
         stream.close()
 
+
+
+POSTGRES_URL = os.environ.get("BOTSCHAFT_TEST_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database on SQLite and on the machine's real PostgreSQL (its own schema,
+    dropped afterwards). PostgreSQL is skipped, with the reason, only where none runs."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    try:
+        import psycopg
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except Exception as exc:  # no server, no psycopg: say so instead of failing
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL} ({exc}); set BOTSCHAFT_TEST_POSTGRES_URL")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()

@@ -1,0 +1,80 @@
+"""Signatures become usage, parsing and forms."""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal
+
+import pytest
+
+from bots.commands import CommandSpec, UsageError, parameters_of
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+
+
+def handler(self, ctx, ref: str, count: int = 1, urgent: bool = False,
+            mode: Literal["fast", "slow"] | None = None, note: str | None = None):
+    """A command with every kind of parameter."""
+
+
+def spec_of(function) -> CommandSpec:
+    return CommandSpec(name="set", help="", handler=function, parameters=parameters_of(function))
+
+
+def test_usage_comes_from_the_signature():
+    assert spec_of(handler).usage() == "set <ref> [count] [urgent] [fast|slow] [note]"
+
+
+def test_arguments_are_converted_by_type_hint():
+    values = spec_of(handler).parse('4711 3 ja slow the car is "being" washed')
+    assert values == {"ref": "4711", "count": 3, "urgent": True, "mode": "slow",
+                      "note": "the car is being washed"}
+
+
+def test_defaults_fill_what_is_not_given():
+    assert spec_of(handler).parse("4711") == {"ref": "4711", "count": 1, "urgent": False,
+                                              "mode": None, "note": None}
+
+
+def test_quotes_group_words_and_a_lone_apostrophe_is_a_letter():
+    def cmd(self, ctx, first: str, second: str):
+        """Two words."""
+    assert spec_of(cmd).parse('"Max Müller" it\'s') == {"first": "Max Müller",
+                                                       "second": "it's"}
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("", "ref is missing"),
+    ("4711 many", "count must be a whole number"),
+    ("4711 1 perhaps", "urgent must be yes or no"),
+    ("4711 1 yes medium", "mode must be one of: fast, slow"),
+])
+def test_wrong_arguments_say_what_is_wrong(text, problem):
+    with pytest.raises(UsageError) as error:
+        spec_of(handler).parse(text)
+    assert error.value.reason.render("en", **error.value.values) == problem
+
+
+def test_too_many_words_are_reported():
+    def cmd(self, ctx, number: int):
+        """One number."""
+    with pytest.raises(UsageError, match="too many words"):
+        spec_of(cmd).parse("1 2")
+
+
+def test_enum_parameters_offer_their_values():
+    def cmd(self, ctx, colour: Colour):
+        """An enum."""
+    spec = spec_of(cmd)
+    assert spec.usage() == "set <red|green>"
+    assert spec.parse("GREEN") == {"colour": Colour.GREEN}
+
+
+def test_unsupported_types_are_refused_when_the_plugin_loads():
+    def cmd(self, ctx, when: list):
+        """A list cannot be typed in a chat."""
+    with pytest.raises(TypeError, match="when has type"):
+        parameters_of(cmd)

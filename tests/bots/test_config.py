@@ -1,0 +1,93 @@
+"""botschaft.toml and BOTSCHAFT_* variables: every mistake names the setting and what is allowed."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from bots.config import ConfigError, load, template
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "botschaft.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_init_template_is_valid_toml_with_every_default(tmp_path):
+    path = write(tmp_path, template())
+    assert tomllib.loads(path.read_text())["xmpp"] == {"jid": ""}
+    config = load(path, environ={})
+    assert config.get("database", "url") == "sqlite:///botschaft.db"
+    assert config.get("bot", "language") == "de"
+
+
+def test_a_misspelt_key_is_named_with_the_allowed_ones(tmp_path):
+    path = write(tmp_path, '[xmpp]\njid = "bot@example.com"\npasswort = "x"\n')
+    with pytest.raises(ConfigError, match=r"\[xmpp\] unknown key 'passwort'; allowed: ca_file, "
+                                          r"host, jid, password, password_file, port"):
+        load(path, environ={})
+
+
+def test_an_unknown_section_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown section \[database_url\]"):
+        load(write(tmp_path, '[database_url]\nx = 1\n'), environ={})
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[xmpp]\nport = "5222"', r"\[xmpp\] port must be a whole number, not '5222'"),
+    ('[bot]\nlanguage = "fr"', r"\[bot\] language is 'fr'; allowed: de, en"),
+    ('[people]\nadmins = "a@b"', r"\[people\] admins must be a list"),
+])
+def test_a_wrong_value_says_what_is_allowed(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load(write(tmp_path, text), environ={})
+
+
+def test_broken_toml_names_the_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"line 2"):
+        load(write(tmp_path, '[xmpp]\njid = "unclosed\n'), environ={})
+
+
+def test_the_environment_wins_over_the_file(tmp_path):
+    path = write(tmp_path, '[xmpp]\njid = "bot@example.com"\nport = 5222\n')
+    config = load(path, environ={"BOTSCHAFT_XMPP_PORT": "15222",
+                                 "BOTSCHAFT_PEOPLE_STAFF": "a@example.com, @staff.example.com"})
+    assert config.get("xmpp", "port") == 15222
+    assert config.get("people", "staff") == ["a@example.com", "@staff.example.com"]
+    with pytest.raises(ConfigError, match="BOTSCHAFT_XMPP_PORT must be a whole number"):
+        load(path, environ={"BOTSCHAFT_XMPP_PORT": "many"})
+
+
+def test_secrets_come_from_the_environment_or_a_file(tmp_path):
+    secret = tmp_path / "password"
+    secret.write_text("s3cret\n")
+    path = write(tmp_path, f'[xmpp]\njid = "bot@example.com"\npassword_file = "{secret}"\n')
+    assert load(path, environ={}).get("xmpp", "password") == "s3cret"
+    assert load(path, environ={"BOTSCHAFT_XMPP_PASSWORD": "other"}).get(
+        "xmpp", "password") == "other"
+    with pytest.raises(ConfigError, match="cannot read the secret file"):
+        load(path, environ={"BOTSCHAFT_XMPP_PASSWORD_FILE": str(tmp_path / "missing")})
+
+
+def test_running_needs_jid_and_password(tmp_path):
+    config = load(write(tmp_path, '[xmpp]\njid = "bot@example.com"\n'), environ={})
+    with pytest.raises(ConfigError, match=r"\[xmpp\] password is missing \(or the environment "
+                                          r"variable BOTSCHAFT_XMPP_PASSWORD\)"):
+        config.require()
+
+
+def test_plugin_sections_are_checked_against_the_plugins_defaults(tmp_path):
+    path = write(tmp_path, '[plugins.status]\nkinds = ["vehicle"]\nnotify = "yes"\n')
+    config = load(path, environ={})
+    defaults = {"kinds": ["order"], "notify": True, "limit": 5}
+    with pytest.raises(ConfigError, match=r"\[plugins.status\] notify must be true or false"):
+        config.plugin_config("status", defaults)
+    ok = load(write(tmp_path, '[plugins.status]\nkinds = ["vehicle"]\n'), environ={})
+    assert ok.plugin_config("status", defaults) == {"kinds": ["vehicle"], "notify": True,
+                                                    "limit": 5}
+    bad = load(write(tmp_path, '[plugins.status]\nkind = "x"\n'), environ={})
+    with pytest.raises(ConfigError, match=r"\[plugins.status\] unknown key 'kind'; allowed: "
+                                          r"kinds, limit, notify"):
+        bad.plugin_config("status", defaults)

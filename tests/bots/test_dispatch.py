@@ -1,0 +1,140 @@
+"""How the bot understands people, through the real ejabberd: commands, plain questions,
+roles, languages, usage errors, and failures that stay contained."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bots.plugin import Plugin, command
+
+
+class Workshop(Plugin):
+    name = "workshop"
+
+    @command(help="the status of your car", aliases={"de": ["auto"]},
+             examples={"en": ["is my car ready"], "de": ["ist mein Auto fertig"]})
+    async def status(self, ctx, ref: str | None = None) -> str:
+        return f"status of {ref or 'all your cars'} for {ctx.person.role} in {ctx.language}"
+
+    @command(help="set a car's status", role="staff")
+    def set(self, ctx, ref: str, state: str, note: str | None = None) -> str:
+        return f"{ref} is now {state} ({note})"
+
+    @command(help="always fails")
+    def broken(self, ctx) -> str:
+        raise RuntimeError("a bug in a plugin")
+
+    @command(help="takes its time")
+    async def slow(self, ctx) -> str:
+        await asyncio.sleep(1.5)
+        return "finally"
+
+
+@pytest.fixture
+async def workshop(make_bot, make_account):
+    staff_jid, staff_password = make_account("staff")
+    bot = await make_bot(plugins=[Workshop()], PEOPLE_STAFF=staff_jid)
+    bot.staff_login = (staff_jid, staff_password)
+    return bot
+
+
+async def test_a_direct_chat_needs_no_prefix(workshop, chat_client):
+    client = await chat_client()
+    answer = await client.ask(workshop.boundjid.bare, "status 4711")
+    assert answer == "status of 4711 for customer in en"
+
+
+@pytest.mark.parametrize("question, language", [
+    ("Is my car ready?", "en"), ("is my car ready yet", "en"),
+    ("Ist mein Auto schon fertig?", "de"), ("ist mein auto fertig", "de"),
+])
+async def test_plain_questions_reach_the_command(workshop, chat_client, question, language):
+    client = await chat_client()
+    answer = await client.ask(workshop.boundjid.bare, question, language=language)
+    assert answer == f"status of all your cars for customer in {language}"
+
+
+async def test_an_alias_works_like_the_command_word(workshop, chat_client):
+    client = await chat_client()
+    assert (await client.ask(workshop.boundjid.bare, "Auto 12")).startswith("status of 12")
+
+
+async def test_an_unknown_request_gets_the_closest_suggestions(workshop, chat_client):
+    client = await chat_client()
+    answer = await client.ask(workshop.boundjid.bare, "stauts 4711")
+    assert answer == ('I did not understand "stauts 4711". Did you mean: status? '
+                      'Write "help" to see everything I can do.')
+
+
+async def test_a_command_for_staff_is_refused_politely_to_a_customer(workshop, chat_client):
+    customer = await chat_client()
+    answer = await customer.ask(workshop.boundjid.bare, "set 4711 ready")
+    assert answer == ("Sorry, set is only for staff. If you need it, please ask your contact "
+                      "person.")
+    staff = await chat_client(*workshop.staff_login)
+    assert await staff.ask(workshop.boundjid.bare, "set 4711 ready washed and polished") == \
+        "4711 is now ready (washed and polished)"
+
+
+async def test_wrong_arguments_show_the_right_usage(workshop, chat_client):
+    staff = await chat_client(*workshop.staff_login)
+    assert await staff.ask(workshop.boundjid.bare, "set 4711") == \
+        "state is missing. Write: set <ref> <state> [note]"
+
+
+async def test_help_lists_only_what_the_person_may_use_and_explains_one_command(
+        workshop, chat_client):
+    customer = await chat_client()
+    listing = await customer.ask(workshop.boundjid.bare, "help")
+    assert "• status [ref] — the status of your car" in listing
+    assert "• set" not in listing
+    assert 'You can also just ask, e.g. "is my car ready".' in listing
+    assert await customer.ask(workshop.boundjid.bare, "help status") == \
+        "status [ref]\nthe status of your car"
+
+
+async def test_german_comes_from_the_client_and_then_from_the_persons_own_choice(
+        workshop, chat_client):
+    client = await chat_client()
+    bot = workshop.boundjid.bare
+    assert (await client.ask(bot, "hilfe", language="de")).startswith(
+        "Ich verstehe diese Befehle:")
+    assert await client.ask(bot, "sprache de") == "Ab jetzt antworte ich Ihnen auf Deutsch."
+    # the person's own setting wins over the client's xml:lang from now on
+    assert (await client.ask(bot, "help", language="en")).startswith(
+        "Ich verstehe diese Befehle:")
+    assert await client.ask(bot, "language en") == "From now on I answer you in English."
+
+
+async def test_a_failing_handler_gets_an_apology_and_the_admin_a_traceback(
+        workshop, chat_client, caplog):
+    unlucky, other = await chat_client(), await chat_client()
+    bot = workshop.boundjid.bare
+    with caplog.at_level(logging.ERROR, logger="bots"):
+        assert await unlucky.ask(bot, "broken") == (
+            "Sorry, something went wrong on my side. Please try again later; the team has "
+            "been told.")
+    failure = next(record for record in caplog.records if "broken" in record.getMessage())
+    assert "RuntimeError: a bug in a plugin" in caplog.text and failure.exc_info
+    assert unlucky.boundjid.bare not in caplog.text  # no personal data in the log
+    assert (await other.ask(bot, "status")).startswith("status of")
+    assert (await unlucky.ask(bot, "status 1")).startswith("status of 1")
+
+
+async def test_a_slow_answer_does_not_hold_up_anyone_else(workshop, chat_client):
+    patient, other = await chat_client(), await chat_client()
+    bot = workshop.boundjid.bare
+    patient.say(bot, "slow")
+    await asyncio.sleep(0.1)
+    assert (await other.ask(bot, "status 7", timeout=1.0)).startswith("status of 7")
+    assert (await patient.next_message(bot, timeout=5))["body"] == "finally"
+
+
+async def test_a_message_longer_than_the_limit_gets_a_clear_answer(workshop, chat_client):
+    client = await chat_client()
+    answer = await client.ask(workshop.boundjid.bare, "status " + "x" * 5000)
+    assert answer.startswith("Your message is too long for me (5007 characters). I read up "
+                             "to 4000")
