@@ -1,0 +1,81 @@
+"""The bot in group rooms, through the real ejabberd: it answers a prefix or a mention, ignores
+the history replayed when it joins, never answers itself, and two bots never loop."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from slixmpp import JID
+
+from bots.dispatch import AnswerBudget
+
+
+async def next_room_message(client, room: str, timeout: float = 10):
+    """The next live (not replayed) group message in `room`."""
+    while True:
+        message = await client.next_message(room, timeout)
+        if message["type"] == "groupchat" and message.xml.find("{urn:xmpp:delay}delay") is None:
+            return message
+
+
+@pytest.fixture
+async def room(chat_client, xmpp_server):
+    """A fresh members-only room, created by its owner (who stays in it)."""
+    owner = await chat_client()
+    name = f"room-{uuid.uuid4().hex[:8]}@conference.{xmpp_server.domain}"
+    await owner.plugin["xep_0045"].join_muc_wait(JID(name), "owner", maxstanzas=0, timeout=10)
+    form = await owner.plugin["xep_0045"].get_room_config(name)
+    await owner.plugin["xep_0045"].set_room_config(name, form)  # accept the defaults
+    owner.room = name
+    return owner
+
+
+async def test_the_bot_answers_a_prefix_or_its_name_and_stays_quiet_otherwise(
+        room, make_bot, xmpp_server):
+    owner = room
+    bot_jid = f"bot@{xmpp_server.domain}"
+    await owner.plugin["xep_0045"].set_affiliation(owner.room, "admin", jid=bot_jid)
+    owner.send_message(mto=owner.room, mbody="!ping (said before the bot came)",
+                       mtype="groupchat")
+    await next_room_message(owner, owner.room)  # the room echoes it to everyone in it
+    await make_bot(BOT_NICK="Botschaft", BOT_ROOMS=owner.room)
+    await asyncio.sleep(0.5)  # the join replays history; the bot must not answer it
+
+    for text in ("ping", "!ping", "Botschaft: ping"):
+        owner.send_message(mto=owner.room, mbody=text, mtype="groupchat")
+    seen = [(await next_room_message(owner, owner.room))["body"] for _ in range(5)]
+    assert seen == ["ping", "!ping", "Botschaft: ping", "owner: pong", "owner: pong"]
+
+
+async def test_two_bots_in_one_room_never_answer_each_other(room, make_bot, make_account,
+                                                              chat_client, xmpp_server):
+    owner = room
+    other_jid, other_password = make_account("otherbot")
+    first_jid = f"bot@{xmpp_server.domain}"
+    for jid in (first_jid, other_jid):
+        await owner.plugin["xep_0045"].set_affiliation(owner.room, "admin", jid=jid)
+    await make_bot(BOT_NICK="Anna", BOT_ROOMS=owner.room, PEOPLE_BOTS=other_jid)
+    await make_bot(BOT_NICK="Bruno", BOT_ROOMS=owner.room, PEOPLE_BOTS=first_jid,
+                   XMPP_JID=other_jid, XMPP_PASSWORD=other_password)
+    guest = await chat_client()
+    await owner.plugin["xep_0045"].set_affiliation(owner.room, "member", jid=guest.boundjid.bare)
+    await guest.plugin["xep_0045"].join_muc_wait(JID(owner.room), "!eve", maxstanzas=0,
+                                                 timeout=10)
+    await asyncio.sleep(0.5)
+
+    # Anna answers "!eve: pong", which starts with Bruno's prefix. Without the guard Bruno
+    # would answer "Anna: …", Anna "Bruno: …", and so on forever.
+    guest.send_message(mto=owner.room, mbody="Anna: ping", mtype="groupchat")
+    assert (await next_room_message(owner, owner.room))["body"] == "Anna: ping"
+    assert (await next_room_message(owner, owner.room))["body"] == "!eve: pong"
+    await asyncio.sleep(1.0)
+    owner.send_message(mto=owner.room, mbody="sentinel", mtype="groupchat")
+    assert (await next_room_message(owner, owner.room))["body"] == "sentinel"
+
+
+def test_the_answer_budget_stops_any_loop_after_its_limit():
+    budget = AnswerBudget(limit=3, window=60)
+    assert [budget.allow("room@conference") for _ in range(5)] == [True] * 3 + [False] * 2
+    assert budget.allow("other@conference")
