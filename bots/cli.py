@@ -33,6 +33,9 @@ def reported_errors():
     except (DevServerError, LoginFailed, ConfigError, StorageError, ScaffoldError,
             ConnectionError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except ssl.SSLError as exc:
+        raise click.ClickException(f"the server's TLS certificate is not trusted ({exc}); for "
+                                   "a self-signed one set [xmpp] ca_file") from exc
 
 
 class PluginCommands(click.Group):

@@ -23,6 +23,7 @@ class Session(slixmpp.ClientXMPP):
         self.add_event_handler("session_start", self._session_ready)
         self.add_event_handler("failed_all_auth", self._login_refused)
         self.add_event_handler("connection_failed", self._remember_connection_error)
+        self.add_event_handler("ssl_invalid_chain", self._certificate_refused)
 
     async def start(self, host: str | None = None, port: int | None = None,
                     timeout: float = 30) -> None:
@@ -52,6 +53,11 @@ class Session(slixmpp.ClientXMPP):
             self.ready.set_exception(LoginFailed(
                 f"the server refused the login of {self.boundjid.bare}: check the JID and the "
                 "password"))
+
+    def _certificate_refused(self, error) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(error)  # an ssl.SSLError: the caller says what to do
+        self.disconnect(wait=0)
 
     def _remember_connection_error(self, error) -> None:
         # Not fatal: slixmpp goes on to the next way in (direct TLS, then STARTTLS).

@@ -101,8 +101,14 @@ msgstr "zeigt meine Notizen"
 msgid "You have no notes yet."
 msgstr "Sie haben noch keine Notizen."
 ''',
-    "tests/conftest.py": '''\
-pytest_plugins = ["bots.testing"]
+    "conftest.py": '''\
+pytest_plugins = ["bots.testing"]  # a private ejabberd, make_bot, chat_client
+''',
+    "pytest.ini": '''\
+[pytest]
+testpaths = tests
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
 ''',
     "tests/test_$name.py": '''\
 """The plugin, talked to through a real (private) ejabberd."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import re
 import shutil
 import signal
@@ -66,3 +69,82 @@ def test_adduser_on_a_stopped_server_says_how_to_start_it(state_dir):
     assert result.exit_code == 1
     assert "botschaft server start" in result.output
     assert "Traceback" not in result.output
+
+
+def test_init_writes_a_config_that_loads_and_refuses_to_overwrite_it(tmp_path):
+    path = tmp_path / "botschaft.toml"
+    runner = CliRunner()
+    assert runner.invoke(main, ["-c", str(path), "init"]).exit_code == 0
+    assert "[xmpp]" in path.read_text()
+    again = runner.invoke(main, ["-c", str(path), "init"])
+    assert again.exit_code == 1 and "use --force" in again.output
+
+
+def test_plugin_list_shows_the_built_in_plugins_and_their_commands(tmp_path):
+    result = CliRunner().invoke(main, ["-c", str(tmp_path / "none.toml"), "plugin", "list"])
+    assert result.exit_code == 0
+    assert re.search(r"^ping\s+loaded\s+ping$", result.output, re.MULTILINE)
+
+
+def test_a_new_plugins_own_tests_pass_against_the_dev_server(tmp_path):
+    result = CliRunner().invoke(main, ["plugin", "new", "notes", "--directory", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    package = tmp_path / "botschaft-notes"
+    assert (package / "botschaft_notes" / "__init__.py").exists()
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                         cwd=package, env={**os.environ, "PYTHONPATH": str(package)},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
+
+
+def test_a_plugin_name_that_cannot_be_a_package_is_refused(tmp_path):
+    result = CliRunner().invoke(main, ["plugin", "new", "Bad-Name", "--directory", str(tmp_path)])
+    assert result.exit_code == 1 and "lower-case letters" in result.output
+
+
+def write_config(path: Path, xmpp_server, **xmpp) -> Path:
+    instance = xmpp_server.instance
+    values = {"jid": f"bot@{instance.domain}", "host": "127.0.0.1", "port": instance.c2s_port,
+              "ca_file": str(instance.ca_file),
+              "password": xmpp_server.devserver.ensure_user("bot"), **xmpp}
+    lines = ["[xmpp]"] + [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    lines += ["[database]", f'url = "sqlite:///{path.parent / "bot.db"}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def botschaft(*arguments: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        BOTSCHAFT, *arguments, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, output.decode()
+
+
+async def test_send_delivers_a_message_as_the_bot(tmp_path, xmpp_server, chat_client):
+    config = write_config(tmp_path / "botschaft.toml", xmpp_server)
+    client = await chat_client()
+    code, output = await botschaft("-c", str(config), "send", client.boundjid.bare, "Hallo 👋")
+    assert code == 0, output
+    message = await client.next_message(f"bot@{xmpp_server.domain}")
+    assert message["body"] == "Hallo 👋"
+
+
+async def test_doctor_passes_on_a_working_setup(tmp_path, xmpp_server):
+    config = write_config(tmp_path / "botschaft.toml", xmpp_server)
+    code, output = await botschaft("-c", str(config), "doctor")
+    assert code == 0, output
+    assert "FAIL" not in output and "ok    login as bot@" in output
+
+
+@pytest.mark.parametrize("xmpp, expected", [
+    ({"password": "wrong"}, "the server refused the password"),
+    ({"port": 1}, "cannot reach 127.0.0.1:1"),
+    ({"ca_file": ""}, "certificate is not trusted"),
+])
+async def test_doctor_says_what_is_wrong_and_how_to_fix_it(tmp_path, xmpp_server, xmpp,
+                                                           expected):
+    config = write_config(tmp_path / "botschaft.toml", xmpp_server, **xmpp)
+    code, output = await botschaft("-c", str(config), "doctor")
+    assert code == 1
+    assert expected in output, output
