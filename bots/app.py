@@ -60,7 +60,7 @@ class Bot(Session):
     async def stop(self) -> None:
         for plugin in self.plugins:
             await _isolated(plugin.stop(), f"stop of plugin {plugin.name!r}")
-        await self.disconnect(wait=2)
+        await super().stop()
 
     async def on_session_start(self) -> None:
         self.send_presence()
@@ -180,4 +180,4 @@ async def send_once(config: Config, jid: str, text: str) -> None:
                       config.get("xmpp", "ca_file") or None)
     await session.start(*server_address(config))
     session.send_message(mto=jid, mbody=text, mtype="chat")
-    await session.disconnect(wait=5)
+    await session.stop(wait=5)

@@ -33,11 +33,17 @@ class Session(slixmpp.ClientXMPP):
             await asyncio.wait_for(asyncio.shield(self.ready), timeout)
         except BaseException as exc:
             self.cancel_connection_attempt()
-            await self.disconnect(wait=0)
+            await self.stop(wait=0)
             if isinstance(exc, TimeoutError) and self.last_connection_error is not None:
                 raise ConnectionError(f"no connection within {timeout:.0f} s; last error: "
                                       f"{self.last_connection_error}") from None
             raise
+
+    async def stop(self, wait: float = 2) -> None:
+        """Log out, and end the send task slixmpp keeps for the next connection."""
+        await self.disconnect(wait=wait)
+        if self._run_out_filters is not None:
+            self._run_out_filters.cancel()
 
     async def on_session_start(self) -> None:
         """What to do once online, before `start()` returns (subclasses)."""

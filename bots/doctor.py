@@ -68,5 +68,5 @@ async def _check_login(config) -> Result:
     except (ConnectionError, OSError, TimeoutError) as exc:
         return False, f"login as {jid}", f"cannot reach {where} ({exc}). Is the server " \
                                          "running? Check [xmpp] host and port."
-    await session.disconnect(wait=2)
+    await session.stop()
     return True, f"login as {jid} at {where}", ""

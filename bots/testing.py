@@ -155,7 +155,7 @@ async def chat_client(xmpp_server):
 
     yield login
     for client in clients:
-        await client.disconnect(wait=1)
+        await client.stop(wait=1)
 
 
 def bot_config(xmpp_server: TestServer, **settings: str) -> Config:

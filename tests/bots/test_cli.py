@@ -49,7 +49,7 @@ async def test_dev_prints_a_working_login_and_ctrl_c_stops_bot_and_server(state_
         await client.start("127.0.0.1", port)
         assert bot in client.client_roster  # the bot is already in the demo user's contacts
         assert await client.ask(bot, "ping") == "pong"
-        await client.disconnect()
+        await client.stop()
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)

@@ -56,7 +56,7 @@ class Conversation:
 
     def close(self) -> None:
         async def stop():
-            await self.client.disconnect(wait=1)
+            await self.client.stop(wait=1)
             await self.bot.stop()
             self.bot.storage.close()
         self.call(stop())
