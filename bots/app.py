@@ -46,7 +46,7 @@ class Bot(Session):
         self.nick = bot["nick"]
         self.prefix = bot["prefix"]
         self.room_budget = AnswerBudget()
-        for name in ("xep_0030", "xep_0004", "xep_0050", "xep_0045", "xep_0199"):
+        for name in ("xep_0030", "xep_0004", "xep_0050", "xep_0199"):
             self.register_plugin(name)
         self._plugins_started = False
         self.add_event_handler("message", self._on_direct_message)
@@ -74,6 +74,10 @@ class Bot(Session):
         log.info("bot is online with %d commands", len(self.dispatcher.specs))
 
     async def join_room(self, room: str) -> None:
+        # Group chat support brings twenty stanza handlers (MUC, PEP, caps) that every
+        # incoming stanza is matched against: only a bot that joins rooms pays for them.
+        if "xep_0045" not in self.plugin:
+            self.register_plugin("xep_0045")
         await self.plugin["xep_0045"].join_muc_wait(slixmpp.JID(room), self.nick, maxstanzas=0)
         for plugin in self.plugins:
             await _isolated(plugin.on_room_joined(room), f"on_room_joined of {plugin.name!r}")

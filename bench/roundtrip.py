@@ -1,0 +1,213 @@
+"""Round trips through a real ejabberd: the Botschaft bot answering `ping` against a bare
+slixmpp echo bot written here as the baseline, measured in the same run, interleaved.
+
+    .venv/bin/python bench/roundtrip.py [--rounds 5] [--flood 5000] [--sequential 500]
+
+Each round starts the baseline and the Botschaft bot in turn as their own processes (so their
+CPU time and memory are theirs alone) and measures, from one client:
+  - throughput: `--flood` messages sent at once, until the last answer is back;
+  - latency: `--sequential` messages one at a time, p50 and p99 round trip;
+  - the bot's CPU seconds per 1,000 messages, and its resident memory (peak).
+It prints each round, the medians with their range, and last one JSON line with the ratios
+(Botschaft / baseline): throughput_ratio, p50_ratio, p99_ratio, cpu_ratio. Needs root (the
+private ejabberd runs as the ejabberd user), like `./dev.sh test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import slixmpp
+
+from bots.devserver import BOT_USER, DevServer
+from bots.testing import ChatClient, new_state_dir
+
+HERE = Path(__file__).resolve()
+BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
+
+
+class EchoBot(slixmpp.ClientXMPP):
+    """The baseline: the least a slixmpp bot can do, answer each chat message with its body."""
+
+    def __init__(self, jid: str, password: str, ca_file: str):
+        super().__init__(jid, password)
+        self.ca_certs = Path(ca_file)
+        self.add_event_handler("session_start", lambda _event: self.send_presence())
+        self.add_event_handler("message", self.echo)
+
+    def echo(self, message):
+        if message["type"] in ("chat", "normal") and message["body"]:
+            message.reply("pong" if message["body"] == "ping" else message["body"]).send()
+
+
+def run_echo_bot(jid: str, password: str, port: int, ca_file: str) -> None:
+    async def main():
+        bot = EchoBot(jid, password, ca_file)
+        bot.connect("127.0.0.1", port)
+        await asyncio.Event().wait()
+    asyncio.run(main())
+
+
+class BotProcess:
+    """One bot as its own process; its CPU time and memory read from /proc."""
+
+    def __init__(self, kind: str, instance, password: str, workdir: Path):
+        jid = f"{BOT_USER}@{instance.domain}"
+        if kind == "baseline":
+            command = [sys.executable, str(HERE), "--echo-bot", jid, password,
+                       str(instance.c2s_port), str(instance.ca_file)]
+            env = dict(os.environ)
+        else:
+            command = [BOTSCHAFT, "run"]
+            env = {**os.environ, "BOTSCHAFT_CONFIG": str(workdir / "none.toml"),
+                   "BOTSCHAFT_XMPP_JID": jid, "BOTSCHAFT_XMPP_PASSWORD": password,
+                   "BOTSCHAFT_XMPP_HOST": "127.0.0.1",
+                   "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
+                   "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file),
+                   "BOTSCHAFT_DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}"}
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+async def wait_for_answer(client: ChatClient, bot: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        client.say(bot, "ping")
+        try:
+            await client.next_message(bot, timeout=1)
+            while not client.inbox.empty():
+                client.inbox.get_nowait()
+            return
+        except TimeoutError:
+            continue
+    raise TimeoutError(f"{bot} did not answer within {timeout} s")
+
+
+async def measure(client: ChatClient, bot: str, process: BotProcess, flood: int,
+                  sequential: int) -> dict:
+    await wait_for_answer(client, bot)
+    cpu_before = process.cpu_seconds()
+
+    started = time.perf_counter()
+    for _ in range(flood):
+        client.say(bot, "ping")
+    for _ in range(flood):
+        await client.next_message(bot, timeout=120)
+    flood_seconds = time.perf_counter() - started
+
+    round_trips = []
+    for _ in range(sequential):
+        sent = time.perf_counter()
+        await client.ask(bot, "ping")
+        round_trips.append((time.perf_counter() - sent) * 1000)
+    cpu = process.cpu_seconds() - cpu_before
+    round_trips.sort()
+    return {
+        "throughput": flood / flood_seconds,
+        "p50_ms": statistics.median(round_trips),
+        "p99_ms": round_trips[int(len(round_trips) * 0.99) - 1],
+        "cpu_s_per_1000": cpu / ((flood + sequential) / 1000),
+        "peak_rss_mb": process.peak_rss_mb(),
+    }
+
+
+async def benchmark(rounds: int, flood: int, sequential: int) -> None:
+    state_dir = new_state_dir()
+    server = DevServer(state_dir)
+    workdir = Path(state_dir) / "bench"
+    workdir.mkdir()
+    try:
+        instance = server.start()
+        password = server.ensure_user(BOT_USER)
+        bot = f"{BOT_USER}@{instance.domain}"
+        # The admin account is exempt from the per-person shaper, like the bot itself.
+        client = ChatClient(instance.admin_jid, instance.admin_password, instance.ca_file)
+        await client.start("127.0.0.1", instance.c2s_port)
+        results: dict[str, list[dict]] = {"baseline": [], "botschaft": []}
+        print(f"{'round':>5} {'bot':<10} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'cpu s/1k':>9} {'peak MB':>8}")
+        for number in range(1, rounds + 1):
+            for kind in ("baseline", "botschaft"):
+                process = BotProcess(kind, instance, password, workdir)
+                try:
+                    figures = await measure(client, bot, process, flood, sequential)
+                finally:
+                    process.stop()
+                    await asyncio.sleep(0.5)  # the server notices the old session is gone
+                results[kind].append(figures)
+                print(f"{number:>5} {kind:<10} {figures['throughput']:>8.0f} "
+                      f"{figures['p50_ms']:>8.2f} {figures['p99_ms']:>8.2f} "
+                      f"{figures['cpu_s_per_1000']:>9.3f} {figures['peak_rss_mb']:>8.1f}",
+                      flush=True)
+        await client.stop()
+    finally:
+        server.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+    report(results)
+
+
+def report(results: dict[str, list[dict]]) -> None:
+    def median(kind: str, key: str) -> float:
+        return statistics.median(figures[key] for figures in results[kind])
+
+    def spread(kind: str, key: str) -> str:
+        values = [figures[key] for figures in results[kind]]
+        return f"{min(values):.2f}–{max(values):.2f}"
+
+    print("\nmedians (range) over", len(results["baseline"]), "rounds")
+    keys = ("throughput", "p50_ms", "p99_ms", "cpu_s_per_1000", "peak_rss_mb")
+    for key in keys:
+        print(f"  {key:<15} baseline {median('baseline', key):>9.2f} ({spread('baseline', key)})"
+              f"   botschaft {median('botschaft', key):>9.2f} ({spread('botschaft', key)})")
+    summary = {f"{name}_ratio": round(median("botschaft", key) / median("baseline", key), 3)
+               for name, key in (("throughput", "throughput"), ("p50", "p50_ms"),
+                                 ("p99", "p99_ms"), ("cpu", "cpu_s_per_1000"))}
+    summary.update({f"{kind}_{key}": round(median(kind, key), 2)
+                    for kind in results for key in keys})
+    summary["rounds"] = len(results["baseline"])
+    print(json.dumps(summary))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--flood", type=int, default=5000)
+    parser.add_argument("--sequential", type=int, default=500)
+    parser.add_argument("--echo-bot", nargs=4, metavar=("JID", "PASSWORD", "PORT", "CA_FILE"),
+                        help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.echo_bot:
+        jid, password, port, ca_file = arguments.echo_bot
+        run_echo_bot(jid, password, int(port), ca_file)
+        return
+    asyncio.run(benchmark(arguments.rounds, arguments.flood, arguments.sequential))
+
+
+if __name__ == "__main__":
+    main()
