@@ -9,7 +9,8 @@ CPU time and memory are theirs alone) and measures, from one client:
   - latency: `--sequential` messages one at a time, p50 and p99 round trip;
   - the bot's CPU seconds per 1,000 messages, and its resident memory (peak).
 It prints each round, the medians with their range, and last one JSON line with the ratios
-(Botschaft / baseline): throughput_ratio, p50_ratio, p99_ratio, cpu_ratio. Needs root (the
+(Botschaft / baseline): throughput_ratio, p50_ratio, p99_ratio, cpu_ratio, rss_ratio. Needs
+root (the
 private ejabberd runs as the ejabberd user), like `./dev.sh test`.
 """
 
@@ -28,8 +29,8 @@ from pathlib import Path
 
 import slixmpp
 
-from bots.devserver import BOT_USER, DevServer
-from bots.testing import ChatClient, new_state_dir
+# The baseline bot runs this same file: it imports nothing of Botschaft (nor pytest, which
+# bots.testing brings), so its memory is a bare slixmpp bot's. The benchmark imports them late.
 
 HERE = Path(__file__).resolve()
 BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
@@ -61,7 +62,7 @@ class BotProcess:
     """One bot as its own process; its CPU time and memory read from /proc."""
 
     def __init__(self, kind: str, instance, password: str, workdir: Path):
-        jid = f"{BOT_USER}@{instance.domain}"
+        jid = f"bot@{instance.domain}"
         if kind == "baseline":
             command = [sys.executable, str(HERE), "--echo-bot", jid, password,
                        str(instance.c2s_port), str(instance.ca_file)]
@@ -95,7 +96,7 @@ class BotProcess:
             self.process.kill()
 
 
-async def wait_for_answer(client: ChatClient, bot: str, timeout: float = 30) -> None:
+async def wait_for_answer(client, bot: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         client.say(bot, "ping")
@@ -109,7 +110,7 @@ async def wait_for_answer(client: ChatClient, bot: str, timeout: float = 30) -> 
     raise TimeoutError(f"{bot} did not answer within {timeout} s")
 
 
-async def measure(client: ChatClient, bot: str, process: BotProcess, flood: int,
+async def measure(client, bot: str, process: BotProcess, flood: int,
                   sequential: int) -> dict:
     await wait_for_answer(client, bot)
     cpu_before = process.cpu_seconds()
@@ -138,6 +139,9 @@ async def measure(client: ChatClient, bot: str, process: BotProcess, flood: int,
 
 
 async def benchmark(rounds: int, flood: int, sequential: int) -> None:
+    from bots.devserver import BOT_USER, DevServer
+    from bots.testing import ChatClient, new_state_dir
+
     state_dir = new_state_dir()
     server = DevServer(state_dir)
     workdir = Path(state_dir) / "bench"
@@ -187,7 +191,8 @@ def report(results: dict[str, list[dict]]) -> None:
               f"   botschaft {median('botschaft', key):>9.2f} ({spread('botschaft', key)})")
     summary = {f"{name}_ratio": round(median("botschaft", key) / median("baseline", key), 3)
                for name, key in (("throughput", "throughput"), ("p50", "p50_ms"),
-                                 ("p99", "p99_ms"), ("cpu", "cpu_s_per_1000"))}
+                                 ("p99", "p99_ms"), ("cpu", "cpu_s_per_1000"),
+                                 ("rss", "peak_rss_mb"))}
     summary.update({f"{kind}_{key}": round(median(kind, key), 2)
                     for kind in results for key in keys})
     summary["rounds"] = len(results["baseline"])
