@@ -9,9 +9,8 @@ CPU time and memory are theirs alone) and measures, from one client:
   - latency: `--sequential` messages one at a time, p50 and p99 round trip;
   - the bot's CPU seconds per 1,000 messages, and its resident memory (peak).
 It prints each round, the medians with their range, and last one JSON line with the ratios
-(Botschaft / baseline): throughput_ratio, p50_ratio, p99_ratio, cpu_ratio, rss_ratio. Needs
-root (the
-private ejabberd runs as the ejabberd user), like `./dev.sh test`.
+(Botschaft / baseline): throughput_ratio, p50_ratio, p99_ratio, cpu_ratio, rss_ratio.
+Needs root (the private ejabberd runs as the ejabberd user), like `./dev.sh test`.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ from bots import config as configuration
 from bots import scaffold
 from bots.app import run_until_signal, schemas, send_once
 from bots.config import ConfigError
-from bots.doctor import diagnose
-from bots.scaffold import ScaffoldError
 from bots.connection import LoginFailed
 from bots.devserver import BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevServer, DevServerError
+from bots.doctor import diagnose
 from bots.plugin import load_plugins
+from bots.scaffold import ScaffoldError
 from bots.storage import Storage, StorageError
 
 DEMO_USER = "demo"
@@ -293,12 +293,14 @@ Botschaft is running. Log in with any Jabber client on this machine:
                   asks. SHA-256 fingerprint:
                   {certificate_fingerprint(instance.ca_file)}
 
-Then write to the bot, {bot}: "ping" (it answers "pong") or "help".
+Then write to the bot, {bot}: "ping" (it answers "pong") or "help". The demo account is
+one of the bot's admins, so it may use every command.
 
-  Profanity:   /connect {jid} server 127.0.0.1 port {port} tls trust
-               /msg {bot} ping
-  Gajim, Dino: add the account with the password above, then set host 127.0.0.1 and port {port}
-               under the account's connection settings.
+  Profanity:  /connect {jid} server 127.0.0.1 port {port} tls trust
+              /msg {bot} ping
+  Gajim:      add the account with the password above, then set host 127.0.0.1 and port
+              {port} in the account's connection settings.
+  Dino:       has no host/port setting; start with `./dev.sh run --c2s-port 5222` instead.
 
 Press Ctrl-C to stop the bot and the server.
 """
