@@ -1,0 +1,230 @@
+"""Due work that lives in the database, so a restart forgets nothing.
+
+A schedule row says which job runs for which key (`lessons.deliver` for `subscription:42`),
+when it is due next (`next_due_at`, UTC), and how it repeats: every N seconds, or daily at a
+local time in a time zone (`zoneinfo`; DST-correct: 07:30 Berlin stays 07:30 all year).
+
+A worker claims due rows, runs the job and moves `next_due_at` on, in one transaction: what the
+job writes (e.g. outbox rows) and the new due time commit together or not at all, so no run is
+lost or doubled by a crash. On PostgreSQL several workers share the rows without double work
+(`SELECT … FOR UPDATE SKIP LOCKED`); SQLite serialises writers, so one worker is the rule.
+
+After downtime a row that was due several times runs once, then continues from now: a bot that
+was down for three days sends today's lesson, not three (jobs that need catching up read
+`run.missed`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import peewee
+
+from bots.storage import Schema
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 60  # a job that raised runs again this much later, not skipped to its next day
+
+
+class Clock:
+    """The time in UTC; tests use `FakeClock` to move it."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FakeClock(Clock):
+    def __init__(self, start: datetime):
+        self.current = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+    def set(self, moment: datetime) -> None:
+        self.current = moment.astimezone(UTC)
+
+
+class Schedule(peewee.Model):
+    job = peewee.CharField(max_length=200)
+    key = peewee.CharField(max_length=200)
+    next_due_at = peewee.DateTimeField(index=True)  # naive UTC: portable across backends
+    every_seconds = peewee.IntegerField(null=True)
+    daily_at = peewee.CharField(max_length=5, null=True)  # "07:30", local time
+    timezone = peewee.CharField(max_length=64, null=True)
+    payload = peewee.TextField(default="{}")
+    last_run_at = peewee.DateTimeField(null=True)
+    runs = peewee.IntegerField(default=0)
+
+    class Meta:
+        table_name = "bots_schedule"
+        indexes = ((("job", "key"), True),)
+
+
+SCHEMA = Schema("scheduler", (Schedule,))
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; write e.g. Europe/Berlin") from None
+
+
+def next_daily(after: datetime, at: time, timezone: str) -> datetime:
+    """The first moment after `after` (aware) when the local clock in `timezone` shows `at`.
+
+    A local time that does not exist on a spring-forward day (02:30 in Berlin on the last Sunday
+    of March) fires at the same wall-clock distance after the jump (03:30); one that exists
+    twice on a fall-back day fires at its first occurrence.
+    """
+    tz = zone(timezone)
+    local_day = after.astimezone(tz).date()
+    for offset in range(0, 3):
+        candidate = _local(local_day + timedelta(days=offset), at, tz)
+        if candidate > after:
+            return candidate
+    raise AssertionError("unreachable: a day later is always later")
+
+
+def _local(day: date, at: time, tz: ZoneInfo) -> datetime:
+    # fold=0 reads a gap time with the offset before the jump (02:30 CET = 03:30 CEST) and an
+    # ambiguous time as its first occurrence: both as the docstring above promises.
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+@dataclass
+class Run:
+    """What a job gets: its key, payload, when it was due, and how many dues it missed."""
+
+    job: str
+    key: str
+    payload: dict
+    due_at: datetime
+    missed: int
+    now: datetime
+
+
+class Scheduler:
+    """Plans and runs due jobs; `run_due()` is one pass, `loop()` keeps passing."""
+
+    def __init__(self, db: peewee.Database, clock: Clock | None = None,
+                 worker: str = "worker", batch: int = 100):
+        self.db = db
+        self.clock = clock or Clock()
+        self.worker = worker
+        self.batch = batch
+        self.jobs: dict[str, Callable[[Run], None]] = {}
+
+    def register(self, name: str, handler: Callable[[Run], None]) -> None:
+        self.jobs[name] = handler
+
+    # --- planning --------------------------------------------------------------------------
+    def every(self, job: str, key: str, seconds: int, payload: dict | None = None,
+              first_at: datetime | None = None) -> None:
+        due = first_at or self.clock.now() + timedelta(seconds=seconds)
+        self._upsert(job, key, due, payload, every_seconds=seconds)
+
+    def daily(self, job: str, key: str, at: str, timezone: str,
+              payload: dict | None = None) -> datetime:
+        """Plan `job` for `key` every day at local time `at` ("07:30") in `timezone`."""
+        local_time = _parse_time(at)
+        due = next_daily(self.clock.now(), local_time, timezone)
+        self._upsert(job, key, due, payload, daily_at=at, timezone=timezone)
+        return due
+
+    def once(self, job: str, key: str, at: datetime, payload: dict | None = None) -> None:
+        self._upsert(job, key, at, payload)
+
+    def cancel(self, job: str, key: str) -> bool:
+        return Schedule.delete().where((Schedule.job == job) & (Schedule.key == key)).execute() > 0
+
+    def _upsert(self, job, key, due: datetime, payload, every_seconds=None, daily_at=None,
+                timezone=None) -> None:
+        values = dict(job=job, key=key, next_due_at=_naive_utc(due), every_seconds=every_seconds,
+                      daily_at=daily_at, timezone=timezone, payload=json.dumps(payload or {}))
+        Schedule.insert(**values).on_conflict(
+            conflict_target=[Schedule.job, Schedule.key],
+            update={getattr(Schedule, name): value for name, value in values.items()
+                    if name not in ("job", "key")}).execute()
+
+    # --- running ---------------------------------------------------------------------------
+    def run_due(self) -> int:
+        """Run every job that is due now; returns how many ran."""
+        ran = 0
+        while True:
+            count = self._run_batch()
+            ran += count
+            if count < self.batch:
+                return ran
+
+    def _run_batch(self) -> int:
+        now = self.clock.now()
+        ran = 0
+        with self.db.atomic():
+            query = (Schedule.select()
+                     .where(Schedule.next_due_at <= _naive_utc(now))
+                     .order_by(Schedule.next_due_at, Schedule.id)
+                     .limit(self.batch))
+            if isinstance(self.db, peewee.PostgresqlDatabase):
+                query = query.for_update("FOR UPDATE SKIP LOCKED")
+            for row in list(query):
+                self._run_one(row, now)
+                ran += 1
+        return ran
+
+    def _run_one(self, row: Schedule, now: datetime) -> None:
+        handler = self.jobs.get(row.job)
+        if handler is None:
+            log.error("no job %r is registered (plugin missing?); its schedule waits", row.job)
+            return
+        due_at = row.next_due_at.replace(tzinfo=UTC)
+        following, missed = self._following(row, due_at, now)
+        try:
+            with self.db.atomic():  # a savepoint: a failing job rolls back alone
+                handler(Run(row.job, row.key, json.loads(row.payload), due_at, missed, now))
+        except Exception:
+            log.exception("job %r failed; it is tried again in %d s", row.job, RETRY_SECONDS)
+            following = now + timedelta(seconds=RETRY_SECONDS)
+            Schedule.update(next_due_at=_naive_utc(following)).where(
+                Schedule.id == row.id).execute()
+            return
+        self._advance(row, following, now)
+
+    def _following(self, row: Schedule, due_at: datetime, now: datetime):
+        """The next due time after this run, and how many due times were skipped."""
+        if row.every_seconds:
+            step = timedelta(seconds=row.every_seconds)
+            missed = int((now - due_at) / step)
+            return due_at + step * (missed + 1), missed
+        if row.daily_at:
+            following = next_daily(now, _parse_time(row.daily_at), row.timezone)
+            missed = max(0, (now - due_at).days)
+            return following, missed
+        return None, 0
+
+    def _advance(self, row: Schedule, following: datetime | None, now: datetime) -> None:
+        if following is None:
+            row.delete_instance()
+            return
+        Schedule.update(next_due_at=_naive_utc(following), last_run_at=_naive_utc(now),
+                        runs=Schedule.runs + 1).where(Schedule.id == row.id).execute()
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _parse_time(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is no time of day; write e.g. 07:30") from None
