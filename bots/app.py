@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from dataclasses import dataclass
 
 import slixmpp
 
@@ -20,17 +21,35 @@ from bots.people import SCHEMA as PEOPLE_SCHEMA
 from bots.people import People
 from bots.plugin import Plugin, load_plugins
 from bots.connection import Session
+from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
+from bots.scheduler import Clock, Run, Scheduler
 from bots.storage import Schema, Storage
 
 log = logging.getLogger(__name__)
 
 DELAY_NAMESPACE = "{urn:xmpp:delay}delay"
+PLUGIN_JOB_KEY = "plugin"  # a plugin's own @job has one schedule row under this key
+SCHEDULER_INTERVAL = 1.0  # seconds between looks for due work
+
+
+@dataclass
+class JobContext:
+    """What a plugin's @job gets: the bot, its plugin (and config), and the due run."""
+
+    bot: "Bot"
+    plugin: Plugin
+    run: Run
+
+    @property
+    def config(self) -> dict:
+        return self.plugin.config
 
 
 class Bot(Session):
     """A Botschaft bot logged in as an ordinary account (client mode)."""
 
-    def __init__(self, config: Config, plugins: list[Plugin], storage: Storage):
+    def __init__(self, config: Config, plugins: list[Plugin], storage: Storage,
+                 clock: Clock | None = None):
         super().__init__(config.get("xmpp", "jid"), config.get("xmpp", "password"),
                          config.get("xmpp", "ca_file") or None)
         self.config = config
@@ -43,6 +62,8 @@ class Bot(Session):
         builtins = Builtins()
         self.dispatcher = Dispatcher([builtins, *plugins], bot["max_message_length"])
         builtins.dispatcher = self.dispatcher
+        self.scheduler = Scheduler(storage.db, clock)
+        self._scheduler_task: asyncio.Task | None = None
         self.nick = bot["nick"]
         self.prefix = bot["prefix"]
         self.room_budget = AnswerBudget()
@@ -58,6 +79,8 @@ class Bot(Session):
         await super().start(*server_address(self.config), timeout=timeout)
 
     async def stop(self) -> None:
+        if self._scheduler_task is not None:
+            self._scheduler_task.cancel()
         for plugin in self.plugins:
             await _isolated(plugin.stop(), f"stop of plugin {plugin.name!r}")
         await super().stop()
@@ -69,6 +92,8 @@ class Bot(Session):
             register_adhoc_commands(self, self.dispatcher, self.config.get("bot", "language"))
             for plugin in self.plugins:
                 await _isolated(plugin.start(self), f"start of plugin {plugin.name!r}")
+            await self.storage.run(self._plan_plugin_jobs)
+            self._scheduler_task = asyncio.create_task(self._run_scheduler())
         for room in self.config.get("bot", "rooms"):
             asyncio.create_task(self.join_room(room))
         log.info("bot is online with %d commands", len(self.dispatcher.specs))
@@ -81,6 +106,33 @@ class Bot(Session):
         await self.plugin["xep_0045"].join_muc_wait(slixmpp.JID(room), self.nick, maxstanzas=0)
         for plugin in self.plugins:
             await _isolated(plugin.on_room_joined(room), f"on_room_joined of {plugin.name!r}")
+
+    # --- due work --------------------------------------------------------------------------
+    def _plan_plugin_jobs(self) -> None:
+        """Register every plugin's @job and plan it, keeping plans from earlier runs."""
+        timezone = self.config.get("bot", "timezone")
+        for plugin in self.plugins:
+            for spec in plugin.jobs():
+                self.scheduler.register(spec.name, self._job_runner(plugin, spec.handler))
+                if spec.every:
+                    self.scheduler.every(spec.name, PLUGIN_JOB_KEY,
+                                         int(spec.every.total_seconds()), keep=True)
+                else:
+                    self.scheduler.daily(spec.name, PLUGIN_JOB_KEY, spec.at.strftime("%H:%M"),
+                                         timezone, keep=True)
+
+    def _job_runner(self, plugin: Plugin, handler):
+        def run(due: Run) -> None:
+            handler(JobContext(self, plugin, due))
+        return run
+
+    async def _run_scheduler(self) -> None:
+        while True:
+            try:
+                await self.storage.run(self.scheduler.run_due)
+            except Exception:
+                log.exception("the scheduler pass failed; trying again")
+            await asyncio.sleep(SCHEDULER_INTERVAL)
 
     # --- messages --------------------------------------------------------------------------
     async def _on_direct_message(self, message: slixmpp.Message) -> None:
@@ -146,10 +198,12 @@ def server_address(config: Config) -> tuple[str | None, int | None]:
 
 def schemas(plugins: list[Plugin]) -> list[Schema]:
     """The tables of the core and of these plugins."""
-    return [PEOPLE_SCHEMA] + [plugin.schema() for plugin in plugins if plugin.models]
+    return [PEOPLE_SCHEMA, SCHEDULER_SCHEMA] + [plugin.schema() for plugin in plugins
+                                                if plugin.models]
 
 
-async def create_bot(config: Config, plugins: list[Plugin] | None = None) -> Bot:
+async def create_bot(config: Config, plugins: list[Plugin] | None = None,
+                     clock: Clock | None = None) -> Bot:
     """Open the database, load the plugins (all enabled ones unless given), migrate, build."""
     config.require()
     storage = Storage(config.get("database", "url"), config.get("database", "workers"))
@@ -158,7 +212,7 @@ async def create_bot(config: Config, plugins: list[Plugin] | None = None) -> Bot
     applied = await storage.run(storage.migrate, schemas(plugins))
     for name in applied:
         log.info("database migration applied: %s", name)
-    return Bot(config, plugins, storage)
+    return Bot(config, plugins, storage, clock)
 
 
 async def run_until_signal(config: Config) -> None:

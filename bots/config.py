@@ -12,9 +12,10 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bots.i18n import LANGUAGES
+from bots.scheduler import zone
 
 ENV_PREFIX = "BOTSCHAFT_"
 DEFAULT_PATH = Path("botschaft.toml")
@@ -33,6 +34,7 @@ class Setting:
     secret: bool = False
     choices: tuple = ()
     required: bool = False
+    check: Callable[[Any], Any] | None = None  # raises ValueError with what is wrong
 
 
 SCHEMA: dict[str, list[Setting]] = {
@@ -48,6 +50,8 @@ SCHEMA: dict[str, list[Setting]] = {
     "bot": [
         Setting("language", str, "de", "Language for people whose client and settings "
                 "name none.", choices=LANGUAGES),
+        Setting("timezone", str, "Europe/Berlin", "Time zone for daily jobs and for people "
+                "who set none, e.g. Europe/Berlin.", check=zone),
         Setting("prefix", str, "!", "In group rooms the bot answers messages starting with "
                 "this prefix, or with its nick."),
         Setting("nick", str, "Botschaft", "The bot's nickname in group rooms."),
@@ -161,6 +165,11 @@ def _check_section(section: str, settings: list[Setting], given: dict[str, Any],
         if not _is_instance(value, setting.type):
             raise ConfigError(f"{source}: {where} must be {_type_name(setting.type)}, "
                               f"not {value!r}")
+        if setting.check is not None:
+            try:
+                setting.check(value)
+            except ValueError as exc:
+                raise ConfigError(f"{source}: {where}: {exc}") from None
         if setting.choices and value not in setting.choices:
             raise ConfigError(f"{source}: {where} is {value!r}; allowed: "
                               f"{', '.join(setting.choices)}")

@@ -9,6 +9,7 @@ entry-point group `botschaft.plugins`, the built-ins too, so installing a packag
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ class JobSpec:
 
 
 def job(*, every: str | None = None, at: str | None = None):
-    """`@job(every="5m")` (s, m, h, d) or `@job(at="07:30")`: work the bot starts by itself."""
+    """`@job(every="5m")` (s, m, h, d) or `@job(at="07:30")` in `[bot] timezone`: work the bot
+    starts by itself. `def job(self, ctx)`: ctx.run says what is due; what the job writes to the
+    database commits together with its schedule moving on, so no run is lost or doubled."""
     if (every is None) == (at is None):
         raise ValueError("give exactly one of every= or at=")
     interval = None
@@ -77,6 +80,9 @@ def job(*, every: str | None = None, at: str | None = None):
             raise ValueError(f"at={at!r}: write a time of day like '07:30'") from None
 
     def mark(method):
+        if inspect.iscoroutinefunction(method):
+            raise TypeError(f"@job {method.__qualname__} must be a plain def: jobs run on the "
+                            "database pool, inside the transaction that moves their schedule on")
         method.botschaft_job = dict(every=interval, at=daily)
         return method
 

@@ -129,32 +129,38 @@ class Scheduler:
 
     # --- planning --------------------------------------------------------------------------
     def every(self, job: str, key: str, seconds: int, payload: dict | None = None,
-              first_at: datetime | None = None) -> None:
-        due = first_at or self.clock.now() + timedelta(seconds=seconds)
-        self._upsert(job, key, due, payload, every_seconds=seconds)
+              keep: bool = False) -> None:
+        """Plan `job` for `key` every `seconds`; `keep`: leave an existing plan as it is."""
+        due = self.clock.now() + timedelta(seconds=seconds)
+        self._upsert(job, key, due, payload, keep, every_seconds=seconds)
 
-    def daily(self, job: str, key: str, at: str, timezone: str,
-              payload: dict | None = None) -> datetime:
+    def daily(self, job: str, key: str, at: str, timezone: str, payload: dict | None = None,
+              keep: bool = False) -> datetime:
         """Plan `job` for `key` every day at local time `at` ("07:30") in `timezone`."""
         local_time = _parse_time(at)
         due = next_daily(self.clock.now(), local_time, timezone)
-        self._upsert(job, key, due, payload, daily_at=at, timezone=timezone)
+        self._upsert(job, key, due, payload, keep, daily_at=at, timezone=timezone)
         return due
 
     def once(self, job: str, key: str, at: datetime, payload: dict | None = None) -> None:
-        self._upsert(job, key, at, payload)
+        self._upsert(job, key, at, payload, keep=False)
 
     def cancel(self, job: str, key: str) -> bool:
         return Schedule.delete().where((Schedule.job == job) & (Schedule.key == key)).execute() > 0
 
-    def _upsert(self, job, key, due: datetime, payload, every_seconds=None, daily_at=None,
-                timezone=None) -> None:
+    def _upsert(self, job, key, due: datetime, payload, keep: bool, every_seconds=None,
+                daily_at=None, timezone=None) -> None:
         values = dict(job=job, key=key, next_due_at=_naive_utc(due), every_seconds=every_seconds,
                       daily_at=daily_at, timezone=timezone, payload=json.dumps(payload or {}))
-        Schedule.insert(**values).on_conflict(
-            conflict_target=[Schedule.job, Schedule.key],
-            update={getattr(Schedule, name): value for name, value in values.items()
-                    if name not in ("job", "key")}).execute()
+        insert = Schedule.insert(**values)
+        if keep:
+            insert = insert.on_conflict_ignore()
+        else:
+            insert = insert.on_conflict(
+                conflict_target=[Schedule.job, Schedule.key],
+                update={getattr(Schedule, name): value for name, value in values.items()
+                        if name not in ("job", "key")})
+        insert.execute()
 
     # --- running ---------------------------------------------------------------------------
     def run_due(self) -> int:

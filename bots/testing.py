@@ -30,6 +30,7 @@ from bots.connection import Session
 from bots.config import load as load_config
 from bots.devserver import BOT_USER, DevServer, Instance, generate_password
 from bots.plugin import Plugin
+from bots.scheduler import Clock
 
 STATE_PREFIX = "botschaft-test-"
 
@@ -177,12 +178,14 @@ def bot_config(xmpp_server: TestServer, **settings: str) -> Config:
 @pytest_asyncio.fixture
 async def make_bot(xmpp_server, tmp_path):
     """Factory: `await make_bot(plugins=[MyPlugin()], PEOPLE_STAFF="…")` starts a bot with
-    exactly these plugins (default: every installed one) and its own SQLite database."""
+    exactly these plugins (default: every installed one) and its own SQLite database; give
+    `clock=FakeClock(...)` to move its time (the scheduler's) yourself."""
     bots = []
 
-    async def start(plugins: list[Plugin] | None = None, **settings: str) -> Bot:
+    async def start(plugins: list[Plugin] | None = None, clock: Clock | None = None,
+                    **settings: str) -> Bot:
         settings.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / f'bot{len(bots)}.db'}")
-        running = await create_bot(bot_config(xmpp_server, **settings), plugins)
+        running = await create_bot(bot_config(xmpp_server, **settings), plugins, clock)
         bots.append(running)
         await running.start()
         return running

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from slixmpp import JID
 
 from bots.dispatch import AnswerBudget
+from bots.plugin import Plugin, command, job
+from bots.scheduler import FakeClock
 
 
 async def next_room_message(client, room: str, timeout: float = 10):
@@ -79,3 +82,35 @@ def test_the_answer_budget_stops_any_loop_after_its_limit():
     budget = AnswerBudget(limit=3, window=60)
     assert [budget.allow("room@conference") for _ in range(5)] == [True] * 3 + [False] * 2
     assert budget.allow("other@conference")
+
+
+class Reminder(Plugin):
+    """Reminds everyone who asked, every hour, by the bot's own initiative."""
+    name = "reminder"
+
+    def __init__(self):
+        super().__init__()
+        self.subscribers: list[str] = []
+
+    @command(help="remind me every hour")
+    async def remind(self, ctx) -> str:
+        self.subscribers.append(ctx.person.jid)
+        return "I will remind you."
+
+    @job(every="1h")
+    def hourly(self, ctx):
+        for jid in self.subscribers:
+            ctx.bot.send_text(jid, f"Reminder (missed {ctx.run.missed})")
+
+
+async def test_a_plugins_job_runs_when_due_and_reaches_people(make_bot, chat_client):
+    clock = FakeClock(datetime(2026, 5, 4, 8, tzinfo=UTC))
+    bot = await make_bot(plugins=[Reminder()], clock=clock)
+    client = await chat_client()
+    assert await client.ask(bot.boundjid.bare, "remind") == "I will remind you."
+    clock.advance(timedelta(minutes=59))
+    await asyncio.sleep(1.5)  # a scheduler pass or more: nothing is due yet
+    assert client.inbox.empty()
+    clock.advance(timedelta(minutes=1))
+    assert (await client.next_message(bot.boundjid.bare, timeout=5))["body"] == \
+        "Reminder (missed 0)"

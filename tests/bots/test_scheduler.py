@@ -134,9 +134,8 @@ def test_a_failing_job_rolls_back_alone_and_is_tried_again(storage):
     assert sorted(ran.key for ran in Ran.select()) == ["bad", "good"]
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one worker
 def test_two_workers_on_postgresql_run_each_of_1000_due_jobs_exactly_once(storage):
-    if storage.backend != "postgresql":
-        pytest.skip("several workers need PostgreSQL's row locks; SQLite runs one worker")
     clock = FakeClock(utc(2026, 7, 1, 12))
     planner = Scheduler(storage.db, clock)
     with storage.db.atomic():
