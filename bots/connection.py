@@ -1,12 +1,26 @@
-"""A logged-in XMPP client session: TLS verified against the system's or a given CA file,
-`start()` returns once the session is up and says clearly when the login was refused."""
+"""A logged-in XMPP client session that stays logged in.
+
+TLS is verified against the system's CAs or a given file; `start()` returns once the session is
+up and says clearly when the login was refused. After that the session keeps itself alive:
+stream management (XEP-0198) with resumption, so a short drop loses nothing and repeats
+nothing; a ping every minute (XEP-0199) to notice a dead connection; delivery receipts
+(XEP-0184) for clients that ask; and, when the connection is lost, reconnection with
+exponential backoff and jitter. Every state change is one log line without personal data.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 from pathlib import Path
 
 import slixmpp
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_INTERVAL = 60  # seconds between pings to the server
+KEEPALIVE_TIMEOUT = 30
 
 
 class LoginFailed(Exception):
@@ -14,20 +28,35 @@ class LoginFailed(Exception):
 
 
 class Session(slixmpp.ClientXMPP):
-    def __init__(self, jid: str, password: str, ca_file: str | Path | None = None):
+    def __init__(self, jid: str, password: str, ca_file: str | Path | None = None,
+                 reconnect_max: float = 60.0):
         super().__init__(jid, password)
         if ca_file:
             self.ca_certs = Path(ca_file)
+        self.register_plugin("xep_0198")
+        self.register_plugin("xep_0184", {"auto_ack": True, "auto_request": False})
+        self.register_plugin("xep_0199", {"keepalive": True, "interval": KEEPALIVE_INTERVAL,
+                                          "timeout": KEEPALIVE_TIMEOUT})
+        self.reconnect_max = reconnect_max
+        self.reconnects = 0  # how often the connection came back (for metrics)
+        self.sessions = 0  # new sessions (not resumptions) since start
+        self.resumptions = 0
+        self._failures_in_a_row = 0
+        self._stopping = False
+        self._address: tuple[str | None, int | None] = (None, None)
         self.ready = asyncio.get_running_loop().create_future()
         self.last_connection_error = None
         self.add_event_handler("session_start", self._session_ready)
+        self.add_event_handler("session_resumed", self._session_resumed)
         self.add_event_handler("failed_all_auth", self._login_refused)
         self.add_event_handler("connection_failed", self._remember_connection_error)
         self.add_event_handler("ssl_invalid_chain", self._certificate_refused)
+        self.add_event_handler("disconnected", self._connection_lost)
 
     async def start(self, host: str | None = None, port: int | None = None,
                     timeout: float = 30) -> None:
         """Connect and return once online; raises LoginFailed, ConnectionError, TimeoutError."""
+        self._address = (host, port)
         self.connect(host, port)
         try:
             await asyncio.wait_for(asyncio.shield(self.ready), timeout)
@@ -40,31 +69,86 @@ class Session(slixmpp.ClientXMPP):
             raise
 
     async def stop(self, wait: float = 2) -> None:
-        """Log out, and end the send task slixmpp keeps for the next connection."""
+        """Log out for good, and end the send task slixmpp keeps for the next connection."""
+        self._stopping = True
+        self.cancel_connection_attempt()
         await self.disconnect(wait=wait)
         if self._run_out_filters is not None:
             self._run_out_filters.cancel()
 
+    @property
+    def online(self) -> bool:
+        return self.transport is not None and self.ready.done() and not self.ready.exception()
+
     async def on_session_start(self) -> None:
-        """What to do once online, before `start()` returns (subclasses)."""
+        """What to do once online (first login and every new session), before `start()`
+        returns. Subclasses extend it."""
         self.send_presence()
 
     async def _session_ready(self, _event) -> None:
+        self._failures_in_a_row = 0
+        self.sessions += 1
+        log.info("session started (stream management %s)",
+                 "on" if self.plugin["xep_0198"].enabled_out else "off")
         await self.on_session_start()
         if not self.ready.done():
             self.ready.set_result(True)
+
+    def _session_resumed(self, _event) -> None:
+        self._failures_in_a_row = 0
+        self.resumptions += 1
+        log.info("session resumed: nothing lost, nothing sent twice")
 
     def _login_refused(self, _event) -> None:
         if not self.ready.done():
             self.ready.set_exception(LoginFailed(
                 f"the server refused the login of {self.boundjid.bare}: check the JID and the "
                 "password"))
+            self._stopping = True
 
     def _certificate_refused(self, error) -> None:
         if not self.ready.done():
             self.ready.set_exception(error)  # an ssl.SSLError: the caller says what to do
+            self._stopping = True
         self.disconnect(wait=0)
 
     def _remember_connection_error(self, error) -> None:
         # Not fatal: slixmpp goes on to the next way in (direct TLS, then STARTTLS).
         self.last_connection_error = error
+
+    def _connection_lost(self, reason) -> None:
+        if self._stopping or not self.ready.done():
+            return  # a deliberate stop, or the first connection (start() reports on that)
+        delay = self._backoff()
+        log.warning("connection lost (%s); reconnecting in %.1f s", _reason(reason), delay)
+        self.loop.call_later(delay, self._reconnect)
+
+    def _reconnect(self) -> None:
+        if self._stopping or self.transport is not None:
+            return
+        self.reconnects += 1
+        self.connect(*self._address)
+
+    def reschedule_connection_attempt(self):
+        """slixmpp's retry after a failed attempt, with our backoff: capped, with jitter."""
+        if self._current_connection_attempt is None or self._stopping:
+            return None
+        self._connect_loop_wait = self._backoff()
+        log.info("server unreachable; next attempt in %.1f s", self._connect_loop_wait)
+        self._current_connection_attempt = asyncio.ensure_future(self._connect_loop(),
+                                                                 loop=self.loop)
+        return self._current_connection_attempt
+
+    def _backoff(self) -> float:
+        """1, 2, 4 … seconds up to `reconnect_max`, each drawn from its upper half so that
+        many bots losing one server do not all come back in the same instant."""
+        self._failures_in_a_row += 1
+        ceiling = min(self.reconnect_max, 2 ** (self._failures_in_a_row - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+def _reason(reason) -> str:
+    """A short reason for the log: the kind of error, never a stanza or an address."""
+    if isinstance(reason, BaseException):
+        return type(reason).__name__
+    return str(reason)[:80] if reason else "closed by the server"
