@@ -18,9 +18,11 @@ if [ "$(id -u)" -ne 0 ]; then
     exec sudo --preserve-env=BOTSCHAFT_DEVSERVER_DIR,BOTSCHAFT_TEST_STATE_BASE "$0" "$mode" "$@"
 fi
 
-# Debian packages: ejabberd (the real server), Python with venv, openssl for the dev certificate.
+# Debian packages: ejabberd (the real server) with its SQLite driver, Python with venv, openssl
+# for the dev certificate.
 missing=()
 dpkg -s ejabberd >/dev/null 2>&1 || missing+=(ejabberd)
+dpkg -s erlang-p1-sqlite3 >/dev/null 2>&1 || missing+=(erlang-p1-sqlite3)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)

@@ -21,6 +21,8 @@ from bots.people import SCHEMA as PEOPLE_SCHEMA
 from bots.people import People
 from bots.plugin import Plugin, load_plugins
 from bots.connection import Session
+from bots.outbox import SCHEMA as OUTBOX_SCHEMA
+from bots.outbox import Outbox
 from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
 from bots.scheduler import Clock, Run, Scheduler
 from bots.storage import Schema, Storage
@@ -67,8 +69,10 @@ class Bot(Session):
         self.nick = bot["nick"]
         self.prefix = bot["prefix"]
         self.room_budget = AnswerBudget()
-        for name in ("xep_0030", "xep_0004", "xep_0050", "xep_0199"):
+        for name in ("xep_0030", "xep_0004", "xep_0050", "xep_0313", "xep_0359"):
             self.register_plugin(name)
+        outbox = config.values["outbox"]
+        self.outbox = Outbox(self, storage, outbox["rate"], outbox["per_recipient"])
         self._plugins_started = False
         self.add_event_handler("message", self._on_direct_message)
         self.add_event_handler("groupchat_message", self._on_room_message)
@@ -81,6 +85,7 @@ class Bot(Session):
     async def stop(self) -> None:
         if self._scheduler_task is not None:
             self._scheduler_task.cancel()
+        await self.outbox.stop()
         for plugin in self.plugins:
             await _isolated(plugin.stop(), f"stop of plugin {plugin.name!r}")
         await super().stop()
@@ -94,6 +99,7 @@ class Bot(Session):
                 await _isolated(plugin.start(self), f"start of plugin {plugin.name!r}")
             await self.storage.run(self._plan_plugin_jobs)
             self._scheduler_task = asyncio.create_task(self._run_scheduler())
+            self.outbox.start()
         for room in self.config.get("bot", "rooms"):
             asyncio.create_task(self.join_room(room))
         log.info("bot is online with %d commands", len(self.dispatcher.specs))
@@ -198,8 +204,8 @@ def server_address(config: Config) -> tuple[str | None, int | None]:
 
 def schemas(plugins: list[Plugin]) -> list[Schema]:
     """The tables of the core and of these plugins."""
-    return [PEOPLE_SCHEMA, SCHEDULER_SCHEMA] + [plugin.schema() for plugin in plugins
-                                                if plugin.models]
+    return [PEOPLE_SCHEMA, SCHEDULER_SCHEMA, OUTBOX_SCHEMA] + [
+        plugin.schema() for plugin in plugins if plugin.models]
 
 
 async def create_bot(config: Config, plugins: list[Plugin] | None = None,

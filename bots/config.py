@@ -68,6 +68,11 @@ SCHEMA: dict[str, list[Setting]] = {
                 "or postgresql://user@host/dbname (production; needs botschaft[postgres])."),
         Setting("workers", int, 4, "Threads that run database work off the event loop."),
     ],
+    "outbox": [
+        Setting("rate", int, 500, "Messages the bot starts itself: at most this many a second."),
+        Setting("per_recipient", float, 0.0, "…and at least this many seconds apart to the "
+                "same person (0: no limit)."),
+    ],
     "plugins": [
         Setting("disabled", list, [], "Installed plugins not to load, e.g. [\"lessons\"]."),
     ],

@@ -32,7 +32,7 @@ from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
 log = logging.getLogger(__name__)
 
 SERVER_USER = "ejabberd"
-INSTALL_HINT = "Install it with: sudo apt-get install -y ejabberd"
+INSTALL_HINT = "Install it with: sudo apt-get install -y ejabberd erlang-p1-sqlite3"
 DEFAULT_STATE_DIR = Path("/var/lib/botschaft/devserver")
 PORT_NAMES = ("c2s", "component", "api", "dist")
 ADMIN_USER = "admin"
@@ -348,6 +348,11 @@ class DevServer:
             "COMPONENT_SECRET": instance.component_secret,
             "API_PORT": instance.ports["api"],
             "ADMIN_ACCOUNTS": [instance.admin_jid],
+            "SQL_TYPE": "sqlite",
+            "SQL_DATABASE": str(self.spool / "ejabberd.sqlite"),
+            "SQL_SERVER": "localhost",
+            "SQL_USERNAME": "ejabberd",
+            "SQL_PASSWORD": "",
             "BOT_ACCOUNTS": [f"{BOT_USER}@{instance.domain}"],
         }
         # JSON is valid YAML, and json.dumps quotes every string safely.

@@ -1,0 +1,284 @@
+"""Exactly-once sending of the messages the bot starts itself (a push, a lesson, a reminder).
+
+A message to send is a row with an idempotency key (`lesson:<subscription>:<day>`), written in
+the same transaction as the change that caused it: the row exists exactly when the change does,
+and the unique key makes a second row for the same event impossible. Each stanza carries a
+stable id derived from the key (XEP-0359 origin-id, also the stanza id).
+
+The sender drains the rows in order. A row is marked `sent` *before* its stanza leaves, and
+`done` only when the server acknowledged the stanza (XEP-0198). What the server has received
+but not yet acknowledged when the connection or the bot dies is the only doubt; it is settled
+against the bot's own message archive (XEP-0313, which ejabberd fills as the stanza passes):
+rows whose origin-id is archived are done, the others are sent again. A recipient the server
+refuses (no such account, blocked) ends `failed` with the reason, and is not retried.
+
+Guarantee in client mode, with ejabberd's archive on for the bot's account: every row is
+delivered to the server exactly once, across lost connections, server restarts and kill -9 of
+the bot. (Delivery from the server to the person's devices is the server's: offline storage and
+its own stream management.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree
+
+import peewee
+
+from bots.storage import Schema
+
+log = logging.getLogger(__name__)
+
+ORIGIN_NAMESPACE = uuid.UUID("6f0c3c34-8d0b-4d57-9a3c-2f6e1b9c0b6e")
+MAM_PREFS = "urn:xmpp:mam:2"
+SID = "urn:xmpp:sid:0"
+PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class OutboxMessage(peewee.Model):
+    key = peewee.CharField(max_length=255, unique=True)
+    origin_id = peewee.CharField(max_length=36, unique=True)
+    recipient = peewee.CharField(max_length=3071)
+    body = peewee.TextField()
+    state = peewee.CharField(max_length=8, default=PENDING, index=True)
+    attempts = peewee.IntegerField(default=0)
+    created_at = peewee.DateTimeField(default=_utcnow)
+    sent_at = peewee.DateTimeField(null=True)
+    done_at = peewee.DateTimeField(null=True)
+    error = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = "bots_outbox"
+
+
+SCHEMA = Schema("outbox", (OutboxMessage,))
+
+
+def origin_id_for(key: str) -> str:
+    return str(uuid.uuid5(ORIGIN_NAMESPACE, key))
+
+
+def enqueue(key: str, recipient: str, body: str) -> bool:
+    """Add a message; call it inside the transaction of the change that causes it.
+    Returns False when a message with this key exists already (nothing is added)."""
+    inserted = OutboxMessage.insert(key=key, origin_id=origin_id_for(key), recipient=recipient,
+                                    body=body).on_conflict_ignore().execute()
+    return bool(inserted)
+
+
+class RateLimiter:
+    """At most `rate` messages a second overall and one per `per_recipient` seconds to the
+    same person, so a burst of thousands never trips the server's limits."""
+
+    def __init__(self, rate: float, per_recipient: float):
+        self.interval = 1.0 / rate if rate else 0.0
+        self.per_recipient = per_recipient
+        self._next_any = 0.0
+        self._next_for: dict[str, float] = {}
+
+    def delay(self, recipient: str) -> float:
+        """Seconds to wait before this message may go; reserves its slot."""
+        now = time.monotonic()
+        start = max(now, self._next_any, self._next_for.get(recipient, 0.0))
+        self._next_any = start + self.interval
+        self._next_for[recipient] = start + self.per_recipient
+        if len(self._next_for) > 100_000:
+            self._next_for = {jid: at for jid, at in self._next_for.items() if at > now}
+        return start - now
+
+
+class Outbox:
+    """The sender: runs beside the bot's session on the same event loop."""
+
+    def __init__(self, session, storage, rate: float = 500, per_recipient: float = 0.0,
+                 batch: int = 500):
+        self.session = session
+        self.storage = storage
+        self.limiter = RateLimiter(rate, per_recipient)
+        self.batch = batch
+        self._wake = asyncio.Event()
+        self._online = asyncio.Event()
+        self._in_flight: dict[str, int] = {}  # origin-id → row id, for this session's acks
+        self._acked: deque[int] = deque()
+        self._task: asyncio.Task | None = None
+        session.add_event_handler("session_start", self._new_session)
+        session.add_event_handler("session_resumed", self._resumed)
+        session.add_event_handler("disconnected", self._offline)
+        session.add_event_handler("stanza_acked", self._acknowledged)
+        session.add_event_handler("message_error", self._refused)
+
+    # --- life cycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking new rows, wait (up to `timeout`) for the server to acknowledge what is
+        in flight, and record it; whatever is left stays in the outbox for the next start."""
+        if self._task:
+            self._task.cancel()
+        deadline = time.monotonic() + timeout
+        if self._in_flight and self.session.plugin["xep_0198"].enabled_out:
+            self.session.plugin["xep_0198"].request_ack()
+        while self._in_flight and self._online.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await self._flush_acks()
+
+    def wake(self) -> None:
+        """New rows were written (safe from any thread)."""
+        self.session.loop.call_soon_threadsafe(self._wake.set)
+
+    async def depth(self) -> tuple[int, float]:
+        """(rows not yet done, age in seconds of the oldest one) for health and metrics."""
+        def measure():
+            waiting = OutboxMessage.select().where(OutboxMessage.state.in_([PENDING, SENT]))
+            oldest = waiting.select(peewee.fn.MIN(OutboxMessage.created_at)).scalar()
+            age = (_utcnow() - oldest).total_seconds() if oldest else 0.0
+            return waiting.count(), age
+        return await self.storage.run(measure)
+
+    # --- session events --------------------------------------------------------------------
+    async def _new_session(self, _event) -> None:
+        """A new session (first, or after a lost one that could not be resumed)."""
+        self._in_flight.clear()
+        await self._archive_what_we_send()
+        await self._reconcile()
+        self._online.set()
+        self._wake.set()
+
+    def _resumed(self, _event) -> None:
+        self._online.set()  # slixmpp sends the unacknowledged stanzas again by itself
+
+    def _offline(self, _event) -> None:
+        self._online.clear()
+
+    def _acknowledged(self, stanza) -> None:
+        row = self._in_flight.pop(stanza["id"], None) if stanza.name == "message" else None
+        if row is not None:
+            self._acked.append(row)
+
+    async def _refused(self, message) -> None:
+        origin_id = message["id"]
+        condition = message["error"]["condition"]
+        text = message["error"]["text"]
+
+        def fail():
+            return OutboxMessage.update(state=FAILED, error=f"{condition}: {text}".strip(": "),
+                                        done_at=_utcnow()).where(
+                OutboxMessage.origin_id == origin_id).execute()
+        if await self.storage.run(fail):
+            log.warning("outbox: the server refused a message (%s); marked failed", condition)
+
+    # --- sending ---------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._online.wait()
+                rows = await self.storage.run(self._claim)
+                if not rows:
+                    await self._flush_acks()
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), 0.5)
+                    except TimeoutError:
+                        pass
+                    continue
+                for row_id, origin_id, recipient, body in rows:
+                    pause = self.limiter.delay(recipient)
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+                    self._send(row_id, origin_id, recipient, body)
+                await self._flush_acks()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox: sending failed; trying again in 1 s")
+                await asyncio.sleep(1)
+
+    def _claim(self) -> list[tuple]:
+        """Mark the next pending rows `sent` (before sending: a crash then means 'check')."""
+        with self.storage.db.atomic():
+            query = (OutboxMessage
+                     .select(OutboxMessage.id, OutboxMessage.origin_id, OutboxMessage.recipient,
+                             OutboxMessage.body)
+                     .where(OutboxMessage.state == PENDING)
+                     .order_by(OutboxMessage.id).limit(self.batch))
+            if isinstance(self.storage.db, peewee.PostgresqlDatabase):
+                query = query.for_update("FOR UPDATE SKIP LOCKED")
+            rows = list(query.tuples())
+            if rows:
+                OutboxMessage.update(state=SENT, sent_at=_utcnow(),
+                                     attempts=OutboxMessage.attempts + 1).where(
+                    OutboxMessage.id.in_([row[0] for row in rows])).execute()
+        return rows
+
+    def _send(self, row_id: int, origin_id: str, recipient: str, body: str) -> None:
+        message = self.session.make_message(mto=recipient, mbody=body, mtype="chat")
+        message["id"] = origin_id
+        origin = ElementTree.SubElement(message.xml, f"{{{SID}}}origin-id")
+        origin.set("id", origin_id)
+        self._in_flight[origin_id] = row_id
+        message.send()
+
+    async def _flush_acks(self) -> None:
+        if not self._acked:
+            return
+        done = list(self._acked)
+        self._acked.clear()
+
+        def mark():
+            for start in range(0, len(done), 500):
+                OutboxMessage.update(state=DONE, done_at=_utcnow()).where(
+                    OutboxMessage.id.in_(done[start:start + 500])
+                    & (OutboxMessage.state == SENT)).execute()
+        await self.storage.run(mark)
+
+    # --- settling doubt against the archive ------------------------------------------------
+    async def _archive_what_we_send(self) -> None:
+        """Ask the server to archive this account's messages (XEP-0313 preferences)."""
+        iq = self.session.make_iq_set()
+        prefs = ElementTree.SubElement(iq.xml, f"{{{MAM_PREFS}}}prefs")
+        prefs.set("default", "always")
+        await iq.send(timeout=10)
+
+    async def _reconcile(self) -> None:
+        """Rows marked sent but never acknowledged: done if archived, else pending again."""
+        def doubtful():
+            return list(OutboxMessage.select(OutboxMessage.id, OutboxMessage.origin_id,
+                                             OutboxMessage.sent_at)
+                        .where(OutboxMessage.state == SENT).tuples())
+        rows = await self.storage.run(doubtful)
+        if not rows:
+            return
+        since = min(sent_at for _row, _origin, sent_at in rows) - timedelta(minutes=2)
+        archived = await self._archived_origin_ids(since.replace(tzinfo=UTC))
+        delivered = [row for row, origin_id, _sent in rows if origin_id in archived]
+        again = [row for row, origin_id, _sent in rows if origin_id not in archived]
+
+        def settle():
+            with self.storage.db.atomic():
+                for start in range(0, len(rows), 500):
+                    OutboxMessage.update(state=DONE, done_at=_utcnow()).where(
+                        OutboxMessage.id.in_(delivered[start:start + 500])).execute()
+                    OutboxMessage.update(state=PENDING).where(
+                        OutboxMessage.id.in_(again[start:start + 500])).execute()
+        await self.storage.run(settle)
+        log.info("outbox: %d unacknowledged messages checked against the archive: %d had "
+                 "arrived, %d will be sent again", len(rows), len(delivered), len(again))
+
+    async def _archived_origin_ids(self, since: datetime) -> set[str]:
+        found = set()
+        async for result in self.session.plugin["xep_0313"].iterate(
+                start=since, rsm={"max": 250}):
+            original = result["mam_result"]["forwarded"]["stanza"]
+            if original["from"].bare == self.session.boundjid.bare:
+                found.add(original["id"])
+        return found
