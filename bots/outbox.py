@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import peewee
+from slixmpp.plugins.xep_0198 import stanza as sm_stanza
 
 from bots.storage import Schema
 
@@ -71,7 +72,7 @@ def enqueue(key: str, recipient: str, body: str) -> bool:
     """Add a message; call it inside the transaction of the change that causes it.
     Returns False when a message with this key exists already (nothing is added)."""
     inserted = OutboxMessage.insert(key=key, origin_id=origin_id_for(key), recipient=recipient,
-                                    body=body).on_conflict_ignore().execute()
+                                    body=body).on_conflict_ignore().as_rowcount().execute()
     return bool(inserted)
 
 
@@ -126,8 +127,8 @@ class Outbox:
         if self._task:
             self._task.cancel()
         deadline = time.monotonic() + timeout
-        if self._in_flight and self.session.plugin["xep_0198"].enabled_out:
-            self.session.plugin["xep_0198"].request_ack()
+        if self._in_flight:
+            self._request_ack()
         while self._in_flight and self._online.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await self._flush_acks()
@@ -196,6 +197,7 @@ class Outbox:
                     if pause > 0:
                         await asyncio.sleep(pause)
                     self._send(row_id, origin_id, recipient, body)
+                self._request_ack()
                 await self._flush_acks()
             except asyncio.CancelledError:
                 raise
@@ -227,6 +229,13 @@ class Outbox:
         origin.set("id", origin_id)
         self._in_flight[origin_id] = row_id
         message.send()
+
+    def _request_ack(self) -> None:
+        """Ask the server to acknowledge now: its own rhythm (every few stanzas) would leave
+        the tail of a batch waiting for the next one. Queued behind the messages, so that the
+        answer covers them (slixmpp's request_ack() would overtake them)."""
+        if self.session.plugin["xep_0198"].enabled_out:
+            self.session.send(str(sm_stanza.RequestAck(self.session)))
 
     async def _flush_acks(self) -> None:
         if not self._acked:

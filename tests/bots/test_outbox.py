@@ -1,0 +1,162 @@
+"""Messages the bot starts itself arrive exactly once: through the real ejabberd, across a lost
+connection, a server restart and kill -9 of the bot at several points of a 2,000-message run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import peewee
+import pytest
+
+from bots.outbox import DONE, FAILED, SCHEMA, OutboxMessage, enqueue, origin_id_for
+from bots.storage import Storage
+
+BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
+
+
+async def eventually(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.1)
+
+
+def origin_of(message) -> str:
+    return message.xml.find("{urn:xmpp:sid:0}origin-id").get("id")
+
+
+async def collect(client, sender: str, count: int, timeout: float = 60) -> list:
+    return [await client.next_message(sender, timeout) for _ in range(count)]
+
+
+async def states(bot) -> Counter:
+    return Counter(await bot.storage.run(
+        lambda: [row.state for row in OutboxMessage.select(OutboxMessage.state)]))
+
+
+def test_a_key_is_sent_once_however_often_it_is_enqueued(tmp_path):
+    storage = Storage(f"sqlite:///{tmp_path / 'outbox.db'}")
+    storage.migrate([SCHEMA])
+    assert enqueue("lesson:7:2026-11-23", "anna@example.com", "Lesson 1") is True
+    assert enqueue("lesson:7:2026-11-23", "anna@example.com", "Lesson 1 again") is False
+    assert [row.body for row in OutboxMessage.select()] == ["Lesson 1"]
+    with pytest.raises(RuntimeError), storage.db.atomic():
+        enqueue("status:4711:3", "ben@example.com", "Ready")
+        raise RuntimeError("the status change failed, so its message must not exist")
+    assert OutboxMessage.select().count() == 1
+    storage.close()
+
+
+async def test_queued_messages_arrive_once_each_with_their_origin_id(make_bot, chat_client):
+    bot = await make_bot()
+    clients = [await chat_client() for _ in range(3)]
+
+    def fill():
+        with bot.storage.db.atomic():
+            for number in range(30):
+                enqueue(f"push:{number}", clients[number % 3].boundjid.bare, f"Update {number}")
+    await bot.storage.run(fill)
+    bot.outbox.wake()
+    for index, client in enumerate(clients):
+        received = await collect(client, bot.boundjid.bare, 10)
+        assert sorted(message["body"] for message in received) == sorted(
+            f"Update {n}" for n in range(index, 30, 3))
+        assert {origin_of(message) for message in received} == {
+            origin_id_for(f"push:{n}") for n in range(index, 30, 3)}
+    await eventually(lambda: _all_done(bot, 30))
+
+
+async def _all_done(bot, count: int) -> bool:
+    return (await states(bot))[DONE] == count
+
+
+async def test_an_unknown_recipient_ends_failed_with_the_reason(make_bot, xmpp_server):
+    bot = await make_bot()
+    await bot.storage.run(enqueue, "push:nobody", f"nobody@{xmpp_server.domain}", "Hello?")
+    bot.outbox.wake()
+
+    async def failed() -> bool:
+        return (await states(bot))[FAILED] == 1
+    await eventually(failed, timeout=20)
+    error = await bot.storage.run(lambda: OutboxMessage.get().error)
+    assert error.startswith("service-unavailable")
+
+
+async def test_messages_queued_while_the_server_restarts_arrive_once(make_bot, chat_client,
+                                                                      xmpp_server):
+    bot = await make_bot()
+    client = await chat_client()
+    xmpp_server.devserver.stop()
+    await bot.storage.run(enqueue, "push:during-restart", client.boundjid.bare, "Still there")
+    bot.outbox.wake()
+    xmpp_server.devserver.start()
+    message = await client.next_message(bot.boundjid.bare, timeout=60)
+    assert message["body"] == "Still there"
+    assert await client.ask(bot.boundjid.bare, "ping") == "pong"  # and nothing else came
+
+
+@pytest.mark.timeout(600)
+async def test_kill_9_during_2000_messages_loses_none_and_doubles_none(
+        xmpp_server, make_account, chat_client, tmp_path):
+    """The bot runs as its own process and is killed (SIGKILL) at several points."""
+    recipients = [await chat_client(*make_account("reader")) for _ in range(20)]
+    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    storage = Storage(database)
+    storage.migrate([SCHEMA])
+    with storage.db.atomic():
+        for number in range(2000):
+            enqueue(f"lesson:{number}", recipients[number % 20].boundjid.bare, f"Lesson {number}")
+
+    instance = xmpp_server.instance
+    env = {**os.environ, "BOTSCHAFT_CONFIG": str(tmp_path / "none.toml"),
+           "BOTSCHAFT_XMPP_JID": f"bot@{instance.domain}",
+           "BOTSCHAFT_XMPP_PASSWORD": xmpp_server.devserver.ensure_user("bot"),
+           "BOTSCHAFT_XMPP_HOST": "127.0.0.1", "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
+           "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file), "BOTSCHAFT_DATABASE_URL": database,
+           "BOTSCHAFT_OUTBOX_RATE": "400"}
+
+    def started() -> int:
+        return OutboxMessage.select().where(OutboxMessage.state != "pending").count()
+
+    for kill_point in (150, 700, 1300):
+        bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while started() < kill_point:
+                assert time.monotonic() < deadline and bot.poll() is None
+                await asyncio.sleep(0.02)
+        finally:
+            bot.send_signal(signal.SIGKILL)
+            bot.wait()
+    bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while OutboxMessage.select().where(OutboxMessage.state == DONE).count() < 2000:
+            assert time.monotonic() < deadline, Counter(r.state for r in OutboxMessage.select())
+            await asyncio.sleep(0.2)
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        bot.wait(30)
+
+    # the kills did leave rows marked sent whose stanzas never left: they were sent again
+    assert OutboxMessage.select().where(OutboxMessage.attempts > 1).count() > 0
+    await asyncio.sleep(1)  # the last stanzas reach the clients
+    for index, client in enumerate(recipients):
+        copies = Counter()
+        while not client.inbox.empty():
+            message = client.inbox.get_nowait()
+            if message["type"] == "chat" and message["body"]:
+                copies[message["body"]] += 1
+        expected = {f"Lesson {n}" for n in range(index, 2000, 20)}
+        assert set(copies) == expected, f"recipient {index}: missing {expected - set(copies)}"
+        assert set(copies.values()) == {1}, f"recipient {index}: doubles {copies.most_common(3)}"
+    storage.close()
