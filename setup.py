@@ -20,6 +20,7 @@ setup(
         "peewee>=3.17",
         "click>=8.1",
         "babel>=2.12",
+        "prometheus_client>=0.20",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],

@@ -26,6 +26,7 @@ from bots.outbox import Outbox
 from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
 from bots.scheduler import Clock, Run, Scheduler
 from bots.storage import Schema, Storage
+from bots.web import Metrics, WebServer, install_reactor
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ class Bot(Session):
             self.register_plugin(name)
         outbox = config.values["outbox"]
         self.outbox = Outbox(self, storage, outbox["rate"], outbox["per_recipient"])
+        self.metrics = Metrics()
+        web = config.values["web"]
+        self.web = WebServer(self, web["listen"], web["token"]) if web["listen"] else None
         self._plugins_started = False
         self.add_event_handler("message", self._on_direct_message)
         self.add_event_handler("groupchat_message", self._on_room_message)
@@ -80,6 +84,9 @@ class Bot(Session):
 
     # --- connection ------------------------------------------------------------------------
     async def start(self, timeout: float = 30) -> None:
+        if self.web is not None:
+            install_reactor()
+            self.web.start()
         await super().start(*server_address(self.config), timeout=timeout)
 
     async def stop(self) -> None:
@@ -88,6 +95,8 @@ class Bot(Session):
         await self.outbox.stop()
         for plugin in self.plugins:
             await _isolated(plugin.stop(), f"stop of plugin {plugin.name!r}")
+        if self.web is not None:
+            await self.web.stop()
         await super().stop()
 
     async def on_session_start(self) -> None:
@@ -147,9 +156,12 @@ class Bot(Session):
         sender = message["from"].bare
         if sender == self.boundjid.bare or self.people.is_bot(sender):
             return
-        person = await self.people.person(sender, message["lang"] or None)
-        answer = await self.dispatcher.answer(Message(person, message["body"]), self)
+        self.metrics.messages_in.inc()
+        with self.metrics.handler_seconds.time():
+            person = await self.people.person(sender, message["lang"] or None)
+            answer = await self.dispatcher.answer(Message(person, message["body"]), self)
         message.reply(answer).send()
+        self.metrics.messages_out.inc()
 
     async def _on_room_message(self, message: slixmpp.Message) -> None:
         room = message["from"].bare
@@ -163,9 +175,12 @@ class Bot(Session):
         sender = slixmpp.JID(real_jid).bare if real_jid else f"{room}/{nick}"
         if self.people.is_bot(sender) or not self.room_budget.allow(room):
             return
-        person = await self.people.person(sender, message["lang"] or None)
-        answer = await self.dispatcher.answer(Message(person, text, room=room), self)
+        self.metrics.messages_in.inc()
+        with self.metrics.handler_seconds.time():
+            person = await self.people.person(sender, message["lang"] or None)
+            answer = await self.dispatcher.answer(Message(person, text, room=room), self)
         self.send_message(mto=room, mbody=f"{nick}: {answer}", mtype="groupchat")
+        self.metrics.messages_out.inc()
 
     async def _on_presence(self, presence) -> None:
         for plugin in self.plugins:

@@ -73,6 +73,12 @@ SCHEMA: dict[str, list[Setting]] = {
         Setting("per_recipient", float, 0.0, "…and at least this many seconds apart to the "
                 "same person (0: no limit)."),
     ],
+    "web": [
+        Setting("listen", str, "127.0.0.1:8731", "Address of /healthz, /metrics and plugin "
+                "routes (host:port; empty: no web server). Other than loopback needs a token."),
+        Setting("token", str, "", "Bearer token every web request must carry, if set. Better: "
+                "BOTSCHAFT_WEB_TOKEN or token_file.", secret=True),
+    ],
     "plugins": [
         Setting("disabled", list, [], "Installed plugins not to load, e.g. [\"lessons\"]."),
     ],

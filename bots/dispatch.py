@@ -77,6 +77,7 @@ class Dispatcher:
 
     def __init__(self, plugins: list[Plugin], max_message_length: int = 4000):
         self.max_message_length = max_message_length
+        self.failures = 0  # handlers that raised, since start (a metric)
         self.specs: dict[str, CommandSpec] = {}
         self.plugins_by_name = {plugin.name: plugin for plugin in plugins}
         self._words: dict[str, str] = {}  # command word or alias → command name
@@ -160,6 +161,7 @@ class Dispatcher:
             else:
                 result = await bot.storage.run(spec.handler, ctx, **values)
         except Exception:
+            self.failures += 1
             log.exception("command %r of plugin %r failed", spec.name, spec.plugin)
             return render(APOLOGY, person.language)
         finally:

@@ -137,13 +137,14 @@ class Outbox:
         """New rows were written (safe from any thread)."""
         self.session.loop.call_soon_threadsafe(self._wake.set)
 
-    async def depth(self) -> tuple[int, float]:
-        """(rows not yet done, age in seconds of the oldest one) for health and metrics."""
+    async def depth(self) -> tuple[int, float, int]:
+        """(rows not yet done, age in seconds of the oldest of them, failed rows)."""
         def measure():
             waiting = OutboxMessage.select().where(OutboxMessage.state.in_([PENDING, SENT]))
             oldest = waiting.select(peewee.fn.MIN(OutboxMessage.created_at)).scalar()
             age = (_utcnow() - oldest).total_seconds() if oldest else 0.0
-            return waiting.count(), age
+            failed = OutboxMessage.select().where(OutboxMessage.state == FAILED).count()
+            return waiting.count(), age, failed
         return await self.storage.run(measure)
 
     # --- session events --------------------------------------------------------------------

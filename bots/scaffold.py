@@ -108,7 +108,8 @@ pytest_plugins = ["bots.testing"]  # a private ejabberd, make_bot, chat_client
 [pytest]
 testpaths = tests
 asyncio_mode = auto
-asyncio_default_fixture_loop_scope = function
+asyncio_default_fixture_loop_scope = session
+asyncio_default_test_loop_scope = session
 ''',
     "tests/test_$name.py": '''\
 """The plugin, talked to through a real (private) ejabberd."""

@@ -170,6 +170,7 @@ def bot_config(xmpp_server: TestServer, **settings: str) -> Config:
         "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
         "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file),
         "BOTSCHAFT_BOT_LANGUAGE": "en",
+        "BOTSCHAFT_WEB_LISTEN": "127.0.0.1:0",  # a free port for each bot
     }
     environ.update({f"BOTSCHAFT_{name}": value for name, value in settings.items()})
     return load_config(None, environ=environ)

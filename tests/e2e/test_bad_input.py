@@ -40,7 +40,8 @@ class Conversation:
         self.bot, self.client = self.call(self._start(database_url))
 
     async def _start(self, database_url: str):
-        bot = await create_bot(bot_config(self.server, DATABASE_URL=database_url))
+        bot = await create_bot(bot_config(self.server, DATABASE_URL=database_url,
+                                          WEB_LISTEN=""))  # the web server is another loop's
         await bot.start()
         # The admin account is exempt from the per-person shaper (3 kB/s in ejabberd.yml),
         # which would otherwise make this test take minutes instead of seconds.

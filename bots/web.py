@@ -1,0 +1,209 @@
+"""The bot's HTTP side: /healthz, /metrics, and the routes plugins add, served by twisted.web
+on the same asyncio event loop as the XMPP connection (Twisted's asyncio reactor).
+
+Loopback by default. Listening anywhere else needs `[web] token`: every request must then carry
+`Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import time
+
+import sys
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import generate_latest
+from twisted.internet import asyncioreactor
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.web.pages import errorPage
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+
+# None of the imports above imports twisted.internet.reactor; only start() does, after
+# install_reactor() has put Twisted on the asyncio loop.
+
+log = logging.getLogger(__name__)
+
+STUCK_AFTER = 300.0  # seconds: an outbox whose oldest message waits longer is "stuck"
+
+
+def install_reactor() -> None:
+    """Run Twisted on the running asyncio loop; must come before anything imports
+    `twisted.internet.reactor` (which would install Twisted's default reactor)."""
+    if "twisted.internet.reactor" in sys.modules:
+        from twisted.internet import reactor
+        if isinstance(reactor, asyncioreactor.AsyncioSelectorReactor):
+            return
+        raise RuntimeError("twisted.internet.reactor was imported before the asyncio reactor "
+                           "was installed")
+    asyncioreactor.install(asyncio.get_running_loop())
+
+
+class Metrics:
+    """The bot's Prometheus metrics, in a registry of its own."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.messages_in = Counter("botschaft_messages_in", "Chat messages received",
+                                   registry=self.registry)
+        self.messages_out = Counter("botschaft_messages_out", "Answers sent",
+                                    registry=self.registry)
+        self.handler_seconds = Histogram(
+            "botschaft_handler_seconds", "Time from a message to its answer",
+            buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10),
+            registry=self.registry)
+        self.handler_failures = Gauge("botschaft_handler_failures",
+                                      "Commands whose handler raised, since start",
+                                      registry=self.registry)
+        self.outbox_depth = Gauge("botschaft_outbox_depth", "Outbox messages not yet done",
+                                  registry=self.registry)
+        self.outbox_age = Gauge("botschaft_outbox_oldest_age_seconds",
+                                "Age of the oldest outbox message not yet done",
+                                registry=self.registry)
+        self.outbox_failed = Gauge("botschaft_outbox_failed",
+                                   "Outbox messages the server refused", registry=self.registry)
+        self.reconnects = Gauge("botschaft_reconnects", "Reconnections since start",
+                                registry=self.registry)
+        self.connected = Gauge("botschaft_connected", "1 while the XMPP session is up",
+                               registry=self.registry)
+
+
+class WebServer:
+    """Owns the listening port; `start()` binds it, `stop()` releases it."""
+
+    def __init__(self, bot, listen: str, token: str = ""):
+        host, _, port = listen.rpartition(":")
+        self.host = host.strip("[]") or "127.0.0.1"
+        self.port = int(port)
+        self.token = token
+        self.bot = bot
+        if not _is_loopback(self.host) and not token:
+            raise ValueError(f"[web] listen = {listen!r} is reachable from other machines: "
+                             "set [web] token (or BOTSCHAFT_WEB_TOKEN) to protect it")
+        self._listening = None
+
+    def start(self) -> int:
+        """Bind and return the actual port (useful with port 0)."""
+        from twisted.internet import reactor
+
+        root = _Guarded(self.token)
+        root.putChild(b"healthz", _Health(self.bot))
+        root.putChild(b"metrics", _MetricsPage(self.bot))
+        for plugin in self.bot.plugins:
+            routes = plugin.routes()
+            if routes:
+                branch = _Guarded(self.token)
+                for path, resource in routes.items():
+                    branch.putChild(path.strip("/").encode(), resource)
+                root.putChild(plugin.name.encode(), branch)
+        self._listening = reactor.listenTCP(self.port, Site(root), interface=self.host)
+        self.port = self._listening.getHost().port
+        log.info("web: listening on %s:%d", self.host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        listening, self._listening = self._listening, None
+        if listening is not None:
+            stopped = maybeDeferred(listening.stopListening)
+            await Deferred.asFuture(stopped, asyncio.get_running_loop())
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Guarded(Resource):
+    """A branch that checks the bearer token (when one is configured) before going on."""
+
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+
+    def getChildWithDefault(self, path, request):
+        if self.token and not _authorised(request, self.token):
+            return errorPage(401, "Unauthorized", "Send Authorization: Bearer <token>.")
+        return super().getChildWithDefault(path, request)
+
+
+def _authorised(request, token: str) -> bool:
+    given = (request.getHeader("authorization") or "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+class _Async(Resource):
+    """A leaf whose answer is computed by a coroutine on the event loop."""
+
+    isLeaf = True
+
+    def render_GET(self, request):
+        async def answer():
+            try:
+                status, content_type, body = await self.respond()
+            except Exception:
+                log.exception("web: %s failed", request.path.decode(errors="replace"))
+                status, content_type, body = 500, "text/plain", b"internal error\n"
+            request.setResponseCode(status)
+            request.setHeader("content-type", content_type)
+            request.write(body)
+            request.finish()
+        asyncio.ensure_future(answer())
+        return NOT_DONE_YET
+
+
+class _Health(_Async):
+    def __init__(self, bot):
+        super().__init__()
+        self.bot = bot
+
+    async def respond(self):
+        report = await health(self.bot)
+        status = 200 if report["ok"] else 503
+        return status, "application/json", json.dumps(report).encode() + b"\n"
+
+
+class _MetricsPage(_Async):
+    def __init__(self, bot):
+        super().__init__()
+        self.bot = bot
+
+    async def respond(self):
+        await refresh(self.bot)
+        return 200, CONTENT_TYPE_LATEST, generate_latest(self.bot.metrics.registry)
+
+
+async def health(bot) -> dict:
+    """Connected, database reachable, outbox moving: what an admin or a probe needs to know."""
+    connected = bool(bot.online)
+    try:
+        depth, age, _failed = await bot.outbox.depth()
+        database = True
+    except Exception as exc:
+        log.warning("health: the database is not reachable (%s)", type(exc).__name__)
+        depth, age, database = None, None, False
+    stuck = bool(age is not None and age > STUCK_AFTER)
+    return {"ok": connected and database and not stuck, "connected": connected,
+            "database": database, "outbox": {"depth": depth, "oldest_age_s": age,
+                                             "stuck": stuck},
+            "checked_at": time.time()}
+
+
+async def refresh(bot) -> None:
+    """Bring the gauges up to date before they are read."""
+    metrics = bot.metrics
+    metrics.connected.set(1 if bot.online else 0)
+    metrics.reconnects.set(bot.reconnects)
+    depth, age, failed = await bot.outbox.depth()
+    metrics.outbox_depth.set(depth)
+    metrics.outbox_age.set(age)
+    metrics.outbox_failed.set(failed)
+    metrics.handler_failures.set(bot.dispatcher.failures)
