@@ -64,15 +64,20 @@ class OutboxMessage(peewee.Model):
 SCHEMA = Schema("outbox", (OutboxMessage,))
 
 
-def origin_id_for(key: str) -> str:
-    return str(uuid.uuid5(ORIGIN_NAMESPACE, key))
+def origin_id_for(key: str, created_at: datetime) -> str:
+    """The stanza id of a row: from its key and the moment it was written. Stable across resends
+    of the row; different from any earlier row with the same key (in another database, or after
+    old rows were purged), which the archive may still hold."""
+    return str(uuid.uuid5(ORIGIN_NAMESPACE, f"{key}\n{created_at.isoformat()}"))
 
 
 def enqueue(key: str, recipient: str, body: str) -> bool:
     """Add a message; call it inside the transaction of the change that causes it.
     Returns False when a message with this key exists already (nothing is added)."""
-    inserted = OutboxMessage.insert(key=key, origin_id=origin_id_for(key), recipient=recipient,
-                                    body=body).on_conflict_ignore().as_rowcount().execute()
+    created_at = _utcnow()
+    inserted = OutboxMessage.insert(
+        key=key, origin_id=origin_id_for(key, created_at), recipient=recipient, body=body,
+        created_at=created_at).on_conflict_ignore().as_rowcount().execute()
     return bool(inserted)
 
 
@@ -263,15 +268,15 @@ class Outbox:
         """Rows marked sent but never acknowledged: done if archived, else pending again."""
         def doubtful():
             return list(OutboxMessage.select(OutboxMessage.id, OutboxMessage.origin_id,
-                                             OutboxMessage.sent_at)
+                                             OutboxMessage.recipient, OutboxMessage.sent_at)
                         .where(OutboxMessage.state == SENT).tuples())
         rows = await self.storage.run(doubtful)
         if not rows:
             return
-        since = min(sent_at for _row, _origin, sent_at in rows) - timedelta(minutes=2)
-        archived = await self._archived_origin_ids(since.replace(tzinfo=UTC))
-        delivered = [row for row, origin_id, _sent in rows if origin_id in archived]
-        again = [row for row, origin_id, _sent in rows if origin_id not in archived]
+        since = min(row[3] for row in rows) - timedelta(minutes=2)
+        archived = await self._archived(since.replace(tzinfo=UTC))
+        delivered = [row[0] for row in rows if (row[1], row[2]) in archived]
+        again = [row[0] for row in rows if (row[1], row[2]) not in archived]
 
         def settle():
             with self.storage.db.atomic():
@@ -284,11 +289,12 @@ class Outbox:
         log.info("outbox: %d unacknowledged messages checked against the archive: %d had "
                  "arrived, %d will be sent again", len(rows), len(delivered), len(again))
 
-    async def _archived_origin_ids(self, since: datetime) -> set[str]:
+    async def _archived(self, since: datetime) -> set[tuple[str, str]]:
+        """(stanza id, recipient) of every message this account sent since `since`."""
         found = set()
         async for result in self.session.plugin["xep_0313"].iterate(
                 start=since, rsm={"max": 250}):
             original = result["mam_result"]["forwarded"]["stanza"]
             if original["from"].bare == self.session.boundjid.bare:
-                found.add(original["id"])
+                found.add((original["id"], original["to"].bare))
         return found
