@@ -16,11 +16,11 @@ import slixmpp
 from bots.adhoc import register_adhoc_commands
 from bots.builtins import Builtins
 from bots.config import Config
+from bots.connection import Session
 from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
 from bots.people import SCHEMA as PEOPLE_SCHEMA
 from bots.people import People
 from bots.plugin import Plugin, load_plugins
-from bots.connection import Session
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import Outbox
 from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA

@@ -115,6 +115,7 @@ class Outbox:
         self._online = asyncio.Event()
         self._in_flight: dict[str, int] = {}  # origin-id → row id, for this session's acks
         self._acked: deque[int] = deque()
+        self._unsent: deque[int] = deque()  # rows of this batch marked sent, not yet sent
         self._task: asyncio.Task | None = None
         session.add_event_handler("session_start", self._new_session)
         session.add_event_handler("session_resumed", self._resumed)
@@ -131,6 +132,10 @@ class Outbox:
         in flight, and record it; whatever is left stays in the outbox for the next start."""
         if self._task:
             self._task.cancel()
+        unsent, self._unsent = list(self._unsent), deque()
+        if unsent:  # taken from the outbox but never sent: back they go, no doubt about them
+            await self.storage.run(lambda: OutboxMessage.update(state=PENDING).where(
+                OutboxMessage.id.in_(unsent)).execute())
         deadline = time.monotonic() + timeout
         if self._in_flight:
             self._request_ack()
@@ -198,11 +203,13 @@ class Outbox:
                     except TimeoutError:
                         pass
                     continue
+                self._unsent = deque(row[0] for row in rows)  # in sending order
                 for row_id, origin_id, recipient, body in rows:
                     pause = self.limiter.delay(recipient)
                     if pause > 0:
                         await asyncio.sleep(pause)
                     self._send(row_id, origin_id, recipient, body)
+                    self._unsent.popleft()
                 self._request_ack()
                 await self._flush_acks()
             except asyncio.CancelledError:

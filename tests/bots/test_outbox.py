@@ -15,7 +15,7 @@ from pathlib import Path
 import peewee
 import pytest
 
-from bots.outbox import DONE, FAILED, SCHEMA, OutboxMessage, enqueue
+from bots.outbox import DONE, FAILED, PENDING, SCHEMA, OutboxMessage, enqueue
 from bots.storage import Storage
 
 BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
@@ -171,4 +171,49 @@ async def test_kill_9_during_2000_messages_loses_none_and_doubles_none(
         expected = {f"Lesson {n}" for n in range(index, 2000, 20)}
         assert set(copies) == expected, f"recipient {index}: missing {expected - set(copies)}"
         assert set(copies.values()) == {1}, f"recipient {index}: doubles {copies.most_common(3)}"
+    storage.close()
+
+
+async def test_sigterm_finishes_what_is_in_flight_and_leaves_the_rest_queued(
+        xmpp_server, make_account, chat_client, tmp_path):
+    recipients = [await chat_client(*make_account("reader")) for _ in range(5)]
+    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    storage = Storage(database)
+    storage.migrate([SCHEMA])
+    with storage.db.atomic():
+        for number in range(500):
+            enqueue(f"news:{number}", recipients[number % 5].boundjid.bare, f"News {number}")
+    instance = xmpp_server.instance
+    env = {**os.environ, "BOTSCHAFT_CONFIG": str(tmp_path / "none.toml"),
+           "BOTSCHAFT_XMPP_JID": f"bot@{instance.domain}",
+           "BOTSCHAFT_XMPP_PASSWORD": xmpp_server.devserver.ensure_user("bot"),
+           "BOTSCHAFT_XMPP_HOST": "127.0.0.1", "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
+           "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file), "BOTSCHAFT_DATABASE_URL": database,
+           "BOTSCHAFT_OUTBOX_RATE": "100", "BOTSCHAFT_WEB_LISTEN": ""}
+    bot = subprocess.Popen([BOTSCHAFT, "run"], env=env)
+    while OutboxMessage.select().where(OutboxMessage.state == DONE).count() < 100:
+        assert bot.poll() is None
+        await asyncio.sleep(0.05)
+    bot.send_signal(signal.SIGTERM)  # in the middle of a batch (100 a second)
+    assert bot.wait(15) == 0
+    after_stop = Counter(row.state for row in OutboxMessage.select())
+    assert after_stop["sent"] == 0, after_stop  # acknowledged ones done, the rest queued
+    assert 100 <= after_stop[DONE] < 500 and after_stop[PENDING] > 0
+
+    bot = subprocess.Popen([BOTSCHAFT, "run"], env=env)
+    try:
+        while OutboxMessage.select().where(OutboxMessage.state == DONE).count() < 500:
+            assert bot.poll() is None
+            await asyncio.sleep(0.1)
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        bot.wait(15)
+    await asyncio.sleep(1)
+    for index, client in enumerate(recipients):
+        bodies = Counter()
+        while not client.inbox.empty():
+            message = client.inbox.get_nowait()
+            if message["body"]:
+                bodies[message["body"]] += 1
+        assert bodies == Counter({f"News {n}": 1 for n in range(index, 500, 5)})
     storage.close()
