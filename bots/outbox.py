@@ -110,7 +110,8 @@ class Outbox:
         self.session = session
         self.storage = storage
         self.limiter = RateLimiter(rate, per_recipient)
-        self.batch = batch
+        # at most about a second's worth per batch, so that marking rows done keeps pace
+        self.batch = min(batch, max(1, int(rate))) if rate else batch
         self._wake = asyncio.Event()
         self._online = asyncio.Event()
         self._in_flight: dict[str, int] = {}  # origin-id → row id, for this session's acks
@@ -210,6 +211,8 @@ class Outbox:
                         await asyncio.sleep(pause)
                     self._send(row_id, origin_id, recipient, body)
                     self._unsent.popleft()
+                    if len(self._acked) >= 100:
+                        await self._flush_acks()
                 self._request_ack()
                 await self._flush_acks()
             except asyncio.CancelledError:
