@@ -16,7 +16,7 @@ import slixmpp
 from bots.adhoc import register_adhoc_commands
 from bots.builtins import Builtins
 from bots.config import Config
-from bots.connection import Session
+from bots.connection import ComponentSession, Session
 from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
 from bots.people import SCHEMA as PEOPLE_SCHEMA
 from bots.people import People
@@ -48,13 +48,11 @@ class JobContext:
         return self.plugin.config
 
 
-class Bot(Session):
-    """A Botschaft bot logged in as an ordinary account (client mode)."""
+class Bot:
+    """A Botschaft bot: what it does, whichever way it is connected (ClientBot, ComponentBot)."""
 
-    def __init__(self, config: Config, plugins: list[Plugin], storage: Storage,
-                 clock: Clock | None = None):
-        super().__init__(config.get("xmpp", "jid"), config.get("xmpp", "password"),
-                         config.get("xmpp", "ca_file") or None)
+    def _init_bot(self, config: Config, plugins: list[Plugin], storage: Storage,
+                  clock: Clock | None) -> None:
         self.config = config
         self.storage = storage
         self.plugins = plugins
@@ -100,7 +98,7 @@ class Bot(Session):
         await super().stop()
 
     async def on_session_start(self) -> None:
-        self.send_presence()
+        await super().on_session_start()
         if not self._plugins_started:
             self._plugins_started = True
             register_adhoc_commands(self, self.dispatcher, self.config.get("bot", "language"))
@@ -188,12 +186,35 @@ class Bot(Session):
 
     def send_text(self, jid: str, text: str) -> None:
         """Send a chat message; safe to call from worker threads."""
+        sender = self.boundjid if self.is_component else None
+
         def send():
-            self.send_message(mto=jid, mbody=text, mtype="chat")
+            self.send_message(mto=jid, mbody=text, mtype="chat", mfrom=sender)
         if _on_loop_thread(self.loop):
             send()
         else:
             self.loop.call_soon_threadsafe(send)
+
+
+class ClientBot(Bot, Session):
+    """Client mode: the bot logs in as an account, e.g. bot@example.com."""
+
+    def __init__(self, config: Config, plugins: list[Plugin], storage: Storage,
+                 clock: Clock | None = None):
+        Session.__init__(self, config.get("xmpp", "jid"), config.get("xmpp", "password"),
+                         config.get("xmpp", "ca_file") or None)
+        self._init_bot(config, plugins, storage, clock)
+
+
+class ComponentBot(Bot, ComponentSession):
+    """Component mode (XEP-0114): the bot is bot.example.com and every address in it."""
+
+    def __init__(self, config: Config, plugins: list[Plugin], storage: Storage,
+                 clock: Clock | None = None):
+        host, port = server_address(config)
+        ComponentSession.__init__(self, config.get("xmpp", "jid"),
+                                  config.get("xmpp", "component_secret"), host, port)
+        self._init_bot(config, plugins, storage, clock)
 
 
 async def _isolated(awaitable, what: str) -> None:
@@ -212,8 +233,11 @@ def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 def server_address(config: Config) -> tuple[str | None, int | None]:
-    """(host, port) from the config, or (None, None) to find the server through DNS."""
+    """(host, port) from the config, or (None, None) to find the server through DNS
+    (client mode; a component always connects to a given host, by default this machine)."""
     host = config.get("xmpp", "host") or None
+    if config.get("xmpp", "mode") == "component":
+        return host or "127.0.0.1", config.get("xmpp", "port")
     return host, config.get("xmpp", "port") if host else None
 
 
@@ -233,7 +257,8 @@ async def create_bot(config: Config, plugins: list[Plugin] | None = None,
     applied = await storage.run(storage.migrate, schemas(plugins))
     for name in applied:
         log.info("database migration applied: %s", name)
-    return Bot(config, plugins, storage, clock)
+    kind = ComponentBot if config.get("xmpp", "mode") == "component" else ClientBot
+    return kind(config, plugins, storage, clock)
 
 
 async def run_until_signal(config: Config) -> None:

@@ -39,9 +39,16 @@ class Setting:
 
 SCHEMA: dict[str, list[Setting]] = {
     "xmpp": [
-        Setting("jid", str, "", "The bot's account, e.g. bot@chat.example.com.", required=True),
-        Setting("password", str, "", "The bot's password. Better: the environment variable "
-                "BOTSCHAFT_XMPP_PASSWORD, or password_file.", secret=True, required=True),
+        Setting("mode", str, "client", "client: the bot logs in as an account (jid, password). "
+                "component: the bot is a subdomain such as bot.chat.example.com (jid), "
+                "connected to ejabberd's component port (host, port, component_secret).",
+                choices=("client", "component")),
+        Setting("jid", str, "", "The bot's account, e.g. bot@chat.example.com (component mode: "
+                "its domain).", required=True),
+        Setting("password", str, "", "The bot's password (client mode). Better: the environment "
+                "variable BOTSCHAFT_XMPP_PASSWORD, or password_file.", secret=True),
+        Setting("component_secret", str, "", "The component secret (component mode), as in "
+                "ejabberd's botschaft-site.yml.", secret=True),
         Setting("host", str, "", "Server address; empty: found through DNS from the JID."),
         Setting("port", int, 5222, "Server port for clients."),
         Setting("ca_file", str, "", "Trust this certificate file instead of the system's "
@@ -115,12 +122,14 @@ class Config:
 
     def require(self) -> None:
         """Check that the settings needed to run the bot are there."""
-        for section, settings in SCHEMA.items():
-            for setting in settings:
-                if setting.required and not self.values[section][setting.name]:
-                    hint = (f" (or the environment variable {_env_name(section, setting.name)})")
-                    raise ConfigError(f"{self.source}: [{section}] {setting.name} is missing"
-                                      f"{hint}")
+        needed = [(section, setting.name) for section, settings in SCHEMA.items()
+                  for setting in settings if setting.required]
+        needed.append(("xmpp", "component_secret" if self.get("xmpp", "mode") == "component"
+                       else "password"))
+        for section, name in needed:
+            if not self.values[section][name]:
+                raise ConfigError(f"{self.source}: [{section}] {name} is missing (or the "
+                                  f"environment variable {_env_name(section, name)})")
 
 
 def load(path: Path | None = DEFAULT_PATH, environ: dict[str, str] | None = None) -> Config:

@@ -27,15 +27,13 @@ class LoginFailed(Exception):
     """The server refused the account or password."""
 
 
-class Session(slixmpp.ClientXMPP):
-    def __init__(self, jid: str, password: str, ca_file: str | Path | None = None,
-                 reconnect_max: float = 60.0):
-        super().__init__(jid, password)
-        if ca_file:
-            self.ca_certs = Path(ca_file)
-        self.register_plugin("xep_0198")
+class Resilient:
+    """What client and component sessions share: `start()` that reports clearly, reconnection
+    with backoff, `stop()`. Mixed into a slixmpp ClientXMPP or ComponentXMPP."""
+
+    def _init_resilience(self, reconnect_max: float, keepalive: bool = True) -> None:
         self.register_plugin("xep_0184", {"auto_ack": True, "auto_request": False})
-        self.register_plugin("xep_0199", {"keepalive": True, "interval": KEEPALIVE_INTERVAL,
+        self.register_plugin("xep_0199", {"keepalive": keepalive, "interval": KEEPALIVE_INTERVAL,
                                           "timeout": KEEPALIVE_TIMEOUT})
         self.reconnect_max = reconnect_max
         self.reconnects = 0  # how often the connection came back (for metrics)
@@ -77,6 +75,11 @@ class Session(slixmpp.ClientXMPP):
             self._run_out_filters.cancel()
 
     @property
+    def stream_management(self) -> bool:
+        """True when the server acknowledges stanzas (XEP-0198): client mode only."""
+        return "xep_0198" in self.plugin and self.plugin["xep_0198"].enabled_out
+
+    @property
     def online(self) -> bool:
         return self.transport is not None and self.ready.done() and not self.ready.exception()
 
@@ -88,8 +91,7 @@ class Session(slixmpp.ClientXMPP):
     async def _session_ready(self, _event) -> None:
         self._failures_in_a_row = 0
         self.sessions += 1
-        log.info("session started (stream management %s)",
-                 "on" if self.plugin["xep_0198"].enabled_out else "off")
+        log.info("session started (%s mode)", "component" if self.is_component else "client")
         await self.on_session_start()
         if not self.ready.done():
             self.ready.set_result(True)
@@ -145,6 +147,52 @@ class Session(slixmpp.ClientXMPP):
         self._failures_in_a_row += 1
         ceiling = min(self.reconnect_max, 2 ** (self._failures_in_a_row - 1))
         return random.uniform(ceiling / 2, ceiling)
+
+
+class Session(Resilient, slixmpp.ClientXMPP):
+    """Client mode: the bot logs in as an account (TLS, SCRAM), with stream management."""
+
+    def __init__(self, jid: str, password: str, ca_file: str | Path | None = None,
+                 reconnect_max: float = 60.0):
+        slixmpp.ClientXMPP.__init__(self, jid, password)
+        if ca_file:
+            self.ca_certs = Path(ca_file)
+        self.register_plugin("xep_0198")
+        self._init_resilience(reconnect_max)
+
+
+class ComponentSession(Resilient, slixmpp.ComponentXMPP):
+    """Component mode (XEP-0114): the bot is a whole subdomain (bot.example.com) and answers
+    for every address in it; it accepts subscription requests itself. No stream management:
+    components do not negotiate it."""
+
+    def __init__(self, domain: str, secret: str, host: str, port: int,
+                 reconnect_max: float = 60.0):
+        slixmpp.ComponentXMPP.__init__(self, domain, secret, host, port)
+        self.auto_authorize = True  # anyone may add the bot; it adds them back
+        self.auto_subscribe = True
+        # slixmpp's keepalive pings without a sender, which ejabberd refuses from a component
+        self._init_resilience(reconnect_max, keepalive=False)
+
+    async def on_session_start(self) -> None:
+        """A component has no presence of its own to send until someone subscribes."""
+        if "component keepalive" in self.scheduled_events:
+            self.cancel_schedule("component keepalive")  # from the previous connection
+        self.schedule("component keepalive", KEEPALIVE_INTERVAL, self._keepalive, repeat=True)
+
+    def _keepalive(self) -> None:
+        async def ping():
+            try:
+                await self.plugin["xep_0199"].ping(jid=self.server_host_domain(),
+                                                   ifrom=self.boundjid, timeout=KEEPALIVE_TIMEOUT)
+            except Exception:  # no answer: the connection is dead, so drop it and reconnect
+                log.warning("keepalive ping unanswered; dropping the connection")
+                self.disconnect(wait=0)
+        asyncio.ensure_future(ping())
+
+    def server_host_domain(self) -> str:
+        """The server's own domain: the component's without its first label."""
+        return self.boundjid.domain.partition(".")[2] or self.boundjid.domain
 
 
 def _reason(reason) -> str:

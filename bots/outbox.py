@@ -12,10 +12,14 @@ against the bot's own message archive (XEP-0313, which ejabberd fills as the sta
 rows whose origin-id is archived are done, the others are sent again. A recipient the server
 refuses (no such account, blocked) ends `failed` with the reason, and is not retried.
 
-Guarantee in client mode, with ejabberd's archive on for the bot's account: every row is
-delivered to the server exactly once, across lost connections, server restarts and kill -9 of
-the bot. (Delivery from the server to the person's devices is the server's: offline storage and
-its own stream management.)
+Guarantees. Client mode (stream management on; ejabberd archives the bot's messages): every
+row reaches the server exactly once, across lost connections, server restarts and kill -9 of the
+bot. Component mode (XEP-0114 knows neither acknowledgements nor an archive of the component's
+own messages): a ping after each batch stands in for the acknowledgement, and a batch in flight
+when the connection or the bot dies is sent again, so every row arrives at least once and at
+most one batch (a second's worth) can arrive twice, each copy with the same origin-id. Delivery
+from the server on to the person's devices is the server's: offline storage and its own stream
+management.
 """
 
 from __future__ import annotations
@@ -162,8 +166,11 @@ class Outbox:
     async def _new_session(self, _event) -> None:
         """A new session (first, or after a lost one that could not be resumed)."""
         self._in_flight.clear()
-        await self._archive_what_we_send()
-        await self._reconcile()
+        if not self.session.is_component:
+            await self._archive_what_we_send()
+            await self._reconcile()
+        else:
+            await self._send_doubtful_again()
         self._online.set()
         self._wake.set()
 
@@ -213,7 +220,10 @@ class Outbox:
                     self._unsent.popleft()
                     if len(self._acked) >= 100:
                         await self._flush_acks()
-                self._request_ack()
+                if not self.session.is_component:
+                    self._request_ack()
+                else:
+                    await self._barrier()
                 await self._flush_acks()
             except asyncio.CancelledError:
                 raise
@@ -239,18 +249,30 @@ class Outbox:
         return rows
 
     def _send(self, row_id: int, origin_id: str, recipient: str, body: str) -> None:
-        message = self.session.make_message(mto=recipient, mbody=body, mtype="chat")
+        sender = self.session.boundjid if self.session.is_component else None
+        message = self.session.make_message(mto=recipient, mbody=body, mtype="chat",
+                                            mfrom=sender)
         message["id"] = origin_id
         origin = ElementTree.SubElement(message.xml, f"{{{SID}}}origin-id")
         origin.set("id", origin_id)
         self._in_flight[origin_id] = row_id
         message.send()
 
+    async def _barrier(self) -> None:
+        """Without stream management (component mode): a ping to the server comes back only
+        after the server has taken every stanza sent before it on this connection."""
+        sent = dict(self._in_flight)
+        await self.session.plugin["xep_0199"].ping(jid=self.session.server_host_domain(),
+                                                   ifrom=self.session.boundjid, timeout=30)
+        for origin_id, row in sent.items():
+            if self._in_flight.pop(origin_id, None) is not None:
+                self._acked.append(row)
+
     def _request_ack(self) -> None:
         """Ask the server to acknowledge now: its own rhythm (every few stanzas) would leave
         the tail of a batch waiting for the next one. Queued behind the messages, so that the
         answer covers them (slixmpp's request_ack() would overtake them)."""
-        if self.session.plugin["xep_0198"].enabled_out:
+        if self.session.stream_management:
             self.session.send(str(sm_stanza.RequestAck(self.session)))
 
     async def _flush_acks(self) -> None:
@@ -298,6 +320,15 @@ class Outbox:
         await self.storage.run(settle)
         log.info("outbox: %d unacknowledged messages checked against the archive: %d had "
                  "arrived, %d will be sent again", len(rows), len(delivered), len(again))
+
+    async def _send_doubtful_again(self) -> None:
+        """Without stream management and archive there is no telling whether the server took
+        what was in flight when the connection died: it is sent again (at least once)."""
+        count = await self.storage.run(lambda: OutboxMessage.update(state=PENDING).where(
+            OutboxMessage.state == SENT).execute())
+        if count:
+            log.info("outbox: %d messages in flight when the connection ended are sent again",
+                     count)
 
     async def _archived(self, since: datetime) -> set[tuple[str, str]]:
         """(stanza id, recipient) of every message this account sent since `since`."""

@@ -26,7 +26,8 @@ def test_the_init_template_is_valid_toml_with_every_default(tmp_path):
 def test_a_misspelt_key_is_named_with_the_allowed_ones(tmp_path):
     path = write(tmp_path, '[xmpp]\njid = "bot@example.com"\npasswort = "x"\n')
     with pytest.raises(ConfigError, match=r"\[xmpp\] unknown key 'passwort'; allowed: ca_file, "
-                                          r"host, jid, password, password_file, port"):
+                                          r"component_secret, component_secret_file, host, jid, "
+                                          r"mode, password, password_file, port"):
         load(path, environ={})
 
 
@@ -71,11 +72,15 @@ def test_secrets_come_from_the_environment_or_a_file(tmp_path):
         load(path, environ={"BOTSCHAFT_XMPP_PASSWORD_FILE": str(tmp_path / "missing")})
 
 
-def test_running_needs_jid_and_password(tmp_path):
+def test_running_needs_jid_and_password_or_the_component_secret(tmp_path):
     config = load(write(tmp_path, '[xmpp]\njid = "bot@example.com"\n'), environ={})
     with pytest.raises(ConfigError, match=r"\[xmpp\] password is missing \(or the environment "
                                           r"variable BOTSCHAFT_XMPP_PASSWORD\)"):
         config.require()
+    component = load(write(tmp_path, '[xmpp]\nmode = "component"\njid = "bot.example.com"\n'),
+                     environ={})
+    with pytest.raises(ConfigError, match=r"\[xmpp\] component_secret is missing"):
+        component.require()
 
 
 def test_plugin_sections_are_checked_against_the_plugins_defaults(tmp_path):

@@ -4,7 +4,21 @@ to, and what people wrote meanwhile is answered once."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from bots.outbox import SCHEMA as OUTBOX_SCHEMA
+from bots.outbox import OutboxMessage, enqueue
+from bots.storage import Storage
+
+BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
 
 
 async def eventually(condition, timeout: float = 30) -> None:
@@ -49,3 +63,76 @@ async def test_messages_sent_while_the_bot_was_away_are_answered_once(make_bot, 
     answers = [(await client.next_message(jid))["body"] for _ in range(2)]
     assert answers[0] == "pong" and answers[1].startswith("I understand these commands")
     assert await client.ask(jid, "ping") == "pong"  # the next answer is the next question's
+
+
+@pytest.fixture
+def component_bot(xmpp_server, tmp_path):
+    """`botschaft run` in component mode as bot.<domain>, in its own process: slixmpp's client
+    and component stanza namespaces cannot share one interpreter (the test's clients)."""
+    instance = xmpp_server.instance
+    database = f"sqlite:///{tmp_path / 'component.db'}"
+    env = {**os.environ, "BOTSCHAFT_CONFIG": str(tmp_path / "none.toml"),
+           "BOTSCHAFT_XMPP_MODE": "component", "BOTSCHAFT_XMPP_JID": f"bot.{instance.domain}",
+           "BOTSCHAFT_XMPP_COMPONENT_SECRET": instance.component_secret,
+           "BOTSCHAFT_XMPP_HOST": "127.0.0.1",
+           "BOTSCHAFT_XMPP_PORT": str(instance.ports["component"]),
+           "BOTSCHAFT_DATABASE_URL": database, "BOTSCHAFT_WEB_LISTEN": ""}
+    process = subprocess.Popen([BOTSCHAFT, "run"], env=env)
+    storage = Storage(database)
+    storage.migrate([OUTBOX_SCHEMA])
+    yield SimpleNamespace(domain=f"bot.{instance.domain}", storage=storage, process=process)
+    process.send_signal(signal.SIGTERM)
+    process.wait(15)
+    storage.close()
+
+
+async def ask_until_online(client, address: str, timeout: float = 30) -> str:
+    """Ping until the component answers (the server bounces messages while it is not there)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        client.say(address, "ping")
+        try:
+            answer = await client.next_message(address, timeout=1)
+            if answer["type"] != "error":
+                await asyncio.sleep(1)  # answers to earlier pings may still be on their way
+                while not client.inbox.empty():
+                    client.inbox.get_nowait()
+                return answer["body"]
+        except TimeoutError:
+            pass
+        assert time.monotonic() < deadline, f"{address} did not answer"
+        await asyncio.sleep(0.2)
+
+
+async def test_in_component_mode_the_bot_answers_every_address_of_its_domain(
+        component_bot, chat_client):
+    client = await chat_client()
+    assert await ask_until_online(client, component_bot.domain) == "pong"
+    answer = await client.ask(f"werkstatt@{component_bot.domain}", "ping")
+    assert answer == "pong"
+
+
+async def test_in_component_mode_the_bot_accepts_subscription_requests(component_bot,
+                                                                       chat_client):
+    client = await chat_client()
+    await ask_until_online(client, component_bot.domain)
+    address = f"werkstatt@{component_bot.domain}"
+    client.send_presence(pto=address, ptype="subscribe")
+    await eventually(lambda: client.client_roster[address]["subscription"] in ("to", "both"))
+
+
+async def test_in_component_mode_the_outbox_delivers_also_after_a_server_restart(
+        component_bot, chat_client, xmpp_server):
+    client = await chat_client()
+    await ask_until_online(client, component_bot.domain)
+    enqueue("push:1", client.boundjid.bare, "Ihr Fahrzeug ist fertig.")
+    assert (await client.next_message(component_bot.domain, timeout=10))["body"] == \
+        "Ihr Fahrzeug ist fertig."
+    # Component mode is at-least-once: a row still in flight when the server goes away would
+    # be sent again. Restart only once the server has confirmed it.
+    await eventually(lambda: OutboxMessage.get(OutboxMessage.key == "push:1").state == "done")
+    xmpp_server.devserver.stop()
+    enqueue("push:2", client.boundjid.bare, "Abholbereit.")  # written while the server is down
+    xmpp_server.devserver.start()
+    assert (await client.next_message(component_bot.domain, timeout=60))["body"] == \
+        "Abholbereit."
