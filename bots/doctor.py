@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bots import config as configuration
 from bots.app import schemas, server_address
-from bots.connection import LoginFailed, Session
+from bots.connection import ComponentSession, LoginFailed, Session
 from bots.plugin import load_plugins
 from bots.storage import Storage, StorageError
 
@@ -56,7 +56,11 @@ async def _check_login(config) -> Result:
     jid = config.get("xmpp", "jid")
     host, port = server_address(config)
     where = f"{host}:{port}" if host else f"the server of {jid.partition('@')[2]} (DNS)"
-    session = Session(jid, config.get("xmpp", "password"), config.get("xmpp", "ca_file") or None)
+    if config.get("xmpp", "mode") == "component":
+        session = ComponentSession(jid, config.get("xmpp", "component_secret"), host, port)
+    else:
+        session = Session(jid, config.get("xmpp", "password"),
+                          config.get("xmpp", "ca_file") or None)
     try:
         await session.start(host, port, timeout=15)
     except LoginFailed:
