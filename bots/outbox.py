@@ -121,6 +121,7 @@ class Outbox:
         self._in_flight: dict[str, int] = {}  # origin-id → row id, for this session's acks
         self._acked: deque[int] = deque()
         self._unsent: deque[int] = deque()  # rows of this batch marked sent, not yet sent
+        self._archiving: bool | None = None  # the account's archive preference, once known
         self._task: asyncio.Task | None = None
         session.add_event_handler("session_start", self._new_session)
         session.add_event_handler("session_resumed", self._resumed)
@@ -166,8 +167,8 @@ class Outbox:
     async def _new_session(self, _event) -> None:
         """A new session (first, or after a lost one that could not be resumed)."""
         self._in_flight.clear()
+        self._archiving = None  # whatever it was when the last session ended
         if not self.session.is_component:
-            await self._archive_what_we_send()
             await self._reconcile()
         else:
             await self._send_doubtful_again()
@@ -205,12 +206,15 @@ class Outbox:
                 rows = await self.storage.run(self._claim)
                 if not rows:
                     await self._flush_acks()
+                    if not self._in_flight:
+                        await self._archive(False)
                     self._wake.clear()
                     try:
                         await asyncio.wait_for(self._wake.wait(), 0.5)
                     except TimeoutError:
                         pass
                     continue
+                await self._archive(True)
                 self._unsent = deque(row[0] for row in rows)  # in sending order
                 for row_id, origin_id, recipient, body in rows:
                     pause = self.limiter.delay(recipient)
@@ -289,12 +293,18 @@ class Outbox:
         await self.storage.run(mark)
 
     # --- settling doubt against the archive ------------------------------------------------
-    async def _archive_what_we_send(self) -> None:
-        """Ask the server to archive this account's messages (XEP-0313 preferences)."""
+    async def _archive(self, on: bool) -> None:
+        """Have the server archive this account's messages while outbox messages are on their
+        way, and only then (XEP-0313 preferences). The archive is what settles doubt after a
+        crash; outside those moments archiving would cost every answer a database write on the
+        server and keep people's messages longer than needed."""
+        if self.session.is_component or self._archiving == on:
+            return
         iq = self.session.make_iq_set()
         prefs = ElementTree.SubElement(iq.xml, f"{{{MAM_PREFS}}}prefs")
-        prefs.set("default", "always")
+        prefs.set("default", "always" if on else "never")
         await iq.send(timeout=10)
+        self._archiving = on
 
     async def _reconcile(self) -> None:
         """Rows marked sent but never acknowledged: done if archived, else pending again."""

@@ -148,3 +148,28 @@ async def test_doctor_says_what_is_wrong_and_how_to_fix_it(tmp_path, xmpp_server
     code, output = await botschaft("-c", str(config), "doctor")
     assert code == 1
     assert expected in output, output
+
+
+def test_a_plugin_adds_its_own_subcommands(monkeypatch, tmp_path):
+    from importlib.metadata import EntryPoint
+
+    from bots import plugin as plugin_module
+
+    point = EntryPoint("shop", "tests_cli_shop:Shop", plugin_module.ENTRY_POINT_GROUP)
+    module = tmp_path / "tests_cli_shop.py"
+    module.write_text(
+        "import click\nfrom bots.plugin import Plugin\n\n"
+        "class Shop(Plugin):\n"
+        "    def cli(self):\n"
+        "        @click.group()\n"
+        "        def shop():\n"
+        "            '''The shop's own commands.'''\n"
+        "        @shop.command()\n"
+        "        def hello():\n"
+        "            click.echo('hello from the shop')\n"
+        "        return shop\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(plugin_module, "entry_points", lambda group: [point])
+    result = CliRunner().invoke(main, ["shop", "hello"])
+    assert result.exit_code == 0 and result.output == "hello from the shop\n"
+    assert "shop" in CliRunner().invoke(main, ["--help"]).output

@@ -136,3 +136,17 @@ async def test_in_component_mode_the_outbox_delivers_also_after_a_server_restart
     xmpp_server.devserver.start()
     assert (await client.next_message(component_bot.domain, timeout=60))["body"] == \
         "Abholbereit."
+
+
+async def test_a_delivery_receipt_is_sent_where_one_is_asked_for(make_bot, chat_client):
+    bot = await make_bot()
+    client = await chat_client()
+    receipts = asyncio.Queue()
+    client.add_event_handler("receipt_received", receipts.put_nowait)
+    message = client.make_message(mto=bot.boundjid.bare, mbody="ping", mtype="chat")
+    message["id"] = "receipt-please"
+    message["request_receipt"] = True
+    message.send()
+    receipt = await asyncio.wait_for(receipts.get(), 10)
+    assert receipt["receipt"] == "receipt-please"
+    assert (await client.next_message(bot.boundjid.bare))["body"] == "pong"

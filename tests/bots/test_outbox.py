@@ -15,7 +15,7 @@ from pathlib import Path
 import peewee
 import pytest
 
-from bots.outbox import DONE, FAILED, PENDING, SCHEMA, OutboxMessage, enqueue
+from bots.outbox import DONE, FAILED, PENDING, SCHEMA, OutboxMessage, RateLimiter, enqueue
 from bots.storage import Storage
 
 BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
@@ -217,3 +217,12 @@ async def test_sigterm_finishes_what_is_in_flight_and_leaves_the_rest_queued(
                 bodies[message["body"]] += 1
         assert bodies == Counter({f"News {n}": 1 for n in range(index, 500, 5)})
     storage.close()
+
+
+def test_the_rate_limiter_spaces_messages_overall_and_per_recipient():
+    limiter = RateLimiter(rate=100, per_recipient=1.0)
+    delays = [limiter.delay("anna") for _ in range(3)]  # the same person: a second apart
+    assert delays[0] == pytest.approx(0, abs=0.01)
+    assert delays[1] == pytest.approx(1.0, abs=0.01) and delays[2] == pytest.approx(2.0, abs=0.01)
+    others = [limiter.delay(f"person{n}") for n in range(5)]  # others: 1/100 s apart overall
+    assert all(b - a == pytest.approx(0.01, abs=0.005) for a, b in zip(others, others[1:]))
