@@ -261,8 +261,9 @@ async def create_bot(config: Config, plugins: list[Plugin] | None = None,
     return kind(config, plugins, storage, clock)
 
 
-async def run_until_signal(config: Config) -> None:
-    """`botschaft run`: serve until SIGINT or SIGTERM, then log out cleanly."""
+async def run_until_signal(config: Config, on_ready=None) -> None:
+    """`botschaft run`: serve until SIGINT or SIGTERM, then log out cleanly. `on_ready` is
+    called once the bot is online."""
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -270,6 +271,8 @@ async def run_until_signal(config: Config) -> None:
     bot = await create_bot(config)
     try:
         await bot.start()
+        if on_ready is not None:
+            on_ready()
         await stopping.wait()
         log.info("stopping the bot")
         await bot.stop()

@@ -261,7 +261,6 @@ def dev(state_dir: Path, domain: str, **ports: int | None) -> None:
             bot_password = server.ensure_user(BOT_USER)
             demo_password = server.ensure_user(DEMO_USER)
             server.add_contacts(DEMO_USER, BOT_USER)
-            click.echo(login_instructions(instance, demo_password))
             config = configuration.load(None, environ={
                 "BOTSCHAFT_XMPP_JID": f"{BOT_USER}@{instance.domain}",
                 "BOTSCHAFT_XMPP_PASSWORD": bot_password,
@@ -271,7 +270,9 @@ def dev(state_dir: Path, domain: str, **ports: int | None) -> None:
                 "BOTSCHAFT_DATABASE_URL": f"sqlite:///{state_dir / 'bot.db'}",
                 "BOTSCHAFT_PEOPLE_ADMINS": f"{DEMO_USER}@{instance.domain}",
             })
-            asyncio.run(run_until_signal(config))
+            click.echo("Starting the bot …")
+            asyncio.run(run_until_signal(
+                config, on_ready=lambda: click.echo(login_instructions(instance, demo_password))))
         except KeyboardInterrupt:
             pass
         finally:

@@ -20,12 +20,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client import generate_latest
 from twisted.internet import asyncioreactor
 from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.error import CannotListenError
 from twisted.web.pages import errorPage
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 
 # None of the imports above imports twisted.internet.reactor; only start() does, after
 # install_reactor() has put Twisted on the asyncio loop.
+
+from bots.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +104,12 @@ class WebServer:
                 for path, resource in routes.items():
                     branch.putChild(path.strip("/").encode(), resource)
                 root.putChild(plugin.name.encode(), branch)
-        self._listening = reactor.listenTCP(self.port, Site(root), interface=self.host)
+        try:
+            self._listening = reactor.listenTCP(self.port, Site(root), interface=self.host)
+        except CannotListenError as exc:
+            raise ConfigError(f"[web] listen = {self.host}:{self.port}: cannot listen there "
+                              f"({exc.socketError}); choose another port, or leave it empty "
+                              "for no web server") from None
         self.port = self._listening.getHost().port
         log.info("web: listening on %s:%d", self.host, self.port)
         return self.port
