@@ -100,8 +100,7 @@ class PostgresSchema:
         self.admin.close()
 
 
-def run_outbox(url: str, instance, password: str, recipients: list[str], count: int,
-               workdir: Path) -> dict:
+def run_outbox(url: str, instance, password: str, recipients: list[str], count: int) -> dict:
     from bots.outbox import DONE, PENDING, SCHEMA, OutboxMessage, enqueue
     from bots.storage import Storage
 
@@ -110,11 +109,9 @@ def run_outbox(url: str, instance, password: str, recipients: list[str], count: 
     with storage.db.atomic():
         for number in range(count):
             enqueue(f"bench:{number}", recipients[number % len(recipients)], f"Message {number}")
-    env = {**os.environ, "BOTSCHAFT_CONFIG": str(workdir / "none.toml"),
-           "BOTSCHAFT_XMPP_JID": f"bot@{instance.domain}", "BOTSCHAFT_XMPP_PASSWORD": password,
-           "BOTSCHAFT_XMPP_HOST": "127.0.0.1", "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
-           "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file), "BOTSCHAFT_DATABASE_URL": url,
-           "BOTSCHAFT_OUTBOX_RATE": "0", "BOTSCHAFT_WEB_LISTEN": ""}
+    from bots.testing import run_environment
+
+    env = run_environment(instance, password, url, OUTBOX_RATE="0")
     bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
@@ -188,12 +185,11 @@ def benchmark(rounds: int, count: int, recipient_count: int) -> None:
                 elif kind == "sqlite":
                     database = workdir / f"outbox-{number}.db"
                     figures = run_outbox(f"sqlite:///{database}", instance, password, recipients,
-                                         count, workdir)
+                                         count)
                 else:
                     schema = PostgresSchema()
                     try:
-                        figures = run_outbox(schema.url, instance, password, recipients, count,
-                                             workdir)
+                        figures = run_outbox(schema.url, instance, password, recipients, count)
                     finally:
                         schema.drop()
                 figures["rate"] = count / figures["seconds"]

@@ -67,13 +67,10 @@ class BotProcess:
                        str(instance.c2s_port), str(instance.ca_file)]
             env = dict(os.environ)
         else:
+            from bots.testing import run_environment
+
             command = [BOTSCHAFT, "run"]
-            env = {**os.environ, "BOTSCHAFT_CONFIG": str(workdir / "none.toml"),
-                   "BOTSCHAFT_XMPP_JID": jid, "BOTSCHAFT_XMPP_PASSWORD": password,
-                   "BOTSCHAFT_XMPP_HOST": "127.0.0.1",
-                   "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
-                   "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file),
-                   "BOTSCHAFT_DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}"}
+            env = run_environment(instance, password, f"sqlite:///{workdir / 'bench.db'}")
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
 

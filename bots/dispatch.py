@@ -9,7 +9,6 @@ log the traceback, and every other conversation goes on.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import inspect
 import logging

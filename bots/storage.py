@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.resources
+import importlib.util
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,11 +52,8 @@ def open_database(url: str) -> peewee.Database:
             "journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
             "busy_timeout": 10000})
     if scheme in ("postgresql", "postgres"):
-        try:
-            import psycopg  # noqa: F401  (peewee picks psycopg 3 when it is installed)
-        except ImportError:
-            raise StorageError("PostgreSQL needs psycopg 3: pip install 'botschaft[postgres]'") \
-                from None
+        if importlib.util.find_spec("psycopg") is None:  # peewee uses psycopg 3 when present
+            raise StorageError("PostgreSQL needs psycopg 3: pip install 'botschaft[postgres]'")
         return connect_url(url)
     raise StorageError(f"database url {url!r}: the scheme must be sqlite or postgresql")
 

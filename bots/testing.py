@@ -176,6 +176,20 @@ def bot_config(xmpp_server: TestServer, **settings: str) -> Config:
     return load_config(None, environ=environ)
 
 
+def run_environment(instance: Instance, password: str, database_url: str,
+                    **settings: str) -> dict[str, str]:
+    """The environment for `botschaft run` as bot@<domain> on the dev server, for tests and
+    benchmarks that run the bot as its own process; `settings` as in `bot_config`."""
+    environ = {**os.environ, "BOTSCHAFT_CONFIG": os.devnull,
+               "BOTSCHAFT_XMPP_JID": f"{BOT_USER}@{instance.domain}",
+               "BOTSCHAFT_XMPP_PASSWORD": password, "BOTSCHAFT_XMPP_HOST": "127.0.0.1",
+               "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
+               "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file),
+               "BOTSCHAFT_DATABASE_URL": database_url, "BOTSCHAFT_WEB_LISTEN": ""}
+    environ.update({f"BOTSCHAFT_{name}": value for name, value in settings.items()})
+    return environ
+
+
 @pytest_asyncio.fixture
 async def make_bot(xmpp_server, tmp_path):
     """Factory: `await make_bot(plugins=[MyPlugin()], PEOPLE_STAFF="…")` starts a bot with

@@ -4,7 +4,6 @@ connection, a server restart and kill -9 of the bot at several points of a 2,000
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -12,11 +11,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import peewee
 import pytest
 
 from bots.outbox import DONE, FAILED, PENDING, SCHEMA, OutboxMessage, RateLimiter, enqueue
 from bots.storage import Storage
+from bots.testing import run_environment
 
 BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
 
@@ -126,13 +125,8 @@ async def test_kill_9_during_2000_messages_loses_none_and_doubles_none(
         for number in range(2000):
             enqueue(f"lesson:{number}", recipients[number % 20].boundjid.bare, f"Lesson {number}")
 
-    instance = xmpp_server.instance
-    env = {**os.environ, "BOTSCHAFT_CONFIG": str(tmp_path / "none.toml"),
-           "BOTSCHAFT_XMPP_JID": f"bot@{instance.domain}",
-           "BOTSCHAFT_XMPP_PASSWORD": xmpp_server.devserver.ensure_user("bot"),
-           "BOTSCHAFT_XMPP_HOST": "127.0.0.1", "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
-           "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file), "BOTSCHAFT_DATABASE_URL": database,
-           "BOTSCHAFT_OUTBOX_RATE": "400"}
+    env = run_environment(xmpp_server.instance, xmpp_server.devserver.ensure_user("bot"),
+                          database, OUTBOX_RATE="400")
 
     def started() -> int:
         return OutboxMessage.select().where(OutboxMessage.state != "pending").count()
@@ -183,13 +177,8 @@ async def test_sigterm_finishes_what_is_in_flight_and_leaves_the_rest_queued(
     with storage.db.atomic():
         for number in range(500):
             enqueue(f"news:{number}", recipients[number % 5].boundjid.bare, f"News {number}")
-    instance = xmpp_server.instance
-    env = {**os.environ, "BOTSCHAFT_CONFIG": str(tmp_path / "none.toml"),
-           "BOTSCHAFT_XMPP_JID": f"bot@{instance.domain}",
-           "BOTSCHAFT_XMPP_PASSWORD": xmpp_server.devserver.ensure_user("bot"),
-           "BOTSCHAFT_XMPP_HOST": "127.0.0.1", "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
-           "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file), "BOTSCHAFT_DATABASE_URL": database,
-           "BOTSCHAFT_OUTBOX_RATE": "100", "BOTSCHAFT_WEB_LISTEN": ""}
+    env = run_environment(xmpp_server.instance, xmpp_server.devserver.ensure_user("bot"),
+                          database, OUTBOX_RATE="100")
     bot = subprocess.Popen([BOTSCHAFT, "run"], env=env)
     while OutboxMessage.select().where(OutboxMessage.state == DONE).count() < 100:
         assert bot.poll() is None
