@@ -60,7 +60,7 @@ async def test_messages_sent_while_the_bot_was_away_are_answered_once(make_bot, 
     client.say(jid, "help")
     await asyncio.sleep(0.5)
     await make_bot()
-    answers = sorted((await client.next_message(jid))["body"] for _ in range(2))
+    answers = sorted([(await client.next_message(jid))["body"] for _ in range(2)])
     # each message is answered in its own task, so the two answers may come in either order
     assert answers[0].startswith("I understand these commands") and answers[1] == "pong"
     assert await client.ask(jid, "ping") == "pong"  # the next answer is the next question's
