@@ -138,6 +138,7 @@ class Outbox:
         in flight, and record it; whatever is left stays in the outbox for the next start."""
         if self._task:
             self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
         unsent, self._unsent = list(self._unsent), deque()
         if unsent:  # taken from the outbox but never sent: back they go, no doubt about them
             await self.storage.run(lambda: OutboxMessage.update(state=PENDING).where(
@@ -203,7 +204,7 @@ class Outbox:
         while True:
             try:
                 await self._online.wait()
-                rows = await self.storage.run(self._claim)
+                rows = await self._claim_cancel_safe()
                 if not rows:
                     await self._flush_acks()
                     if not self._in_flight:
@@ -234,6 +235,15 @@ class Outbox:
             except Exception:
                 log.exception("outbox: sending failed; trying again in 1 s")
                 await asyncio.sleep(1)
+
+    async def _claim_cancel_safe(self) -> list[tuple]:
+        """Claim rows; a stop arriving meanwhile still learns which rows the claim took."""
+        claim = asyncio.ensure_future(self.storage.run(self._claim))
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            self._unsent = deque(row[0] for row in await claim)  # stop() puts them back
+            raise
 
     def _claim(self) -> list[tuple]:
         """Mark the next pending rows `sent` (before sending: a crash then means 'check')."""

@@ -40,6 +40,27 @@ async def states(bot) -> Counter:
         lambda: [row.state for row in OutboxMessage.select(OutboxMessage.state)]))
 
 
+def fill_outbox(database: str, recipients: list, count: int, text: str) -> Storage:
+    """`count` outbox rows "<text> <n>", to the recipients in turn; the storage stays open."""
+    storage = Storage(database)
+    storage.migrate([SCHEMA])
+    with storage.db.atomic():
+        for number in range(count):
+            enqueue(f"{text}:{number}", recipients[number % len(recipients)].boundjid.bare,
+                    f"{text} {number}")
+    return storage
+
+
+def received_bodies(client) -> Counter:
+    """How often each chat text reached the client so far."""
+    bodies = Counter()
+    while not client.inbox.empty():
+        message = client.inbox.get_nowait()
+        if message["type"] == "chat" and message["body"]:
+            bodies[message["body"]] += 1
+    return bodies
+
+
 def test_a_key_is_sent_once_however_often_it_is_enqueued(tmp_path):
     storage = Storage(f"sqlite:///{tmp_path / 'outbox.db'}")
     storage.migrate([SCHEMA])
@@ -119,12 +140,7 @@ async def test_kill_9_during_2000_messages_loses_none_and_doubles_none(
     """The bot runs as its own process and is killed (SIGKILL) at several points."""
     recipients = [await chat_client(*make_account("reader")) for _ in range(20)]
     database = database_url
-    storage = Storage(database)
-    storage.migrate([SCHEMA])
-    with storage.db.atomic():
-        for number in range(2000):
-            enqueue(f"lesson:{number}", recipients[number % 20].boundjid.bare, f"Lesson {number}")
-
+    storage = fill_outbox(database, recipients, 2000, "Lesson")
     env = run_environment(xmpp_server.instance, xmpp_server.devserver.ensure_user("bot"),
                           database, OUTBOX_RATE="400")
 
@@ -157,11 +173,7 @@ async def test_kill_9_during_2000_messages_loses_none_and_doubles_none(
     assert OutboxMessage.select().where(OutboxMessage.attempts > 1).count() > 0
     await asyncio.sleep(1)  # the last stanzas reach the clients
     for index, client in enumerate(recipients):
-        copies = Counter()
-        while not client.inbox.empty():
-            message = client.inbox.get_nowait()
-            if message["type"] == "chat" and message["body"]:
-                copies[message["body"]] += 1
+        copies = received_bodies(client)
         expected = {f"Lesson {n}" for n in range(index, 2000, 20)}
         assert set(copies) == expected, f"recipient {index}: missing {expected - set(copies)}"
         assert set(copies.values()) == {1}, f"recipient {index}: doubles {copies.most_common(3)}"
@@ -172,11 +184,7 @@ async def test_sigterm_finishes_what_is_in_flight_and_leaves_the_rest_queued(
         xmpp_server, make_account, chat_client, tmp_path):
     recipients = [await chat_client(*make_account("reader")) for _ in range(5)]
     database = f"sqlite:///{tmp_path / 'bot.db'}"
-    storage = Storage(database)
-    storage.migrate([SCHEMA])
-    with storage.db.atomic():
-        for number in range(500):
-            enqueue(f"news:{number}", recipients[number % 5].boundjid.bare, f"News {number}")
+    storage = fill_outbox(database, recipients, 500, "News")
     env = run_environment(xmpp_server.instance, xmpp_server.devserver.ensure_user("bot"),
                           database, OUTBOX_RATE="100")
     bot = subprocess.Popen([BOTSCHAFT, "run"], env=env)
@@ -199,12 +207,7 @@ async def test_sigterm_finishes_what_is_in_flight_and_leaves_the_rest_queued(
         bot.wait(15)
     await asyncio.sleep(1)
     for index, client in enumerate(recipients):
-        bodies = Counter()
-        while not client.inbox.empty():
-            message = client.inbox.get_nowait()
-            if message["body"]:
-                bodies[message["body"]] += 1
-        assert bodies == Counter({f"News {n}": 1 for n in range(index, 500, 5)})
+        assert received_bodies(client) == Counter({f"News {n}": 1 for n in range(index, 500, 5)})
     storage.close()
 
 
