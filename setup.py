@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["bots", "bots.*", "plugins", "plugins.*",
                                     "server_bridge", "server_bridge.*"]),
-    package_data={"": ["locale/*.po"]},
+    package_data={"": ["locale/*.po", "*.toml"]},
     data_files=[("share/botschaft", ["ejabberd.yml"])],
     install_requires=[
         "slixmpp>=1.17",
@@ -33,6 +33,6 @@ setup(
     },
     entry_points={
         "console_scripts": ["botschaft = bots.cli:main"],
-        "botschaft.plugins": ["ping = plugins.ping:Ping"],
+        "botschaft.plugins": ["ping = plugins.ping:Ping", "status = plugins.status:Status"],
     },
 )

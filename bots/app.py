@@ -16,6 +16,7 @@ import slixmpp
 from bots.adhoc import register_adhoc_commands
 from bots.builtins import Builtins
 from bots.config import Config
+from bots.consent import SCHEMA as CONSENT_SCHEMA
 from bots.connection import ComponentSession, Session
 from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
 from bots.people import SCHEMA as PEOPLE_SCHEMA
@@ -243,7 +244,7 @@ def server_address(config: Config) -> tuple[str | None, int | None]:
 
 def schemas(plugins: list[Plugin]) -> list[Schema]:
     """The tables of the core and of these plugins."""
-    return [PEOPLE_SCHEMA, SCHEDULER_SCHEMA, OUTBOX_SCHEMA] + [
+    return [PEOPLE_SCHEMA, CONSENT_SCHEMA, SCHEDULER_SCHEMA, OUTBOX_SCHEMA] + [
         plugin.schema() for plugin in plugins if plugin.models]
 
 

@@ -78,6 +78,25 @@ def load_config() -> configuration.Config:
         return configuration.load(click.get_current_context().find_root().obj)
 
 
+@contextlib.contextmanager
+def plugin_database(name: str):
+    """For a plugin's own subcommands: the plugin as configured, and the database with every
+    table up to date; closed afterwards. `with plugin_database("status") as (plugin, storage, config)`."""
+    config = load_config()
+    with reported_errors():
+        report = load_plugins(config)
+        plugin = next((plugin for plugin in report.plugins if plugin.name == name), None)
+        if plugin is None:
+            reason = report.failures.get(name, "it is disabled in [plugins] disabled")
+            raise click.ClickException(f"the {name} plugin is not loaded: {reason}")
+        storage = Storage(config.get("database", "url"), config.get("database", "workers"))
+        try:
+            storage.migrate(schemas(report.plugins))
+            yield plugin, storage, config
+        finally:
+            storage.close()
+
+
 state_dir_option = click.option(
     "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_STATE_DIR,
     envvar="BOTSCHAFT_DEVSERVER_DIR", show_default=True,

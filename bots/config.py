@@ -99,6 +99,7 @@ class Config:
     values: dict[str, dict[str, Any]]
     plugin_sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "defaults"
+    environ: dict[str, str] = field(default_factory=dict)
 
     def get(self, section: str, name: str) -> Any:
         return self.values[section][name]
@@ -118,6 +119,13 @@ class Config:
                 raise ConfigError(f"{self.source}: {where} {key} must be {_type_name(expected)}, "
                                   f"not {value!r}")
             merged[key] = value
+        for key, default in defaults.items():  # BOTSCHAFT_PLUGINS_STATUS_TOKEN(_FILE) wins
+            name = _env_name(f"plugins_{plugin_name}", key)
+            if name in self.environ and isinstance(default, (str, int, float, list)):
+                setting = Setting(key, type(default), default, "")
+                merged[key] = _from_env(self.environ[name], setting, name)
+            elif name + "_FILE" in self.environ and isinstance(default, str):
+                merged[key] = _read_secret(self.environ[name + "_FILE"], name + "_FILE")
         return merged
 
     def require(self) -> None:
@@ -157,7 +165,7 @@ def load(path: Path | None = DEFAULT_PATH, environ: dict[str, str] | None = None
             plugin_sections = {key: given.pop(key) for key in list(given)
                                if isinstance(given[key], dict)}
         values[section] = _check_section(section, settings, given, environ, source)
-    return Config(values, plugin_sections, source)
+    return Config(values, plugin_sections, source, dict(environ))
 
 
 def _check_section(section: str, settings: list[Setting], given: dict[str, Any],
@@ -204,11 +212,12 @@ def _env_name(section: str, name: str) -> str:
 def _from_env(raw: str, setting: Setting, where: str) -> Any:
     if setting.type is list:
         return [item.strip() for item in raw.split(",") if item.strip()]
-    if setting.type is int:
+    if setting.type in (int, float):
         try:
-            return int(raw)
+            return setting.type(raw)
         except ValueError:
-            raise ConfigError(f"{where} must be a whole number, not {raw!r}") from None
+            raise ConfigError(f"{where} must be {_type_name(setting.type)}, not "
+                              f"{raw!r}") from None
     return raw
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
+from datetime import UTC, datetime
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from babel.messages.pofile import read_po
 
 log = logging.getLogger(__name__)
@@ -80,3 +83,9 @@ def render(text: str, language: str, /, **values) -> str:
     if isinstance(text, Text):
         return text.render(language, **values)
     return text.format(**values) if values else text
+
+
+def format_moment(moment: datetime, language: str, timezone: str) -> str:
+    """A stored time (naive UTC) as people read it: local time, their language's short form."""
+    return format_datetime(moment.replace(tzinfo=UTC), "short", tzinfo=ZoneInfo(timezone),
+                           locale=language)

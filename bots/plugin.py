@@ -118,6 +118,16 @@ class Plugin:
     async def on_room_joined(self, room: str) -> None:
         """The bot has joined a group room."""
 
+    # --- personal data (plain peewee code, run on a database thread) -----------------------
+    def personal_data(self, jid: str) -> dict:
+        """Everything this plugin stores about a person (`botschaft privacy export`)."""
+        return {}
+
+    def erase_person(self, jid: str) -> int:
+        """Delete what this plugin stores about a person; returns the rows deleted
+        (`botschaft privacy erase`)."""
+        return 0
+
     # --- extensions ------------------------------------------------------------------------
     def cli(self) -> click.Group | None:
         """A click group added to `botschaft` as `botschaft <plugin name> …`."""

@@ -138,25 +138,37 @@ class _Guarded(Resource):
         self.token = token
 
     def getChildWithDefault(self, path, request):
-        if self.token and not _authorised(request, self.token):
+        if self.token and not bearer_matches(request, self.token):
             return errorPage(401, "Unauthorized", "Send Authorization: Bearer <token>.")
         return super().getChildWithDefault(path, request)
 
 
-def _authorised(request, token: str) -> bool:
+def bearer_matches(request, token: str) -> bool:
     given = (request.getHeader("authorization") or "").removeprefix("Bearer ").strip()
     return hmac.compare_digest(given.encode(), token.encode())
 
 
-class _Async(Resource):
-    """A leaf whose answer is computed by a coroutine on the event loop."""
+class AsyncResource(Resource):
+    """A leaf whose answer a coroutine on the event loop computes (plugins' routes too):
+    `async def respond(self, request) -> (status, content type, body bytes)`. It answers the
+    methods named in `methods`; others get 405."""
 
     isLeaf = True
+    methods = ("GET",)
 
-    def render_GET(self, request):
+    async def respond(self, request) -> tuple[int, str, bytes]:
+        raise NotImplementedError
+
+    def render(self, request):
+        method = request.method.decode("ascii", "replace")
+        if method not in self.methods:
+            request.setResponseCode(405)
+            request.setHeader("allow", ", ".join(self.methods))
+            return b"method not allowed\n"
+
         async def answer():
             try:
-                status, content_type, body = await self.respond()
+                status, content_type, body = await self.respond(request)
             except Exception:
                 log.exception("web: %s failed", request.path.decode(errors="replace"))
                 status, content_type, body = 500, "text/plain", b"internal error\n"
@@ -168,23 +180,23 @@ class _Async(Resource):
         return NOT_DONE_YET
 
 
-class _Health(_Async):
+class _Health(AsyncResource):
     def __init__(self, bot):
         super().__init__()
         self.bot = bot
 
-    async def respond(self):
+    async def respond(self, request):
         report = await health(self.bot)
         status = 200 if report["ok"] else 503
         return status, "application/json", json.dumps(report).encode() + b"\n"
 
 
-class _MetricsPage(_Async):
+class _MetricsPage(AsyncResource):
     def __init__(self, bot):
         super().__init__()
         self.bot = bot
 
-    async def respond(self):
+    async def respond(self, request):
         await refresh(self.bot)
         return 200, CONTENT_TYPE_LATEST, generate_latest(self.bot.metrics.registry)
 

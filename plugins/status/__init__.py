@@ -1,0 +1,205 @@
+"""Status queries: "is my car ready?" answered at once, and a message when the status changes.
+
+Customers link an item to their account with the reference and the short code on their receipt
+(`claim 4711 K7M2QX`), ask `status` (or just "ist mein Auto fertig?"), and are told of each
+change through the outbox. Staff set states from their Jabber client, the company's system
+through `POST /status/events`, and admins with `botschaft status …`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bots import consent
+from bots.i18n import format_moment, translator
+from bots.plugin import Plugin, command, job
+from plugins.status import service
+from plugins.status.kinds import load_kinds
+from plugins.status.models import MODELS, Item
+from plugins.status.service import (NOTIFY_PURPOSE, ClaimLimits, ClaimResult, StatusBook,
+                                    StatusError)
+
+_ = translator(__name__)
+log = logging.getLogger(__name__)
+
+NOTIFY_TEXT_VERSION = "status.notify.1"  # the wording of the `notify on` answer
+
+
+class Status(Plugin):
+    name = "status"
+    description = "Status queries: customers ask, and are told when the status changes."
+    models = MODELS
+    default_config = {
+        "kinds": {},  # extra or replaced kinds, as in kinds.toml
+        "token": "",  # bearer token of the HTTP feed; empty: the [web] token
+        "claim_attempts_per_person": 5,
+        "claim_attempts_per_reference": 10,
+        "claim_window_minutes": 60,
+    }
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.kinds = load_kinds(self.config["kinds"])
+        self.book: StatusBook | None = None  # from start() on
+        self.storage = None
+        self.web_token = ""
+        self.timezone = "Europe/Berlin"
+
+    def make_book(self, db, default_language: str, on_queued=None) -> StatusBook:
+        limits = ClaimLimits(self.config["claim_attempts_per_person"],
+                             self.config["claim_attempts_per_reference"],
+                             timedelta(minutes=self.config["claim_window_minutes"]))
+        return StatusBook(self.kinds, db, default_language, limits, on_queued)
+
+    async def start(self, bot) -> None:
+        self.book = self.make_book(bot.storage.db, bot.config.get("bot", "language"),
+                                   bot.outbox.wake)
+        self.timezone = bot.config.get("bot", "timezone")
+        self.storage = bot.storage
+        self.web_token = bot.config.get("web", "token")
+        if self.config["token"] and self.web_token and self.config["token"] != self.web_token:
+            log.error("[plugins.status] token differs from [web] token, which guards every "
+                      "route: no request can carry both, so set only one of them")
+
+    # --- customers -------------------------------------------------------------------------
+    @command(help=_("your items and their status, or one of them: status [reference]"),
+             aliases={"de": ["stand"]},
+             examples={"en": ["is my car ready", "is my vehicle ready", "where is my order",
+                              "is my order there yet", "is my book there",
+                              "what is the status of my order", "is my repair done"],
+                       "de": ["ist mein auto fertig", "ist mein fahrzeug fertig",
+                              "wo ist meine bestellung", "ist meine bestellung da",
+                              "ist mein buch da", "wie ist der stand",
+                              "ist meine reparatur fertig"]})
+    def status(self, ctx, ref: str | None = None) -> str:
+        staff = ctx.person.may("staff")
+        if ref:
+            item = self.book.visible(ctx.person.jid, ref, staff)
+            if item is None:
+                return ctx._(_("I know no item {ref} of yours. To link it, write: claim {ref} "
+                               "<code> (the code is on your receipt)."), ref=ref.strip()[:64])
+            return self._one_item(ctx, item, staff)
+        items = self.book.items_of(ctx.person.jid)
+        if not items:
+            return ctx._(_("You have not linked anything yet. Write: claim <reference> <code> "
+                           "(both are on your receipt or job card)."))
+        lines = [ctx._(_("Your items:"))]
+        for item in items:
+            kind = self.kinds[item.kind]
+            lines.append(f"• {kind.label[ctx.language]} {item.ref}: "
+                         f"{kind.text(item.state, ctx.language)} "
+                         f"({self._when(ctx, item.updated_at)})")
+        return "\n".join(lines)
+
+    def _one_item(self, ctx, item: Item, staff: bool) -> str:
+        kind = self.kinds[item.kind]
+        lines = [f"{kind.label[ctx.language]} {item.ref}: {kind.text(item.state, ctx.language)}"]
+        history = self.book.history(item)
+        if history:
+            lines.append(ctx._(_("Last changes:")))
+            for change in history:
+                note = f" — {change.note}" if change.note else ""
+                lines.append(f"• {self._when(ctx, change.changed_at)}: "
+                             f"{kind.text(change.state, ctx.language)}{note}")
+        if staff:
+            lines.append(ctx._(_("(staff) state {state}, claim code {code}"), state=item.state,
+                               code=item.code))
+        return "\n".join(lines)
+
+    @command(help=_("link an item to you with the code on your receipt: claim <reference> "
+                    "<code>"), aliases={"de": ["verknüpfen", "verknuepfen"]})
+    def claim(self, ctx, ref: str, code: str) -> str:
+        result, item = self.book.claim(ctx.person.jid, ref, code)
+        if result is ClaimResult.LIMITED:
+            return ctx._(_("Too many attempts that did not match. Please try again in an hour, "
+                           "or ask us in person."))
+        if result is ClaimResult.NO_MATCH:
+            return ctx._(_("Reference and code do not match. Please check both on your "
+                           "receipt."))
+        kind = self.kinds[item.kind]
+        what = f"{kind.label[ctx.language]} {item.ref}"
+        state = kind.text(item.state, ctx.language)
+        if result is ClaimResult.ALREADY:
+            return ctx._(_("{item} is linked to you already. {state}"), item=what, state=state)
+        if consent.has(ctx.person.jid, NOTIFY_PURPOSE):
+            told = _("I will write to you here when its status changes (to stop: notify off).")
+        else:
+            told = _("Your notifications are off; to be told of changes, write: notify on")
+        return ctx._(_("Linked: {item}. {state}"), item=what, state=state) + "\n" + ctx._(told)
+
+    @command(help=_("messages when the status of your items changes: notify on|off"),
+             aliases={"de": ["benachrichtigen", "benachrichtigung"]})
+    def notify(self, ctx, switch: bool | None = None) -> str:
+        jid = ctx.person.jid
+        if switch is None:
+            if consent.has(jid, NOTIFY_PURPOSE):
+                return ctx._(_("Notifications are on. To stop them: notify off"))
+            return ctx._(_("Notifications are off. To switch them on: notify on"))
+        self.book.set_notify(jid, switch, NOTIFY_TEXT_VERSION)
+        if switch:
+            return ctx._(_("I will tell you here when the status of your items changes. To "
+                           "stop: notify off"))
+        return ctx._(_("Done: I will not write to you about changes any more. You can still "
+                       "ask with status. To switch it on again: notify on"))
+
+    # --- staff -----------------------------------------------------------------------------
+    @command("set", help=_("set an item's status: set <reference> <state> [note]"),
+             role="staff", aliases={"de": ["setze", "setzen"]})
+    def set_state(self, ctx, ref: str, state: str, note: str | None = None) -> str:
+        try:
+            result = self.book.set_state(ref, state, note, source="chat")
+        except StatusError as error:
+            return ctx._(_("Not changed: {error}"), error=str(error))
+        if not result.changed:
+            return ctx._(_("{ref} is {state} already; nothing changed."), ref=result.item.ref,
+                         state=result.item.state)
+        return ctx._(_("{ref} is now {state}; {count} people told."), ref=result.item.ref,
+                     state=result.item.state, count=result.told)
+
+    @command("open", help=_("open items, the longest unchanged first"), role="staff",
+             aliases={"de": ["offen"]})
+    def open_items(self, ctx) -> str:
+        items, total = self.book.open_items()
+        if not items:
+            return ctx._(_("No open items."))
+        lines = [ctx._(_("Open items: {total}"), total=total)]
+        for item in items:
+            lines.append(f"• {item.ref} ({item.kind}): {item.state}, "
+                         f"{self._when(ctx, item.updated_at)}")
+        if total > len(items):
+            lines.append(ctx._(_("… and {more} more (botschaft status list)"),
+                               more=total - len(items)))
+        return "\n".join(lines)
+
+    @command(help=_("create an item and get its claim code: create <kind> <reference>"),
+             role="staff", aliases={"de": ["anlegen"]})
+    def create(self, ctx, kind: str, ref: str) -> str:
+        try:
+            item = self.book.create(ref, kind, source="chat")
+        except StatusError as error:
+            return ctx._(_("Not created: {error}"), error=str(error))
+        return ctx._(_("Created {ref} ({kind}), state {state}. Claim code for the customer: "
+                       "{code}"), ref=item.ref, kind=item.kind, state=item.state, code=item.code)
+
+    # --- housekeeping, extensions --------------------------------------------------------
+    @job(every="10m")
+    def prune_claim_attempts(self, ctx) -> None:
+        self.book.prune_attempts()
+
+    def _when(self, ctx, moment) -> str:
+        return format_moment(moment, ctx.language, self.timezone)
+
+    def cli(self):
+        from plugins.status.cli import status_cli
+        return status_cli()
+
+    def routes(self):
+        from plugins.status.web import feed_routes
+        return feed_routes(self)
+
+    def personal_data(self, jid: str) -> dict:
+        return service.personal_data(jid)
+
+    def erase_person(self, jid: str) -> int:
+        return service.erase_person(jid)

@@ -1,0 +1,148 @@
+"""`botschaft status …`: set, create, show and list items, import a CSV file, list the kinds."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+from pathlib import Path
+
+import click
+
+from bots.cli import plugin_database
+from bots.i18n import format_moment
+from plugins.status.feed import FeedError, apply_rows, check_csv
+from plugins.status.service import StatusError
+
+SHOWN_ERRORS = 50
+
+
+def _stderr():
+    """Progress bars go to stderr, so the summary on stdout stays clean for scripts."""
+    return click.get_text_stream("stderr")
+
+
+@contextlib.contextmanager
+def _book():
+    with plugin_database("status") as (plugin, storage, config):
+        try:
+            yield plugin.make_book(storage.db, config.get("bot", "language")), config
+        except StatusError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def status_cli() -> click.Group:
+    @click.group("status")
+    def group() -> None:
+        """Items and their status (the status plugin)."""
+
+    @group.command("set")
+    @click.argument("ref")
+    @click.argument("state")
+    @click.option("--note", help="A note the customer reads with the new state.")
+    def set_state(ref: str, state: str, note: str | None) -> None:
+        """Set item REF to STATE; everyone who claimed it is told (through the outbox)."""
+        with _book() as (book, _config):
+            result = book.set_state(ref, state, note, source="cli")
+        if result.changed:
+            click.echo(f"{result.item.ref}: {result.item.state} ({result.told} people told)")
+        else:
+            click.echo(f"{result.item.ref} is {result.item.state} already; nothing changed")
+
+    @group.command("create")
+    @click.argument("ref")
+    @click.argument("kind")
+    @click.option("--code", help="The claim code printed on the receipt (default: generated).")
+    @click.option("--state", help="The first state (default: the kind's first).")
+    def create(ref: str, kind: str, code: str | None, state: str | None) -> None:
+        """Create item REF of KIND and print its claim code."""
+        with _book() as (book, _config):
+            item = book.create(ref, kind, code, state, source="cli")
+        click.echo(f"{item.ref} ({item.kind}): {item.state}, claim code {item.code}")
+
+    @group.command("show")
+    @click.argument("ref")
+    def show(ref: str) -> None:
+        """Item REF: state, claim code, history, how many people watch it."""
+        with _book() as (book, config):
+            item = book.find(ref)
+            if item is None:
+                raise click.ClickException(f"no item {ref.strip().upper()}")
+            history = book.history(item, limit=20)
+            watchers = item.watchers.count()
+        language, timezone = config.get("bot", "language"), config.get("bot", "timezone")
+        click.echo(f"{item.ref} ({item.kind}): {item.state}{' (closed)' if item.closed else ''}"
+                   f", claim code {item.code}, claimed by {watchers}")
+        for change in history:
+            note = f" — {change.note}" if change.note else ""
+            click.echo(f"  {format_moment(change.changed_at, language, timezone)}  "
+                       f"{change.state} ({change.source}){note}")
+
+    @group.command("list")
+    @click.option("--limit", default=100, show_default=True)
+    def list_open(limit: int) -> None:
+        """Open items, the longest unchanged first."""
+        with _book() as (book, config):
+            items, total = book.open_items(limit)
+        language, timezone = config.get("bot", "language"), config.get("bot", "timezone")
+        for item in items:
+            click.echo(f"{item.ref:<20} {item.kind:<10} {item.state:<20} "
+                       f"{format_moment(item.updated_at, language, timezone)}")
+        click.echo(f"{total} open item(s)" + (f", {limit} shown" if total > limit else ""))
+
+    @group.command("kinds")
+    def kinds() -> None:
+        """The kinds of items and their states (final states marked *)."""
+        with _book() as (book, _config):
+            for kind in book.kinds.values():
+                states = ", ".join(f"{state}{'*' if kind.is_final(state) else ''}"
+                                   for state in kind.states)
+                click.echo(f"{kind.name:<10} {kind.label['en']}: {states}")
+
+    @group.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--codes-out", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Write the claim codes generated for new items here (CSV ref,code).")
+    def import_csv(file: Path, codes_out: Path | None) -> None:
+        """Import FILE.csv (columns ref, state, and kind, code, note as needed; comma or
+        semicolon): new references create items, known ones change state. Every row is
+        checked first; with any error nothing is imported."""
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise click.ClickException(f"{file}: not UTF-8 (byte {error.start}); save it as "
+                                       "CSV UTF-8") from None
+        lines = max(text.count("\n"), 1)
+        with _book() as (book, _config):
+            try:
+                with click.progressbar(length=lines, label="checking ", file=_stderr()) as bar:
+                    report = check_csv(text, book, bar.update)
+            except FeedError as error:
+                raise click.ClickException(f"{file}: {error}") from None
+            _refuse_errors(file, report)
+            uncoded = sum(1 for row in report.rows if row.new and row.code is None)
+            if uncoded and codes_out is None:
+                raise click.ClickException(
+                    f"{file}: {uncoded} new item(s) have no code column value; give --codes-out "
+                    "FILE to have codes generated and written there. Nothing was imported.")
+            with click.progressbar(length=len(report.rows), label="importing",
+                                   file=_stderr()) as bar:
+                generated = apply_rows(report.rows, book, bar.update)
+        if codes_out is not None and generated:
+            with codes_out.open("w", newline="", encoding="utf-8") as out:
+                writer = csv.writer(out)
+                writer.writerow(["ref", "code"])
+                writer.writerows(generated.items())
+        click.echo(f"{file}: {len(report.rows)} rows imported, {report.created} new items"
+                   + (f"; codes in {codes_out}" if generated else ""))
+
+    return group
+
+
+def _refuse_errors(file: Path, report) -> None:
+    if not report.errors:
+        return
+    for error in report.errors[:SHOWN_ERRORS]:
+        click.echo(f"{file}: {error}", err=True)
+    if len(report.errors) > SHOWN_ERRORS:
+        click.echo(f"… and {len(report.errors) - SHOWN_ERRORS} more", err=True)
+    raise click.ClickException(f"{file}: {len(report.errors)} error(s); nothing was imported")

@@ -1,0 +1,213 @@
+"""Status from the company's own systems: JSON events (HTTP) and CSV files (CLI import).
+
+Both are checked completely before anything is written, and every problem names where it is:
+the JSON field, or the CSV line and column. A file with one bad line imports nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Iterator
+
+from plugins.status.models import Item, StatusChange, utcnow
+from plugins.status.service import (StatusBook, StatusError, new_code, normalise_ref,
+                                    clean_note)
+
+MAX_JSON_BYTES = 64 * 1024
+EVENT_FIELDS = {"event_id": True, "ref": True, "state": True, "note": False}
+ITEM_FIELDS = {"ref": True, "kind": True, "code": False, "state": False, "note": False}
+CSV_COLUMNS = ("ref", "state", "kind", "code", "note")
+CHUNK = 500
+
+
+class FeedError(ValueError):
+    """Input that cannot be taken; `field` names the JSON field or CSV column."""
+
+    def __init__(self, field: str, message: str, line: int | None = None):
+        where = f"line {line}, field {field}" if line else field
+        super().__init__(f"{where}: {message}")
+        self.field = field
+        self.line = line
+
+
+def parse_json(body: bytes, fields: dict[str, bool]) -> dict[str, str]:
+    """A JSON object with exactly these text fields (required ones present)."""
+    if len(body) > MAX_JSON_BYTES:
+        raise FeedError("body", f"larger than {MAX_JSON_BYTES} bytes")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise FeedError("body", "not UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise FeedError("body", f"not JSON ({error.msg} at line {error.lineno}, column "
+                        f"{error.colno})") from None
+    if not isinstance(data, dict):
+        raise FeedError("body", "must be a JSON object")
+    for name in data:
+        if name not in fields:
+            raise FeedError(name, f"unknown field; allowed: {', '.join(fields)}")
+    for name, required in fields.items():
+        value = data.get(name)
+        if value is None:
+            if required:
+                raise FeedError(name, "missing")
+            continue
+        if not isinstance(value, str):
+            raise FeedError(name, f"must be a string, not {type(value).__name__}")
+        if required and not value.strip():
+            raise FeedError(name, "empty")
+    return {name: data[name] for name in fields if data.get(name) is not None}
+
+
+# --- CSV -----------------------------------------------------------------------------------
+@dataclass
+class Row:
+    line: int
+    ref: str
+    state: str
+    kind: str
+    code: str | None
+    note: str | None
+    new: bool  # the item does not exist yet: this row creates it
+
+
+@dataclass
+class ImportReport:
+    rows: list[Row]
+    errors: list[str]
+
+    @property
+    def created(self) -> int:
+        return sum(1 for row in self.rows if row.new)
+
+
+def read_rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, column → value) for each data row; `,` or `;` separated (as spreadsheets
+    in German locales write them); the header names the columns. A row with the wrong number
+    of columns, or broken quoting, comes as a FeedError in place of its values."""
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except StopIteration:
+        raise FeedError("header", "the file is empty", line=1) from None
+    for name in header:
+        if name not in CSV_COLUMNS:
+            raise FeedError(name or "(empty)", "unknown column; allowed: "
+                            f"{', '.join(CSV_COLUMNS)}", line=1)
+    for needed in ("ref", "state"):
+        if needed not in header:
+            raise FeedError(needed, "column missing in the header", line=1)
+    line = reader.line_num
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # the rest of the file cannot be read reliably
+            yield reader.line_num, FeedError("(row)", f"{error}; the file is not read further",
+                                             line=reader.line_num)
+            return
+        if values and any(value.strip() for value in values):
+            if len(values) != len(header):
+                yield line + 1, FeedError("(row)", f"{len(values)} columns, the header has "
+                                          f"{len(header)}", line=line + 1)
+            else:
+                yield line + 1, dict(zip(header, values))
+        line = reader.line_num
+
+
+def check_csv(text: str, book: StatusBook, progress=None) -> ImportReport:
+    """Every row checked against the kinds and the items already there; nothing written."""
+    rows: list[Row] = []
+    errors: list[str] = []
+    seen: dict[str, str] = {}  # ref → kind, for rows earlier in the file
+    pending: list[tuple[int, dict[str, str]]] = []
+
+    def check_chunk():
+        refs = []
+        for line, values in pending:
+            try:
+                refs.append(normalise_ref(values["ref"]))
+            except (StatusError, TypeError):
+                pass  # reported by _check_row
+        existing = dict(Item.select(Item.ref, Item.kind).where(Item.ref.in_(refs)).tuples()) \
+            if refs else {}
+        for line, values in pending:
+            try:
+                rows.append(_check_row(line, values, book, existing, seen))
+            except (FeedError, StatusError) as error:
+                errors.append(str(error) if isinstance(error, FeedError)
+                              else f"line {line}, field {error}")
+        if progress:
+            progress(len(pending))
+        pending.clear()
+
+    for line, values in read_rows(text):
+        pending.append((line, values))
+        if len(pending) >= CHUNK:
+            check_chunk()
+    check_chunk()
+    return ImportReport(rows, errors)
+
+
+def _check_row(line: int, values: dict[str, str], book: StatusBook, existing: dict[str, str],
+               seen: dict[str, str]) -> Row:
+    if isinstance(values, FeedError):
+        raise values
+    ref = normalise_ref(values["ref"])
+    known_kind = existing.get(ref) or seen.get(ref)
+    given_kind = values.get("kind", "").strip().lower()
+    if known_kind and given_kind and given_kind != known_kind:
+        raise FeedError("kind", f"{ref} is a {known_kind}, not a {given_kind}", line=line)
+    if not known_kind and not given_kind:
+        raise FeedError("kind", f"{ref} is new: give its kind ({', '.join(book.kinds)})",
+                        line=line)
+    kind = book.kind(known_kind or given_kind)
+    state = book.check_state(kind, values.get("state", ""))
+    code = values.get("code", "").strip() or None
+    if code:
+        code = book.check_code(code)
+    note = clean_note(values.get("note"))
+    new = ref not in existing and ref not in seen
+    seen[ref] = kind.name
+    return Row(line, ref, state, kind.name, code, note, new)
+
+
+def apply_rows(rows: list[Row], book: StatusBook, progress=None) -> dict[str, str]:
+    """Write checked rows in one transaction (a crash leaves everything as it was): new items
+    in bulk, changes of existing ones with their pushes. Returns generated codes (ref → code)."""
+    generated: dict[str, str] = {}
+    with book.db.atomic():
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start:start + CHUNK]
+            _create_items([row for row in chunk if row.new], book, generated)
+            for row in chunk:
+                if not row.new:
+                    book.set_state(row.ref, row.state, row.note, source="import")
+            if progress:
+                progress(len(chunk))
+    return generated
+
+
+def _create_items(rows: list[Row], book: StatusBook, generated: dict[str, str]) -> None:
+    if not rows:
+        return
+    now = utcnow()
+    items = []
+    for row in rows:
+        code = row.code
+        if code is None:
+            code = generated[row.ref] = new_code()
+        items.append({"ref": row.ref, "kind": row.kind, "state": row.state, "code": code,
+                      "closed": book.kinds[row.kind].is_final(row.state), "created_at": now,
+                      "updated_at": now})
+    Item.insert_many(items).execute()
+    ids = dict(Item.select(Item.ref, Item.id).where(
+        Item.ref.in_([row.ref for row in rows])).tuples())
+    StatusChange.insert_many([{"item": ids[row.ref], "state": row.state, "note": row.note,
+                               "source": "import", "changed_at": now} for row in rows]).execute()

@@ -1,0 +1,281 @@
+"""The status book: items, state changes with their pushes, claims. Also the Python API for
+other plugins (`bot.plugin_named("status").book`).
+
+Every method is plain peewee code for a database thread (`await storage.run(book.set_state,
+…)` from the event loop). A state change, its history row, the feed's event id and one outbox
+message per person to tell commit in one transaction: a change is told exactly once, also when
+the bot dies right after it.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable
+
+import peewee
+
+from bots import consent
+from bots.outbox import enqueue
+from bots.people import PersonSetting
+from plugins.status.kinds import Kind
+from plugins.status.models import ClaimAttempt, FeedEvent, Item, StatusChange, Watcher, utcnow
+
+NOTIFY_PURPOSE = "status.notify"
+CLAIM_TEXT_VERSION = "status.claim.1"  # bump when the claim answer's wording about pushes changes
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a receipt safely
+CODE_LENGTH = 6
+MAX_REF_LENGTH = 64
+SOURCES = ("chat", "cli", "http", "import", "api")
+
+
+class StatusError(ValueError):
+    """Input the book cannot take; the message says which field and why."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class UnknownItem(StatusError):
+    """No item has this reference."""
+
+    def __init__(self, ref: str):
+        super().__init__("ref", f"no item {ref}")
+
+
+class ClaimResult(enum.Enum):
+    LINKED = "linked"
+    ALREADY = "already"
+    NO_MATCH = "no_match"  # wrong code or no such reference: the person cannot tell which
+    LIMITED = "limited"
+
+
+@dataclass(frozen=True)
+class SetResult:
+    item: Item
+    changed: bool  # False: the item had this state already, or the event was applied before
+    duplicate_event: bool = False
+    told: int = 0  # outbox messages written for the people watching
+
+
+@dataclass(frozen=True)
+class ClaimLimits:
+    per_person: int = 5
+    per_reference: int = 10
+    window: timedelta = timedelta(hours=1)
+
+
+def normalise_ref(ref: str) -> str:
+    """References compare without case and surrounding space: "ab-12 " is "AB-12"."""
+    ref = (ref or "").strip().upper()
+    if not ref:
+        raise StatusError("ref", "the reference is empty")
+    if len(ref) > MAX_REF_LENGTH:
+        raise StatusError("ref", f"the reference is longer than {MAX_REF_LENGTH} characters")
+    if any(character.isspace() or not character.isprintable() for character in ref):
+        raise StatusError("ref", f"the reference {ref[:20]!r} contains spaces or control "
+                          "characters")
+    return ref
+
+
+def normalise_code(code: str) -> str:
+    return "".join(character for character in (code or "").upper() if character.isalnum())
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+class StatusBook:
+    def __init__(self, kinds: dict[str, Kind], db: peewee.Database, default_language: str,
+                 limits: ClaimLimits = ClaimLimits(), on_queued: Callable[[], None] | None = None):
+        self.kinds = kinds
+        self.db = db
+        self.default_language = default_language
+        self.limits = limits
+        self.on_queued = on_queued  # wakes the bot's outbox after new messages committed
+
+    # --- checks ----------------------------------------------------------------------------
+    def kind(self, name: str) -> Kind:
+        kind = self.kinds.get((name or "").strip().lower())
+        if kind is None:
+            raise StatusError("kind", f"unknown kind {name!r}; known: {', '.join(self.kinds)}")
+        return kind
+
+    def check_state(self, kind: Kind, state: str) -> str:
+        state = (state or "").strip().lower()
+        if state not in kind.states:
+            raise StatusError("state", f"{state!r} is no state of kind {kind.name}; known: "
+                              f"{', '.join(kind.states)}")
+        return state
+
+    def check_code(self, code: str) -> str:
+        code = normalise_code(code)
+        if not 4 <= len(code) <= 16:
+            raise StatusError("code", "a claim code has 4 to 16 letters or digits")
+        return code
+
+    # --- writing ---------------------------------------------------------------------------
+    def create(self, ref: str, kind: str, code: str | None = None, state: str | None = None,
+               note: str | None = None, source: str = "api") -> Item:
+        """A new item in its kind's first state (or `state`); its claim code is generated
+        unless the company's system prints its own."""
+        ref = normalise_ref(ref)
+        kind_ = self.kind(kind)
+        state = self.check_state(kind_, state) if state else next(iter(kind_.states))
+        code = self.check_code(code) if code else new_code()
+        with self.db.atomic():
+            if Item.select().where(Item.ref == ref).exists():
+                raise StatusError("ref", f"an item {ref} exists already")
+            item = Item.create(ref=ref, kind=kind_.name, state=state, code=code,
+                               closed=kind_.is_final(state))
+            StatusChange.create(item=item, state=state, note=clean_note(note), source=source)
+        return item
+
+    def set_state(self, ref: str, state: str, note: str | None = None, source: str = "api",
+                  event_id: str | None = None) -> SetResult:
+        """Move an item to `state` and tell everyone who claimed it and wants to be told."""
+        ref = normalise_ref(ref)
+        note = clean_note(note)
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}")
+        with self.db.atomic():
+            query = Item.select().where(Item.ref == ref)
+            if isinstance(self.db, peewee.PostgresqlDatabase):
+                query = query.for_update()  # two feeds changing one item take turns
+            item = query.first()
+            if item is None:
+                raise UnknownItem(ref)
+            kind = self.kind(item.kind)
+            state = self.check_state(kind, state)
+            if event_id is not None and not FeedEvent.insert(
+                    event_id=event_id).on_conflict_ignore().as_rowcount().execute():
+                return SetResult(item, changed=False, duplicate_event=True)
+            if item.state == state and not note:
+                return SetResult(item, changed=False)
+            now = utcnow()
+            change = StatusChange.create(item=item, state=state, note=note, source=source,
+                                         changed_at=now)
+            Item.update(state=state, closed=kind.is_final(state), updated_at=now).where(
+                Item.id == item.id).execute()
+            item.state, item.closed, item.updated_at = state, kind.is_final(state), now
+            told = self._tell_watchers(item, kind, change)
+        if told and self.on_queued:
+            self.on_queued()
+        return SetResult(item, changed=True, told=told)
+
+    def _tell_watchers(self, item: Item, kind: Kind, change: StatusChange) -> int:
+        jids = [jid for (jid,) in Watcher.select(Watcher.jid).where(
+            Watcher.item == item).tuples()]
+        agreed = consent.given_among(jids, NOTIFY_PURPOSE)
+        languages = dict(PersonSetting.select(PersonSetting.jid, PersonSetting.language).where(
+            PersonSetting.jid.in_(list(agreed))).tuples()) if agreed else {}
+        for jid in sorted(agreed):
+            language = languages.get(jid) or self.default_language
+            enqueue(f"status:{change.id}:{jid}", jid,
+                    push_text(kind, item.ref, change.state, change.note, language))
+        return len(agreed)
+
+    # --- claims ----------------------------------------------------------------------------
+    def claim(self, jid: str, ref: str, code: str) -> tuple[ClaimResult, Item | None]:
+        """Link an item to a person who shows its code. Wrong codes and unknown references
+        look the same, and both count towards the limits per person and per reference."""
+        try:
+            ref = normalise_ref(ref)
+        except StatusError:
+            return ClaimResult.NO_MATCH, None
+        since = utcnow() - self.limits.window
+        with self.db.atomic():
+            failures = ClaimAttempt.select().where(ClaimAttempt.at > since)
+            if (failures.where(ClaimAttempt.jid == jid).count() >= self.limits.per_person
+                    or failures.where(ClaimAttempt.ref == ref).count()
+                    >= self.limits.per_reference):
+                return ClaimResult.LIMITED, None
+            item = Item.get_or_none(Item.ref == ref)
+            expected = item.code if item else new_code()  # compare anyway: same time either way
+            if not hmac.compare_digest(normalise_code(code).encode(), expected.encode()) \
+                    or item is None:
+                ClaimAttempt.create(jid=jid, ref=ref)
+                return ClaimResult.NO_MATCH, None
+            created = Watcher.insert(item=item, jid=jid).on_conflict_ignore().as_rowcount() \
+                .execute()
+            if not consent.has(jid, NOTIFY_PURPOSE) \
+                    and not consent.ever_withdrawn(jid, NOTIFY_PURPOSE):
+                consent.give(jid, NOTIFY_PURPOSE, CLAIM_TEXT_VERSION)
+        return (ClaimResult.LINKED if created else ClaimResult.ALREADY), item
+
+    def set_notify(self, jid: str, on: bool, text_version: str) -> None:
+        with self.db.atomic():
+            if on:
+                consent.give(jid, NOTIFY_PURPOSE, text_version)
+            else:
+                consent.withdraw(jid, NOTIFY_PURPOSE)
+
+    def prune_attempts(self) -> int:
+        """Failed claims older than the window are no longer needed: delete them."""
+        return ClaimAttempt.delete().where(
+            ClaimAttempt.at <= utcnow() - self.limits.window).execute()
+
+    # --- reading ---------------------------------------------------------------------------
+    def items_of(self, jid: str, limit: int = 20) -> list[Item]:
+        return list(Item.select().join(Watcher).where(Watcher.jid == jid)
+                    .order_by(Item.updated_at.desc()).limit(limit))
+
+    def find(self, ref: str) -> Item | None:
+        try:
+            return Item.get_or_none(Item.ref == normalise_ref(ref))
+        except StatusError:
+            return None
+
+    def visible(self, jid: str, ref: str, staff: bool) -> Item | None:
+        """The item if this person may see it: staff all, customers what they claimed."""
+        item = self.find(ref)
+        if item is None or staff:
+            return item
+        claimed = Watcher.select().where((Watcher.item == item) & (Watcher.jid == jid)).exists()
+        return item if claimed else None
+
+    def history(self, item: Item, limit: int = 3) -> list[StatusChange]:
+        return list(StatusChange.select().where(StatusChange.item == item)
+                    .order_by(StatusChange.changed_at.desc(), StatusChange.id.desc())
+                    .limit(limit))
+
+    def open_items(self, limit: int = 30) -> tuple[list[Item], int]:
+        """The open items changed longest ago first, and how many are open in all."""
+        query = Item.select().where(Item.closed == False)  # noqa: E712 (peewee expression)
+        return list(query.order_by(Item.updated_at, Item.id).limit(limit)), query.count()
+
+
+def personal_data(jid: str) -> dict:
+    """What the status tables hold about a person (for `botschaft privacy export`)."""
+    claims = Watcher.select(Watcher, Item).join(Item).where(Watcher.jid == jid)
+    return {"claimed_items": [{"ref": watcher.item.ref, "kind": watcher.item.kind,
+                               "state": watcher.item.state,
+                               "claimed_at": watcher.claimed_at.isoformat()}
+                              for watcher in claims],
+            "failed_claims": [{"ref": attempt.ref, "at": attempt.at.isoformat()}
+                              for attempt in ClaimAttempt.select().where(
+                                  ClaimAttempt.jid == jid)]}
+
+
+def erase_person(jid: str) -> int:
+    """Forget a person's claims and attempts; the items stay (they are the company's)."""
+    with Watcher._meta.database.atomic():
+        return (Watcher.delete().where(Watcher.jid == jid).execute()
+                + ClaimAttempt.delete().where(ClaimAttempt.jid == jid).execute())
+
+
+def push_text(kind: Kind, ref: str, state: str, note: str | None, language: str) -> str:
+    text = f"{kind.label[language]} {ref}: {kind.text(state, language)}"
+    return f"{text}\n{note}" if note else text
+
+
+def clean_note(note: str | None) -> str | None:
+    note = (note or "").strip()
+    if len(note) > 1000:
+        raise StatusError("note", "a note has at most 1000 characters")
+    return note or None

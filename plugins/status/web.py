@@ -1,0 +1,80 @@
+"""The HTTP feed for the company's systems (ERP, dealer management, shop):
+
+    POST /status/items    {"ref": "4711", "kind": "vehicle", "code": "K7M2QX"}   → 201
+    POST /status/events   {"event_id": "erp-99812", "ref": "4711", "state": "cleaning",
+                           "note": "…"}                                           → 200
+
+Both need `Authorization: Bearer <[plugins.status] token>` (or the [web] token when the
+plugin has none). Events are idempotent by `event_id`: a repeated event changes nothing and
+answers `"duplicate": true`, so the sender may retry freely. Errors are JSON
+`{"error": "…", "field": "…"}` with 400 (bad input), 401, 404 (no such item), 409 (exists).
+"""
+
+from __future__ import annotations
+
+import json
+
+from bots.web import AsyncResource, bearer_matches
+from plugins.status.feed import EVENT_FIELDS, ITEM_FIELDS, FeedError, parse_json
+from plugins.status.service import StatusError, UnknownItem
+
+
+def feed_routes(plugin) -> dict:
+    return {"items": _ItemsFeed(plugin), "events": _EventsFeed(plugin)}
+
+
+def _answer(status: int, **content) -> tuple[int, str, bytes]:
+    return status, "application/json", json.dumps(content, ensure_ascii=False).encode() + b"\n"
+
+
+class _Feed(AsyncResource):
+    methods = ("POST",)
+    fields: dict[str, bool] = {}
+
+    def __init__(self, plugin):
+        super().__init__()
+        self.plugin = plugin
+
+    async def respond(self, request):
+        token = self.plugin.config["token"] or self.plugin.web_token
+        if not token:
+            return _answer(503, error="the status feed is off: set [plugins.status] token "
+                           "(or BOTSCHAFT_PLUGINS_STATUS_TOKEN)", field="token")
+        if not bearer_matches(request, token):
+            return _answer(401, error="send Authorization: Bearer <token>", field="token")
+        if self.plugin.book is None:
+            return _answer(503, error="the bot is starting; try again in a moment")
+        try:
+            data = parse_json(request.content.read(), self.fields)
+            return await self.plugin.storage.run(self.apply, data)
+        except (FeedError, StatusError) as error:
+            return _answer(404 if isinstance(error, UnknownItem) else 400, error=str(error),
+                           field=error.field)
+
+    def apply(self, data: dict) -> tuple[int, str, bytes]:
+        raise NotImplementedError
+
+
+class _ItemsFeed(_Feed):
+    fields = ITEM_FIELDS
+
+    def apply(self, data):
+        book = self.plugin.book
+        if book.find(data["ref"]) is not None:
+            return _answer(409, error=f"ref: an item {data['ref'].strip().upper()} exists "
+                           "already", field="ref")
+        item = book.create(data["ref"], data["kind"], data.get("code"), data.get("state"),
+                           data.get("note"), source="http")
+        return _answer(201, ref=item.ref, kind=item.kind, state=item.state, code=item.code)
+
+
+class _EventsFeed(_Feed):
+    fields = EVENT_FIELDS
+
+    def apply(self, data):
+        result = self.plugin.book.set_state(data["ref"], data["state"], data.get("note"),
+                                            source="http", event_id=data["event_id"])
+        return _answer(200, ref=result.item.ref, state=result.item.state,
+                       changed=result.changed, duplicate=result.duplicate_event,
+                       told=result.told)
+
