@@ -110,7 +110,7 @@ class Status(Plugin):
     @command(help=_("link an item to you with the code on your receipt: claim <reference> "
                     "<code>"), aliases={"de": ["verknüpfen", "verknuepfen"]})
     def claim(self, ctx, ref: str, code: str) -> str:
-        result, item = self.book.claim(ctx.person.jid, ref, code)
+        result, item = self.book.claim(ctx.person.jid, ref, code, ctx.language)
         if result is ClaimResult.LIMITED:
             return ctx._(_("Too many attempts that did not match. Please try again in an hour, "
                            "or ask us in person."))
@@ -154,7 +154,7 @@ class Status(Plugin):
         if not result.changed:
             return ctx._(_("{ref} is {state} already; nothing changed."), ref=result.item.ref,
                          state=result.item.state)
-        return ctx._(_("{ref} is now {state}; {count} people told."), ref=result.item.ref,
+        return ctx._(_("{ref} is now {state}; people told: {count}."), ref=result.item.ref,
                      state=result.item.state, count=result.told)
 
     @command("open", help=_("open items, the longest unchanged first"), role="staff",

@@ -163,7 +163,8 @@ def _check_row(line: int, values: dict[str, str], book: StatusBook, existing: di
     known_kind = existing.get(ref) or seen.get(ref)
     given_kind = values.get("kind", "").strip().lower()
     if known_kind and given_kind and given_kind != known_kind:
-        raise FeedError("kind", f"{ref} is a {known_kind}, not a {given_kind}", line=line)
+        raise FeedError("kind", f"{ref} is of kind {known_kind}, not {given_kind}",
+                        line=line)
     if not known_kind and not given_kind:
         raise FeedError("kind", f"{ref} is new: give its kind ({', '.join(book.kinds)})",
                         line=line)

@@ -46,6 +46,7 @@ class Watcher(peewee.Model):
 
     item = peewee.ForeignKeyField(Item, backref="watchers", on_delete="CASCADE")
     jid = peewee.CharField(max_length=3071, index=True)
+    language = peewee.CharField(max_length=8, null=True)  # theirs when claiming (client's)
     claimed_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:

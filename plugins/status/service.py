@@ -169,21 +169,23 @@ class StatusBook:
         return SetResult(item, changed=True, told=told)
 
     def _tell_watchers(self, item: Item, kind: Kind, change: StatusChange) -> int:
-        jids = [jid for (jid,) in Watcher.select(Watcher.jid).where(
-            Watcher.item == item).tuples()]
-        agreed = consent.given_among(jids, NOTIFY_PURPOSE)
-        languages = dict(PersonSetting.select(PersonSetting.jid, PersonSetting.language).where(
+        languages = dict(Watcher.select(Watcher.jid, Watcher.language).where(
+            Watcher.item == item).tuples())
+        agreed = consent.given_among(list(languages), NOTIFY_PURPOSE)
+        chosen = dict(PersonSetting.select(PersonSetting.jid, PersonSetting.language).where(
             PersonSetting.jid.in_(list(agreed))).tuples()) if agreed else {}
         for jid in sorted(agreed):
-            language = languages.get(jid) or self.default_language
+            language = chosen.get(jid) or languages[jid] or self.default_language
             enqueue(f"status:{change.id}:{jid}", jid,
                     push_text(kind, item.ref, change.state, change.note, language))
         return len(agreed)
 
     # --- claims ----------------------------------------------------------------------------
-    def claim(self, jid: str, ref: str, code: str) -> tuple[ClaimResult, Item | None]:
-        """Link an item to a person who shows its code. Wrong codes and unknown references
-        look the same, and both count towards the limits per person and per reference."""
+    def claim(self, jid: str, ref: str, code: str, language: str | None = None
+              ) -> tuple[ClaimResult, Item | None]:
+        """Link an item to a person who shows its code; pushes go out in `language` unless
+        they chose one. Wrong codes and unknown references look the same, and both count
+        towards the limits per person and per reference."""
         try:
             ref = normalise_ref(ref)
         except StatusError:
@@ -201,8 +203,8 @@ class StatusBook:
                     or item is None:
                 ClaimAttempt.create(jid=jid, ref=ref)
                 return ClaimResult.NO_MATCH, None
-            created = Watcher.insert(item=item, jid=jid).on_conflict_ignore().as_rowcount() \
-                .execute()
+            created = Watcher.insert(item=item, jid=jid, language=language) \
+                .on_conflict_ignore().as_rowcount().execute()
             if not consent.has(jid, NOTIFY_PURPOSE) \
                     and not consent.ever_withdrawn(jid, NOTIFY_PURPOSE):
                 consent.give(jid, NOTIFY_PURPOSE, CLAIM_TEXT_VERSION)

@@ -1,0 +1,155 @@
+"""The status book on SQLite and PostgreSQL: changes, pushes through the outbox, claims."""
+
+from __future__ import annotations
+
+import pytest
+
+from bots import consent
+from bots.app import schemas
+from bots.outbox import OutboxMessage
+from bots.people import PersonSetting
+from bots.storage import Storage
+from plugins.status import Status
+from plugins.status.models import ClaimAttempt, StatusChange, Watcher
+from plugins.status.service import (NOTIFY_PURPOSE, ClaimLimits, ClaimResult, StatusError,
+                                    UnknownItem, erase_person, personal_data)
+
+ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
+
+
+@pytest.fixture
+def book(database_url):
+    plugin = Status()
+    storage = Storage(database_url)
+    storage.migrate(schemas([plugin]))
+    woken = []
+    book = plugin.make_book(storage.db, "en", on_queued=lambda: woken.append(1))
+    book.limits = ClaimLimits(per_person=3, per_reference=4)
+    book.woken = woken
+    yield book
+    storage.close()
+
+
+def outbox() -> list[tuple[str, str, str]]:
+    return list(OutboxMessage.select(OutboxMessage.key, OutboxMessage.recipient,
+                                     OutboxMessage.body).order_by(OutboxMessage.id).tuples())
+
+
+def test_a_change_tells_each_consenting_watcher_once_in_their_language(book):
+    item = book.create("wob-4711", "vehicle", code="ABCD23")
+    assert item.ref == "WOB-4711" and item.state == "received"
+    for jid in (ALICE, BOB, CAROL):
+        assert book.claim(jid, "wob-4711", "abcd-23")[0] is ClaimResult.LINKED
+    PersonSetting.create(jid=BOB, language="de")
+    book.set_notify(CAROL, False, "test.1")
+
+    result = book.set_state("WOB-4711", "cleaning", "Felgen extra", source="cli")
+
+    assert result.changed and result.told == 2 and book.woken == [1]
+    change = StatusChange.select().order_by(StatusChange.id.desc()).get()
+    assert outbox() == [
+        (f"status:{change.id}:{ALICE}", ALICE, "Vehicle WOB-4711: Your vehicle is being cleaned "
+         "and will be ready for pick-up shortly.\nFelgen extra"),
+        (f"status:{change.id}:{BOB}", BOB, "Fahrzeug WOB-4711: Ihr Fahrzeug befindet sich in "
+         "der Reinigung und ist in Kürze abholbereit.\nFelgen extra")]
+
+
+def test_the_same_state_again_or_a_repeated_event_changes_and_tells_nothing(book):
+    book.create("1", "order", code="ABCD23")
+    book.claim(ALICE, "1", "ABCD23")
+    assert book.set_state("1", "packed", event_id="erp-1").changed
+    assert not book.set_state("1", "packed").changed
+    shipped = book.set_state("1", "shipped", event_id="erp-2")
+    replay = book.set_state("1", "packed", event_id="erp-1")  # an old event, delivered again
+    assert shipped.changed and replay.duplicate_event and not replay.changed
+    assert book.find("1").state == "shipped"
+    assert len(outbox()) == 2
+    assert [change.state for change in book.history(book.find("1"), limit=10)] == [
+        "shipped", "packed", "received"]
+
+
+def test_final_states_close_items_and_open_lists_the_rest(book):
+    book.create("1", "book", code="ABCD23")
+    book.create("2", "book", code="ABCD23")
+    book.set_state("1", "collected")
+    items, total = book.open_items()
+    assert [item.ref for item in items] == ["2"] and total == 1
+
+
+def test_wrong_input_names_the_field(book):
+    book.create("1", "vehicle", code="ABCD23")
+    with pytest.raises(StatusError, match="state: 'cleanign' is no state of kind vehicle"):
+        book.set_state("1", "cleanign")
+    with pytest.raises(UnknownItem, match="ref: no item 2"):
+        book.set_state("2", "ready")
+    with pytest.raises(StatusError, match="kind: unknown kind 'bus'"):
+        book.create("3", "bus")
+    with pytest.raises(StatusError, match="ref: an item 1 exists already"):
+        book.create("1", "vehicle")
+    with pytest.raises(StatusError, match="ref: the reference is empty"):
+        book.create("  ", "vehicle")
+    with pytest.raises(StatusError, match="contains spaces"):
+        book.create("4 7", "vehicle")
+    assert StatusChange.select().count() == 1 and not outbox()
+
+
+def test_a_wrong_code_and_an_unknown_reference_look_the_same_and_count_alike(book):
+    book.create("1", "vehicle", code="ABCD23")
+    assert book.claim(ALICE, "1", "WRONG1") == (ClaimResult.NO_MATCH, None)
+    assert book.claim(ALICE, "999", "ABCD23") == (ClaimResult.NO_MATCH, None)
+    assert book.claim(ALICE, "", "ABCD23") == (ClaimResult.NO_MATCH, None)
+    assert ClaimAttempt.select().count() == 2  # the empty reference is no reference at all
+    assert book.claim(ALICE, "1", "WRONG2")[0] is ClaimResult.NO_MATCH
+    # three failures: even the right code is refused now, for this person only
+    assert book.claim(ALICE, "1", "ABCD23")[0] is ClaimResult.LIMITED
+    assert book.claim(BOB, "1", "ABCD23")[0] is ClaimResult.LINKED
+    assert Watcher.select().where(Watcher.jid == ALICE).count() == 0
+
+
+def test_guessing_one_reference_from_many_accounts_is_limited_per_reference(book):
+    book.create("1", "vehicle", code="ABCD23")
+    for number in range(4):
+        assert book.claim(f"guess{number}@example.com", "1", f"WRONG{number}")[0] \
+            is ClaimResult.NO_MATCH
+    assert book.claim(ALICE, "1", "ABCD23")[0] is ClaimResult.LIMITED
+    # the same holds for a reference that does not exist: the limit gives nothing away
+    for number in range(4):
+        book.claim(f"guess{number}@example.com", "2", "WRONG9")
+    assert book.claim(ALICE, "2", "ABCD23")[0] is ClaimResult.LIMITED
+
+
+def test_claiming_records_consent_unless_the_person_said_no_before(book):
+    book.create("1", "vehicle", code="ABCD23")
+    book.create("2", "vehicle", code="ABCD23")
+    book.claim(ALICE, "1", "ABCD23")
+    assert consent.has(ALICE, NOTIFY_PURPOSE)
+    assert book.claim(ALICE, "1", "ABCD23")[0] is ClaimResult.ALREADY
+    book.set_notify(ALICE, False, "test.1")
+    book.claim(ALICE, "2", "ABCD23")
+    assert not consent.has(ALICE, NOTIFY_PURPOSE)
+    record = consent.records_of(ALICE)[0]
+    assert record["text_version"] == "status.claim.1" and record["withdrawn_at"]
+
+
+def test_a_person_s_data_is_exported_and_erased(book):
+    book.create("1", "vehicle", code="ABCD23")
+    book.claim(ALICE, "1", "ABCD23")
+    book.claim(ALICE, "2", "ABCD23")
+    book.claim(BOB, "1", "ABCD23")
+    data = personal_data(ALICE)
+    assert [claim["ref"] for claim in data["claimed_items"]] == ["1"]
+    assert [attempt["ref"] for attempt in data["failed_claims"]] == ["2"]
+    assert erase_person(ALICE) == 2
+    assert personal_data(ALICE) == {"claimed_items": [], "failed_claims": []}
+    assert book.find("1") is not None and Watcher.select().count() == 1  # Bob's stays
+
+
+def test_lookups_use_indexes(book):
+    """The lookup must not grow with the table: the plan for a reference is an index search."""
+    book.create("1", "vehicle", code="ABCD23")
+    query = book.db.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT * FROM status_item WHERE ref = ?" if
+        book.db.__class__.__name__.startswith("Sqlite") else
+        "EXPLAIN SELECT * FROM status_item WHERE ref = %s", ("1",))
+    plan = " ".join(str(row) for row in query.fetchall())
+    assert "INDEX" in plan.upper() and "SCAN status_item" not in plan
