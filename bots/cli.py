@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import ssl
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import click
 
 from bots import config as configuration
-from bots import scaffold
+from bots import privacy, scaffold
 from bots.app import run_until_signal, schemas, send_once
 from bots.config import ConfigError
 from bots.connection import LoginFailed
@@ -211,6 +212,55 @@ def migrate() -> None:
         finally:
             storage.close()
     click.echo("\n".join(applied) if applied else "the database is up to date")
+
+
+@main.group("privacy")
+def privacy_group() -> None:
+    """Everything stored about one person: export it, or erase it."""
+
+
+@privacy_group.command("export")
+@click.argument("jid")
+def privacy_export(jid: str) -> None:
+    """Print all data about JID (core and every plugin) as JSON."""
+    with _all_plugins_database() as (plugins, storage):
+        click.echo(json.dumps(privacy.export(_bare(jid), plugins), indent=2, ensure_ascii=False))
+
+
+@privacy_group.command("erase")
+@click.argument("jid")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def privacy_erase(jid: str, yes: bool) -> None:
+    """Delete all data about JID (core and every plugin)."""
+    jid = _bare(jid)
+    if not yes:
+        click.confirm(f"Erase everything stored about {jid}?", abort=True)
+    with _all_plugins_database() as (plugins, storage):
+        deleted = privacy.erase(jid, plugins)
+    click.echo(f"erased {jid}: " + ", ".join(f"{part} {count}" for part, count in
+                                             deleted.items()))
+    click.echo("The server's own archive and offline messages: ejabberdctl remove_mam_for_user "
+               "and delete_old_messages, or delete the account (botschaft server deluser).")
+
+
+def _bare(jid: str) -> str:
+    jid = jid.strip().split("/", 1)[0].lower()
+    if "@" not in jid:
+        raise click.BadParameter(f"{jid!r} is no Jabber address (name@domain)")
+    return jid
+
+
+@contextlib.contextmanager
+def _all_plugins_database():
+    config = load_config()
+    with reported_errors():
+        plugins = load_plugins(config).plugins
+        storage = Storage(config.get("database", "url"), config.get("database", "workers"))
+        try:
+            storage.migrate(schemas(plugins))
+            yield plugins, storage
+        finally:
+            storage.close()
 
 
 @main.group("plugin")

@@ -1,0 +1,54 @@
+"""`botschaft privacy export|erase JID`: everything about one person, core and plugins."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from bots import consent
+from bots.cli import main
+from bots.outbox import enqueue
+from bots.people import PersonSetting
+from plugins.status.kinds import load_kinds
+from plugins.status.service import StatusBook
+
+ALICE, BOB = "alice@example.com", "bob@example.com"
+
+
+def test_export_shows_and_erase_deletes_everything_about_one_person(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOTSCHAFT_CONFIG", "/dev/null")
+    monkeypatch.setenv("BOTSCHAFT_DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    runner = CliRunner()
+    assert runner.invoke(main, ["status", "create", "4711", "vehicle", "--code", "ABCD23"]
+                         ).exit_code == 0
+    book = StatusBook(load_kinds({}), PersonSetting._meta.database, "en")
+    for jid in (ALICE, BOB):
+        book.claim(jid, "4711", "ABCD23", "de")
+        PersonSetting.create(jid=jid, language="de")
+        enqueue(f"test:{jid}", jid, f"Hallo {jid}")
+
+    exported = runner.invoke(main, ["privacy", "export", "Alice@Example.com/phone"])
+    data = json.loads(exported.output)
+    assert data["jid"] == ALICE and data["settings"] == {"language": "de"}
+    assert data["consents"][0]["purpose"] == "status.notify"
+    assert data["messages_from_the_bot"][0]["text"] == f"Hallo {ALICE}"
+    assert data["status"]["claimed_items"][0]["ref"] == "4711"
+
+    erased = runner.invoke(main, ["privacy", "erase", ALICE, "--yes"])
+    assert erased.exit_code == 0, erased.output
+    assert "settings 1, consents 1, messages_from_the_bot 1" in erased.output
+    after = json.loads(runner.invoke(main, ["privacy", "export", ALICE]).output)
+    assert after == {"jid": ALICE, "settings": {}, "consents": [], "messages_from_the_bot": [],
+                     "status": {"claimed_items": [], "failed_claims": []}}
+    assert json.loads(runner.invoke(main, ["privacy", "export", BOB]).output)["status"][
+        "claimed_items"]  # the other person's data stays
+    assert consent.has(BOB, "status.notify")
+
+
+def test_erase_asks_first_and_refuses_what_is_no_address(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOTSCHAFT_CONFIG", "/dev/null")
+    monkeypatch.setenv("BOTSCHAFT_DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    assert CliRunner().invoke(main, ["privacy", "erase", ALICE], input="n\n").exit_code == 1
+    result = CliRunner().invoke(main, ["privacy", "erase", "alice", "--yes"])
+    assert result.exit_code == 2 and "no Jabber address" in result.output
