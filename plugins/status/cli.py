@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import sys
 from pathlib import Path
 
 import click
@@ -14,11 +15,6 @@ from plugins.status.feed import FeedError, apply_rows, check_csv
 from plugins.status.service import StatusError
 
 SHOWN_ERRORS = 50
-
-
-def _stderr():
-    """Progress bars go to stderr, so the summary on stdout stays clean for scripts."""
-    return click.get_text_stream("stderr")
 
 
 @contextlib.contextmanager
@@ -111,10 +107,10 @@ def status_cli() -> click.Group:
         except UnicodeDecodeError as error:
             raise click.ClickException(f"{file}: not UTF-8 (byte {error.start}); save it as "
                                        "CSV UTF-8") from None
-        lines = max(text.count("\n"), 1)
+        lines = max(text.count("\n"), 1)  # progress bars on stderr: stdout stays for scripts
         with _book() as (book, _config):
             try:
-                with click.progressbar(length=lines, label="checking ", file=_stderr()) as bar:
+                with click.progressbar(length=lines, label="checking ", file=sys.stderr) as bar:
                     report = check_csv(text, book, bar.update)
             except FeedError as error:
                 raise click.ClickException(f"{file}: {error}") from None
@@ -125,7 +121,7 @@ def status_cli() -> click.Group:
                     f"{file}: {uncoded} new item(s) have no code column value; give --codes-out "
                     "FILE to have codes generated and written there. Nothing was imported.")
             with click.progressbar(length=len(report.rows), label="importing",
-                                   file=_stderr()) as bar:
+                                   file=sys.stderr) as bar:
                 generated = apply_rows(report.rows, book, bar.update)
         if codes_out is not None and generated:
             with codes_out.open("w", newline="", encoding="utf-8") as out:

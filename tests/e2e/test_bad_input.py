@@ -90,7 +90,7 @@ def test_the_bot_always_answers_and_quotes_intact(conversation, text):
 
 
 @pytest.mark.parametrize("text", [
-    "🚗✅ is my car ready? 👍", "שלום, האם הרכב שלי מוכן?", "هل سيارتي جاهزة؟",
+    "🚗✅ how high is the moon? 👍", "שלום, האם הרכב שלי מוכן?", "هل سيارتي جاهزة؟",
     "<b>&amp; \"quotes\" 'and' </b> ]]>", "\u202edeifitrevni\u202c", "👨‍👩‍👧‍👦 family",
 ])
 def test_odd_text_comes_back_exactly(conversation, text):
