@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["bots", "bots.*", "plugins", "plugins.*",
                                     "server_bridge", "server_bridge.*"]),
-    package_data={"": ["locale/*.po", "*.toml"]},
+    package_data={"": ["locale/*.po", "*.toml", "courses/*.yaml"]},
     data_files=[("share/botschaft", ["ejabberd.yml"])],
     install_requires=[
         "slixmpp>=1.17",
@@ -21,6 +21,8 @@ setup(
         "click>=8.1",
         "babel>=2.12",
         "prometheus_client>=0.20",
+        "pyyaml>=6.0",
+        "matplotlib>=3.8",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
@@ -33,6 +35,7 @@ setup(
     },
     entry_points={
         "console_scripts": ["botschaft = bots.cli:main"],
-        "botschaft.plugins": ["ping = plugins.ping:Ping", "status = plugins.status:Status"],
+        "botschaft.plugins": ["ping = plugins.ping:Ping", "status = plugins.status:Status",
+                              "lessons = plugins.lessons:Lessons"],
     },
 )
