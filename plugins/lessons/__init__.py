@@ -146,19 +146,20 @@ class Lessons(Plugin):
         return ctx._(_("Your time zone is {zone} from now on ({count} course(s))."),
                      zone=zone.strip(), count=count)
 
-    @command(help=_("a break from the daily lessons"), aliases={"de": ["pausieren"]})
-    def pause(self, ctx, course: str | None = None) -> str:
+    @command("pause", help=_("a break from the daily lessons"), aliases={"de": ["pausieren"]})
+    def pause_course(self, ctx, course: str | None = None) -> str:
         return self._change(ctx, course, ("active",), "pause",
                             _("{course} is paused. To go on: resume"))
 
-    @command(help=_("the daily lessons again after a break"),
+    @command("resume", help=_("the daily lessons again after a break"),
              aliases={"de": ["fortsetzen", "weitermachen"]})
-    def resume(self, ctx, course: str | None = None) -> str:
+    def resume_course(self, ctx, course: str | None = None) -> str:
         return self._change(ctx, course, ("paused",), "resume",
                             _("{course} goes on: the next lesson comes at {time}."))
 
-    @command(help=_("end a course: no more lessons"), aliases={"de": ["abmelden", "beenden"]})
-    def stop(self, ctx, course: str | None = None) -> str:
+    @command("stop", help=_("end a course: no more lessons"),
+             aliases={"de": ["abmelden", "beenden"]})
+    def stop_course(self, ctx, course: str | None = None) -> str:
         return self._change(ctx, course, ("active", "paused"), "stop",
                             _("You have left {course}; I will send no more lessons. Your "
                               "progress is kept if you come back: subscribe {slug}"))

@@ -1,0 +1,141 @@
+"""A learner's journey through the real ejabberd, on a clock the test moves: subscribe, a lesson
+now, lessons on the following days at 07:30 local time (across the change to summer time in
+Berlin, and in New York), quiz, progress, pause and resume, stop."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bots.scheduler import FakeClock
+from plugins.lessons import Lessons
+
+QUIET = 2.5  # seconds: the scheduler looks every second, the outbox every half second
+
+COURSE = """
+id: kurs
+title: Testkurs
+language: de
+description: Vier Lektionen.
+lessons:
+""" + "".join(f"""
+  - id: l{number}
+    title: Lektion {number}
+    text: Inhalt {number}.
+    quiz:
+      question: Frage {number}?
+      choices: ["falsch", "richtig {number}", "auch falsch"]
+      answer: "richtig {number}"
+""" for number in range(1, 6))
+
+
+@pytest.fixture
+def course_file(tmp_path) -> Path:
+    path = tmp_path / "kurs.yaml"
+    path.write_text(COURSE, encoding="utf-8")
+    return path
+
+
+async def quiet(client, sender: str) -> None:
+    with pytest.raises(TimeoutError):
+        message = await client.next_message(sender, timeout=QUIET)
+        pytest.fail(f"unexpected message: {message['body']!r}")
+
+
+async def test_a_learner_gets_one_lesson_a_day_at_local_time_across_dst(
+        make_bot, chat_client, course_file):
+    # Friday 26 March 2027, noon in Berlin; summer time begins on Sunday the 28th at 02:00.
+    clock = FakeClock(datetime(2027, 3, 26, 11, 0, tzinfo=UTC))
+    plugin = Lessons({**Lessons.default_config, "courses": str(course_file)})
+    bot = await make_bot(plugins=[plugin], clock=clock, BOT_TIMEZONE="Europe/Berlin")
+    jid = bot.boundjid.bare
+    berlin, new_york = await chat_client(), await chat_client()
+
+    assert "Testkurs (5)" in await berlin.ask(jid, "courses")
+    subscribed = await berlin.ask(jid, "subscribe kurs")
+    assert "at 07:30 (Europe/Berlin)" in subscribed and "to stop: stop" in subscribed
+    assert "Lektion 1" in await berlin.ask(jid, "next")
+    assert (await berlin.ask(jid, "richtig 1")) == "Right: richtig 1!"
+    assert "not quite" in (await berlin.ask(jid, "a")).lower()  # a second try: feedback only
+    assert await berlin.ask(jid, "how far am I?") == (
+        "Testkurs: lesson 1 of 5 — 20 % — quiz 1/1 right")
+    assert "Lektion 1" in await berlin.ask(jid, "again")
+
+    await new_york.ask(jid, "subscribe kurs")
+    assert "America/New_York" in await new_york.ask(jid, "timezone America/New_York")
+
+    # Saturday 07:30 in Berlin is 06:30 UTC (winter time): not a minute earlier
+    clock.set(datetime(2027, 3, 27, 6, 29, tzinfo=UTC))
+    await quiet(berlin, jid)
+    clock.set(datetime(2027, 3, 27, 6, 30, tzinfo=UTC))
+    assert "lesson 2 of 5: Lektion 2" in (await berlin.next_message(jid))["body"]
+    await quiet(berlin, jid)
+    # New York (summer time since 14 March): 07:30 EDT is 11:30 UTC; its first lesson
+    clock.set(datetime(2027, 3, 27, 11, 30, tzinfo=UTC))
+    assert "lesson 1 of 5: Lektion 1" in (await new_york.next_message(jid))["body"]
+
+    # Sunday: summer time in Berlin since 02:00, so 07:30 is 05:30 UTC
+    clock.set(datetime(2027, 3, 28, 5, 30, tzinfo=UTC))
+    assert "Lektion 3" in (await berlin.next_message(jid))["body"]
+    assert (await berlin.ask(jid, "b")) == "Right: richtig 3!"
+
+    assert "paused" in await berlin.ask(jid, "pause")
+    clock.set(datetime(2027, 3, 29, 5, 30, tzinfo=UTC))
+    await quiet(berlin, jid)
+    assert "goes on" in await berlin.ask(jid, "resume")
+    clock.set(datetime(2027, 3, 30, 5, 30, tzinfo=UTC))
+    assert "Lektion 4" in (await berlin.next_message(jid))["body"]
+    assert "wie weit" not in (progress := await berlin.ask(jid, "wie weit bin ich?"))
+    assert progress == "Testkurs: lesson 4 of 5 — 80 % — quiz 2/2 right"
+
+    assert "no more lessons" in await berlin.ask(jid, "stop")
+    clock.set(datetime(2027, 3, 31, 5, 30, tzinfo=UTC))
+    await quiet(berlin, jid)
+    # New York got one lesson a day meanwhile (07:30 EDT is 11:30 UTC), none twice
+    bodies = []
+    for _ in range(4):
+        bodies.append((await new_york.next_message(jid))["body"])
+    assert [body.split(": ")[1].split("\n")[0] for body in bodies] == [
+        "Lektion 2", "Lektion 3", "Lektion 4", "Lektion 5"]
+    await quiet(new_york, jid)
+
+
+async def test_after_downtime_one_lesson_comes_not_a_pile(make_bot, chat_client, course_file,
+                                                          tmp_path):
+    clock = FakeClock(datetime(2027, 6, 1, 8, 0, tzinfo=UTC))
+    database = f"sqlite:///{tmp_path / 'lessons.db'}"
+    plugin = Lessons({**Lessons.default_config, "courses": str(course_file)})
+    bot = await make_bot(plugins=[plugin], clock=clock, DATABASE_URL=database)
+    jid = bot.boundjid.bare
+    learner = await chat_client()
+    await learner.ask(jid, "subscribe kurs")
+    await bot.stop()
+
+    clock.advance(timedelta(days=3))  # the bot was down for three days
+    plugin = Lessons({**Lessons.default_config, "courses": str(course_file)})
+    await make_bot(plugins=[plugin], clock=clock, DATABASE_URL=database)
+    assert "lesson 1 of 5" in (await learner.next_message(jid, timeout=15))["body"]
+    await quiet(learner, jid)
+    clock.advance(timedelta(days=1))
+    assert "lesson 2 of 5" in (await learner.next_message(jid, timeout=15))["body"]
+
+
+async def test_the_end_of_a_course_says_so_and_offers_the_next(make_bot, chat_client,
+                                                              course_file, tmp_path):
+    (course_file.parent / "zwei.yaml").write_text(
+        COURSE.replace("id: kurs", "id: zwei").replace("Testkurs", "Zweiter Kurs"),
+        encoding="utf-8")
+    clock = FakeClock(datetime(2027, 6, 1, 8, 0, tzinfo=UTC))
+    plugin = Lessons({**Lessons.default_config, "courses": str(course_file.parent)})
+    bot = await make_bot(plugins=[plugin], clock=clock)
+    jid = bot.boundjid.bare
+    learner = await chat_client()
+    await learner.ask(jid, "subscribe kurs")
+    for _ in range(5):
+        await learner.ask(jid, "next")
+    clock.advance(timedelta(days=1))
+    end = (await learner.next_message(jid, timeout=15))["body"]
+    assert "finished Testkurs" in end and "subscribe zwei" in end
+    assert "(finished)" in await learner.ask(jid, "progress")
