@@ -248,6 +248,7 @@ class Classroom:
             else:
                 Subscription.update(state=FINISHED, ended_at=utcnow()).where(
                     Subscription.id == subscription.id).execute()
+                self.scheduler.cancel(JOB, run.key)
                 enqueue(f"lessons-end:{subscription.id}", subscription.jid,
                         self.end_text(subscription))
         if self.on_queued:

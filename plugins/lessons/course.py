@@ -193,7 +193,7 @@ class _Checker:
                          f"{', '.join(LANGUAGES)}")
         time = self.text(data, "time", "", required=False)
         if time and not TIME.match(time):
-            self.problem(data, "time", f"time {time!r}: write it like \"07:30\"")
+            self.problem(data, "time", f"time {time!r}: write it like \"07:30\" (in quotes)")
         timezone = self.text(data, "timezone", "", required=False)
         if timezone:
             try:

@@ -1,0 +1,95 @@
+"""The classroom on SQLite and PostgreSQL: re-imports keep progress, each lesson goes into the
+outbox once, stop withdraws consent, a learner's data is exported and erased."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bots import consent
+from bots.app import schemas
+from bots.outbox import OutboxMessage
+from bots.scheduler import FakeClock, Scheduler
+from bots.storage import Storage
+from plugins.lessons import Lessons
+from plugins.lessons.classroom import JOB
+from plugins.lessons.course import CourseSpec, LessonSpec
+from plugins.lessons.stats import course_stats, erase_person, personal_data
+
+ALICE = "alice@example.com"
+
+
+def spec(*slugs: str) -> CourseSpec:
+    return CourseSpec("kurs", "Kurs", "de", lessons=[
+        LessonSpec(slug, slug.title(), f"Text {slug}") for slug in slugs])
+
+
+@pytest.fixture
+def classroom(database_url):
+    plugin = Lessons()
+    storage = Storage(database_url)
+    storage.migrate(schemas([plugin]))
+    clock = FakeClock(datetime(2027, 1, 4, 6, 0, tzinfo=UTC))
+    scheduler = Scheduler(storage.db, clock)
+    classroom = plugin.make_classroom(storage.db, scheduler, "Europe/Berlin")
+    scheduler.register(JOB, classroom.deliver_due)
+    classroom.clock = clock
+    yield classroom
+    storage.close()
+
+
+def test_reimporting_a_changed_course_keeps_progress(classroom):
+    classroom.import_course(spec("a", "b", "c"))
+    subscription, _due = classroom.subscribe(ALICE, "kurs", "en")
+    assert [classroom.take_next(subscription).slug for _ in range(2)] == ["a", "b"]
+    result = classroom.import_course(spec("new", "b", "a", "c"))  # "new" first, order changed
+    assert (result.created, result.updated, result.retired) == (1, 3, 0)
+    assert classroom.take_next(subscription).slug == "new"
+    classroom.import_course(spec("a", "c"))  # "b" and "new" dropped
+    progress = classroom.progress(subscription)
+    assert (progress.delivered, progress.total) == (1, 2)
+    assert classroom.take_next(subscription).slug == "c"
+
+
+def test_the_daily_job_puts_each_lesson_into_the_outbox_once(classroom):
+    classroom.import_course(spec("a", "b"))
+    subscription, due = classroom.subscribe(ALICE, "kurs", "en")
+    assert due == datetime(2027, 1, 4, 6, 30, tzinfo=UTC)  # 07:30 in Berlin, winter time
+    classroom.clock.set(due)
+    assert classroom.scheduler.run_due() == 1
+    assert classroom.scheduler.run_due() == 0  # due again only tomorrow
+    classroom.clock.advance(timedelta(days=5))  # down for days: one lesson, not a pile
+    classroom.scheduler.run_due()
+    classroom.clock.advance(timedelta(days=1))
+    classroom.scheduler.run_due()  # the course has ended: a last message, then nothing
+    classroom.clock.advance(timedelta(days=1))
+    assert classroom.scheduler.run_due() == 0
+    keys = [key for (key,) in OutboxMessage.select(OutboxMessage.key).order_by(
+        OutboxMessage.id).tuples()]
+    assert keys == [f"lesson:{subscription.id}:a", f"lesson:{subscription.id}:b",
+                    f"lessons-end:{subscription.id}"]
+
+
+def test_stop_withdraws_consent_and_ends_the_schedule(classroom):
+    classroom.import_course(spec("a", "b"))
+    subscription, _due = classroom.subscribe(ALICE, "kurs", "en")
+    assert consent.has(ALICE, "lessons.daily:kurs")
+    classroom.stop(subscription)
+    assert not consent.has(ALICE, "lessons.daily:kurs")
+    classroom.clock.advance(timedelta(days=2))
+    assert classroom.scheduler.run_due() == 0 and OutboxMessage.select().count() == 0
+    assert course_stats(subscription.course).by_state["stopped"] == 1
+    again, _due = classroom.subscribe(ALICE, "kurs", "en")  # coming back keeps the progress
+    assert again.id == subscription.id and consent.has(ALICE, "lessons.daily:kurs")
+
+
+def test_a_learner_s_data_is_exported_and_erased(classroom):
+    classroom.import_course(spec("a", "b"))
+    subscription, _due = classroom.subscribe(ALICE, "kurs", "en")
+    classroom.take_next(subscription)
+    assert personal_data(ALICE)["subscriptions"][0]["lessons_received"] == ["a"]
+    assert erase_person(ALICE) == 1
+    assert personal_data(ALICE) == {"subscriptions": []}
+    classroom.clock.advance(timedelta(days=2))
+    assert classroom.scheduler.run_due() == 0  # no schedule left behind

@@ -1,0 +1,101 @@
+"""Course files: every mistake a trainer can make is named with file and line; nothing of a
+bad file is imported; re-importing a changed course keeps learners' progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bots.cli import main
+from plugins.lessons import EXAMPLE_COURSES
+from plugins.lessons.course import CourseError, load_courses
+
+GOOD = """\
+id: kurs
+title: Kurs
+language: de
+lessons:
+  - id: eins
+    text: Eins.
+    quiz:
+      question: Was?
+      choices: [a, b]
+      answer: b
+  - id: zwei
+    text: Zwei.
+"""
+
+
+def problems(tmp_path: Path, text: str, name: str = "kurs.yaml") -> list[str]:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CourseError) as error:
+        load_courses(path)
+    return [problem.replace(f"{path}:", "LINE ", 1).replace(":", "", 1) for problem in error.value.problems]
+
+
+def test_the_example_course_is_valid_and_has_at_least_ten_lessons_with_quizzes():
+    (course,) = load_courses(Path(str(EXAMPLE_COURSES)))
+    assert course.language == "de" and len(course.lessons) >= 10
+    assert all(lesson.quiz for lesson in course.lessons)
+
+
+def test_missing_fields_are_named_with_their_line(tmp_path):
+    assert problems(tmp_path, GOOD.replace("title: Kurs\n", "").replace("    text: Zwei.\n", "")
+                    ) == ["LINE 1 title is missing", "LINE 10 lessons[2].text is missing"]
+
+
+def test_duplicate_lesson_ids(tmp_path):
+    assert problems(tmp_path, GOOD.replace("id: zwei", "id: eins")) == [
+        "LINE 11 lessons[2]: id 'eins' is taken by lesson 1"]
+
+
+def test_broken_yaml_names_the_line(tmp_path):
+    assert problems(tmp_path, GOOD.replace("choices: [a, b]", "choices: [a, b")) == [
+        "LINE 10 broken YAML: expected ',' or ']', but got ':'"]
+
+
+def test_a_quiz_answer_not_among_the_choices(tmp_path):
+    assert problems(tmp_path, GOOD.replace("answer: b", "answer: c")) == [
+        "LINE 10 lessons[1].quiz.answer 'c' is not one of the choices (a, b)"]
+
+
+def test_an_unknown_time_zone_and_a_wrong_time(tmp_path):
+    text = GOOD.replace("language: de\n", "language: de\ntimezone: Europe/Berlni\ntime: 7.30\n")
+    assert problems(tmp_path, text) == [
+        "LINE 5 time '7.3': write it like \"07:30\" (in quotes)",
+        "LINE 4 unknown time zone 'Europe/Berlni'; write e.g. Europe/Berlin"]
+
+
+def test_unknown_fields_and_a_link_that_is_no_address(tmp_path):
+    text = GOOD.replace("    text: Zwei.\n", "    text: Zwei.\n    link: www.example.org\n"
+                        "    vidoe: x\n")
+    assert problems(tmp_path, text) == [
+        "LINE 14 lessons[2].unknown field 'vidoe'; allowed: id, image, link, quiz, text, title",
+        "LINE 13 lessons[2].link must be a web address (https://…)"]
+
+
+def test_two_files_with_one_course_id(tmp_path):
+    (tmp_path / "a.yaml").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(GOOD, encoding="utf-8")
+    with pytest.raises(CourseError) as error:
+        load_courses(tmp_path)
+    assert error.value.problems == [f"{tmp_path / 'b.yaml'}:1: id 'kurs' is used by "
+                                    f"{tmp_path / 'a.yaml'} too"]
+
+
+def test_cli_validate_and_import_a_bad_file_imports_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOTSCHAFT_CONFIG", "/dev/null")
+    monkeypatch.setenv("BOTSCHAFT_DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("answer: b", "answer: c"), encoding="utf-8")
+    runner = CliRunner()
+    for command in ("validate", "import"):
+        result = runner.invoke(main, ["lessons", command, str(bad)])
+        assert result.exit_code == 1
+        assert f"{bad}:10: lessons[1].quiz.answer 'c'" in result.output
+        assert "nothing imported" in result.output
+    assert 'There is no course "kurs"' in runner.invoke(main, ["lessons", "stats", "kurs"]
+                                                        ).output
