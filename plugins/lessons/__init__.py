@@ -104,7 +104,7 @@ class Lessons(Plugin):
         return self.classroom.lesson_text(subscription, lesson)
 
     @command(help=_("how far you are: lessons, percent, quiz"),
-             aliases={"de": ["fortschritt", "stand-kurs"]},
+             aliases={"de": ["fortschritt"]},
              examples={"en": ["how far am I", "what is my progress", "how am I doing"],
                        "de": ["wie weit bin ich", "wie ist mein fortschritt",
                               "wie viele lektionen habe ich"]})

@@ -4,13 +4,27 @@ Berlin, and in New York), quiz, progress, pause and resume, stop."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bots.scheduler import FakeClock
+from bots.app import schemas
+from bots.outbox import OutboxMessage
+from bots.scheduler import FakeClock, Schedule, Scheduler
+from bots.storage import Storage
+from bots.testing import run_environment
 from plugins.lessons import Lessons
+from plugins.lessons.course import load_courses
+from plugins.lessons.models import Delivery
+
+BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
 
 QUIET = 2.5  # seconds: the scheduler looks every second, the outbox every half second
 
@@ -139,3 +153,64 @@ async def test_the_end_of_a_course_says_so_and_offers_the_next(make_bot, chat_cl
     end = (await learner.next_message(jid, timeout=15))["body"]
     assert "finished Testkurs" in end and "subscribe zwei" in end
     assert "(finished)" in await learner.ask(jid, "progress")
+
+
+@pytest.mark.timeout(600)
+async def test_kill_9_in_the_middle_of_a_delivery_run_sends_each_lesson_once(
+        xmpp_server, make_account, chat_client, database_url, tmp_path):
+    """200 lessons due at once (4 learners × 50 courses); the bot process is killed twice
+    while it delivers them, then started again: every learner has each lesson exactly once."""
+    learners = [await chat_client(*make_account("learner")) for _ in range(4)]
+    folder = tmp_path / "courses"
+    folder.mkdir()
+    for number in range(50):
+        (folder / f"k{number}.yaml").write_text(
+            COURSE.replace("id: kurs", f"id: k{number}").replace("Testkurs", f"Kurs {number}"),
+            encoding="utf-8")
+    storage = Storage(database_url)
+    storage.migrate(schemas([Lessons()]))
+    classroom = Lessons().make_classroom(storage.db, Scheduler(storage.db), "Europe/Berlin")
+    for course in load_courses(folder):
+        classroom.import_course(course)
+        for learner in learners:
+            classroom.subscribe(learner.boundjid.bare, course.id, "en")
+    Schedule.update(next_due_at=datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1)
+                    ).execute()  # all due now
+    env = run_environment(xmpp_server.instance, xmpp_server.devserver.ensure_user("bot"),
+                          database_url, OUTBOX_RATE="40", PLUGINS_LESSONS_COURSES=str(folder))
+
+    def started() -> int:
+        return OutboxMessage.select().where(OutboxMessage.state != "pending").count()
+
+    for kill_point in (30, 110):
+        bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while started() < kill_point:
+                assert time.monotonic() < deadline and bot.poll() is None
+                await asyncio.sleep(0.02)
+        finally:
+            bot.send_signal(signal.SIGKILL)
+            bot.wait()
+    bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while OutboxMessage.select().where(OutboxMessage.state == "done").count() < 200:
+            assert time.monotonic() < deadline and bot.poll() is None
+            await asyncio.sleep(0.2)
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        bot.wait(30)
+
+    await asyncio.sleep(1)  # the last stanzas reach the learners
+    for learner in learners:
+        titles = Counter()
+        while not learner.inbox.empty():
+            body = learner.inbox.get_nowait()["body"]
+            titles[body.split(" — ")[0]] += 1
+        assert set(titles) == {f"Kurs {number}" for number in range(50)}
+        assert set(titles.values()) == {1}, titles.most_common(3)
+    assert Delivery.select().count() == 200
+    storage.close()
