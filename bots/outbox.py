@@ -78,11 +78,19 @@ def origin_id_for(key: str, created_at: datetime) -> str:
 def enqueue(key: str, recipient: str, body: str) -> bool:
     """Add a message; call it inside the transaction of the change that causes it.
     Returns False when a message with this key exists already (nothing is added)."""
+    return enqueue_many([(key, recipient, body)]) == 1
+
+
+def enqueue_many(messages: list[tuple[str, str, str]]) -> int:
+    """Add (key, recipient, body) messages in one statement; keys that exist are skipped.
+    Returns how many were added."""
+    if not messages:
+        return 0
     created_at = _utcnow()
-    inserted = OutboxMessage.insert(
-        key=key, origin_id=origin_id_for(key, created_at), recipient=recipient, body=body,
-        created_at=created_at).on_conflict_ignore().as_rowcount().execute()
-    return bool(inserted)
+    return OutboxMessage.insert_many([
+        {"key": key, "origin_id": origin_id_for(key, created_at), "recipient": recipient,
+         "body": body, "created_at": created_at} for key, recipient, body in messages
+    ]).on_conflict_ignore().as_rowcount().execute()
 
 
 class RateLimiter:

@@ -123,9 +123,16 @@ class Scheduler:
         self.worker = worker
         self.batch = batch
         self.jobs: dict[str, Callable[[Run], None]] = {}
+        self.batch_jobs: dict[str, Callable[[list[Run]], None]] = {}
 
     def register(self, name: str, handler: Callable[[Run], None]) -> None:
         self.jobs[name] = handler
+
+    def register_batch(self, name: str, handler: Callable[[list[Run]], None]) -> None:
+        """A job that takes all its due runs of a pass at once (up to `batch`): thousands of
+        learners due in the same minute cost a few queries per batch, not per learner. If a
+        batch fails, its runs are tried one by one, so one bad row does not hold up the rest."""
+        self.batch_jobs[name] = handler
 
     # --- planning --------------------------------------------------------------------------
     def every(self, job: str, key: str, seconds: int, payload: dict | None = None,
@@ -182,28 +189,53 @@ class Scheduler:
                      .limit(self.batch))
             if isinstance(self.db, peewee.PostgresqlDatabase):
                 query = query.for_update("FOR UPDATE SKIP LOCKED")
+            batches: dict[str, list[Schedule]] = {}
             for row in list(query):
-                self._run_one(row, now)
                 ran += 1
+                if row.job in self.batch_jobs:
+                    batches.setdefault(row.job, []).append(row)
+                elif row.job in self.jobs:
+                    self._run(lambda runs, job=self.jobs[row.job]: job(runs[0]), [row], now)
+                else:
+                    log.error("no job %r is registered (plugin missing?); its schedule waits",
+                              row.job)
+            for job, rows in batches.items():
+                self._run(self.batch_jobs[job], rows, now)
         return ran
 
-    def _run_one(self, row: Schedule, now: datetime) -> None:
-        handler = self.jobs.get(row.job)
-        if handler is None:
-            log.error("no job %r is registered (plugin missing?); its schedule waits", row.job)
-            return
-        due_at = row.next_due_at.replace(tzinfo=UTC)
-        following, missed = self._following(row, due_at, now)
+    def _run(self, handler, rows: list[Schedule], now: datetime) -> None:
+        """Run the handler for these rows in a savepoint (a failing job rolls back alone) and
+        move their schedules on; a failed batch is retried row by row."""
+        plans = [(row, *self._following(row, row.next_due_at.replace(tzinfo=UTC), now))
+                 for row in rows]
+        runs = [Run(row.job, row.key, json.loads(row.payload), row.next_due_at.replace(
+            tzinfo=UTC), missed, now) for row, _following, missed in plans]
         try:
-            with self.db.atomic():  # a savepoint: a failing job rolls back alone
-                handler(Run(row.job, row.key, json.loads(row.payload), due_at, missed, now))
+            with self.db.atomic():
+                handler(runs)
         except Exception:
-            log.exception("job %r failed; it is tried again in %d s", row.job, RETRY_SECONDS)
-            following = now + timedelta(seconds=RETRY_SECONDS)
-            Schedule.update(next_due_at=_naive_utc(following)).where(
-                Schedule.id == row.id).execute()
+            if len(rows) == 1:
+                self._retry_later(rows[0], now)
+                return
+            log.warning("batch job %r failed for %d runs; running them one by one",
+                        rows[0].job, len(rows), exc_info=True)
+            for row in rows:
+                self._run(handler, [row], now)
             return
-        self._advance(row, following, now)
+        by_following: dict[datetime | None, list[int]] = {}
+        for row, following, _missed in plans:
+            by_following.setdefault(following, []).append(row.id)
+        for following, ids in by_following.items():
+            if following is None:
+                Schedule.delete().where(Schedule.id.in_(ids)).execute()
+            else:
+                Schedule.update(next_due_at=_naive_utc(following), last_run_at=_naive_utc(now),
+                                runs=Schedule.runs + 1).where(Schedule.id.in_(ids)).execute()
+
+    def _retry_later(self, row: Schedule, now: datetime) -> None:
+        log.exception("job %r failed; it is tried again in %d s", row.job, RETRY_SECONDS)
+        Schedule.update(next_due_at=_naive_utc(now + timedelta(seconds=RETRY_SECONDS))).where(
+            Schedule.id == row.id).execute()
 
     def _following(self, row: Schedule, due_at: datetime, now: datetime):
         """The next due time after this run, and how many due times were skipped."""
@@ -216,13 +248,6 @@ class Scheduler:
             missed = max(0, (now - due_at).days)
             return following, missed
         return None, 0
-
-    def _advance(self, row: Schedule, following: datetime | None, now: datetime) -> None:
-        if following is None:
-            row.delete_instance()
-            return
-        Schedule.update(next_due_at=_naive_utc(following), last_run_at=_naive_utc(now),
-                        runs=Schedule.runs + 1).where(Schedule.id == row.id).execute()
 
 
 def _naive_utc(moment: datetime) -> datetime:

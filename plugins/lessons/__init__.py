@@ -43,7 +43,7 @@ class Lessons(Plugin):
         self.bot_timezone = bot.config.get("bot", "timezone")
         self.classroom = self.make_classroom(bot.storage.db, bot.scheduler, self.bot_timezone,
                                              bot.outbox.wake)
-        bot.scheduler.register(JOB, self.classroom.deliver_due)
+        bot.scheduler.register_batch(JOB, self.classroom.deliver_due)
         source = Path(self.config["courses"]) if self.config["courses"] else EXAMPLE_COURSES
         for spec in load_courses(Path(str(source))):
             await bot.storage.run(self.classroom.import_course, spec)

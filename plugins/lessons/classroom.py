@@ -18,8 +18,8 @@ import peewee
 
 from bots import consent
 from bots.i18n import render, translator
-from bots.outbox import enqueue
-from bots.scheduler import Run, Scheduler, zone
+from bots.outbox import enqueue_many
+from bots.scheduler import Run, Schedule, Scheduler, zone
 from plugins.lessons.course import TIME, CourseSpec, Quiz
 from plugins.lessons.models import (ACTIVE, FINISHED, PAUSED, STOPPED, Course, Delivery, Lesson,
                                     QuizAnswer, Subscription, utcnow)
@@ -219,44 +219,78 @@ class Classroom:
     # --- lessons ---------------------------------------------------------------------------
     def take_next(self, subscription: Subscription) -> Lesson | None:
         """Record the next lesson as delivered and return it; None at the course's end."""
-        lesson = (Lesson.select()
-                  .where((Lesson.course == subscription.course_id) & ~Lesson.retired
-                         & Lesson.id.not_in(Delivery.select(Delivery.lesson).where(
-                             Delivery.subscription == subscription)))
-                  .order_by(Lesson.position).first())
-        if lesson is not None:
-            Delivery.create(subscription=subscription, lesson=lesson)
-        return lesson
+        return self._take_next([subscription])[subscription.id]
+
+    def _take_next(self, subscriptions: list[Subscription]) -> dict[int, Lesson | None]:
+        """The next lesson of each subscription, recorded as delivered: a few queries for the
+        whole list, however long it is."""
+        if not subscriptions:
+            return {}
+        ids = [subscription.id for subscription in subscriptions]
+        delivered: dict[int, set[int]] = {number: set() for number in ids}
+        for subscription_id, lesson_id in (Delivery.select(Delivery.subscription, Delivery.lesson)
+                                           .where(Delivery.subscription.in_(ids)).tuples()):
+            delivered[subscription_id].add(lesson_id)
+        lessons = self._lessons_of({subscription.course_id for subscription in subscriptions})
+        chosen = {}
+        for subscription in subscriptions:
+            chosen[subscription.id] = next(
+                (lesson for lesson in lessons[subscription.course_id]
+                 if lesson.id not in delivered[subscription.id]), None)
+        Delivery.insert_many([{"subscription": number, "lesson": lesson.id}
+                              for number, lesson in chosen.items() if lesson]).execute() \
+            if any(chosen.values()) else None
+        return chosen
+
+    def _lessons_of(self, course_ids) -> dict[int, list[Lesson]]:
+        lessons: dict[int, list[Lesson]] = {number: [] for number in course_ids}
+        for lesson in (Lesson.select().where(Lesson.course.in_(list(course_ids)) & ~Lesson.retired)
+                       .order_by(Lesson.position)):
+            lessons[lesson.course_id].append(lesson)
+        return lessons
 
     def last_delivered(self, subscription: Subscription) -> Lesson | None:
         delivery = (Delivery.select().where(Delivery.subscription == subscription)
                     .order_by(Delivery.delivered_at.desc(), Delivery.id.desc()).first())
         return delivery.lesson if delivery else None
 
-    def deliver_due(self, run: Run) -> None:
-        """The daily job: the next lesson into the outbox, or the course's end."""
-        subscription = Subscription.get_or_none(
-            Subscription.id == int(run.key.removeprefix("subscription:")))
-        if subscription is None or subscription.state != ACTIVE:
-            self.scheduler.cancel(JOB, run.key)
-            return
-        with self.db.atomic():
-            lesson = self.take_next(subscription)
-            if lesson is not None:
-                enqueue(f"lesson:{subscription.id}:{lesson.slug}", subscription.jid,
-                        self.lesson_text(subscription, lesson))
+    def deliver_due(self, runs: list[Run]) -> None:
+        """The daily job, for all subscriptions due in this pass: each one's next lesson into
+        the outbox, or the course's end. A batch job (`Scheduler.register_batch`)."""
+        ids = [int(run.key.removeprefix("subscription:")) for run in runs]
+        subscriptions = list(Subscription.select(Subscription, Course).join(Course)
+                             .where(Subscription.id.in_(ids)))
+        active = [subscription for subscription in subscriptions if subscription.state == ACTIVE]
+        gone = set(ids) - {subscription.id for subscription in active}
+        if gone:
+            cancel_schedules(gone)
+        chosen = self._take_next(active)
+        totals = {course_id: len(lessons)
+                  for course_id, lessons in self._lessons_of({s.course_id for s in active}).items()}
+        messages, finished = [], []
+        for subscription in active:
+            lesson = chosen[subscription.id]
+            if lesson is None:
+                finished.append(subscription)
+                messages.append((f"lessons-end:{subscription.id}", subscription.jid,
+                                 self.end_text(subscription)))
             else:
-                Subscription.update(state=FINISHED, ended_at=utcnow()).where(
-                    Subscription.id == subscription.id).execute()
-                self.scheduler.cancel(JOB, run.key)
-                enqueue(f"lessons-end:{subscription.id}", subscription.jid,
-                        self.end_text(subscription))
-        if self.on_queued:
+                messages.append((f"lesson:{subscription.id}:{lesson.slug}", subscription.jid,
+                                 self.lesson_text(subscription, lesson,
+                                                  totals[subscription.course_id])))
+        if finished:
+            Subscription.update(state=FINISHED, ended_at=utcnow()).where(
+                Subscription.id.in_([subscription.id for subscription in finished])).execute()
+            cancel_schedules({subscription.id for subscription in finished})
+        enqueue_many(messages)
+        if messages and self.on_queued:
             self.on_queued()
 
-    def lesson_text(self, subscription: Subscription, lesson: Lesson) -> str:
+    def lesson_text(self, subscription: Subscription, lesson: Lesson,
+                    total: int | None = None) -> str:
         course = subscription.course
-        total = Lesson.select().where((Lesson.course == course) & ~Lesson.retired).count()
+        if total is None:
+            total = Lesson.select().where((Lesson.course == course) & ~Lesson.retired).count()
         language = subscription.language
         lines = [render(_("{course} — lesson {number} of {total}: {title}"), language,
                         course=course.title, number=lesson.position, total=total,
@@ -308,6 +342,12 @@ class Classroom:
         answers = QuizAnswer.select().where(QuizAnswer.subscription == subscription)
         return Progress(delivered, current.count(), answers.count(),
                         answers.where(QuizAnswer.correct == True).count())  # noqa: E712
+
+
+def cancel_schedules(subscription_ids) -> None:
+    """No further daily lessons for these subscriptions."""
+    Schedule.delete().where((Schedule.job == JOB) & Schedule.key.in_(
+        [f"subscription:{number}" for number in subscription_ids])).execute()
 
 
 def _choice(quiz: Quiz, text: str) -> int | None:

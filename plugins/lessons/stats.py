@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import peewee
 
+from plugins.lessons.classroom import cancel_schedules
 from plugins.lessons.models import (ACTIVE, FINISHED, PAUSED, STOPPED, Course, Delivery, Lesson,
                                     QuizAnswer, Subscription)
 
@@ -107,13 +108,10 @@ def personal_data(jid: str) -> dict:
 
 def erase_person(jid: str) -> int:
     """Subscriptions go, and with them (cascade) deliveries and answers; schedules too."""
-    from bots.scheduler import Schedule
-    from plugins.lessons.classroom import JOB
     ids = [s.id for s in Subscription.select(Subscription.id).where(Subscription.jid == jid)]
     if not ids:
         return 0
-    Schedule.delete().where((Schedule.job == JOB) & Schedule.key.in_(
-        [f"subscription:{number}" for number in ids])).execute()
+    cancel_schedules(ids)
     QuizAnswer.delete().where(QuizAnswer.subscription.in_(ids)).execute()
     Delivery.delete().where(Delivery.subscription.in_(ids)).execute()
     return Subscription.delete().where(Subscription.id.in_(ids)).execute()

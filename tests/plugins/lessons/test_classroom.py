@@ -33,7 +33,7 @@ def classroom(database_url):
     clock = FakeClock(datetime(2027, 1, 4, 6, 0, tzinfo=UTC))
     scheduler = Scheduler(storage.db, clock)
     classroom = plugin.make_classroom(storage.db, scheduler, "Europe/Berlin")
-    scheduler.register(JOB, classroom.deliver_due)
+    scheduler.register_batch(JOB, classroom.deliver_due)
     classroom.clock = clock
     yield classroom
     storage.close()
