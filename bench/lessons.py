@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from outbox import PostgresSchema, peak_rss_mb  # noqa: E402 (bench/outbox.py)
+from outbox import PostgresSchema, clear_offline, peak_rss_mb  # noqa: E402 (bench/outbox.py)
 
 from bots.app import schemas  # noqa: E402
 from bots.devserver import DevServer  # noqa: E402
@@ -152,7 +152,9 @@ def main() -> None:
         write_courses(folder, -(-max(count for _, count in cases) // len(recipients)))
         print(f"{'run':<24} {'messages/s':>11} {'last ack s':>11} {'peak MB':>8}")
         for backend, count in cases:
+            clear_offline(api)
             baseline = bare(instance, password, workdir / "recipients", count)
+            clear_offline(api)
             if backend == "sqlite":
                 url, schema = f"sqlite:///{workdir / f'lessons-{count}.db'}", None
             else:
