@@ -364,7 +364,9 @@ Botschaft is running. Log in with any Jabber client on this machine:
                   {certificate_fingerprint(instance.ca_file)}
 
 Then write to the bot, {bot}: "ping" (it answers "pong") or "help". The demo account is
-one of the bot's admins, so it may use every command.
+one of the bot's admins, so it may use every command. To try the built-in plugins:
+  lessons:  "courses", "subscribe deutsch-alltag", "next", then answer the quiz with a, b or c
+  status:   "create vehicle 4711" (gives a code), "claim 4711 <code>", "set 4711 ready", "status"
 
   Profanity:  /connect {jid} server 127.0.0.1 port {port} tls trust
               /msg {bot} ping

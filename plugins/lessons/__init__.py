@@ -175,8 +175,8 @@ class Lessons(Plugin):
 
     async def on_message(self, ctx) -> str | None:
         """A quiz answer ("b", or the words of a choice) to the latest lesson's quiz."""
-        if len(ctx.message.text) > 200:
-            return None
+        if ctx.message.room or len(ctx.message.text) > 200:
+            return None  # quizzes are answered in the direct chat
         result = await ctx.db(self.classroom.answer, ctx.person.jid, ctx.message.text)
         if result is None:
             return None

@@ -40,6 +40,7 @@ def test_export_shows_and_erase_deletes_everything_about_one_person(tmp_path, mo
     assert "settings 1, consents 1, messages_from_the_bot 1" in erased.output
     after = json.loads(runner.invoke(main, ["privacy", "export", ALICE]).output)
     assert after == {"jid": ALICE, "settings": {}, "consents": [], "messages_from_the_bot": [],
+                     "lessons": {"subscriptions": []},
                      "status": {"claimed_items": [], "failed_claims": []}}
     assert json.loads(runner.invoke(main, ["privacy", "export", BOB]).output)["status"][
         "claimed_items"]  # the other person's data stays
