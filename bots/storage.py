@@ -48,7 +48,10 @@ def open_database(url: str) -> peewee.Database:
         if not path:
             raise StorageError(f"database url {url!r}: write sqlite:///relative/file.db or "
                                "sqlite:////absolute/file.db")
-        return peewee.SqliteDatabase(path, pragmas={
+        # lock_type: transactions take the write lock when they begin (BEGIN IMMEDIATE). A
+        # deferred one that reads first and writes later fails at once with "database is
+        # locked" when another connection wrote in between, whatever busy_timeout says.
+        return peewee.SqliteDatabase(path, lock_type="IMMEDIATE", pragmas={
             "journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
             "busy_timeout": 10000})
     if scheme in ("postgresql", "postgres"):

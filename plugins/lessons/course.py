@@ -1,6 +1,6 @@
 """Course files: what a trainer writes by hand, checked with the file and line of every error.
 
-A course is a YAML file (or a folder of them):
+A course is a YAML file, or Markdown with front matter (see markdown.py), or a folder of them:
 
     id: deutsch-alltag            # stable: learners' progress hangs on it
     title: Deutsch im Alltag
@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from bots.i18n import LANGUAGES
+from plugins.lessons import markdown
 from bots.scheduler import zone
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -100,9 +101,12 @@ _Loader.add_constructor("tag:yaml.org,2002:map", lambda loader, node:
                         loader.construct_mapping(node))
 
 
+SUFFIXES = (".yaml", ".yml", ".md")
+
+
 def course_files(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        return sorted(p for p in path.iterdir() if p.suffix in SUFFIXES)
     return [path]
 
 
@@ -110,7 +114,7 @@ def load_courses(path: Path) -> list[CourseSpec]:
     """Every course under `path`, checked; raises CourseError naming every problem."""
     files = course_files(path)
     if not files:
-        raise CourseError([f"{path}: no course files (*.yaml, *.yml) here"])
+        raise CourseError([f"{path}: no course files (*.yaml, *.yml, *.md) here"])
     courses, problems, seen = [], [], {}
     for file in files:
         try:
@@ -128,8 +132,16 @@ def load_courses(path: Path) -> list[CourseSpec]:
 
 
 def load_course(file: Path) -> CourseSpec:
+    problems: list[str] = []
     try:
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader)
+        text = file.read_text(encoding="utf-8")
+        if file.suffix == ".md":
+            data, found = markdown.parse(text, _Loader, _Mapping)
+            problems = [f"{file}:{line}: {problem}" for line, problem in found]
+            if data is None:
+                raise CourseError(problems)
+        else:
+            data = yaml.load(text, Loader=_Loader)
     except UnicodeDecodeError:
         raise CourseError([f"{file}:1: not UTF-8; save the file as UTF-8"]) from None
     except OSError as error:
@@ -141,8 +153,8 @@ def load_course(file: Path) -> CourseSpec:
                           ) from None
     checker = _Checker(file)
     course = checker.course(data)
-    if checker.problems:
-        raise CourseError(checker.problems)
+    if problems or checker.problems:
+        raise CourseError(problems + checker.problems)
     return course
 
 

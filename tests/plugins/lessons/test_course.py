@@ -99,3 +99,51 @@ def test_cli_validate_and_import_a_bad_file_imports_nothing(tmp_path, monkeypatc
         assert "nothing imported" in result.output
     assert 'There is no course "kurs"' in runner.invoke(main, ["lessons", "stats", "kurs"]
                                                         ).output
+
+
+MARKDOWN = """\
+---
+id: kurz
+title: Kurz
+language: de
+---
+
+## Begrüßen {#begruessen}
+
+„Guten Morgen“ sagt man bis etwa 11 Uhr.
+Danach „Guten Tag“.
+
+Link: https://example.org/1.mp3
+
+### Quiz: Was sagen Sie um 8 Uhr?
+- [x] Guten Morgen
+- [ ] Gute Nacht
+Right: Genau!
+
+## Zahlen {#zahlen}
+
+eins, zwei, drei
+"""
+
+
+def test_a_markdown_course_reads_like_a_yaml_one(tmp_path):
+    path = tmp_path / "kurz.md"
+    path.write_text(MARKDOWN, encoding="utf-8")
+    (course,) = load_courses(path)
+    first, second = course.lessons
+    assert (course.id, first.id, first.title, second.id) == ("kurz", "begruessen", "Begrüßen",
+                                                             "zahlen")
+    assert first.text == "„Guten Morgen“ sagt man bis etwa 11 Uhr.\nDanach „Guten Tag“."
+    assert first.link == "https://example.org/1.mp3"
+    assert first.quiz.choices == ("Guten Morgen", "Gute Nacht") and first.quiz.answer == 0
+    assert first.quiz.right == "Genau!" and second.quiz is None
+
+
+def test_markdown_mistakes_are_named_with_their_line(tmp_path):
+    text = (MARKDOWN.replace("language: de", "language: fr")
+            .replace("- [x] Guten Morgen", "- [ ] Guten Morgen")
+            .replace("## Zahlen {#zahlen}", "## Zahlen"))
+    assert problems(tmp_path, text, "kurz.md") == [
+        "LINE 4 language 'fr': one of de, en",
+        "LINE 14 lessons[1].quiz.answer is missing",
+        "LINE 19 lessons[2].id is missing"]
