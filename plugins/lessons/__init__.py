@@ -33,16 +33,14 @@ class Lessons(Plugin):
 
     def __init__(self, config=None):
         super().__init__(config)
-        self.classroom: Classroom | None = None
-        self.bot_timezone = "Europe/Berlin"
+        self.classroom: Classroom | None = None  # from start() on
 
     def make_classroom(self, db, scheduler, timezone: str, on_queued=None) -> Classroom:
         return Classroom(db, scheduler, self.config["time"], timezone, on_queued)
 
     async def start(self, bot) -> None:
-        self.bot_timezone = bot.config.get("bot", "timezone")
-        self.classroom = self.make_classroom(bot.storage.db, bot.scheduler, self.bot_timezone,
-                                             bot.outbox.wake)
+        self.classroom = self.make_classroom(bot.storage.db, bot.scheduler,
+                                             bot.config.get("bot", "timezone"), bot.outbox.wake)
         bot.scheduler.register_batch(JOB, self.classroom.deliver_due)
         source = Path(self.config["courses"]) if self.config["courses"] else EXAMPLE_COURSES
         for spec in load_courses(Path(str(source))):
