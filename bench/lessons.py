@@ -161,7 +161,8 @@ def main() -> None:
             baseline = bare(instance, password, workdir / "recipients", count)
             clear_offline(api)
             if backend == "sqlite":
-                url, schema = f"sqlite:///{workdir / f'lessons-{count}.db'}", None
+                url = f"sqlite:///{workdir / f'lessons-{count}-{uuid.uuid4().hex[:8]}.db'}"
+                schema = None
             else:
                 schema = PostgresSchema()
                 url = schema.url
