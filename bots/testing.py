@@ -7,7 +7,10 @@ Enable them in a `conftest.py` with `pytest_plugins = ["bots.testing"]`. They gi
 - `make_account`: creates a fresh account and returns `(jid, password)`;
 - `chat_client`: logs in a `ChatClient` (a small slixmpp client) over verified TLS;
 - `make_bot`: starts a bot with the plugins you give (yours) and settings you choose;
-- `bot`: the Botschaft bot with every installed plugin, logged in as `bot@<domain>`.
+- `bot`: the Botschaft bot with every installed plugin, logged in as `bot@<domain>`;
+
+and, for crash tests of a bot in its own process (`run_environment`), `kill_during` (kill -9 at
+given points of progress) and `run_until` (run until done, then SIGTERM).
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ import itertools
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import pytest_asyncio
@@ -188,6 +195,43 @@ def run_environment(instance: Instance, password: str, database_url: str,
                "BOTSCHAFT_DATABASE_URL": database_url, "BOTSCHAFT_WEB_LISTEN": ""}
     environ.update({f"BOTSCHAFT_{name}": value for name, value in settings.items()})
     return environ
+
+
+BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
+
+
+async def kill_during(environ: dict[str, str], progress: Callable[[], int],
+                      points: list[int], timeout: float = 120) -> None:
+    """Crash tests: start `botschaft run` with `environ` and kill -9 it as soon as `progress()`
+    reaches the first point; again for each further point."""
+    for point in points:
+        bot = subprocess.Popen([BOTSCHAFT, "run"], env=environ, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + timeout
+            while progress() < point:
+                assert time.monotonic() < deadline, f"progress stayed at {progress()}"
+                assert bot.poll() is None, "the bot ended by itself"
+                await asyncio.sleep(0.02)
+        finally:
+            bot.send_signal(signal.SIGKILL)
+            bot.wait()
+
+
+async def run_until(environ: dict[str, str], done: Callable[[], bool],
+                    timeout: float = 120) -> None:
+    """Start `botschaft run` with `environ`, wait until `done()`, and stop it (SIGTERM)."""
+    bot = subprocess.Popen([BOTSCHAFT, "run"], env=environ, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, "not done in time"
+            assert bot.poll() is None, "the bot ended by itself"
+            await asyncio.sleep(0.1)
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        bot.wait(30)
 
 
 @pytest_asyncio.fixture

@@ -6,18 +6,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from bots.outbox import DONE, FAILED, PENDING, SCHEMA, OutboxMessage, RateLimiter, enqueue
 from bots.storage import Storage
-from bots.testing import run_environment
+from bots.testing import BOTSCHAFT, kill_during, run_environment, run_until
 
-BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
 
 
 async def eventually(condition, timeout: float = 60) -> None:
@@ -147,27 +144,9 @@ async def test_kill_9_during_2000_messages_loses_none_and_doubles_none(
     def started() -> int:
         return OutboxMessage.select().where(OutboxMessage.state != "pending").count()
 
-    for kill_point in (150, 700, 1300):
-        bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while started() < kill_point:
-                assert time.monotonic() < deadline and bot.poll() is None
-                await asyncio.sleep(0.02)
-        finally:
-            bot.send_signal(signal.SIGKILL)
-            bot.wait()
-    bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while OutboxMessage.select().where(OutboxMessage.state == DONE).count() < 2000:
-            assert time.monotonic() < deadline, Counter(r.state for r in OutboxMessage.select())
-            await asyncio.sleep(0.2)
-    finally:
-        bot.send_signal(signal.SIGTERM)
-        bot.wait(30)
+    await kill_during(env, started, [150, 700, 1300])
+    await run_until(env, lambda: OutboxMessage.select().where(
+        OutboxMessage.state == DONE).count() == 2000)
 
     # the kills did leave rows marked sent whose stanzas never left: they were sent again
     assert OutboxMessage.select().where(OutboxMessage.attempts > 1).count() > 0
@@ -197,14 +176,8 @@ async def test_sigterm_finishes_what_is_in_flight_and_leaves_the_rest_queued(
     assert after_stop["sent"] == 0, after_stop  # acknowledged ones done, the rest queued
     assert 100 <= after_stop[DONE] < 500 and after_stop[PENDING] > 0
 
-    bot = subprocess.Popen([BOTSCHAFT, "run"], env=env)
-    try:
-        while OutboxMessage.select().where(OutboxMessage.state == DONE).count() < 500:
-            assert bot.poll() is None
-            await asyncio.sleep(0.1)
-    finally:
-        bot.send_signal(signal.SIGTERM)
-        bot.wait(15)
+    await run_until(env, lambda: OutboxMessage.select().where(
+        OutboxMessage.state == DONE).count() == 500)
     await asyncio.sleep(1)
     for index, client in enumerate(recipients):
         assert received_bodies(client) == Counter({f"News {n}": 1 for n in range(index, 500, 5)})

@@ -5,10 +5,6 @@ Berlin, and in New York), quiz, progress, pause and resume, stop."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,12 +15,11 @@ from bots.app import schemas
 from bots.outbox import OutboxMessage
 from bots.scheduler import FakeClock, Schedule, Scheduler
 from bots.storage import Storage
-from bots.testing import run_environment
+from bots.testing import kill_during, run_environment, run_until
 from plugins.lessons import Lessons
 from plugins.lessons.course import load_courses
 from plugins.lessons.models import Delivery
 
-BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
 
 QUIET = 2.5  # seconds: the scheduler looks every second, the outbox every half second
 
@@ -182,27 +177,9 @@ async def test_kill_9_in_the_middle_of_a_delivery_run_sends_each_lesson_once(
     def started() -> int:
         return OutboxMessage.select().where(OutboxMessage.state != "pending").count()
 
-    for kill_point in (30, 110):
-        bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 120
-            while started() < kill_point:
-                assert time.monotonic() < deadline and bot.poll() is None
-                await asyncio.sleep(0.02)
-        finally:
-            bot.send_signal(signal.SIGKILL)
-            bot.wait()
-    bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while OutboxMessage.select().where(OutboxMessage.state == "done").count() < 200:
-            assert time.monotonic() < deadline and bot.poll() is None
-            await asyncio.sleep(0.2)
-    finally:
-        bot.send_signal(signal.SIGTERM)
-        bot.wait(30)
+    await kill_during(env, started, [30, 110])
+    await run_until(env, lambda: OutboxMessage.select().where(
+        OutboxMessage.state == "done").count() == 200)
 
     await asyncio.sleep(1)  # the last stanzas reach the learners
     for learner in learners:
