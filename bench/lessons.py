@@ -29,11 +29,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from outbox import PostgresSchema, clear_offline, peak_rss_mb  # noqa: E402 (bench/outbox.py)
+from outbox import PostgresSchema, clear_offline, timed_bot_run  # noqa: E402 (bench/outbox.py)
 
 from bots.app import schemas  # noqa: E402
 from bots.devserver import DevServer  # noqa: E402
-from bots.outbox import DONE, OutboxMessage  # noqa: E402
 from bots.scheduler import Schedule  # noqa: E402
 from bots.storage import Storage  # noqa: E402
 from bots.testing import new_state_dir, run_environment  # noqa: E402
@@ -42,7 +41,6 @@ from plugins.lessons.classroom import JOB  # noqa: E402
 from plugins.lessons.course import load_courses  # noqa: E402
 from plugins.lessons.models import Course, Delivery, Subscription  # noqa: E402
 
-BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
 COURSE = """id: {slug}
 title: Kurs {number}
 language: de
@@ -96,24 +94,12 @@ def run_lessons(url: str, folder: Path, instance, password: str, count: int) -> 
     env = run_environment(instance, password, url, OUTBOX_RATE="0",
                           PLUGINS_LESSONS_COURSES=str(folder))
     storage = Storage(url)
-    bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 1800
-        while not Delivery.select().exists():
-            assert time.monotonic() < deadline and bot.poll() is None, "the bot did not start"
-            time.sleep(0.005)
-        started = time.perf_counter()
-        while OutboxMessage.select().where(OutboxMessage.state == DONE).count() < count:
-            assert time.monotonic() < deadline and bot.poll() is None, "the delivery stalled"
-            time.sleep(0.05)
-        elapsed = time.perf_counter() - started
-        rss = peak_rss_mb(bot.pid)
+        figures = timed_bot_run(env, lambda: Delivery.select().exists(), count)
     finally:
-        bot.terminate()
-        bot.wait(60)
         storage.close()
-    return {"seconds": elapsed, "messages_per_s": count / elapsed, "peak_rss_mb": rss}
+    figures["messages_per_s"] = count / figures["seconds"]
+    return figures
 
 
 def bare(instance, password: str, recipients_file: Path, count: int) -> dict:

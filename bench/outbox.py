@@ -107,7 +107,7 @@ class PostgresSchema:
 
 
 def run_outbox(url: str, instance, password: str, recipients: list[str], count: int) -> dict:
-    from bots.outbox import DONE, PENDING, SCHEMA, OutboxMessage, enqueue
+    from bots.outbox import PENDING, SCHEMA, OutboxMessage, enqueue
     from bots.storage import Storage
 
     storage = Storage(url)
@@ -118,24 +118,34 @@ def run_outbox(url: str, instance, password: str, recipients: list[str], count: 
     from bots.testing import run_environment
 
     env = run_environment(instance, password, url, OUTBOX_RATE="0")
+    try:
+        return timed_bot_run(env, lambda: OutboxMessage.select().where(
+            OutboxMessage.state != PENDING).exists(), count)
+    finally:
+        storage.close()
+
+
+def timed_bot_run(env: dict, started, count: int, timeout: float = 1800) -> dict:
+    """Run `botschaft run` with `env` (its database already open here): seconds from the first
+    moment `started()` holds until `count` outbox rows are done, and the bot's peak RSS."""
+    from bots.outbox import DONE, OutboxMessage
+
     bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 600
-        while OutboxMessage.select().where(OutboxMessage.state != PENDING).count() == 0:
+        deadline = time.monotonic() + timeout
+        while not started():
             assert time.monotonic() < deadline and bot.poll() is None, "the bot did not start"
             time.sleep(0.005)
-        started = time.perf_counter()
+        begun = time.perf_counter()
         while OutboxMessage.select().where(OutboxMessage.state == DONE).count() < count:
-            assert time.monotonic() < deadline and bot.poll() is None, "the outbox stalled"
+            assert time.monotonic() < deadline and bot.poll() is None, "the sending stalled"
             time.sleep(0.02)
-        elapsed = time.perf_counter() - started
-        rss = peak_rss_mb(bot.pid)
+        elapsed = time.perf_counter() - begun
+        return {"seconds": elapsed, "peak_rss_mb": peak_rss_mb(bot.pid)}
     finally:
         bot.terminate()
-        bot.wait(30)
-        storage.close()
-    return {"seconds": elapsed, "peak_rss_mb": rss}
+        bot.wait(60)
 
 
 def main() -> None:

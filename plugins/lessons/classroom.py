@@ -237,9 +237,10 @@ class Classroom:
             chosen[subscription.id] = next(
                 (lesson for lesson in lessons[subscription.course_id]
                  if lesson.id not in delivered[subscription.id]), None)
-        Delivery.insert_many([{"subscription": number, "lesson": lesson.id}
-                              for number, lesson in chosen.items() if lesson]).execute() \
-            if any(chosen.values()) else None
+        deliveries = [{"subscription": number, "lesson": lesson.id}
+                      for number, lesson in chosen.items() if lesson]
+        if deliveries:
+            Delivery.insert_many(deliveries).execute()
         return chosen
 
     def _lessons_of(self, course_ids) -> dict[int, list[Lesson]]:
