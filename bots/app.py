@@ -17,7 +17,7 @@ from bots.adhoc import register_adhoc_commands
 from bots.builtins import Builtins
 from bots.config import Config
 from bots.consent import SCHEMA as CONSENT_SCHEMA
-from bots.connection import ComponentSession, Session
+from bots.connection import ComponentSession, OutboxSession, Session
 from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
 from bots.people import SCHEMA as PEOPLE_SCHEMA
 from bots.people import People
@@ -69,10 +69,15 @@ class Bot:
         self.nick = bot["nick"]
         self.prefix = bot["prefix"]
         self.room_budget = AnswerBudget()
-        for name in ("xep_0030", "xep_0004", "xep_0050", "xep_0313", "xep_0359"):
+        for name in ("xep_0030", "xep_0004", "xep_0050", "xep_0359"):
             self.register_plugin(name)
         outbox = config.values["outbox"]
-        self.outbox = Outbox(self, storage, outbox["rate"], outbox["per_recipient"])
+        stream = self if self.is_component else OutboxSession(
+            config.get("xmpp", "jid"), config.get("xmpp", "password"),
+            config.get("xmpp", "ca_file") or None)
+        if stream is not self:  # someone who answers the outbox's own address is heard too
+            stream.add_event_handler("message", self._on_direct_message)
+        self.outbox = Outbox(stream, storage, outbox["rate"], outbox["per_recipient"], main=self)
         self.metrics = Metrics()
         web = config.values["web"]
         self.web = WebServer(self, web["listen"], web["token"]) if web["listen"] else None
@@ -107,7 +112,7 @@ class Bot:
                 await _isolated(plugin.start(self), f"start of plugin {plugin.name!r}")
             await self.storage.run(self._plan_plugin_jobs)
             self._scheduler_task = asyncio.create_task(self._run_scheduler())
-            self.outbox.start()
+            await self.outbox.start(server_address(self.config))
         for room in self.config.get("bot", "rooms"):
             asyncio.create_task(self.join_room(room))
         log.info("bot is online with %d commands", len(self.dispatcher.specs))

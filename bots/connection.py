@@ -16,11 +16,15 @@ import random
 from pathlib import Path
 
 import slixmpp
+from slixmpp.plugins.xep_0198 import stanza as sm_stanza
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 log = logging.getLogger(__name__)
 
 KEEPALIVE_INTERVAL = 60  # seconds between pings to the server
 KEEPALIVE_TIMEOUT = 30
+OUTBOX_RESOURCE = "outbox"
 
 
 class LoginFailed(Exception):
@@ -66,11 +70,16 @@ class Resilient:
                                       f"{self.last_connection_error}") from None
             raise
 
-    async def stop(self, wait: float = 2) -> None:
-        """Log out for good, and end the send task slixmpp keeps for the next connection."""
+    async def stop(self, wait: float = 2, resumable: bool = False) -> None:
+        """Log out for good, and end the send task slixmpp keeps for the next connection.
+        `resumable`: drop the connection without closing the stream, so that the server keeps
+        it for the next run to resume (XEP-0198)."""
         self._stopping = True
         self.cancel_connection_attempt()
-        await self.disconnect(wait=wait)
+        if resumable and self.transport is not None:
+            self.abort()
+        else:
+            await self.disconnect(wait=wait)
         if self._run_out_filters is not None:
             self._run_out_filters.cancel()
 
@@ -100,6 +109,8 @@ class Resilient:
         self._failures_in_a_row = 0
         self.resumptions += 1
         log.info("session resumed: nothing lost, nothing sent twice")
+        if not self.ready.done():  # a stream the last run left open, resumed at once
+            self.ready.set_result(True)
 
     def _login_refused(self, _event) -> None:
         if not self.ready.done():
@@ -159,6 +170,48 @@ class Session(Resilient, slixmpp.ClientXMPP):
             self.ca_certs = Path(ca_file)
         self.register_plugin("xep_0198")
         self._init_resilience(reconnect_max)
+
+
+class OutboxSession(Resilient, slixmpp.ClientXMPP):
+    """Client mode: the bot's second connection, resource `outbox`, that carries only the
+    messages the bot starts itself (bots/outbox.py says why). It sends no presence, so nothing
+    addressed to the bot arrives here, and no pings of its own: instead of a ping it asks the
+    server for an acknowledgement (XEP-0198), which counts nothing in the stream."""
+
+    def __init__(self, jid: str, password: str, ca_file: str | Path | None = None,
+                 reconnect_max: float = 60.0):
+        slixmpp.ClientXMPP.__init__(self, f"{slixmpp.JID(jid).bare}/{OUTBOX_RESOURCE}", password)
+        if ca_file:
+            self.ca_certs = Path(ca_file)
+        self.register_plugin("xep_0198")
+        self._init_resilience(reconnect_max, keepalive=False)
+        self._unanswered_since: float | None = None
+        self.register_handler(Callback("outbox keepalive answer",
+                                       MatchXPath(sm_stanza.Ack.tag_name()),
+                                       self._answered, instream=True))
+        self.add_event_handler("session_resumed", self._schedule_keepalive)
+
+    async def on_session_start(self) -> None:
+        self._schedule_keepalive()
+
+    def _schedule_keepalive(self, _event=None) -> None:
+        self._unanswered_since = None
+        if "outbox keepalive" in self.scheduled_events:
+            self.cancel_schedule("outbox keepalive")  # from the previous connection
+        self.schedule("outbox keepalive", KEEPALIVE_INTERVAL, self._keepalive, repeat=True)
+
+    def _keepalive(self) -> None:
+        if self._unanswered_since is not None:
+            if self.loop.time() - self._unanswered_since > KEEPALIVE_TIMEOUT:
+                log.warning("outbox stream: no acknowledgement from the server; reconnecting")
+                self.abort()  # the stream stays resumable on the server
+            return
+        if self.stream_management:
+            self._unanswered_since = self.loop.time()
+            self.send_raw(str(sm_stanza.RequestAck(self)))
+
+    def _answered(self, _ack) -> None:
+        self._unanswered_since = None
 
 
 class ComponentSession(Resilient, slixmpp.ComponentXMPP):

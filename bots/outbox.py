@@ -5,21 +5,31 @@ the same transaction as the change that caused it: the row exists exactly when t
 and the unique key makes a second row for the same event impossible. Each stanza carries a
 stable id derived from the key (XEP-0359 origin-id, also the stanza id).
 
-The sender drains the rows in order. A row is marked `sent` *before* its stanza leaves, and
-`done` only when the server acknowledged the stanza (XEP-0198). What the server has received
-but not yet acknowledged when the connection or the bot dies is the only doubt; it is settled
-against the bot's own message archive (XEP-0313, which ejabberd fills as the stanza passes):
-rows whose origin-id is archived are done, the others are sent again. A recipient the server
-refuses (no such account, blocked) ends `failed` with the reason, and is not retried.
+Client mode. The outbox has a connection of its own (the bot's account, resource `outbox`) that
+carries nothing but outbox messages, with stream management (XEP-0198). So the number the server
+gives each stanza is known before it leaves: a batch of rows is marked `sent` together with the
+stream's id and each row's number in that stream, in one statement, and only then sent. The
+server acknowledges by number; a row is `done` when its number is acknowledged. Whatever breaks
+-- the connection, the bot (kill -9), ejabberd's patience -- the next connection resumes that
+stream, from this process or the next one, and the server answers with how many stanzas of it
+it has received: rows up to that number are done, the others are sent again on the resumed
+stream. Stanzas the server would otherwise answer on this connection (a receipt, an error for
+an unknown query) go out on the bot's main connection instead, so the numbering stays exact.
 
-Guarantees. Client mode (stream management on; ejabberd archives the bot's messages): every
-row reaches the server exactly once, across lost connections, server restarts and kill -9 of the
-bot. Component mode (XEP-0114 knows neither acknowledgements nor an archive of the component's
-own messages): a ping after each batch stands in for the acknowledgement, and a batch in flight
-when the connection or the bot dies is sent again, so every row arrives at least once and at
-most one batch (a second's worth) can arrive twice, each copy with the same origin-id. Delivery
-from the server on to the person's devices is the server's: offline storage and its own stream
-management.
+What is guaranteed (client mode): every row reaches the server exactly once, across lost
+connections, kill -9 of the bot and any downtime of the bot, as long as ejabberd keeps running
+(it resumes a stream for `resume_timeout` and afterwards still remembers how much of it arrived).
+When ejabberd itself restarts or crashes while messages are unacknowledged, that count is gone:
+those messages -- at most one batch, about a second's worth -- are sent again (at least once),
+each copy with the same origin-id, which clients use to drop duplicates. A recipient the server
+refuses (no such account) ends `failed` with the reason, and is not retried. Nothing needs the
+server's message archive, so no copy of what the bot sent is kept there.
+
+Component mode (XEP-0114 knows neither acknowledgements nor resumption): a ping after each batch
+stands in for the acknowledgement, and a batch in flight when the connection or the bot dies is
+sent again, so every row arrives at least once and at most one batch (a second's worth) twice.
+Delivery from the server on to the person's devices is the server's: offline storage and its
+own stream management.
 """
 
 from __future__ import annotations
@@ -29,10 +39,11 @@ import logging
 import time
 import uuid
 from collections import deque
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from xml.etree import ElementTree
 
 import peewee
+import slixmpp
 from slixmpp.plugins.xep_0198 import stanza as sm_stanza
 
 from bots.storage import Schema
@@ -40,7 +51,6 @@ from bots.storage import Schema
 log = logging.getLogger(__name__)
 
 ORIGIN_NAMESPACE = uuid.UUID("6f0c3c34-8d0b-4d57-9a3c-2f6e1b9c0b6e")
-MAM_PREFS = "urn:xmpp:mam:2"
 SID = "urn:xmpp:sid:0"
 PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
 
@@ -60,18 +70,21 @@ class OutboxMessage(peewee.Model):
     sent_at = peewee.DateTimeField(null=True)
     done_at = peewee.DateTimeField(null=True)
     error = peewee.TextField(null=True)
+    # client mode: the stream (XEP-0198 id) the row was last sent on, and its number there
+    stream = peewee.CharField(max_length=255, null=True)
+    seq = peewee.BigIntegerField(null=True)
 
     class Meta:
         table_name = "bots_outbox"
 
 
-SCHEMA = Schema("outbox", (OutboxMessage,))
+SCHEMA = Schema("outbox", (OutboxMessage,), "bots.migrations.outbox")
 
 
 def origin_id_for(key: str, created_at: datetime) -> str:
     """The stanza id of a row: from its key and the moment it was written. Stable across resends
     of the row; different from any earlier row with the same key (in another database, or after
-    old rows were purged), which the archive may still hold."""
+    old rows were purged)."""
     return str(uuid.uuid5(ORIGIN_NAMESPACE, f"{key}\n{created_at.isoformat()}"))
 
 
@@ -115,31 +128,49 @@ class RateLimiter:
 
 
 class Outbox:
-    """The sender: runs beside the bot's session on the same event loop."""
+    """The sender: runs beside the bot's session on the same event loop. `stream` is the
+    connection it sends on: the dedicated outbox session (client mode) or the component; other
+    stanzas that would leave the outbox session go out on `main` instead."""
 
-    def __init__(self, session, storage, rate: float = 500, per_recipient: float = 0.0,
-                 batch: int = 500):
-        self.session = session
+    def __init__(self, stream, storage, rate: float = 500, per_recipient: float = 0.0,
+                 batch: int = 500, main=None):
+        self.stream = stream
         self.storage = storage
+        self.main = main or stream
+        self.numbered = not stream.is_component  # stream management: numbered stanzas
         self.limiter = RateLimiter(rate, per_recipient)
         # at most about a second's worth per batch, so that marking rows done keeps pace
         self.batch = min(batch, max(1, int(rate))) if rate else batch
         self._wake = asyncio.Event()
         self._online = asyncio.Event()
-        self._in_flight: dict[str, int] = {}  # origin-id → row id, for this session's acks
+        self._in_flight: dict[str, tuple[int, int | None]] = {}  # origin-id → (row, number)
+        self._queued: dict[str, int] = {}  # origin-id → number, sent but not yet numbered
+        self._stream_id: str | None = None  # the XEP-0198 stream the in-flight rows are on
+        self._next_seq = 1
         self._acked: deque[int] = deque()
         self._unsent: deque[int] = deque()  # rows of this batch marked sent, not yet sent
-        self._archiving: bool | None = None  # the account's archive preference, once known
+        self._settling: asyncio.Future | None = None  # database work after a lost connection
         self._task: asyncio.Task | None = None
-        session.add_event_handler("session_start", self._new_session)
-        session.add_event_handler("session_resumed", self._resumed)
-        session.add_event_handler("disconnected", self._offline)
-        session.add_event_handler("stanza_acked", self._acknowledged)
-        session.add_event_handler("message_error", self._refused)
+        stream.add_event_handler("disconnected", self._offline)
+        stream.add_event_handler("stanza_acked", self._acknowledged)
+        stream.add_event_handler("message_error", self._refused)
+        if self.numbered:
+            stream.add_event_handler("sm_enabled", self._new_stream)
+            stream.add_event_handler("session_resumed", self._resumed)
+            stream.add_event_handler("sm_failed", self._not_resumed)
+            stream.add_filter("out", self._only_outbox_messages)
+            stream.add_filter("out_sync", self._numbered_as_planned)  # after xep_0198's own
+        else:
+            stream.add_event_handler("session_start", self._new_component_session)
 
     # --- life cycle ------------------------------------------------------------------------
-    def start(self) -> None:
+    async def start(self, address: tuple[str | None, int | None] = (None, None)) -> None:
+        """Start sending; in client mode connect the outbox stream first, resuming the one the
+        last run left unacknowledged messages on."""
         self._task = asyncio.create_task(self._run())
+        if self.numbered:
+            await self._prepare_resumption()
+            await self.stream.start(*address)
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop taking new rows, wait (up to `timeout`) for the server to acknowledge what is
@@ -149,18 +180,25 @@ class Outbox:
             await asyncio.gather(self._task, return_exceptions=True)
         unsent, self._unsent = list(self._unsent), deque()
         if unsent:  # taken from the outbox but never sent: back they go, no doubt about them
-            await self.storage.run(lambda: OutboxMessage.update(state=PENDING).where(
-                OutboxMessage.id.in_(unsent)).execute())
+            await self.storage.run(_back_to_pending, unsent)
         deadline = time.monotonic() + timeout
         if self._in_flight:
             self._request_ack()
         while self._in_flight and self._online.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await self._flush_acks()
+        if self.numbered:
+            # Unacknowledged rows: leave the stream open on the server (no clean close), so
+            # that the next start resumes it and learns exactly what arrived.
+            await self.stream.stop(resumable=bool(self._in_flight))
+
+    @property
+    def online(self) -> bool:
+        return self._online.is_set()
 
     def wake(self) -> None:
         """New rows were written (safe from any thread)."""
-        self.session.loop.call_soon_threadsafe(self._wake.set)
+        self.stream.loop.call_soon_threadsafe(self._wake.set)
 
     async def depth(self) -> tuple[int, float, int]:
         """(rows not yet done, age in seconds of the oldest of them, failed rows)."""
@@ -172,28 +210,140 @@ class Outbox:
             return waiting.count(), age, failed
         return await self.storage.run(measure)
 
-    # --- session events --------------------------------------------------------------------
-    async def _new_session(self, _event) -> None:
-        """A new session (first, or after a lost one that could not be resumed)."""
+    # --- stream events (client mode) -------------------------------------------------------
+    async def _prepare_resumption(self) -> None:
+        """Before connecting: rows the last run left `sent` are on a stream the server may
+        still hold. Give xep_0198 that stream's id and its unacknowledged stanzas, rebuilt from
+        the rows, so that it resumes the stream and sends again what did not arrive."""
+        stream_id, rows = await self.storage.run(_last_stream_unacknowledged)
+        if not rows:
+            return
+        sm = self.stream.plugin["xep_0198"]
+        sm.sm_id = stream_id
+        sm.last_ack = rows[0].seq - 1
+        sm.seq = rows[-1].seq
+        sm.handled = 0  # nothing the server sends on this stream needs to be handled twice
+        sm.unacked_queue = deque((row.seq, self._stanza(row.origin_id, row.recipient, row.body))
+                                 for row in rows)
+        self._in_flight = {row.origin_id: (row.id, row.seq) for row in rows}
+        self._stream_id = stream_id
+        self._next_seq = sm.seq + 1
+        log.info("outbox: resuming the last stream to settle %d unacknowledged messages",
+                 len(rows))
+
+    async def _new_stream(self, _stanza) -> None:
+        """Stream management is on for a new stream (first start, or no stream to resume)."""
+        await self._settled()
+        sm = self.stream.plugin["xep_0198"]
         self._in_flight.clear()
-        self._archiving = None  # whatever it was when the last session ended
-        if not self.session.is_component:
-            await self._reconcile()
-        else:
-            await self._send_doubtful_again()
+        self._queued.clear()
+        self._stream_id = sm.sm_id
+        self._next_seq = sm.seq + 1
         self._online.set()
         self._wake.set()
 
-    def _resumed(self, _event) -> None:
-        self._online.set()  # slixmpp sends the unacknowledged stanzas again by itself
+    async def _resumed(self, _stanza) -> None:
+        """The stream resumed: xep_0198 has marked what arrived (stanza_acked) and sent the
+        rest again under the same numbers."""
+        await self._settled()
+        self._next_seq = self.stream.plugin["xep_0198"].seq + 1
+        resent = [row for row, _seq in self._in_flight.values()]
+        if resent:
+            await self.storage.run(_count_attempt, resent)
+        self._online.set()
+        self._wake.set()
+
+    def _not_resumed(self, failed) -> None:
+        """The server could not resume the stream. It may still know how many of its stanzas
+        arrived (a stream that timed out); after a restart of ejabberd it does not."""
+        if not self._in_flight:
+            return
+        received = failed.xml.get("h")
+        rows = list(self._in_flight.values())
+        self._in_flight.clear()
+        if received is None:
+            log.warning("outbox: the server lost the stream (restarted?); %d unacknowledged "
+                        "messages are sent again", len(rows))
+            done, again = [], [row for row, _seq in rows]
+        else:
+            done = [row for row, seq in rows if seq <= int(received)]
+            again = [row for row, seq in rows if seq > int(received)]
+            log.info("outbox: stream not resumable, but the server received %d of %d "
+                     "unacknowledged messages; the others are sent again", len(done), len(rows))
+        self._acked.extend(done)
+        self._settle(again)
 
     def _offline(self, _event) -> None:
         self._online.clear()
+        if not self.numbered:
+            return
+        # Stanzas still waiting in slixmpp's send queue never got a number: they go back to
+        # the outbox (and the 'out' filter drops them should they still come by).
+        unnumbered = [self._in_flight.pop(origin)[0] for origin in self._queued]
+        self._queued.clear()
+        unsent, self._unsent = list(self._unsent), deque()
+        self._next_seq = self.stream.plugin["xep_0198"].seq + 1
+        if unnumbered or unsent:
+            self._settle(unnumbered + unsent)
+
+    def _settle(self, rows: list[int]) -> None:
+        """Put rows back into the queue before anything else is sent."""
+        previous = self._settling
+
+        async def settle():
+            if previous is not None:
+                await previous
+            await self.storage.run(_back_to_pending, rows)
+        self._settling = asyncio.ensure_future(settle())
+
+    async def _settled(self) -> None:
+        if self._settling is not None:
+            await self._settling
+            self._settling = None
+
+    def _only_outbox_messages(self, stanza):
+        """'out' filter of the outbox stream: outbox messages pass (numbered next by xep_0198);
+        anything else goes out on the main connection, so the numbering stays as planned."""
+        if not isinstance(stanza, (slixmpp.Message, slixmpp.Presence, slixmpp.Iq)):
+            return stanza
+        origin = getattr(stanza, "outbox_origin", None)
+        if origin is None:
+            if not self.stream.stream_management:
+                return stanza  # stream setup (resource binding): not numbered
+            del stanza["from"]  # the main connection's own address is filled in by the server
+            self.main.send(stanza)
+            return None
+        return stanza if origin in self._queued else None  # else: given up when offline
+
+    def _numbered_as_planned(self, stanza):
+        origin = getattr(stanza, "outbox_origin", None)
+        if origin is not None:
+            planned = self._queued.pop(origin, None)
+            actual = self.stream.plugin["xep_0198"].seq
+            if planned is not None and planned != actual:
+                log.error("outbox: stanza numbered %d, planned %d; resumption after a crash "
+                          "may send it twice", actual, planned)
+        return stanza
+
+    # --- stream events (both modes) --------------------------------------------------------
+    async def _new_component_session(self, _event) -> None:
+        """Without stream management there is no telling whether the server took what was in
+        flight when the connection died: it is sent again (at least once)."""
+        self._in_flight.clear()
+        count = await self.storage.run(lambda: OutboxMessage.update(state=PENDING).where(
+            OutboxMessage.state == SENT).execute())
+        if count:
+            log.info("outbox: %d messages in flight when the connection ended are sent again",
+                     count)
+        self._online.set()
+        self._wake.set()
 
     def _acknowledged(self, stanza) -> None:
-        row = self._in_flight.pop(stanza["id"], None) if stanza.name == "message" else None
-        if row is not None:
-            self._acked.append(row)
+        entry = self._in_flight.pop(stanza["id"], None) if stanza.name == "message" else None
+        if entry is not None:
+            self._acked.append(entry[0])
+            if not self._in_flight:
+                self._wake.set()  # the last one: record it now
 
     async def _refused(self, message) -> None:
         origin_id = message["id"]
@@ -215,25 +365,24 @@ class Outbox:
                 rows = await self._claim_cancel_safe()
                 if not rows:
                     await self._flush_acks()
-                    if not self._in_flight:
-                        await self._archive(False)
                     self._wake.clear()
                     try:
                         await asyncio.wait_for(self._wake.wait(), 0.5)
                     except TimeoutError:
                         pass
                     continue
-                await self._archive(True)
                 self._unsent = deque(row[0] for row in rows)  # in sending order
                 for row_id, origin_id, recipient, body in rows:
                     pause = self.limiter.delay(recipient)
                     if pause > 0:
                         await asyncio.sleep(pause)
+                    if not self._unsent or self._unsent[0] != row_id:
+                        break  # the rest went back to the outbox when the connection ended
                     self._send(row_id, origin_id, recipient, body)
                     self._unsent.popleft()
                     if len(self._acked) >= 100:
                         await self._flush_acks()
-                if not self.session.is_component:
+                if self.numbered:
                     self._request_ack()
                 else:
                     await self._barrier()
@@ -246,15 +395,22 @@ class Outbox:
 
     async def _claim_cancel_safe(self) -> list[tuple]:
         """Claim rows; a stop arriving meanwhile still learns which rows the claim took."""
-        claim = asyncio.ensure_future(self.storage.run(self._claim))
+        stream_id, first = (self._stream_id, self._next_seq) if self.numbered else (None, None)
+        claim = asyncio.ensure_future(self.storage.run(self._claim, stream_id, first))
         try:
-            return await asyncio.shield(claim)
+            rows = await asyncio.shield(claim)
         except asyncio.CancelledError:
             self._unsent = deque(row[0] for row in await claim)  # stop() puts them back
             raise
+        if rows and self.numbered and (not self._online.is_set() or (stream_id, first) != (
+                self._stream_id, self._next_seq)):
+            self._settle([row[0] for row in rows])  # the connection ended during the claim
+            return []
+        return rows
 
-    def _claim(self) -> list[tuple]:
-        """Mark the next pending rows `sent` (before sending: a crash then means 'check')."""
+    def _claim(self, stream_id: str | None, first_seq: int | None) -> list[tuple]:
+        """Mark the next pending rows `sent` (before sending: a crash then means 'check'),
+        with the numbers their stanzas will have on the stream."""
         with self.storage.db.atomic():
             query = (OutboxMessage
                      .select(OutboxMessage.id, OutboxMessage.origin_id, OutboxMessage.recipient,
@@ -265,28 +421,43 @@ class Outbox:
                 query = query.for_update("FOR UPDATE SKIP LOCKED")
             rows = list(query.tuples())
             if rows:
-                OutboxMessage.update(state=SENT, sent_at=_utcnow(),
-                                     attempts=OutboxMessage.attempts + 1).where(
+                changes = {OutboxMessage.state: SENT, OutboxMessage.sent_at: _utcnow(),
+                           OutboxMessage.attempts: OutboxMessage.attempts + 1}
+                if stream_id is not None:
+                    changes[OutboxMessage.stream] = stream_id
+                    changes[OutboxMessage.seq] = peewee.Case(OutboxMessage.id, [
+                        (row[0], first_seq + index) for index, row in enumerate(rows)])
+                OutboxMessage.update(changes).where(
                     OutboxMessage.id.in_([row[0] for row in rows])).execute()
         return rows
 
-    def _send(self, row_id: int, origin_id: str, recipient: str, body: str) -> None:
-        sender = self.session.boundjid if self.session.is_component else None
-        message = self.session.make_message(mto=recipient, mbody=body, mtype="chat",
-                                            mfrom=sender)
+    def _stanza(self, origin_id: str, recipient: str, body: str) -> slixmpp.Message:
+        sender = self.stream.boundjid if self.stream.is_component else None
+        message = self.stream.make_message(mto=recipient, mbody=body, mtype="chat",
+                                           mfrom=sender)
         message["id"] = origin_id
         origin = ElementTree.SubElement(message.xml, f"{{{SID}}}origin-id")
         origin.set("id", origin_id)
-        self._in_flight[origin_id] = row_id
+        message.outbox_origin = origin_id
+        return message
+
+    def _send(self, row_id: int, origin_id: str, recipient: str, body: str) -> None:
+        message = self._stanza(origin_id, recipient, body)
+        if self.numbered:
+            self._queued[origin_id] = self._next_seq
+            self._in_flight[origin_id] = (row_id, self._next_seq)
+            self._next_seq += 1
+        else:
+            self._in_flight[origin_id] = (row_id, None)
         message.send()
 
     async def _barrier(self) -> None:
         """Without stream management (component mode): a ping to the server comes back only
         after the server has taken every stanza sent before it on this connection."""
         sent = dict(self._in_flight)
-        await self.session.plugin["xep_0199"].ping(jid=self.session.server_host_domain(),
-                                                   ifrom=self.session.boundjid, timeout=30)
-        for origin_id, row in sent.items():
+        await self.stream.plugin["xep_0199"].ping(jid=self.stream.server_host_domain(),
+                                                  ifrom=self.stream.boundjid, timeout=30)
+        for origin_id, (row, _seq) in sent.items():
             if self._in_flight.pop(origin_id, None) is not None:
                 self._acked.append(row)
 
@@ -294,8 +465,8 @@ class Outbox:
         """Ask the server to acknowledge now: its own rhythm (every few stanzas) would leave
         the tail of a batch waiting for the next one. Queued behind the messages, so that the
         answer covers them (slixmpp's request_ack() would overtake them)."""
-        if self.session.stream_management:
-            self.session.send(str(sm_stanza.RequestAck(self.session)))
+        if self.stream.stream_management:
+            self.stream.send(str(sm_stanza.RequestAck(self.stream)))
 
     async def _flush_acks(self) -> None:
         if not self._acked:
@@ -310,60 +481,43 @@ class Outbox:
                     & (OutboxMessage.state == SENT)).execute()
         await self.storage.run(mark)
 
-    # --- settling doubt against the archive ------------------------------------------------
-    async def _archive(self, on: bool) -> None:
-        """Have the server archive this account's messages while outbox messages are on their
-        way, and only then (XEP-0313 preferences). The archive is what settles doubt after a
-        crash; outside those moments archiving would cost every answer a database write on the
-        server and keep people's messages longer than needed."""
-        if self.session.is_component or self._archiving == on:
-            return
-        iq = self.session.make_iq_set()
-        prefs = ElementTree.SubElement(iq.xml, f"{{{MAM_PREFS}}}prefs")
-        prefs.set("default", "always" if on else "never")
-        await iq.send(timeout=10)
-        self._archiving = on
 
-    async def _reconcile(self) -> None:
-        """Rows marked sent but never acknowledged: done if archived, else pending again."""
-        def doubtful():
-            return list(OutboxMessage.select(OutboxMessage.id, OutboxMessage.origin_id,
-                                             OutboxMessage.recipient, OutboxMessage.sent_at)
-                        .where(OutboxMessage.state == SENT).tuples())
-        rows = await self.storage.run(doubtful)
-        if not rows:
-            return
-        since = min(row[3] for row in rows) - timedelta(minutes=2)
-        archived = await self._archived(since.replace(tzinfo=UTC))
-        delivered = [row[0] for row in rows if (row[1], row[2]) in archived]
-        again = [row[0] for row in rows if (row[1], row[2]) not in archived]
+def _last_stream_unacknowledged() -> tuple[str | None, list[OutboxMessage]]:
+    """The stream of the newest `sent` rows, and its rows from the oldest unacknowledged one
+    on, in stream order (rows already done or failed among them included: their numbers are
+    part of the stream). `sent` rows of other streams, or rows whose numbers do not form an
+    unbroken run, cannot be settled: they go back to the queue."""
+    doubtful = list(OutboxMessage.select(OutboxMessage.id, OutboxMessage.stream,
+                                         OutboxMessage.seq)
+                    .where(OutboxMessage.state == SENT).order_by(OutboxMessage.sent_at.desc()))
+    if not doubtful:
+        return None, []
+    stream_id = doubtful[0].stream
+    others = [row.id for row in doubtful if row.stream != stream_id or stream_id is None]
+    rows = []
+    if stream_id is not None:
+        low = min(row.seq for row in doubtful if row.stream == stream_id)
+        rows = list(OutboxMessage.select().where(
+            (OutboxMessage.stream == stream_id) & (OutboxMessage.seq >= low)
+            & (OutboxMessage.state != PENDING)).order_by(OutboxMessage.seq))
+        if [row.seq for row in rows] != list(range(low, low + len(rows))):
+            others += [row.id for row in rows if row.state == SENT]
+            rows = []
+    if others:
+        log.warning("outbox: %d unacknowledged messages cannot be matched to the stream they "
+                    "were sent on; they are sent again", len(others))
+        _back_to_pending(others)
+    return stream_id, rows
 
-        def settle():
-            with self.storage.db.atomic():
-                for start in range(0, len(rows), 500):
-                    OutboxMessage.update(state=DONE, done_at=_utcnow()).where(
-                        OutboxMessage.id.in_(delivered[start:start + 500])).execute()
-                    OutboxMessage.update(state=PENDING).where(
-                        OutboxMessage.id.in_(again[start:start + 500])).execute()
-        await self.storage.run(settle)
-        log.info("outbox: %d unacknowledged messages checked against the archive: %d had "
-                 "arrived, %d will be sent again", len(rows), len(delivered), len(again))
 
-    async def _send_doubtful_again(self) -> None:
-        """Without stream management and archive there is no telling whether the server took
-        what was in flight when the connection died: it is sent again (at least once)."""
-        count = await self.storage.run(lambda: OutboxMessage.update(state=PENDING).where(
-            OutboxMessage.state == SENT).execute())
-        if count:
-            log.info("outbox: %d messages in flight when the connection ended are sent again",
-                     count)
+def _count_attempt(rows: list[int]) -> None:
+    for start in range(0, len(rows), 500):
+        OutboxMessage.update(attempts=OutboxMessage.attempts + 1).where(
+            OutboxMessage.id.in_(rows[start:start + 500])).execute()
 
-    async def _archived(self, since: datetime) -> set[tuple[str, str]]:
-        """(stanza id, recipient) of every message this account sent since `since`."""
-        found = set()
-        async for result in self.session.plugin["xep_0313"].iterate(
-                start=since, rsm={"max": 250}):
-            original = result["mam_result"]["forwarded"]["stanza"]
-            if original["from"].bare == self.session.boundjid.bare:
-                found.add((original["id"], original["to"].bare))
-        return found
+
+def _back_to_pending(rows: list[int]) -> None:
+    for start in range(0, len(rows), 500):
+        OutboxMessage.update(state=PENDING).where(
+            OutboxMessage.id.in_(rows[start:start + 500]) & (OutboxMessage.state == SENT)
+        ).execute()

@@ -203,7 +203,7 @@ class _MetricsPage(AsyncResource):
 
 async def health(bot) -> dict:
     """Connected, database reachable, outbox moving: what an admin or a probe needs to know."""
-    connected = bool(bot.online)
+    connected = bool(bot.online) and bot.outbox.online
     try:
         depth, age, _failed = await bot.outbox.depth()
         database = True
@@ -220,7 +220,7 @@ async def health(bot) -> dict:
 async def refresh(bot) -> None:
     """Bring the gauges up to date before they are read."""
     metrics = bot.metrics
-    metrics.connected.set(1 if bot.online else 0)
+    metrics.connected.set(1 if bot.online and bot.outbox.online else 0)
     metrics.reconnects.set(bot.reconnects)
     depth, age, failed = await bot.outbox.depth()
     metrics.outbox_depth.set(depth)

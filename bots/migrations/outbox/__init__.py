@@ -1,0 +1,1 @@
+"""Schema changes of the outbox table (bots_outbox), in order."""
