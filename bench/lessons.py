@@ -29,7 +29,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from outbox import PostgresSchema, clear_offline, timed_bot_run  # noqa: E402 (bench/outbox.py)
+from outbox import (PostgresSchema, bare_sender_command, clear_offline,  # noqa: E402
+                    timed_bot_run)  # bench/outbox.py
 
 from bots.app import schemas  # noqa: E402
 from bots.devserver import DevServer  # noqa: E402
@@ -103,11 +104,8 @@ def run_lessons(url: str, folder: Path, instance, password: str, count: int) -> 
 
 
 def bare(instance, password: str, recipients_file: Path, count: int) -> dict:
-    output = subprocess.run(
-        [sys.executable, str(HERE / "outbox.py"), "--messages", str(count), "--bare-sender",
-         f"bot@{instance.domain}", password, str(instance.c2s_port), str(instance.ca_file),
-         str(recipients_file), "never"], capture_output=True, text=True, timeout=1800,
-        check=True)
+    output = subprocess.run(bare_sender_command(instance, password, recipients_file, count),
+                            capture_output=True, text=True, timeout=1800, check=True)
     figures = json.loads(output.stdout.strip().splitlines()[-1])
     figures["messages_per_s"] = count / figures["seconds"]
     return figures

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 from pathlib import Path
 
 import slixmpp
@@ -173,14 +174,15 @@ class Session(Resilient, slixmpp.ClientXMPP):
 
 
 class OutboxSession(Resilient, slixmpp.ClientXMPP):
-    """Client mode: the bot's second connection, resource `outbox`, that carries only the
+    """Client mode: the bot's second connection, resource `outbox-…`, that carries only the
     messages the bot starts itself (bots/outbox.py says why). It sends no presence, so nothing
     addressed to the bot arrives here, and no pings of its own: instead of a ping it asks the
     server for an acknowledgement (XEP-0198), which counts nothing in the stream."""
 
     def __init__(self, jid: str, password: str, ca_file: str | Path | None = None,
                  reconnect_max: float = 60.0):
-        slixmpp.ClientXMPP.__init__(self, f"{slixmpp.JID(jid).bare}/{OUTBOX_RESOURCE}", password)
+        resource = f"{OUTBOX_RESOURCE}-{secrets.token_hex(4)}"  # one per run: no conflicts
+        slixmpp.ClientXMPP.__init__(self, f"{slixmpp.JID(jid).bare}/{resource}", password)
         if ca_file:
             self.ca_certs = Path(ca_file)
         self.register_plugin("xep_0198")

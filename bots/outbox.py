@@ -5,16 +5,16 @@ the same transaction as the change that caused it: the row exists exactly when t
 and the unique key makes a second row for the same event impossible. Each stanza carries a
 stable id derived from the key (XEP-0359 origin-id, also the stanza id).
 
-Client mode. The outbox has a connection of its own (the bot's account, resource `outbox`) that
-carries nothing but outbox messages, with stream management (XEP-0198). So the number the server
-gives each stanza is known before it leaves: a batch of rows is marked `sent` together with the
-stream's id and each row's number in that stream, in one statement, and only then sent. The
-server acknowledges by number; a row is `done` when its number is acknowledged. Whatever breaks
--- the connection, the bot (kill -9), ejabberd's patience -- the next connection resumes that
-stream, from this process or the next one, and the server answers with how many stanzas of it
-it has received: rows up to that number are done, the others are sent again on the resumed
-stream. Stanzas the server would otherwise answer on this connection (a receipt, an error for
-an unknown query) go out on the bot's main connection instead, so the numbering stays exact.
+Client mode. The outbox has a connection of its own (the bot's account, resource `outbox-…`)
+that carries nothing but outbox messages, with stream management (XEP-0198). So the number the
+server gives each stanza is known before it leaves: a batch of rows is marked `sent` together
+with the stream's id and each row's number in that stream, in one statement, and only then
+sent. The server acknowledges by number; a row is `done` when its number is acknowledged.
+Whatever breaks -- the connection, the bot (kill -9) -- the next connection resumes that stream,
+from this process or the next one, and the server answers with how many stanzas of it it has
+received: rows up to that number are done, the others are sent again on the resumed stream.
+Stanzas the bot would otherwise send on this connection (a receipt, an answer to a query) go
+out on the bot's main connection instead, so the numbering stays exact.
 
 What is guaranteed (client mode): every row reaches the server exactly once, across lost
 connections, kill -9 of the bot and any downtime of the bot, as long as ejabberd keeps running

@@ -148,7 +148,7 @@ async def test_kill_9_during_2000_messages_loses_none_and_doubles_none(
     await run_until(env, lambda: OutboxMessage.select().where(
         OutboxMessage.state == DONE).count() == 2000)
 
-    # the kills left rows marked sent whose stanzas had not arrived: the resumed stream sent them again
+    # the kills left rows marked sent whose stanzas had not arrived: sent again when resumed
     assert OutboxMessage.select().where(OutboxMessage.attempts > 1).count() > 0
     await asyncio.sleep(1)  # the last stanzas reach the clients
     for index, client in enumerate(recipients):
