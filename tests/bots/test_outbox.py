@@ -11,7 +11,8 @@ from collections import Counter
 
 import pytest
 
-from bots.outbox import DONE, FAILED, PENDING, SCHEMA, OutboxMessage, RateLimiter, enqueue
+from bots.outbox import (DONE, FAILED, PENDING, SCHEMA, SENT, OutboxMessage, RateLimiter,
+                         enqueue)
 from bots.storage import Storage
 from bots.testing import BOTSCHAFT, kill_during, run_environment, run_until
 
@@ -129,6 +130,75 @@ async def test_messages_queued_while_the_server_restarts_arrive_once(make_bot, c
     message = await client.next_message(bot.boundjid.bare, timeout=60)
     assert message["body"] == "Still there"
     assert await client.ask(bot.boundjid.bare, "ping") == "pong"  # and nothing else came
+
+
+async def test_a_dropped_outbox_connection_is_resumed_and_nothing_arrives_twice(
+        make_bot, chat_client):
+    bot = await make_bot(OUTBOX_RATE="300")
+    clients = [await chat_client() for _ in range(5)]
+
+    def fill():
+        with bot.storage.db.atomic():
+            for number in range(900):
+                enqueue(f"news:{number}", clients[number % 5].boundjid.bare, f"News {number}")
+    await bot.storage.run(fill)
+    bot.outbox.wake()
+    stream = bot.outbox.stream
+    for point in (200, 500):  # the connection breaks twice, in the middle of batches
+        await eventually(lambda: _at_least_done(bot, point))
+        stream.abort()
+    await eventually(lambda: _all_done(bot, 900))
+    assert stream.resumptions == 2 and stream.sessions == 1
+    await asyncio.sleep(1)
+    for index, client in enumerate(clients):
+        assert received_bodies(client) == Counter({f"News {n}": 1 for n in range(index, 900, 5)})
+
+
+async def _at_least_done(bot, count: int) -> bool:
+    return (await states(bot))[DONE] >= count
+
+
+async def test_whoever_writes_to_the_outbox_address_gets_the_answer_from_the_bot(
+        make_bot, chat_client):
+    bot = await make_bot()
+    client = await chat_client()
+    client.say(str(bot.outbox.stream.boundjid), "ping")  # a client that replies to the full JID
+    answer = await client.next_message(bot.boundjid.bare)
+    assert answer["body"] == "pong"
+    assert answer["from"] == bot.boundjid  # sent on the main connection
+    await bot.storage.run(enqueue, "push:after-answer", client.boundjid.bare, "Numbering intact")
+    bot.outbox.wake()
+    assert (await client.next_message(bot.boundjid.bare))["body"] == "Numbering intact"
+    await eventually(lambda: _all_done(bot, 1))
+
+
+async def test_unacknowledged_messages_are_sent_again_when_ejabberd_lost_the_stream(
+        xmpp_server, make_account, chat_client, tmp_path):
+    """kill -9 of the bot, then a restart of ejabberd: the server no longer knows what arrived,
+    so what was unacknowledged is sent again. Nothing is lost; a copy may come twice."""
+    recipients = [await chat_client(*make_account("reader")) for _ in range(5)]
+    storage = fill_outbox(f"sqlite:///{tmp_path / 'bot.db'}", recipients, 600, "Notice")
+    env = run_environment(xmpp_server.instance, xmpp_server.devserver.ensure_user("bot"),
+                          storage.url, OUTBOX_RATE="300")
+    await kill_during(env, lambda: OutboxMessage.select().where(
+        OutboxMessage.state == DONE).count(), [100])
+    doubtful = OutboxMessage.select().where(OutboxMessage.state == SENT).count()
+    assert doubtful > 0
+    xmpp_server.devserver.stop()
+    xmpp_server.devserver.start()
+    await run_until(env, lambda: OutboxMessage.select().where(
+        OutboxMessage.state == DONE).count() == 600)
+    async def all_back() -> bool:  # the readers log in again and get their offline messages
+        return all(client.online for client in recipients)
+    await eventually(all_back)
+    await asyncio.sleep(2)
+    twice = 0
+    for index, client in enumerate(recipients):
+        copies = received_bodies(client)
+        assert set(copies) == {f"Notice {n}" for n in range(index, 600, 5)}
+        twice += sum(count - 1 for count in copies.values())
+    assert twice <= doubtful
+    storage.close()
 
 
 @pytest.mark.timeout(600)
