@@ -233,9 +233,9 @@ class Outbox:
 
     async def _new_stream(self, _stanza) -> None:
         """Stream management is on for a new stream (first start, or no stream to resume)."""
+        self._not_resumed()  # rows of an earlier stream no resumption was tried for
         await self._settled()
         sm = self.stream.plugin["xep_0198"]
-        self._in_flight.clear()
         self._queued.clear()
         self._stream_id = sm.sm_id
         self._next_seq = sm.seq + 1
@@ -253,12 +253,12 @@ class Outbox:
         self._online.set()
         self._wake.set()
 
-    def _not_resumed(self, failed) -> None:
+    def _not_resumed(self, failed=None) -> None:
         """The server could not resume the stream. It may still know how many of its stanzas
         arrived (a stream that timed out); after a restart of ejabberd it does not."""
         if not self._in_flight:
             return
-        received = failed.xml.get("h")
+        received = failed.xml.get("h") if failed is not None else None
         rows = list(self._in_flight.values())
         self._in_flight.clear()
         if received is None:
