@@ -36,6 +36,8 @@ class Resilient:
     """What client and component sessions share: `start()` that reports clearly, reconnection
     with backoff, `stop()`. Mixed into a slixmpp ClientXMPP or ComponentXMPP."""
 
+    role = "client mode"  # which connection this is, for the log
+
     def _init_resilience(self, reconnect_max: float, keepalive: bool = True) -> None:
         self.register_plugin("xep_0184", {"auto_ack": True, "auto_request": False})
         self.register_plugin("xep_0199", {"keepalive": keepalive, "interval": KEEPALIVE_INTERVAL,
@@ -101,7 +103,7 @@ class Resilient:
     async def _session_ready(self, _event) -> None:
         self._failures_in_a_row = 0
         self.sessions += 1
-        log.info("session started (%s mode)", "component" if self.is_component else "client")
+        log.info("session started (%s)", self.role)
         await self.on_session_start()
         if not self.ready.done():
             self.ready.set_result(True)
@@ -179,6 +181,8 @@ class OutboxSession(Resilient, slixmpp.ClientXMPP):
     addressed to the bot arrives here, and no pings of its own: instead of a ping it asks the
     server for an acknowledgement (XEP-0198), which counts nothing in the stream."""
 
+    role = "outbox stream"
+
     def __init__(self, jid: str, password: str, ca_file: str | Path | None = None,
                  reconnect_max: float = 60.0):
         resource = f"{OUTBOX_RESOURCE}-{secrets.token_hex(4)}"  # one per run: no conflicts
@@ -220,6 +224,8 @@ class ComponentSession(Resilient, slixmpp.ComponentXMPP):
     """Component mode (XEP-0114): the bot is a whole subdomain (bot.example.com) and answers
     for every address in it; it accepts subscription requests itself. No stream management:
     components do not negotiate it."""
+
+    role = "component mode"
 
     def __init__(self, domain: str, secret: str, host: str, port: int,
                  reconnect_max: float = 60.0):
