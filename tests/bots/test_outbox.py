@@ -81,6 +81,23 @@ def test_a_key_is_sent_once_however_often_it_is_enqueued(tmp_path):
     other.close()
 
 
+def test_an_outbox_from_before_stream_numbers_is_migrated_and_keeps_its_rows(tmp_path):
+    storage = Storage(f"sqlite:///{tmp_path / 'old.db'}")
+    storage.db.execute_sql(  # the table as the previous release created it
+        "CREATE TABLE bots_outbox (id INTEGER NOT NULL PRIMARY KEY, key VARCHAR(255) NOT NULL, "
+        "origin_id VARCHAR(36) NOT NULL, recipient VARCHAR(3071) NOT NULL, body TEXT NOT NULL, "
+        "state VARCHAR(8) NOT NULL, attempts INTEGER NOT NULL, created_at DATETIME NOT NULL, "
+        "sent_at DATETIME, done_at DATETIME, error TEXT)")
+    storage.db.execute_sql(
+        "INSERT INTO bots_outbox (key, origin_id, recipient, body, state, attempts, created_at) "
+        "VALUES ('push:1', 'o-1', 'anna@example.com', 'Ready', 'pending', 0, '2026-11-01')")
+    assert storage.migrate([SCHEMA]) == ["outbox: 0001_stream_position"]
+    row = OutboxMessage.get()
+    assert (row.key, row.state, row.stream, row.seq) == ("push:1", PENDING, None, None)
+    assert storage.migrate([SCHEMA]) == []
+    storage.close()
+
+
 async def test_queued_messages_arrive_once_each_with_their_origin_id(make_bot, chat_client):
     bot = await make_bot()
     clients = [await chat_client() for _ in range(3)]
