@@ -17,13 +17,14 @@ Stanzas the bot would otherwise send on this connection (a receipt, an answer to
 out on the bot's main connection instead, so the numbering stays exact.
 
 What is guaranteed (client mode): every row reaches the server exactly once, across lost
-connections, kill -9 of the bot and any downtime of the bot, as long as ejabberd keeps running
-(it resumes a stream for `resume_timeout` and afterwards still remembers how much of it arrived).
-When ejabberd itself restarts or crashes while messages are unacknowledged, that count is gone:
-those messages -- at most one batch, about a second's worth -- are sent again (at least once),
-each copy with the same origin-id, which clients use to drop duplicates. A recipient the server
-refuses (no such account) ends `failed` with the reason, and is not retried. Nothing needs the
-server's message archive, so no copy of what the bot sent is kept there.
+connections, kill -9 of the bot and downtime of the bot, as long as ejabberd keeps running (it
+resumes a stream for `resume_timeout`; afterwards it still remembers how much of it arrived, for
+the last `cache_size` streams that timed out). When ejabberd itself restarts or crashes while
+messages are unacknowledged, that count is gone: those messages -- at most one batch, about a
+second's worth -- are sent again (at least once), each copy with the same origin-id, by which a
+client can recognise the duplicate. A recipient the server refuses (no such account) ends
+`failed` with the reason, and is not retried. Nothing needs the server's message archive, so no
+copy of what the bot sent is kept there.
 
 Component mode (XEP-0114 knows neither acknowledgements nor resumption): a ping after each batch
 stands in for the acknowledgement, and a batch in flight when the connection or the bot dies is
