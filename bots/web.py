@@ -203,7 +203,7 @@ class _MetricsPage(AsyncResource):
 
 async def health(bot) -> dict:
     """Connected, database reachable, outbox moving: what an admin or a probe needs to know."""
-    connected = bool(bot.online) and bot.outbox.online
+    connected = _connected(bot)
     try:
         depth, age, _failed = await bot.outbox.depth()
         database = True
@@ -217,10 +217,15 @@ async def health(bot) -> dict:
             "checked_at": time.time()}
 
 
+def _connected(bot) -> bool:
+    """The bot's connection and its outbox's (its own in client mode) are both up."""
+    return bool(bot.online) and bot.outbox.online
+
+
 async def refresh(bot) -> None:
     """Bring the gauges up to date before they are read."""
     metrics = bot.metrics
-    metrics.connected.set(1 if bot.online and bot.outbox.online else 0)
+    metrics.connected.set(1 if _connected(bot) else 0)
     metrics.reconnects.set(bot.reconnects)
     depth, age, failed = await bot.outbox.depth()
     metrics.outbox_depth.set(depth)

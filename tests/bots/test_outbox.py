@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from bots.outbox import (DONE, FAILED, PENDING, SCHEMA, SENT, OutboxMessage, RateLimiter,
-                         enqueue)
+                         enqueue, enqueue_many)
 from bots.storage import Storage
 from bots.testing import BOTSCHAFT, kill_during, run_environment, run_until
 
@@ -38,15 +38,25 @@ async def states(bot) -> Counter:
         lambda: [row.state for row in OutboxMessage.select(OutboxMessage.state)]))
 
 
+def numbered_messages(recipients: list, count: int, text: str) -> list[tuple[str, str, str]]:
+    """`count` outbox messages "<text> <n>" (key "<text>:<n>"), to the recipients in turn."""
+    return [(f"{text}:{number}", recipients[number % len(recipients)].boundjid.bare,
+             f"{text} {number}") for number in range(count)]
+
+
 def fill_outbox(database: str, recipients: list, count: int, text: str) -> Storage:
     """`count` outbox rows "<text> <n>", to the recipients in turn; the storage stays open."""
     storage = Storage(database)
     storage.migrate([SCHEMA])
     with storage.db.atomic():
-        for number in range(count):
-            enqueue(f"{text}:{number}", recipients[number % len(recipients)].boundjid.bare,
-                    f"{text} {number}")
+        enqueue_many(numbered_messages(recipients, count, text))
     return storage
+
+
+async def queue_in(bot, recipients: list, count: int, text: str) -> None:
+    """The same, in a running bot's database, and wake its outbox."""
+    await bot.storage.run(enqueue_many, numbered_messages(recipients, count, text))
+    bot.outbox.wake()
 
 
 def received_bodies(client) -> Counter:
@@ -101,13 +111,7 @@ def test_an_outbox_from_before_stream_numbers_is_migrated_and_keeps_its_rows(tmp
 async def test_queued_messages_arrive_once_each_with_their_origin_id(make_bot, chat_client):
     bot = await make_bot()
     clients = [await chat_client() for _ in range(3)]
-
-    def fill():
-        with bot.storage.db.atomic():
-            for number in range(30):
-                enqueue(f"push:{number}", clients[number % 3].boundjid.bare, f"Update {number}")
-    await bot.storage.run(fill)
-    bot.outbox.wake()
+    await queue_in(bot, clients, 30, "Update")
     for index, client in enumerate(clients):
         received = await collect(client, bot.boundjid.bare, 10)
         assert sorted(message["body"] for message in received) == sorted(
@@ -153,13 +157,7 @@ async def test_a_dropped_outbox_connection_is_resumed_and_nothing_arrives_twice(
         make_bot, chat_client):
     bot = await make_bot(OUTBOX_RATE="300")
     clients = [await chat_client() for _ in range(5)]
-
-    def fill():
-        with bot.storage.db.atomic():
-            for number in range(900):
-                enqueue(f"news:{number}", clients[number % 5].boundjid.bare, f"News {number}")
-    await bot.storage.run(fill)
-    bot.outbox.wake()
+    await queue_in(bot, clients, 900, "News")
     stream = bot.outbox.stream
     for point in (200, 500):  # the connection breaks twice, in the middle of batches
         await eventually(lambda: _at_least_done(bot, point))
@@ -205,6 +203,7 @@ async def test_unacknowledged_messages_are_sent_again_when_ejabberd_lost_the_str
     xmpp_server.devserver.start()
     await run_until(env, lambda: OutboxMessage.select().where(
         OutboxMessage.state == DONE).count() == 600)
+
     async def all_back() -> bool:  # the readers log in again and get their offline messages
         return all(client.online for client in recipients)
     await eventually(all_back)
