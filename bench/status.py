@@ -89,7 +89,7 @@ def fill(url: str, count: int, customer: str) -> tuple[float, list[str]]:
         if storage.backend == "postgresql":
             storage.db.execute_sql("ANALYZE")
         refs = [f"R{number:07d}" for number in random.Random(7).sample(range(count), CLAIMED)]
-        book.limits = type(book.limits)(per_person=10**9, per_reference=10**9)
+        book.limits = type(book.limits)(per_person=10**9, everybody=10**9)
         for ref in refs:
             book.claim(customer, ref, "C" + ref[1:], "en")
         return rate, refs

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import logging
 
+from slixmpp.plugins.xep_0030.stanza import DiscoItems
+
 from bots.commands import CommandSpec, Parameter, UsageError
 from bots.dispatch import Dispatcher, Message
 from bots.i18n import render, translator
+from bots.people import role_allows
 
 log = logging.getLogger(__name__)
 _ = translator(__name__)
 
 SESSION_TIMEOUT = 300  # seconds before an abandoned form is forgotten
+COMMANDS_NODE = "http://jabber.org/protocol/commands"
 
 
 def register_adhoc_commands(bot, dispatcher: Dispatcher, language: str) -> None:
@@ -20,6 +24,51 @@ def register_adhoc_commands(bot, dispatcher: Dispatcher, language: str) -> None:
         bot.plugin["xep_0050"].add_command(node=spec.name, name=_label(spec, language),
                                     handler=_starter(bot, dispatcher, spec),
                                     timeout=SESSION_TIMEOUT)
+    bot.plugin["xep_0030"].set_node_handler("get_items",
+                                            handler=_commands_visible_to_asker(bot, dispatcher))
+    bot.add_filter("in", _sessions_bound_to_their_starter(bot))
+
+
+def _commands_visible_to_asker(bot, dispatcher: Dispatcher):
+    """The command menu lists only what the asker may run, as `help` does."""
+    static = bot.plugin["xep_0030"].static
+
+    def items(jid, node, ifrom, data) -> DiscoItems:
+        listed = static.get_items(jid, node, ifrom, data)
+        if node != COMMANDS_NODE:
+            return listed
+        role = bot.people.role_of(ifrom.bare) if ifrom else "customer"
+        visible = DiscoItems()
+        for item_jid, item_node, name in listed["items"]:
+            spec = dispatcher.specs.get(item_node)
+            if spec is None or role_allows(role, spec.role):
+                visible.add_item(item_jid, item_node, name)
+        return visible
+
+    return items
+
+
+def _sessions_bound_to_their_starter(bot):
+    """A form belongs to whoever opened it: slixmpp continues a session for anyone who names
+    its id, so a step from another address is answered as if the session did not exist."""
+    sessions = bot.plugin["xep_0050"].sessions
+
+    def check(stanza):
+        if stanza.name != "iq" or stanza["type"] != "set":
+            return stanza
+        element = stanza.xml.find(f"{{{COMMANDS_NODE}}}command")
+        session = sessions.get(element.get("sessionid")) if element is not None else None
+        if session is None or session["from"] == stanza["from"]:
+            return stanza
+        log.warning("refused a step of an ad-hoc command session from another address")
+        refusal = stanza.reply(clear=True)
+        refusal["type"] = "error"
+        refusal["error"]["type"] = "cancel"
+        refusal["error"]["condition"] = "item-not-found"
+        refusal.send()
+        return None
+
+    return check
 
 
 def _label(spec: CommandSpec, language: str) -> str:

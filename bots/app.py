@@ -19,6 +19,7 @@ from bots.config import Config
 from bots.consent import SCHEMA as CONSENT_SCHEMA
 from bots.connection import ComponentSession, OutboxSession, Session
 from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
+from bots.i18n import negotiate, render, translator
 from bots.people import SCHEMA as PEOPLE_SCHEMA
 from bots.people import People
 from bots.plugin import Plugin, load_plugins
@@ -30,8 +31,14 @@ from bots.storage import Schema, Storage
 from bots.web import Metrics, WebServer, install_reactor
 
 log = logging.getLogger(__name__)
+_ = translator(__name__)
 
 DELAY_NAMESPACE = "{urn:xmpp:delay}delay"
+CANNOT_SEE_WHO = _("I cannot see who you are in this room, so I do not act on it. Write to me "
+                   "directly, or ask the room's owner to make me a moderator or the room "
+                   "non-anonymous.")
+WRITE_DIRECTLY = _("Please write to me directly from your own address, not through the room: "
+                   "there I cannot tell who you are.")
 PLUGIN_JOB_KEY = "plugin"  # a plugin's own @job has one schedule row under this key
 SCHEDULER_INTERVAL = 1.0  # seconds between looks for due work
 
@@ -69,6 +76,8 @@ class Bot:
         self.nick = bot["nick"]
         self.prefix = bot["prefix"]
         self.room_budget = AnswerBudget()
+        self.joined_rooms: set[str] = set()  # bare JIDs of the rooms the bot is in
+        self._strays_logged: set[str] = set()
         for name in ("xep_0030", "xep_0004", "xep_0050", "xep_0359"):
             self.register_plugin(name)
         outbox = config.values["outbox"]
@@ -91,7 +100,12 @@ class Bot:
         if self.web is not None:
             install_reactor()
             self.web.start()
-        await super().start(*server_address(self.config), timeout=timeout)
+        try:
+            await super().start(*server_address(self.config), timeout=timeout)
+        except BaseException:
+            if self.web is not None:
+                await self.web.stop()
+            raise
 
     async def stop(self) -> None:
         if self._scheduler_task is not None:
@@ -123,6 +137,7 @@ class Bot:
         if "xep_0045" not in self.plugin:
             self.register_plugin("xep_0045")
         await self.plugin["xep_0045"].join_muc_wait(slixmpp.JID(room), self.nick, maxstanzas=0)
+        self.joined_rooms.add(slixmpp.JID(room).bare)
         for plugin in self.plugins:
             await _isolated(plugin.on_room_joined(room), f"on_room_joined of {plugin.name!r}")
 
@@ -160,6 +175,9 @@ class Bot:
         sender = message["from"].bare
         if sender == self.boundjid.bare or self.people.is_bot(sender):
             return
+        if sender in self.joined_rooms:  # a private message through a room: the room's address
+            message.reply(render(WRITE_DIRECTLY, self._language_of(message))).send()
+            return
         self.metrics.messages_in.inc()
         with self.metrics.handler_seconds.time():
             person = await self.people.person(sender, message["lang"] or None)
@@ -169,15 +187,25 @@ class Bot:
 
     async def _on_room_message(self, message: slixmpp.Message) -> None:
         room = message["from"].bare
-        nick = message["mucnick"]
+        if room not in self.joined_rooms:
+            # type="groupchat" from anyone but a room we are in: nobody vouches for the sender
+            self._stray_groupchat(room)
+            return
+        nick = message["from"].resource
         if nick == self.nick or message.xml.find(DELAY_NAMESPACE) is not None:
             return  # our own words, or history the room replays when we join
         text = addressed_text(message["body"], self.nick, self.prefix)
         if text is None:
             return
+        # Who writes is the occupant's real JID, which the room tells its moderators (or
+        # everyone in a non-anonymous room); never the nick, which anyone can choose.
         real_jid = self.plugin["xep_0045"].get_jid_property(room, nick, "jid")
-        sender = slixmpp.JID(real_jid).bare if real_jid else f"{room}/{nick}"
-        if self.people.is_bot(sender) or not self.room_budget.allow(room):
+        sender = slixmpp.JID(real_jid).bare if real_jid else None
+        if (sender and self.people.is_bot(sender)) or not self.room_budget.allow(room):
+            return
+        if sender is None:
+            answer = render(CANNOT_SEE_WHO, self._language_of(message))
+            self.send_message(mto=room, mbody=f"{nick}: {answer}", mtype="groupchat")
             return
         self.metrics.messages_in.inc()
         with self.metrics.handler_seconds.time():
@@ -185,6 +213,17 @@ class Bot:
             answer = await self.dispatcher.answer(Message(person, text, room=room), self)
         self.send_message(mto=room, mbody=f"{nick}: {answer}", mtype="groupchat")
         self.metrics.messages_out.inc()
+
+    def _stray_groupchat(self, source: str) -> None:
+        if source not in self._strays_logged:
+            if len(self._strays_logged) > 1000:
+                self._strays_logged.clear()
+            self._strays_logged.add(source)
+            log.debug("ignored a group message from %s: not a room the bot is in", source)
+
+    def _language_of(self, message: slixmpp.Message) -> str:
+        """For answers to someone the bot cannot identify: their client's language."""
+        return negotiate(message["lang"] or None) or self.config.get("bot", "language")
 
     async def _on_presence(self, presence) -> None:
         for plugin in self.plugins:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from bots.dispatch import no_such_command
 from bots.i18n import LANGUAGES, render, translator
 from bots.plugin import Plugin, command
 
@@ -21,14 +22,13 @@ class Builtins(Plugin):
     @command(help=_("list what I can do, or explain one command: help <command>"),
              aliases={"de": ["hilfe", "?"], "en": ["?", "commands"]},
              examples={"en": ["what can you do", "how does this work"],
-                       "de": ["was kannst du", "wie funktioniert das"]})
+                       "de": ["was kannst du", "wie funktioniert das"]}, private=False)
     async def help(self, ctx, command: str | None = None) -> str:
         language = ctx.language
         if command:
             spec = self.dispatcher.specs.get(command.casefold())
             if spec is None or not ctx.person.may(spec.role):
-                return render(_('I have no command "{command}". Write "help" for the list.'),
-                              language, command=command[:60])
+                return no_such_command(command, language)
             return render(_("{usage}\n{help}"), language, usage=spec.usage(),
                           help=render(spec.help, language))
         lines = [render(_("I understand these commands:"), language)]

@@ -81,6 +81,7 @@ class CommandSpec:
     examples: dict[str, list[str]] = field(default_factory=dict)
     aliases: dict[str, list[str]] = field(default_factory=dict)
     plugin: str = ""
+    private: bool = True  # in a group room, answered in a direct chat (see @command)
 
     def usage(self) -> str:
         return " ".join([self.name] + [parameter.usage() for parameter in self.parameters])

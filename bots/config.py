@@ -37,6 +37,12 @@ class Setting:
     check: Callable[[Any], Any] | None = None  # raises ValueError with what is wrong
 
 
+def _positive(value: float) -> None:
+    """For counts and durations that must be above zero."""
+    if value <= 0:
+        raise ValueError(f"must be more than 0, not {value}")
+
+
 SCHEMA: dict[str, list[Setting]] = {
     "xmpp": [
         Setting("mode", str, "client", "client: the bot logs in as an account (jid, password). "
@@ -85,6 +91,11 @@ SCHEMA: dict[str, list[Setting]] = {
                 "routes (host:port; empty: no web server). Other than loopback needs a token."),
         Setting("token", str, "", "Bearer token every web request must carry, if set. Better: "
                 "BOTSCHAFT_WEB_TOKEN or token_file.", secret=True),
+        Setting("request_timeout", float, 30.0, "Seconds a client has to send a whole request "
+                "from its first byte, and the longest a connection may sit idle.",
+                check=_positive),
+        Setting("max_connections", int, 100, "Open connections at most; more are closed at "
+                "once (a few clients cannot hold the port).", check=_positive),
     ],
     "plugins": [
         Setting("disabled", list, [], "Installed plugins not to load, e.g. [\"lessons\"]."),

@@ -67,10 +67,14 @@ class Resilient:
             await asyncio.wait_for(asyncio.shield(self.ready), timeout)
         except BaseException as exc:
             self.cancel_connection_attempt()
-            await self.stop(wait=0)
-            if isinstance(exc, TimeoutError) and self.last_connection_error is not None:
-                raise ConnectionError(f"no connection within {timeout:.0f} s; last error: "
-                                      f"{self.last_connection_error}") from None
+            await Resilient.stop(self, wait=0)  # the connection only: nothing else started yet
+            if isinstance(exc, TimeoutError):
+                where = f"{host}:{port}" if host else f"the server of {self.boundjid.domain}"
+                last = (f" (last error: {self.last_connection_error})"
+                        if self.last_connection_error is not None else "")
+                raise ConnectionError(
+                    f"no connection to the XMPP server at {where} within {timeout:.0f} s"
+                    f"{last}: is it running, and are [xmpp] host and port right?") from None
             raise
 
     async def stop(self, wait: float = 2, resumable: bool = False) -> None:

@@ -123,7 +123,7 @@ class Dispatcher:
         word, *rest_of_text = text.split(maxsplit=1)
         rest = rest_of_text[0] if rest_of_text else ""
         spec = self.specs.get(self._words.get(word.casefold(), ""))
-        if spec is not None:
+        if spec is not None and person.may(spec.role):  # others' commands are unknown words
             return await self.run(spec, rest, message, bot)
         for plugin in self.plugins:
             claimed = await self._call_hook(plugin, message, bot)
@@ -142,10 +142,8 @@ class Dispatcher:
                   arguments: dict | None = None) -> str:
         """Check the role, parse the arguments and call the handler; always returns text."""
         person = message.person
-        if not person.may(spec.role):
-            return render(_("Sorry, {command} is only for {role}. If you need it, please "
-                            "ask your contact person."), person.language, command=spec.name,
-                          role=render(ROLE_NAMES[spec.role], person.language))
+        if not person.may(spec.role):  # as `help` says: a command of others is no command
+            return no_such_command(spec.name, person.language)
         try:
             values = arguments if arguments is not None else spec.parse(argument_text)
         except UsageError as error:
@@ -166,7 +164,12 @@ class Dispatcher:
         finally:
             log.debug("command %r took %.1f ms", spec.name,
                       (time.perf_counter() - started) * 1000)
-        return render(result, person.language) if result else render(_("Done."), person.language)
+        answer = render(result, person.language) if result else render(_("Done."),
+                                                                       person.language)
+        if message.room and spec.private:
+            bot.send_text(person.jid, answer)
+            return render(_("I have sent you my answer in a direct chat."), person.language)
+        return answer
 
     async def _call_hook(self, plugin: Plugin, message: Message, bot) -> str | None:
         try:
@@ -194,9 +197,13 @@ class Dispatcher:
                         'do.'), language, text=quoted)
 
 
+def no_such_command(word: str, language: str) -> str:
+    return render(_('I have no command "{command}". Write "help" for the list.'), language,
+                  command=word[:QUOTE_LENGTH])
+
+
 APOLOGY = _("Sorry, something went wrong on my side. Please try again later; the team has "
              "been told.")
-ROLE_NAMES = {"customer": _("customers"), "staff": _("staff"), "admin": _("admins")}
 
 
 def addressed_text(text: str, nick: str, prefix: str) -> str | None:

@@ -41,6 +41,7 @@ import time
 import uuid
 from collections import deque
 from datetime import UTC, datetime
+from typing import NamedTuple
 from xml.etree import ElementTree
 
 import peewee
@@ -54,6 +55,14 @@ log = logging.getLogger(__name__)
 ORIGIN_NAMESPACE = uuid.UUID("6f0c3c34-8d0b-4d57-9a3c-2f6e1b9c0b6e")
 SID = "urn:xmpp:sid:0"
 PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
+
+
+class InFlight(NamedTuple):
+    """A message sent and not yet acknowledged by the server."""
+
+    row: int
+    seq: int | None  # its number in the stream (client mode)
+    recipient: str
 
 
 def _utcnow() -> datetime:
@@ -144,7 +153,7 @@ class Outbox:
         self.batch = min(batch, max(1, int(rate))) if rate else batch
         self._wake = asyncio.Event()
         self._online = asyncio.Event()
-        self._in_flight: dict[str, tuple[int, int | None]] = {}  # origin-id → (row, number)
+        self._in_flight: dict[str, InFlight] = {}  # origin-id → row, number, recipient
         self._queued: dict[str, int] = {}  # origin-id → number, sent but not yet numbered
         self._stream_id: str | None = None  # the XEP-0198 stream the in-flight rows are on
         self._next_seq = 1
@@ -226,7 +235,8 @@ class Outbox:
         sm.handled = 0  # nothing the server sends on this stream needs to be handled twice
         sm.unacked_queue = deque((row.seq, self._stanza(row.origin_id, row.recipient, row.body))
                                  for row in rows)
-        self._in_flight = {row.origin_id: (row.id, row.seq) for row in rows}
+        self._in_flight = {row.origin_id: InFlight(row.id, row.seq, row.recipient)
+                           for row in rows}
         self._stream_id = stream_id
         self._next_seq = sm.seq + 1
         log.info("outbox: resuming the last stream to settle %d unacknowledged messages",
@@ -248,7 +258,7 @@ class Outbox:
         rest again under the same numbers."""
         await self._settled()
         self._next_seq = self.stream.plugin["xep_0198"].seq + 1
-        resent = [row for row, _seq in self._in_flight.values()]
+        resent = [entry.row for entry in self._in_flight.values()]
         if resent:
             await self.storage.run(_count_attempt, resent)
         self._online.set()
@@ -265,10 +275,10 @@ class Outbox:
         if received is None:
             log.warning("outbox: the server lost the stream (restarted?); %d unacknowledged "
                         "messages are sent again", len(rows))
-            done, again = [], [row for row, _seq in rows]
+            done, again = [], [entry.row for entry in rows]
         else:
-            done = [row for row, seq in rows if seq <= int(received)]
-            again = [row for row, seq in rows if seq > int(received)]
+            done = [entry.row for entry in rows if entry.seq <= int(received)]
+            again = [entry.row for entry in rows if entry.seq > int(received)]
             log.info("outbox: stream not resumable, but the server received %d of %d "
                      "unacknowledged messages; the others are sent again", len(done), len(rows))
         self._acked.extend(done)
@@ -280,7 +290,7 @@ class Outbox:
             return
         # Stanzas still waiting in slixmpp's send queue never got a number: they go back to
         # the outbox (and the 'out' filter drops them should they still come by).
-        unnumbered = [self._in_flight.pop(origin)[0] for origin in self._queued]
+        unnumbered = [self._in_flight.pop(origin).row for origin in self._queued]
         self._queued.clear()
         unsent, self._unsent = list(self._unsent), deque()
         self._next_seq = self.stream.plugin["xep_0198"].seq + 1
@@ -342,21 +352,36 @@ class Outbox:
     def _acknowledged(self, stanza) -> None:
         entry = self._in_flight.pop(stanza["id"], None) if stanza.name == "message" else None
         if entry is not None:
-            self._acked.append(entry[0])
+            self._acked.append(entry.row)
             if not self._in_flight:
                 self._wake.set()  # the last one: record it now
 
-    async def _refused(self, message) -> None:
-        origin_id = message["id"]
-        condition = message["error"]["condition"]
-        text = message["error"]["text"]
+    def _refused(self, message) -> None:
+        """The server bounced a message (e.g. no such account): the error comes from the very
+        address the message went to, a bare JID. A client cannot send from a bare JID (the
+        server stamps its session's full JID on all it sends), so an error anyone sends to
+        the outbox address, naming an id seen in a push, changes nothing. The bounce may come
+        after the server acknowledged the message, so a `done` row can still turn `failed`,
+        but only through the server's own bounce."""
+        sender, origin_id = message["from"], message["id"]
+        entry = self._in_flight.get(origin_id)
+        if sender.resource or (entry is not None and entry.recipient != sender.full):
+            log.debug("outbox: ignored an error that is no bounce from the server")
+            return
+        self._in_flight.pop(origin_id, None)  # its acknowledgement does not make it done
+        reason = f"{message['error']['condition']}: {message['error']['text']}".strip(": ")
 
         def fail():
-            return OutboxMessage.update(state=FAILED, error=f"{condition}: {text}".strip(": "),
-                                        done_at=_utcnow()).where(
-                OutboxMessage.origin_id == origin_id).execute()
-        if await self.storage.run(fail):
-            log.warning("outbox: the server refused a message (%s); marked failed", condition)
+            return OutboxMessage.update(state=FAILED, error=reason[:500], done_at=_utcnow()) \
+                .where((OutboxMessage.origin_id == origin_id)
+                       & (OutboxMessage.recipient == sender.full)
+                       & OutboxMessage.state.in_((SENT, DONE))).execute()
+
+        async def record():
+            if await self.storage.run(fail):
+                log.warning("outbox: the server refused a message (%s); marked failed",
+                            message["error"]["condition"])
+        asyncio.ensure_future(record())
 
     # --- sending ---------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -446,10 +471,10 @@ class Outbox:
         message = self._stanza(origin_id, recipient, body)
         if self.numbered:
             self._queued[origin_id] = self._next_seq
-            self._in_flight[origin_id] = (row_id, self._next_seq)
+            self._in_flight[origin_id] = InFlight(row_id, self._next_seq, recipient)
             self._next_seq += 1
         else:
-            self._in_flight[origin_id] = (row_id, None)
+            self._in_flight[origin_id] = InFlight(row_id, None, recipient)
         message.send()
 
     async def _barrier(self) -> None:
@@ -458,9 +483,9 @@ class Outbox:
         sent = dict(self._in_flight)
         await self.stream.plugin["xep_0199"].ping(jid=self.stream.server_host_domain(),
                                                   ifrom=self.stream.boundjid, timeout=30)
-        for origin_id, (row, _seq) in sent.items():
+        for origin_id, entry in sent.items():
             if self._in_flight.pop(origin_id, None) is not None:
-                self._acked.append(row)
+                self._acked.append(entry.row)
 
     def _request_ack(self) -> None:
         """Ask the server to acknowledge now: its own rhythm (every few stanzas) would leave

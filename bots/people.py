@@ -44,7 +44,11 @@ class Person:
 
 
 class JidMatcher:
-    """Matches JIDs against config entries: "alice@example.com", or a domain "@example.com"."""
+    """Matches JIDs against config entries: "alice@example.com", or a domain "@example.com".
+
+    Only the bare JID counts, and a domain entry matches the JID's domain part exactly: a
+    resource or a room nick such as "eve@staff.example.com" in "room@muc/eve@staff.example.com"
+    is chosen by whoever writes, so it never grants a role."""
 
     def __init__(self, entries: list[str]):
         self.jids = {entry.lower() for entry in entries if not entry.startswith(("@", "*@"))}
@@ -52,8 +56,8 @@ class JidMatcher:
                         if entry.startswith(("@", "*@"))}
 
     def __contains__(self, jid: str) -> bool:
-        jid = jid.lower()
-        return jid in self.jids or jid.rpartition("@")[2] in self.domains
+        bare = jid.lower().partition("/")[0]
+        return bare in self.jids or bare.partition("@")[2] in self.domains
 
 
 class People:

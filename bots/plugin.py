@@ -36,15 +36,18 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 def command(name: str | None = None, *, help: str = "", role: str = "customer",
             examples: dict[str, list[str]] | None = None,
-            aliases: dict[str, list[str]] | None = None):
+            aliases: dict[str, list[str]] | None = None, private: bool = True):
     """Make a method a command. `examples` are phrases per language ("is my car ready") that
-    plain questions are matched against; `aliases` are further command words per language."""
+    plain questions are matched against; `aliases` are further command words per language.
+    Asked in a group room, the answer goes to the asker in a direct chat (it may be about
+    them or the business); `private=False` for answers everyone in a room may read."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
 
     def mark(method):
         method.botschaft_command = dict(name=name or method.__name__, help=help, role=role,
-                                        examples=examples or {}, aliases=aliases or {})
+                                        examples=examples or {}, aliases=aliases or {},
+                                        private=private)
         return method
 
     return mark
@@ -145,7 +148,8 @@ class Plugin:
             found.append(CommandSpec(
                 name=marker["name"], help=marker["help"], handler=method,
                 parameters=parameters_of(method), role=marker["role"],
-                examples=marker["examples"], aliases=marker["aliases"], plugin=self.name))
+                examples=marker["examples"], aliases=marker["aliases"], plugin=self.name,
+                private=marker["private"]))
         return found
 
     def jobs(self) -> list[JobSpec]:

@@ -2,7 +2,8 @@
 on the same asyncio event loop as the XMPP connection (Twisted's asyncio reactor).
 
 Loopback by default. Listening anywhere else needs `[web] token`: every request must then carry
-`Authorization: Bearer <token>`.
+`Authorization: Bearer <token>`. Clients cannot hold the port: a request must arrive within
+`[web] request_timeout` of its first byte, and at most `[web] max_connections` are open.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from prometheus_client import generate_latest
 from twisted.internet import asyncioreactor
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.error import CannotListenError
+from twisted.web.http import HTTPChannel
 from twisted.web.pages import errorPage
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
@@ -104,8 +106,10 @@ class WebServer:
                 for path, resource in routes.items():
                     branch.putChild(path.strip("/").encode(), resource)
                 root.putChild(plugin.name.encode(), branch)
+        web = self.bot.config.values["web"]  # app.py passes listen and token only
+        site = _LimitedSite(root, web["request_timeout"], web["max_connections"])
         try:
-            self._listening = reactor.listenTCP(self.port, Site(root), interface=self.host)
+            self._listening = reactor.listenTCP(self.port, site, interface=self.host)
         except CannotListenError as exc:
             raise ConfigError(f"[web] listen = {self.host}:{self.port}: cannot listen there "
                               f"({exc.socketError}); choose another port, or leave it empty "
@@ -130,6 +134,68 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class _DeadlineChannel(HTTPChannel):
+    """An HTTP connection whose every request must arrive whole within the site's
+    `request_timeout` of its first byte: Twisted's own timeout only notices silence, so a
+    client sending a byte now and then would hold the connection for ever."""
+
+    _deadline = None
+
+    def dataReceived(self, data):
+        if self._deadline is None and not self._handlingRequest:  # a request begins
+            self._deadline = self.callLater(self.site.request_timeout, self._too_slow)
+        super().dataReceived(data)
+
+    def allContentReceived(self):
+        self._cancel_deadline()
+        super().allContentReceived()
+
+    def connectionLost(self, reason):
+        self._cancel_deadline()
+        self.site.connection_closed()
+        super().connectionLost(reason)
+
+    def _too_slow(self):
+        self._deadline = None
+        log.info("web: a request did not arrive within %ss; connection closed",
+                 self.site.request_timeout)
+        self.transport.abortConnection()
+
+    def _cancel_deadline(self):
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+
+class _LimitedSite(Site):
+    """A Site that keeps at most `max_connections` open (further ones are closed at once), and
+    gives each request `request_timeout` seconds to arrive (idle connections as long)."""
+
+    protocol = _DeadlineChannel
+
+    def __init__(self, root, request_timeout: float, max_connections: int):
+        super().__init__(root, timeout=request_timeout)
+        self.request_timeout = request_timeout
+        self.max_connections = max_connections
+        self.open_connections = 0
+        self._full = False  # said so in the log
+
+    def buildProtocol(self, addr):
+        if self.open_connections >= self.max_connections:
+            if not self._full:
+                log.warning("web: %d connections open, the most [web] max_connections allows; "
+                            "refusing more until some close", self.open_connections)
+            self._full = True
+            return None
+        self.open_connections += 1
+        return super().buildProtocol(addr)
+
+    def connection_closed(self):
+        self.open_connections -= 1
+        if self.open_connections <= self.max_connections // 2:  # calm again: warn next time
+            self._full = False
+
+
 class _Guarded(Resource):
     """A branch that checks the bearer token (when one is configured) before going on."""
 
@@ -144,8 +210,10 @@ class _Guarded(Resource):
 
 
 def bearer_matches(request, token: str) -> bool:
-    given = (request.getHeader("authorization") or "").removeprefix("Bearer ").strip()
-    return hmac.compare_digest(given.encode(), token.encode())
+    """Exactly `Authorization: Bearer <token>` (the scheme's case aside, RFC 7235): the bare
+    token, or the token under another scheme, is no credential here."""
+    scheme, _, given = (request.getHeader("authorization") or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
 
 
 class AsyncResource(Resource):

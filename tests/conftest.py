@@ -10,6 +10,7 @@ import ssl
 import uuid
 
 import pytest
+from slixmpp import JID
 
 pytest_plugins = ["bots.testing"]
 
@@ -73,6 +74,28 @@ def raw_stream(xmpp_server):
     for stream in streams:
         stream.close()
 
+
+
+async def next_room_message(client, room: str, timeout: float = 10):
+    """The next live (not replayed) group message in `room`."""
+    while True:
+        message = await client.next_message(room, timeout)
+        if message["type"] == "groupchat" and message.xml.find("{urn:xmpp:delay}delay") is None:
+            return message
+
+
+@pytest.fixture
+async def room(chat_client, xmpp_server):
+    """A fresh members-only room, created by its owner (who stays in it); semi-anonymous, as
+    ejabberd makes rooms by default: only moderators see the occupants' real JIDs."""
+    instance = xmpp_server.instance  # only admins and bots may create rooms
+    owner = await chat_client(instance.admin_jid, instance.admin_password)
+    name = f"room-{uuid.uuid4().hex[:8]}@conference.{xmpp_server.domain}"
+    await owner.plugin["xep_0045"].join_muc_wait(JID(name), "owner", maxstanzas=0, timeout=10)
+    form = await owner.plugin["xep_0045"].get_room_config(name)
+    await owner.plugin["xep_0045"].set_room_config(name, form)  # accept the defaults
+    owner.room = name
+    return owner
 
 
 POSTGRES_URL = os.environ.get("BOTSCHAFT_TEST_POSTGRES_URL",

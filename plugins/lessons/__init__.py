@@ -49,7 +49,7 @@ class Lessons(Plugin):
     # --- learners --------------------------------------------------------------------------
     @command(help=_("the courses on offer"), aliases={"de": ["kurse"]},
              examples={"en": ["which courses are there", "what can I learn"],
-                       "de": ["welche kurse gibt es", "was kann ich lernen"]})
+                       "de": ["welche kurse gibt es", "was kann ich lernen"]}, private=False)
     def courses(self, ctx) -> str:
         courses = self.classroom.courses()
         if not courses:

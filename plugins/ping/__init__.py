@@ -12,6 +12,6 @@ class Ping(Plugin):
 
     @command(help=_("check that I am alive (I answer pong)"),
              examples={"en": ["are you there", "are you alive"],
-                       "de": ["bist du da", "lebst du noch"]})
+                       "de": ["bist du da", "lebst du noch"]}, private=False)
     async def ping(self, ctx) -> str:
         return "pong"

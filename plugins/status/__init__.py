@@ -18,7 +18,7 @@ from plugins.status import service
 from plugins.status.kinds import load_kinds
 from plugins.status.models import MODELS, Item
 from plugins.status.service import (NOTIFY_PURPOSE, ClaimLimits, ClaimResult, StatusBook,
-                                    StatusError)
+                                    StatusError, bare_jid)
 
 _ = translator(__name__)
 log = logging.getLogger(__name__)
@@ -33,8 +33,9 @@ class Status(Plugin):
     default_config = {
         "kinds": {},  # extra or replaced kinds, as in kinds.toml
         "token": "",  # bearer token of the HTTP feed; empty: the [web] token
-        "claim_attempts_per_person": 5,
-        "claim_attempts_per_reference": 10,
+        "claim_attempts_per_person": 5,  # failed claims per person in the window
+        "claim_attempts_global": 200,  # everybody's failures in the window: then …
+        "claim_attempts_under_attack": 1,  # … each person may fail only this often
         "claim_window_minutes": 60,
     }
 
@@ -48,7 +49,8 @@ class Status(Plugin):
 
     def make_book(self, db, default_language: str, on_queued=None) -> StatusBook:
         limits = ClaimLimits(self.config["claim_attempts_per_person"],
-                             self.config["claim_attempts_per_reference"],
+                             self.config["claim_attempts_global"],
+                             self.config["claim_attempts_under_attack"],
                              timedelta(minutes=self.config["claim_window_minutes"]))
         return StatusBook(self.kinds, db, default_language, limits, on_queued)
 
@@ -181,6 +183,18 @@ class Status(Plugin):
             return ctx._(_("Not created: {error}"), error=str(error))
         return ctx._(_("Created {ref} ({kind}), state {state}. Claim code for the customer: "
                        "{code}"), ref=item.ref, kind=item.kind, state=item.state, code=item.code)
+
+    @command(help=_("let a person claim again at once after too many wrong codes: unlock "
+                    "<jid>"), role="staff", aliases={"de": ["entsperren"]})
+    def unlock(self, ctx, jid: str) -> str:
+        try:
+            jid = bare_jid(jid)
+        except StatusError:
+            return ctx._(_("Not unlocked: {given} is no Jabber address (name@domain)."),
+                         given=jid[:80])
+        cleared = self.book.unlock(jid)
+        return ctx._(_("{jid} may claim again; failed attempts cleared: {count}."), jid=jid,
+                     count=cleared)
 
     # --- housekeeping, extensions --------------------------------------------------------
     @job(every="10m")

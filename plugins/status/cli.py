@@ -1,9 +1,11 @@
-"""`botschaft status …`: set, create, show and list items, import a CSV file, list the kinds."""
+"""`botschaft status …`: set, create, show and list items, import a CSV file, list the kinds,
+unlock a person who made too many wrong claims."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -12,9 +14,10 @@ import click
 from bots.cli import plugin_database
 from bots.i18n import format_moment
 from plugins.status.feed import FeedError, apply_rows, check_csv
-from plugins.status.service import StatusError
+from plugins.status.service import StatusError, bare_jid
 
 SHOWN_ERRORS = 50
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @contextlib.contextmanager
@@ -94,6 +97,15 @@ def status_cli() -> click.Group:
                                    for state in kind.states)
                 click.echo(f"{kind.name:<10} {kind.label['en']}: {states}")
 
+    @group.command("unlock")
+    @click.argument("jid")
+    def unlock(jid: str) -> None:
+        """Let JID claim again at once: forget their failed claims (too many wrong codes)."""
+        with _book() as (book, _config):
+            jid = bare_jid(jid)
+            cleared = book.unlock(jid)
+        click.echo(f"{jid}: {cleared} failed claim(s) cleared")
+
     @group.command("import")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--codes-out", type=click.Path(dir_okay=False, path_type=Path),
@@ -120,18 +132,37 @@ def status_cli() -> click.Group:
                 raise click.ClickException(
                     f"{file}: {uncoded} new item(s) have no code column value; give --codes-out "
                     "FILE to have codes generated and written there. Nothing was imported.")
-            with click.progressbar(length=len(report.rows), label="importing",
-                                   file=sys.stderr) as bar:
+            with book.db.atomic(), click.progressbar(length=len(report.rows),
+                                                     label="importing", file=sys.stderr) as bar:
                 generated = apply_rows(report.rows, book, bar.update)
-        if codes_out is not None and generated:
-            with codes_out.open("w", newline="", encoding="utf-8") as out:
-                writer = csv.writer(out)
-                writer.writerow(["ref", "code"])
-                writer.writerows(generated.items())
+                if codes_out is not None and generated:
+                    _write_codes(codes_out, generated)  # before the import commits
         click.echo(f"{file}: {len(report.rows)} rows imported, {report.created} new items"
                    + (f"; codes in {codes_out}" if generated else ""))
 
     return group
+
+
+def _write_codes(path: Path, generated: dict[str, str]) -> None:
+    """The generated codes, on disk before the import commits: if they cannot be written,
+    nothing is imported (once imported, the items exist and a rerun generates no codes)."""
+    try:
+        with path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["ref", "code"])
+            writer.writerows([spreadsheet_cell(ref), spreadsheet_cell(code)]
+                             for ref, code in generated.items())
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as error:
+        raise click.ClickException(f"--codes-out {path}: cannot write there "
+                                   f"({error.strerror}); nothing was imported") from None
+
+
+def spreadsheet_cell(text: str) -> str:
+    """A cell that a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a
+    leading quote, so it shows as text (OWASP CSV injection): references come from outside."""
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 def _refuse_errors(file: Path, report) -> None:

@@ -55,9 +55,11 @@ class Watcher(peewee.Model):
 
 
 class FeedEvent(peewee.Model):
-    """Event ids from the company's system already applied: a repeated event changes nothing."""
+    """Event ids from the company's system already applied, with the item each was for: the
+    same event again changes nothing, and its id sent for another item is refused."""
 
     event_id = peewee.CharField(max_length=200, unique=True)
+    ref = peewee.CharField(max_length=64, null=True)  # None: applied before refs were kept
     received_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import enum
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
 import peewee
+import slixmpp
+from slixmpp.jid import InvalidJID
 
 from bots import consent
 from bots.outbox import enqueue
@@ -24,11 +27,14 @@ from bots.people import PersonSetting
 from plugins.status.kinds import Kind
 from plugins.status.models import ClaimAttempt, FeedEvent, Item, StatusChange, Watcher, utcnow
 
+log = logging.getLogger(__name__)
+
 NOTIFY_PURPOSE = "status.notify"
 CLAIM_TEXT_VERSION = "status.claim.1"  # bump when the claim answer's wording about pushes changes
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a receipt safely
 CODE_LENGTH = 6
 MAX_REF_LENGTH = 64
+MAX_EVENT_ID_LENGTH = 200  # FeedEvent.event_id
 SOURCES = ("chat", "cli", "http", "import", "api")
 
 
@@ -45,6 +51,14 @@ class UnknownItem(StatusError):
 
     def __init__(self, ref: str):
         super().__init__("ref", f"no item {ref}")
+
+
+class EventConflict(StatusError):
+    """The event id was sent for another item before: the sender reuses ids by mistake."""
+
+    def __init__(self, event_id: str, earlier_ref: str):
+        super().__init__("event_id", f"{event_id} was sent for item {earlier_ref} already; "
+                         "give each event an id of its own")
 
 
 class ClaimResult(enum.Enum):
@@ -64,8 +78,14 @@ class SetResult:
 
 @dataclass(frozen=True)
 class ClaimLimits:
+    """Failed claims allowed within `window`. Limits are per person only, so nobody can lock
+    a customer out of their own item; guessing with many accounts is kept in check by
+    `everybody`: once that many failures (of all people together) are in the window, each
+    person may fail only `under_attack` times."""
+
     per_person: int = 5
-    per_reference: int = 10
+    everybody: int = 200
+    under_attack: int = 1
     window: timedelta = timedelta(hours=1)
 
 
@@ -80,6 +100,27 @@ def normalise_ref(ref: str) -> str:
         raise StatusError("ref", f"the reference {ref[:20]!r} contains spaces or control "
                           "characters")
     return ref
+
+
+def bare_jid(text: str) -> str:
+    """The address as the bot knows the person: bare and normalised ("Anna@Example.com/phone"
+    is "anna@example.com"), so that staff may type it as they like."""
+    try:
+        jid = slixmpp.JID((text or "").strip())
+    except InvalidJID:
+        jid = None
+    if jid is None or not jid.user:
+        raise StatusError("jid", f"{(text or '').strip()[:80]!r} is no Jabber address "
+                          "(name@domain)")
+    return jid.bare
+
+
+def check_event_id(event_id: str) -> None:
+    """An id the table can hold (PostgreSQL refuses longer ones, and NUL characters)."""
+    if len(event_id) > MAX_EVENT_ID_LENGTH:
+        raise StatusError("event_id", f"longer than {MAX_EVENT_ID_LENGTH} characters")
+    if not event_id.isprintable():
+        raise StatusError("event_id", "contains control characters")
 
 
 def normalise_code(code: str) -> str:
@@ -98,6 +139,7 @@ class StatusBook:
         self.default_language = default_language
         self.limits = limits
         self.on_queued = on_queued  # wakes the bot's outbox after new messages committed
+        self._attacked = False  # everybody's failed claims are at the limit (logged once)
 
     # --- checks ----------------------------------------------------------------------------
     def kind(self, name: str) -> Kind:
@@ -141,6 +183,8 @@ class StatusBook:
         """Move an item to `state` and tell everyone who claimed it and wants to be told."""
         ref = normalise_ref(ref)
         note = clean_note(note)
+        if event_id is not None:
+            check_event_id(event_id)
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}")
         with self.db.atomic():
@@ -152,8 +196,7 @@ class StatusBook:
                 raise UnknownItem(ref)
             kind = self.kind(item.kind)
             state = self.check_state(kind, state)
-            if event_id is not None and not FeedEvent.insert(
-                    event_id=event_id).on_conflict_ignore().as_rowcount().execute():
+            if event_id is not None and not self._first_event(event_id, item):
                 return SetResult(item, changed=False, duplicate_event=True)
             if item.state == state and not note:
                 return SetResult(item, changed=False)
@@ -167,6 +210,18 @@ class StatusBook:
         if told and self.on_queued:
             self.on_queued()
         return SetResult(item, changed=True, told=told)
+
+    def _first_event(self, event_id: str, item: Item) -> bool:
+        """Record the event for its item: True the first time, False for a repeat of it;
+        EventConflict when the id came with another item (events from before 0001 have none,
+        and count as repeats)."""
+        if FeedEvent.insert(event_id=event_id, ref=item.ref).on_conflict_ignore() \
+                .as_rowcount().execute():
+            return True
+        earlier = FeedEvent.get(FeedEvent.event_id == event_id).ref
+        if earlier is not None and earlier != item.ref:
+            raise EventConflict(event_id, earlier)
+        return False
 
     def _tell_watchers(self, item: Item, kind: Kind, change: StatusChange) -> int:
         languages = dict(Watcher.select(Watcher.jid, Watcher.language).where(
@@ -185,23 +240,25 @@ class StatusBook:
               ) -> tuple[ClaimResult, Item | None]:
         """Link an item to a person who shows its code; pushes go out in `language` unless
         they chose one. Wrong codes and unknown references look the same, and both count
-        towards the limits per person and per reference."""
+        towards the person's limit (see ClaimLimits); the right code from a person within
+        their limit is always taken."""
         try:
             ref = normalise_ref(ref)
         except StatusError:
             return ClaimResult.NO_MATCH, None
-        since = utcnow() - self.limits.window
         with self.db.atomic():
-            failures = ClaimAttempt.select().where(ClaimAttempt.at > since)
-            if (failures.where(ClaimAttempt.jid == jid).count() >= self.limits.per_person
-                    or failures.where(ClaimAttempt.ref == ref).count()
-                    >= self.limits.per_reference):
+            self._one_claim_at_a_time(jid)
+            recent = ClaimAttempt.select().where(ClaimAttempt.at > utcnow() - self.limits.window)
+            failed = recent.where(ClaimAttempt.jid == jid).count()
+            if failed >= self.limits.per_person or (
+                    failed >= self.limits.under_attack and self._under_attack(recent.count())):
                 return ClaimResult.LIMITED, None
             item = Item.get_or_none(Item.ref == ref)
             expected = item.code if item else new_code()  # compare anyway: same time either way
             if not hmac.compare_digest(normalise_code(code).encode(), expected.encode()) \
                     or item is None:
                 ClaimAttempt.create(jid=jid, ref=ref)
+                self._under_attack(recent.count())
                 return ClaimResult.NO_MATCH, None
             created = Watcher.insert(item=item, jid=jid, language=language) \
                 .on_conflict_ignore().as_rowcount().execute()
@@ -209,6 +266,30 @@ class StatusBook:
                     and not consent.ever_withdrawn(jid, NOTIFY_PURPOSE):
                 consent.give(jid, NOTIFY_PURPOSE, CLAIM_TEXT_VERSION)
         return (ClaimResult.LINKED if created else ClaimResult.ALREADY), item
+
+    def _one_claim_at_a_time(self, jid: str) -> None:
+        """Count and record one person's failures in turn, also across connections: without
+        this, PostgreSQL lets concurrent claims all see the count below the limit. (SQLite
+        transactions take the write lock when they begin, see bots.storage.)"""
+        if isinstance(self.db, peewee.PostgresqlDatabase):
+            self.db.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                                (f"status.claim:{jid}",))
+
+    def _under_attack(self, failures: int) -> bool:
+        """Whether everybody's failures in the window reached the limit; says so once in the
+        log when they do (without addresses: the numbers are what an admin needs)."""
+        attacked = failures >= self.limits.everybody
+        if attacked and not self._attacked:
+            log.warning("status: %d failed claims within %d minutes: someone may be guessing "
+                        "codes; each person may now fail %d time(s) in that time", failures,
+                        self.limits.window.total_seconds() // 60, self.limits.under_attack)
+        self._attacked = attacked
+        return attacked
+
+    def unlock(self, jid: str) -> int:
+        """Forget a person's failed claims, so they may claim again at once (staff decide:
+        they know the customer). Returns how many were forgotten."""
+        return ClaimAttempt.delete().where(ClaimAttempt.jid == jid).execute()
 
     def set_notify(self, jid: str, on: bool, text_version: str) -> None:
         with self.db.atomic():

@@ -6,8 +6,9 @@
 
 Both need `Authorization: Bearer <[plugins.status] token>` (or the [web] token when the
 plugin has none). Events are idempotent by `event_id`: a repeated event changes nothing and
-answers `"duplicate": true`, so the sender may retry freely. Errors are JSON
-`{"error": "…", "field": "…"}` with 400 (bad input), 401, 404 (no such item), 409 (exists).
+answers `"duplicate": true`, so the sender may retry freely; an id belongs to the item it
+first came with. Errors are JSON `{"error": "…", "field": "…"}` with 400 (bad input), 401,
+404 (no such item), 409 (the item exists; the event id was sent for another item).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import json
 
 from bots.web import AsyncResource, bearer_matches
 from plugins.status.feed import EVENT_FIELDS, ITEM_FIELDS, FeedError, parse_json
-from plugins.status.service import StatusError, UnknownItem
+from plugins.status.service import EventConflict, StatusError, UnknownItem
+
+ERROR_STATUS = {UnknownItem: 404, EventConflict: 409}  # any other bad input: 400
 
 
 def feed_routes(plugin) -> dict:
@@ -48,7 +51,7 @@ class _Feed(AsyncResource):
             data = parse_json(request.content.read(), self.fields)
             return await self.plugin.storage.run(self.apply, data)
         except (FeedError, StatusError) as error:
-            return _answer(404 if isinstance(error, UnknownItem) else 400, error=str(error),
+            return _answer(ERROR_STATUS.get(type(error), 400), error=str(error),
                            field=error.field)
 
     def apply(self, data: dict) -> tuple[int, str, bytes]:

@@ -4,6 +4,7 @@ bot's commands in a menu; forms go through the same roles, parsing and handlers 
 from __future__ import annotations
 
 import pytest
+from slixmpp.exceptions import IqError
 
 from bots.plugin import Plugin, command
 
@@ -30,13 +31,19 @@ async def garage(make_bot, make_account):
     return bot
 
 
-async def test_the_commands_are_listed_for_gui_clients(garage, chat_client):
-    client = await chat_client()
-    items = await client.plugin["xep_0030"].get_items(jid=garage.boundjid.full,
-                                                      node=COMMANDS_NODE)
-    listed = {item[1]: item[2] for item in items["disco_items"]["items"]}
-    assert {"help", "language", "set"} <= set(listed)
+async def listed_commands(client, bot) -> dict[str, str]:
+    items = await client.plugin["xep_0030"].get_items(jid=bot.boundjid.full, node=COMMANDS_NODE)
+    return {item[1]: item[2] for item in items["disco_items"]["items"]}
+
+
+async def test_the_commands_are_listed_for_gui_clients_as_far_as_the_asker_may_run_them(
+        garage, chat_client):
+    staff = await chat_client(*garage.staff_login)
+    listed = await listed_commands(staff, garage)
+    assert {"help", "language", "hours", "set"} <= set(listed)
     assert listed["set"] == "set: set a car's status"
+    customer = await chat_client()
+    assert set(await listed_commands(customer, garage)) == {"help", "language", "hours"}
 
 
 async def test_a_command_without_arguments_answers_at_once(garage, chat_client):
@@ -87,5 +94,26 @@ async def test_roles_hold_for_ad_hoc_commands_too(garage, chat_client):
     result = await customer.plugin["xep_0050"].send_command(garage.boundjid.full, "set")
     assert result["command"]["status"] == "completed"
     assert result["command"]["notes"] == [
-        ("info", "Sorry, set is only for staff. If you need it, please ask your contact "
-                 "person.")]
+        ("info", 'I have no command "set". Write "help" for the list.')]
+
+
+async def test_a_form_opened_by_staff_cannot_be_finished_by_a_customer(garage, chat_client):
+    staff = await chat_client(*garage.staff_login)
+    started = await staff.plugin["xep_0050"].send_command(garage.boundjid.full, "set")
+    customer = await chat_client()
+    answer = customer.plugin["xep_0004"].make_form("submit")
+    answer.add_field(var="ref", value="4711")
+    answer.add_field(var="state", value="ready, pay first: https://evil.example/pay")
+    with pytest.raises(IqError) as refused:
+        await customer.plugin["xep_0050"].send_command(
+            garage.boundjid.full, "set", action="complete",
+            sessionid=started["command"]["sessionid"], payload=answer)
+    assert refused.value.condition == "item-not-found"
+    # the staff member's session is untouched and still theirs
+    answer = staff.plugin["xep_0004"].make_form("submit")
+    answer.add_field(var="ref", value="4711")
+    answer.add_field(var="state", value="ready")
+    done = await staff.plugin["xep_0050"].send_command(
+        garage.boundjid.full, "set", action="complete",
+        sessionid=started["command"]["sessionid"], payload=answer)
+    assert done["command"]["notes"] == [("info", "4711 is now ready (urgent: False, note: None)")]

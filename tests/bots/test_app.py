@@ -4,35 +4,15 @@ the history replayed when it joins, never answers itself, and two bots never loo
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from slixmpp import JID
 
 from bots.dispatch import AnswerBudget
+from tests.conftest import next_room_message
 from bots.plugin import Plugin, command, job
 from bots.scheduler import FakeClock
-
-
-async def next_room_message(client, room: str, timeout: float = 10):
-    """The next live (not replayed) group message in `room`."""
-    while True:
-        message = await client.next_message(room, timeout)
-        if message["type"] == "groupchat" and message.xml.find("{urn:xmpp:delay}delay") is None:
-            return message
-
-
-@pytest.fixture
-async def room(chat_client, xmpp_server):
-    """A fresh members-only room, created by its owner (who stays in it)."""
-    owner = await chat_client()
-    name = f"room-{uuid.uuid4().hex[:8]}@conference.{xmpp_server.domain}"
-    await owner.plugin["xep_0045"].join_muc_wait(JID(name), "owner", maxstanzas=0, timeout=10)
-    form = await owner.plugin["xep_0045"].get_room_config(name)
-    await owner.plugin["xep_0045"].set_room_config(name, form)  # accept the defaults
-    owner.room = name
-    return owner
 
 
 async def test_the_bot_answers_a_prefix_or_its_name_and_stays_quiet_otherwise(

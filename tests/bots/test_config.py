@@ -40,6 +40,8 @@ def test_an_unknown_section_is_named(tmp_path):
     ('[xmpp]\nport = "5222"', r"\[xmpp\] port must be a whole number, not '5222'"),
     ('[bot]\nlanguage = "fr"', r"\[bot\] language is 'fr'; allowed: de, en"),
     ('[people]\nadmins = "a@b"', r"\[people\] admins must be a list"),
+    ('[web]\nmax_connections = 0', r"\[web\] max_connections: must be more than 0, not 0"),
+    ('[web]\nrequest_timeout = -1', r"\[web\] request_timeout: must be more than 0, not -1"),
 ])
 def test_a_wrong_value_says_what_is_allowed(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):

@@ -69,11 +69,14 @@ async def test_an_unknown_request_gets_the_closest_suggestions(workshop, chat_cl
                       'Write "help" to see everything I can do.')
 
 
-async def test_a_command_for_staff_is_refused_politely_to_a_customer(workshop, chat_client):
+async def test_a_command_for_staff_is_no_command_for_a_customer(workshop, chat_client):
     customer = await chat_client()
     answer = await customer.ask(workshop.boundjid.bare, "set 4711 ready")
-    assert answer == ("Sorry, set is only for staff. If you need it, please ask your contact "
-                      "person.")
+    assert answer == ('I did not understand "set 4711 ready". Did you mean: status? '
+                      'Write "help" to see everything I can do.')
+    assert await customer.ask(workshop.boundjid.bare, "help set") == \
+        'I have no command "set". Write "help" for the list.'
+    assert "set" not in await customer.ask(workshop.boundjid.bare, "help")
     staff = await chat_client(*workshop.staff_login)
     assert await staff.ask(workshop.boundjid.bare, "set 4711 ready washed and polished") == \
         "4711 is now ready (washed and polished)"

@@ -140,6 +140,31 @@ async def test_an_unknown_recipient_ends_failed_with_the_reason(make_bot, xmpp_s
     assert error.startswith("service-unavailable")
 
 
+async def test_a_forged_error_from_anyone_leaves_a_delivered_message_done(make_bot,
+                                                                         chat_client):
+    bot = await make_bot()
+    customer, attacker = await chat_client(), await chat_client()
+    await bot.storage.run(enqueue, "push:1", customer.boundjid.bare, "Your car is ready")
+    bot.outbox.wake()
+    push = await customer.next_message(bot.boundjid.bare)
+    await eventually(lambda: _all_done(bot, 1))
+    for forger in (attacker, customer):  # the id and the outbox address are in every push
+        error = forger.make_message(mto=push["from"], mtype="error")
+        error["id"] = push["id"]
+        error["error"]["type"] = "cancel"
+        error["error"]["condition"] = "service-unavailable"
+        error["error"]["text"] = "pay first: https://evil.example/pay"
+        error.send()
+        # what reaches the outbox address after the error is handled after it
+        forger.say(str(push["from"]), "ping")
+        assert (await forger.next_message(bot.boundjid.bare))["body"] == "pong"
+    await bot.storage.run(enqueue, "push:2", customer.boundjid.bare, "Anything else?")
+    bot.outbox.wake()
+    await eventually(lambda: _all_done(bot, 2))
+    first = await bot.storage.run(lambda: OutboxMessage.get(OutboxMessage.key == "push:1"))
+    assert (first.state, first.error) == (DONE, None)
+
+
 async def test_messages_queued_while_the_server_restarts_arrive_once(make_bot, chat_client,
                                                                       xmpp_server):
     bot = await make_bot()

@@ -14,6 +14,12 @@ def people(**lists) -> People:
     ("boss@example.com", "admin"), ("BOSS@Example.com", "admin"),
     ("mechanic@werkstatt.example", "staff"), ("anyone@werkstatt.example", "staff"),
     ("customer@gmail.example", "customer"), ("werkstatt.example@evil.example", "customer"),
+    # a resource or a room nick is chosen by the writer: it never grants a role
+    ("eve@gmail.example/eve@werkstatt.example", "customer"),
+    ("room@conference.example/mallory@werkstatt.example", "customer"),
+    ("room@conference.example/boss@example.com", "customer"),
+    ("boss@example.com/phone", "admin"),
+    ("werkstatt.example", "customer"), ("x@sub.werkstatt.example", "customer"),
 ])
 def test_roles_come_from_jids_and_domains(jid, role):
     directory = people(admins=["boss@example.com"], staff=["@werkstatt.example"])

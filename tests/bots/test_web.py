@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
+import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -28,12 +31,14 @@ class Greeter(Plugin):
         return {"hello": Hello()}
 
 
-async def get(bot, path: str, token: str | None = None) -> tuple[int, str]:
-    """An HTTP GET from another thread (the server runs on this test's event loop)."""
+async def get(bot, path: str, token: str | None = None,
+              authorization: str | None = None) -> tuple[int, str]:
+    """An HTTP GET from another thread (the server runs on this test's event loop); `token`
+    goes as `Authorization: Bearer <token>`, `authorization` as the header's whole value."""
     def fetch():
         request = urllib.request.Request(f"http://127.0.0.1:{bot.web.port}{path}")
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
+        if token or authorization:
+            request.add_header("Authorization", authorization or f"Bearer {token}")
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, response.read().decode()
@@ -81,6 +86,73 @@ async def test_a_configured_token_is_required(make_bot):
     assert (await get(bot, "/healthz"))[0] == 401
     assert (await get(bot, "/healthz", token="wrong"))[0] == 401
     assert (await get(bot, "/healthz", token="s3cret-token"))[0] == 200
+
+
+@pytest.mark.parametrize("authorization", [
+    "s3cret-token", "Basic s3cret-token", "Bearers3cret-token", "Bearer s3cret-token x"])
+async def test_the_token_counts_only_as_a_bearer_token(make_bot, authorization):
+    bot = await make_bot(WEB_TOKEN="s3cret-token")
+    assert (await get(bot, "/healthz", authorization=authorization))[0] == 401
+
+
+def closed_by_server(sock: socket.socket, interval: float) -> bool:
+    """Whether the server closed the connection within `interval` seconds."""
+    if not select.select([sock], [], [], interval)[0]:
+        return False
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+
+
+async def test_a_request_that_trickles_in_is_cut_off_at_the_deadline(make_bot):
+    """A byte now and then kept the connection for ever; now the whole request must arrive
+    within [web] request_timeout of its first byte."""
+    bot = await make_bot(WEB_REQUEST_TIMEOUT="1.5")
+
+    def trickle() -> float:
+        with socket.create_connection(("127.0.0.1", bot.web.port), timeout=10) as sock:
+            started = time.monotonic()
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+            while time.monotonic() - started < 15:
+                if closed_by_server(sock, 0.3):  # a byte every 0.3 s: never idle for long
+                    return time.monotonic() - started
+                sock.sendall(b"x")
+            return float("inf")
+    assert 1.4 < await asyncio.to_thread(trickle) < 10
+
+
+async def test_connections_beyond_the_cap_are_refused_and_the_open_ones_served(make_bot):
+    bot = await make_bot(WEB_MAX_CONNECTIONS="3")
+
+    def connect() -> socket.socket:
+        return socket.create_connection(("127.0.0.1", bot.web.port), timeout=10)
+
+    def served(sock: socket.socket) -> bool:
+        try:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n")
+            return sock.recv(1024).startswith(b"HTTP/1.1 200")
+        except OSError:  # closed by the server
+            return False
+
+    def crowd() -> None:
+        first = [connect() for _ in range(3)]
+        try:
+            assert served(first[-1])  # so the server has taken all three
+            with connect() as fourth:
+                assert closed_by_server(fourth, 10)
+            assert all(served(sock) for sock in first)
+            first.pop().close()  # a place is free again, once the server has noticed
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with connect() as another:
+                    if served(another):
+                        return
+            raise AssertionError("no connection was served after one closed")
+        finally:
+            for sock in first:
+                sock.close()
+    await asyncio.to_thread(crowd)
 
 
 def test_listening_beyond_loopback_needs_a_token():

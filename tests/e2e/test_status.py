@@ -144,7 +144,7 @@ async def test_guessing_reveals_nothing(workshop):
     assert (await customer.ask(jid, f"status {ref}")).replace(ref, "X") == (
         await customer.ask(jid, f"status {unknown}")).replace(unknown, "X")
     # customers cannot use staff commands
-    assert "only for staff" in await customer.ask(jid, f"set {ref} ready")
+    assert (await customer.ask(jid, f"set {ref} ready")).startswith("I did not understand")
     # after the limit even the right code is refused, with the same words for any reference
     for attempt in range(3):
         await customer.ask(jid, f"claim {ref} WRONG{attempt}")

@@ -1,11 +1,19 @@
-"""`botschaft status …` as an admin runs it: set, create, show, import with a clear report."""
+"""`botschaft status …` as an admin runs it: set, create, show, import with a clear report,
+unlock."""
 
 from __future__ import annotations
+
+import csv
 
 import pytest
 from click.testing import CliRunner
 
+from bots.app import schemas
 from bots.cli import main
+from bots.storage import Storage
+from plugins.status import Status
+from plugins.status.cli import spreadsheet_cell
+from plugins.status.service import ClaimResult
 
 
 @pytest.fixture
@@ -56,3 +64,55 @@ def test_a_file_that_is_not_utf8_says_so(run, tmp_path):
     (tmp_path / "jobs.csv").write_bytes("ref,state\nMÜ,ready\n".encode("latin-1"))
     result = run("import", "jobs.csv")
     assert result.exit_code == 1 and "not UTF-8" in result.output
+
+
+def claims(tmp_path, *codes: str) -> list[ClaimResult]:
+    """Alice's claims of 4711 with these codes, through the book on the CLI's database."""
+    plugin = Status()
+    storage = Storage(f"sqlite:///{tmp_path / 'bot.db'}")
+    storage.migrate(schemas([plugin]))
+    try:
+        book = plugin.make_book(storage.db, "en")
+        return [book.claim("alice@example.com", "4711", code)[0] for code in codes]
+    finally:
+        storage.close()
+
+
+def test_unlock_forgets_a_person_s_failed_claims(run, tmp_path):
+    run("create", "4711", "vehicle", "--code", "ABCD23")
+    assert claims(tmp_path, *[f"WRONG{attempt}" for attempt in range(5)], "ABCD23")[-1] \
+        is ClaimResult.LIMITED
+    assert run("unlock", "Alice@Example.com/phone").output == (
+        "alice@example.com: 5 failed claim(s) cleared\n")
+    assert claims(tmp_path, "ABCD23") == [ClaimResult.LINKED]
+    refused = run("unlock", "no-address")
+    assert refused.exit_code == 1 and "'no-address' is no Jabber address" in refused.output
+
+
+def test_codes_out_that_cannot_be_written_imports_nothing(run, tmp_path):
+    (tmp_path / "jobs.csv").write_text("ref,kind,state\nA,order,packed\n", encoding="utf-8")
+    refused = run("import", "jobs.csv", "--codes-out", "missing/codes.csv")
+    assert refused.exit_code == 1
+    assert "missing/codes.csv: cannot write there" in refused.output
+    assert "nothing was imported" in refused.output
+    assert "no item A" in run("show", "A").output
+    assert run("import", "jobs.csv", "--codes-out", "codes.csv").output.endswith(
+        "1 new items; codes in codes.csv\n")
+
+
+def test_references_a_spreadsheet_would_run_are_written_as_text(run, tmp_path):
+    refs = ['=HYPERLINK("http://evil.example","open")', "@SUM(1+1)", "+1+1", "-1", "4711"]
+    with (tmp_path / "jobs.csv").open("w", newline="", encoding="utf-8") as jobs:
+        csv.writer(jobs).writerows([("ref", "kind", "state"),
+                                    *((ref, "order", "packed") for ref in refs)])
+    assert run("import", "jobs.csv", "--codes-out", "codes.csv").exit_code == 0
+    with (tmp_path / "codes.csv").open(newline="", encoding="utf-8") as codes:
+        written = [row[0] for row in csv.reader(codes)][1:]
+    assert written == ["'" + ref.upper() for ref in refs[:4]] + ["4711"]
+
+
+@pytest.mark.parametrize("cell, safe", [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@A1", "'@A1"), ("\t=1", "'\t=1"),
+    ("\r=1", "'\r=1"), ("4711", "4711"), ("", ""), ("A=1", "A=1")])
+def test_a_cell_a_spreadsheet_would_read_as_formula_gets_a_quote(cell, safe):
+    assert spreadsheet_cell(cell) == safe

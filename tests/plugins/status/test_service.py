@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from bots import consent
@@ -11,8 +14,8 @@ from bots.people import PersonSetting
 from bots.storage import Storage
 from plugins.status import Status
 from plugins.status.models import ClaimAttempt, StatusChange, Watcher
-from plugins.status.service import (NOTIFY_PURPOSE, ClaimLimits, ClaimResult, StatusError,
-                                    UnknownItem, erase_person, personal_data)
+from plugins.status.service import (NOTIFY_PURPOSE, ClaimLimits, ClaimResult, EventConflict,
+                                    StatusError, UnknownItem, erase_person, personal_data)
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 
@@ -24,7 +27,7 @@ def book(database_url):
     storage.migrate(schemas([plugin]))
     woken = []
     book = plugin.make_book(storage.db, "en", on_queued=lambda: woken.append(1))
-    book.limits = ClaimLimits(per_person=3, per_reference=4)
+    book.limits = ClaimLimits(per_person=3, everybody=10, under_attack=1)
     book.woken = woken
     yield book
     storage.close()
@@ -68,6 +71,27 @@ def test_the_same_state_again_or_a_repeated_event_changes_and_tells_nothing(book
         "shipped", "packed", "received"]
 
 
+def test_an_event_id_belongs_to_the_item_it_came_with(book):
+    book.create("1", "order", code="ABCD23")
+    book.create("2", "order", code="ABCD23")
+    assert book.set_state("1", "packed", event_id="erp-1").changed
+    assert book.set_state(" 1", "packed", event_id="erp-1").duplicate_event
+    with pytest.raises(StatusError, match="event_id: erp-1 was sent for item 1 already") as error:
+        book.set_state("2", "packed", event_id="erp-1")
+    assert isinstance(error.value, EventConflict)
+    assert book.find("2").state == "received"
+
+
+@pytest.mark.parametrize("event_id, problem", [
+    ("x" * 201, "event_id: longer than 200 characters"),
+    ("erp\x001", "event_id: contains control characters")])
+def test_an_event_id_the_table_cannot_hold_is_refused_by_name(book, event_id, problem):
+    book.create("1", "order", code="ABCD23")
+    with pytest.raises(StatusError, match=problem):
+        book.set_state("1", "packed", event_id=event_id)
+    assert book.set_state("1", "packed", event_id="x" * 200).changed
+
+
 def test_final_states_close_items_and_open_lists_the_rest(book):
     book.create("1", "book", code="ABCD23")
     book.create("2", "book", code="ABCD23")
@@ -106,16 +130,20 @@ def test_a_wrong_code_and_an_unknown_reference_look_the_same_and_count_alike(boo
     assert Watcher.select().where(Watcher.jid == ALICE).count() == 0
 
 
-def test_guessing_one_reference_from_many_accounts_is_limited_per_reference(book):
+def test_guessing_from_many_accounts_leaves_each_person_one_failure(book, caplog):
+    """Ten failures of all people together (the fixture's `everybody`): from then on each
+    person may fail once in the window; a right code from someone without failures still
+    links, and the log says so once, naming no one."""
     book.create("1", "vehicle", code="ABCD23")
-    for number in range(4):
+    for number in range(10):
         assert book.claim(f"guess{number}@example.com", "1", f"WRONG{number}")[0] \
             is ClaimResult.NO_MATCH
+    assert book.claim(ALICE, "2", "WRONG0")[0] is ClaimResult.NO_MATCH
     assert book.claim(ALICE, "1", "ABCD23")[0] is ClaimResult.LIMITED
-    # the same holds for a reference that does not exist: the limit gives nothing away
-    for number in range(4):
-        book.claim(f"guess{number}@example.com", "2", "WRONG9")
-    assert book.claim(ALICE, "2", "ABCD23")[0] is ClaimResult.LIMITED
+    assert book.claim(BOB, "1", "ABCD23")[0] is ClaimResult.LINKED
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1 and "10 failed claims" in warnings[0].getMessage()
+    assert "@" not in " ".join(record.getMessage() for record in caplog.records)
 
 
 def test_claiming_records_consent_unless_the_person_said_no_before(book):
@@ -153,3 +181,43 @@ def test_lookups_use_indexes(book):
         "EXPLAIN SELECT * FROM status_item WHERE ref = %s", ("1",))
     plan = " ".join(str(row) for row in query.fetchall())
     assert "INDEX" in plan.upper() and "SCAN status_item" not in plan
+
+
+def test_the_customer_s_right_code_works_after_attackers_spent_their_attempts_on_it(book):
+    book.create("1", "vehicle", code="ABCD23")
+    for attacker in ("mallory@example.com", "trudy@example.com"):  # all their 3 attempts
+        for ref in ("1", "1", "2"):
+            assert book.claim(attacker, ref, "WRONG1")[0] is ClaimResult.NO_MATCH
+        assert book.claim(attacker, "1", "WRONG1")[0] is ClaimResult.LIMITED
+    assert book.claim(ALICE, "1", "ABCD23")[0] is ClaimResult.LINKED
+    book.create("2", "vehicle", code="EFGH45")  # guessed at before it existed: no matter
+    assert book.claim(BOB, "2", "EFGH45")[0] is ClaimResult.LINKED
+
+
+def test_unlock_lets_a_person_over_their_limit_in_again(book):
+    book.create("1", "vehicle", code="ABCD23")
+    for number in range(3):
+        book.claim(ALICE, "1", f"WRONG{number}")
+    book.claim(BOB, "1", "WRONG9")
+    assert book.claim(ALICE, "1", "ABCD23")[0] is ClaimResult.LIMITED
+    assert book.unlock(ALICE) == 3
+    assert book.claim(ALICE, "1", "ABCD23")[0] is ClaimResult.LINKED
+    assert ClaimAttempt.select().where(ClaimAttempt.jid == BOB).count() == 1  # Bob's stays
+
+
+def test_concurrent_wrong_claims_of_one_person_record_exactly_the_limit(book):
+    """Each thread has its own connection: counting and writing must take turns per person."""
+    threads = 20
+    start = threading.Barrier(threads)
+
+    def guess(number: int) -> None:
+        start.wait()
+        try:
+            for attempt in range(10):
+                book.claim(ALICE, "1", f"WRONG{number}X{attempt}")
+        finally:
+            book.db.close()
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(guess, range(threads)))
+    assert ClaimAttempt.select().where(ClaimAttempt.jid == ALICE).count() == 3

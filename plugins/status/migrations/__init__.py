@@ -1,0 +1,1 @@
+"""Schema changes of the status plugin's tables, in order."""
