@@ -96,7 +96,9 @@ class Bot:
         self.add_event_handler("changed_status", self._on_presence)
 
     # --- connection ------------------------------------------------------------------------
-    async def start(self, timeout: float = 30) -> None:
+    async def start(self, timeout: float | None = None) -> None:
+        """Connect and return once online; the connection's errors as Resilient.start."""
+        timeout = self.config.get("xmpp", "connect_timeout") if timeout is None else timeout
         if self.web is not None:
             install_reactor()
             self.web.start()

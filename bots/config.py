@@ -59,6 +59,8 @@ SCHEMA: dict[str, list[Setting]] = {
         Setting("port", int, 5222, "Server port for clients."),
         Setting("ca_file", str, "", "Trust this certificate file instead of the system's "
                 "(e.g. the development server's self-signed one)."),
+        Setting("connect_timeout", float, 30.0, "Seconds `botschaft run` tries to reach the "
+                "server at start before it gives up with an error.", check=_positive),
     ],
     "bot": [
         Setting("language", str, "de", "Language for people whose client and settings "

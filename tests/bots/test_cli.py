@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,22 @@ def test_a_plugin_adds_its_own_subcommands(monkeypatch, tmp_path):
     result = CliRunner().invoke(main, ["shop", "hello"])
     assert result.exit_code == 0 and result.output == "hello from the shop\n"
     assert "shop" in CliRunner().invoke(main, ["--help"]).output
+
+
+def test_run_against_a_server_that_is_not_there_ends_with_one_clear_line(tmp_path):
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {**os.environ, "BOTSCHAFT_CONFIG": os.devnull,
+               "BOTSCHAFT_XMPP_JID": "bot@localhost", "BOTSCHAFT_XMPP_PASSWORD": "secret",
+               "BOTSCHAFT_XMPP_HOST": "127.0.0.1", "BOTSCHAFT_XMPP_PORT": str(port),
+               "BOTSCHAFT_XMPP_CONNECT_TIMEOUT": "2", "BOTSCHAFT_WEB_LISTEN": "",
+               "BOTSCHAFT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
+    result = subprocess.run([BOTSCHAFT, "run"], env=environ, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr  # the retries are logged; the end is one line
+    assert result.stderr.splitlines()[-1:] == [
+        f"Error: no connection to the XMPP server at 127.0.0.1:{port} within 2 s (last error: "
+        f"[Errno 111] Connect call failed ('127.0.0.1', {port})): is it running, and are "
+        "[xmpp] host and port right?"]
