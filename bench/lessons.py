@@ -36,7 +36,7 @@ from bots.app import schemas  # noqa: E402
 from bots.devserver import DevServer  # noqa: E402
 from bots.scheduler import Schedule  # noqa: E402
 from bots.storage import Storage  # noqa: E402
-from bots.testing import new_state_dir, run_environment  # noqa: E402
+from bots.testing import new_state_dir, run_environment, services_over  # noqa: E402
 from plugins.lessons import Lessons  # noqa: E402
 from plugins.lessons.classroom import JOB  # noqa: E402
 from plugins.lessons.course import load_courses  # noqa: E402
@@ -67,8 +67,9 @@ def fill(url: str, folder: Path, recipients: list[str], count: int) -> None:
     """Courses imported, `count` subscriptions (recipients × courses), all due a minute ago.
     Bulk inserts: this is the set-up, not what is measured."""
     storage = Storage(url)
-    storage.migrate(schemas([Lessons()]))
-    classroom = Lessons().make_classroom(storage.db, None, "Europe/Berlin")
+    plugin = Lessons()
+    storage.migrate(schemas([plugin]))
+    classroom = plugin.make_classroom(services_over(storage, [plugin]))
     for course in load_courses(folder):
         classroom.import_course(course)
     courses = [course.id for course in Course.select(Course.id).order_by(Course.id)]

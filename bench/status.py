@@ -29,7 +29,7 @@ from pathlib import Path
 from bots.app import create_bot, schemas
 from bots.devserver import DevServer
 from bots.storage import Storage
-from bots.testing import TestServer, bot_config, new_state_dir
+from bots.testing import TestServer, bot_config, new_state_dir, services_over
 from plugins.status import Status
 from plugins.status.feed import apply_rows, check_csv
 
@@ -79,7 +79,7 @@ def fill(url: str, count: int, customer: str) -> tuple[float, list[str]]:
     storage = Storage(url)
     try:
         storage.migrate(schemas([plugin]))
-        book = plugin.make_book(storage.db, "en")
+        book = plugin.make_book(services_over(storage, [plugin], BOT_LANGUAGE="en"))
         text = csv_of(count)
         started = time.perf_counter()
         report = check_csv(text, book)

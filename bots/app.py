@@ -27,6 +27,7 @@ from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import Outbox
 from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
 from bots.scheduler import Clock, Run, Scheduler
+from bots.services import Services
 from bots.storage import Schema, Storage
 from bots.web import Metrics, WebServer, install_reactor
 
@@ -45,9 +46,10 @@ SCHEDULER_INTERVAL = 1.0  # seconds between looks for due work
 
 @dataclass
 class JobContext:
-    """What a plugin's @job gets: the bot, its plugin (and config), and the due run."""
+    """What a plugin's @job gets: the framework's services, its plugin (and config), and the
+    due run."""
 
-    bot: "Bot"
+    bot: Services
     plugin: Plugin
     run: Run
 
@@ -68,10 +70,11 @@ class Bot:
         people = config.values["people"]
         self.people = People(people["admins"], people["staff"], people["bots"],
                              bot["language"], storage)
-        builtins = Builtins()
+        builtins = Builtins(self.people)
         self.dispatcher = Dispatcher([builtins, *plugins], bot["max_message_length"])
         builtins.dispatcher = self.dispatcher
         self.scheduler = Scheduler(storage.db, clock)
+        self.failed_plugins: dict[str, str] = {}  # name → why its start failed
         self._scheduler_task: asyncio.Task | None = None
         self.nick = bot["nick"]
         self.prefix = bot["prefix"]
@@ -87,6 +90,8 @@ class Bot:
         if stream is not self:  # someone who answers the outbox's own address is heard too
             stream.add_event_handler("message", self._on_direct_message)
         self.outbox = Outbox(stream, storage, outbox["rate"], outbox["per_recipient"], main=self)
+        self.services = Services(config, storage, plugins, self.scheduler, self.outbox.wake,
+                                 self.send_text)
         self.metrics = Metrics()
         web = config.values["web"]
         self.web = WebServer(self, web["listen"], web["token"]) if web["listen"] else None
@@ -125,13 +130,22 @@ class Bot:
             self._plugins_started = True
             register_adhoc_commands(self, self.dispatcher, self.config.get("bot", "language"))
             for plugin in self.plugins:
-                await _isolated(plugin.start(self), f"start of plugin {plugin.name!r}")
+                await self._start_plugin(plugin)
             await self.storage.run(self._plan_plugin_jobs)
             self._scheduler_task = asyncio.create_task(self._run_scheduler())
             await self.outbox.start(server_address(self.config))
         for room in self.config.get("bot", "rooms"):
             asyncio.create_task(self.join_room(room))
         log.info("bot is online with %d commands", len(self.dispatcher.specs))
+
+    async def _start_plugin(self, plugin: Plugin) -> None:
+        """A plugin whose start fails is reported (log, /healthz, `botschaft plugin list`) and
+        its commands say it is unavailable; the others run."""
+        plugin.bot = self.services
+        failure = await _isolated(plugin.start(self.services), f"start of plugin {plugin.name!r}")
+        if failure is not None:
+            self.failed_plugins[plugin.name] = failure
+            self.dispatcher.unavailable.add(plugin.name)
 
     async def join_room(self, room: str) -> None:
         # Group chat support brings twenty stanza handlers (MUC, PEP, caps) that every
@@ -159,7 +173,7 @@ class Bot:
 
     def _job_runner(self, plugin: Plugin, handler):
         def run(due: Run) -> None:
-            handler(JobContext(self, plugin, due))
+            handler(JobContext(self.services, plugin, due))
         return run
 
     async def _run_scheduler(self) -> None:
@@ -264,12 +278,15 @@ class ComponentBot(Bot, ComponentSession):
         self._init_bot(config, plugins, storage, clock)
 
 
-async def _isolated(awaitable, what: str) -> None:
-    """Run a plugin's hook; its failure is logged and nobody else is affected."""
+async def _isolated(awaitable, what: str) -> str | None:
+    """Run a plugin's hook; its failure is logged (and returned, in short) and nobody else is
+    affected."""
     try:
         await awaitable
-    except Exception:
+    except Exception as exc:
         log.exception("%s failed", what)
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None
 
 
 def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:

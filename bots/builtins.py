@@ -15,8 +15,9 @@ class Builtins(Plugin):
     name = "core"
     description = "help and language"
 
-    def __init__(self, dispatcher=None):
+    def __init__(self, people=None, dispatcher=None):
         super().__init__()
+        self.people = people  # bots.people.People: the framework's own, not a plugin service
         self.dispatcher = dispatcher
 
     @command(help=_("list what I can do, or explain one command: help <command>"),
@@ -44,7 +45,7 @@ class Builtins(Plugin):
         if code is None:
             return render(_("I answer you in {language}. Change it with: language de|en"),
                           ctx.language, language=ctx.language)
-        await ctx.bot.people.set_language(ctx.person.jid, code)
+        await self.people.set_language(ctx.person.jid, code)
         return render(_("From now on I answer you in English."), code)
 
     def _an_example(self, language: str) -> str:

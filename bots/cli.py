@@ -21,6 +21,7 @@ from bots.devserver import BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevServer, D
 from bots.doctor import diagnose
 from bots.plugin import load_plugins
 from bots.scaffold import ScaffoldError
+from bots.services import Services
 from bots.storage import Storage, StorageError
 
 DEMO_USER = "demo"
@@ -81,19 +82,32 @@ def load_config() -> configuration.Config:
 
 @contextlib.contextmanager
 def plugin_database(name: str):
-    """For a plugin's own subcommands: the plugin as configured, and the database with every
-    table up to date; closed afterwards. `with plugin_database("status") as (plugin, storage, config)`."""
-    config = load_config()
-    with reported_errors():
-        report = load_plugins(config)
+    """For a plugin's own subcommands: the plugin as configured and the framework's services
+    (bots/services.py) over the database with every table up to date; closed afterwards.
+    `with plugin_database("status") as (plugin, bot): …` — messages it notifies are sent by
+    the running bot."""
+    with _plugins_with_database() as (report, bot):
         plugin = next((plugin for plugin in report.plugins if plugin.name == name), None)
         if plugin is None:
             reason = report.failures.get(name, "it is disabled in [plugins] disabled")
             raise click.ClickException(f"the {name} plugin is not loaded: {reason}")
+        yield plugin, bot
+
+
+@contextlib.contextmanager
+def _plugins_with_database():
+    """Every enabled plugin, each with the services (`plugin.bot`), over the migrated
+    database."""
+    config = load_config()
+    with reported_errors():
+        report = load_plugins(config)
         storage = Storage(config.get("database", "url"), config.get("database", "workers"))
         try:
             storage.migrate(schemas(report.plugins))
-            yield plugin, storage, config
+            services = Services(config, storage, report.plugins)
+            for plugin in report.plugins:
+                plugin.bot = services
+            yield report, services
         finally:
             storage.close()
 
@@ -223,8 +237,9 @@ def privacy_group() -> None:
 @click.argument("jid")
 def privacy_export(jid: str) -> None:
     """Print all data about JID (core and every plugin) as JSON."""
-    with _all_plugins_database() as (plugins, storage):
-        click.echo(json.dumps(privacy.export(_bare(jid), plugins), indent=2, ensure_ascii=False))
+    with _plugins_with_database() as (report, _bot):
+        click.echo(json.dumps(privacy.export(_bare(jid), report.plugins), indent=2,
+                              ensure_ascii=False))
 
 
 @privacy_group.command("erase")
@@ -235,8 +250,8 @@ def privacy_erase(jid: str, yes: bool) -> None:
     jid = _bare(jid)
     if not yes:
         click.confirm(f"Erase everything stored about {jid}?", abort=True)
-    with _all_plugins_database() as (plugins, storage):
-        deleted = privacy.erase(jid, plugins)
+    with _plugins_with_database() as (report, _bot):
+        deleted = privacy.erase(jid, report.plugins)
     click.echo(f"erased {jid}: " + ", ".join(f"{part} {count}" for part, count in
                                              deleted.items()))
     click.echo("The server's own archive and offline messages: ejabberdctl remove_mam_for_user "
@@ -248,19 +263,6 @@ def _bare(jid: str) -> str:
     if "@" not in jid:
         raise click.BadParameter(f"{jid!r} is no Jabber address (name@domain)")
     return jid
-
-
-@contextlib.contextmanager
-def _all_plugins_database():
-    config = load_config()
-    with reported_errors():
-        plugins = load_plugins(config).plugins
-        storage = Storage(config.get("database", "url"), config.get("database", "workers"))
-        try:
-            storage.migrate(schemas(plugins))
-            yield plugins, storage
-        finally:
-            storage.close()
 
 
 @main.group("plugin")

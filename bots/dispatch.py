@@ -14,13 +14,13 @@ import inspect
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from bots.commands import CommandSpec, UsageError, split_words
 from bots.i18n import render, translator
 from bots.people import Person
 from bots.phrases import PhraseIndex
 from bots.plugin import Plugin
+from bots.services import Services
 
 log = logging.getLogger(__name__)
 _ = translator(__name__)
@@ -39,10 +39,11 @@ class Message:
 
 @dataclass
 class Context:
-    """What a handler gets: who asks, in which language, and ways to act."""
+    """What a handler gets: who asks (`person`), in which language, and the framework's
+    services (`bot`, bots/services.py) to act with."""
 
     message: Message
-    bot: Any  # bots.app.Bot: send(), storage, people
+    bot: Services
     plugin: Plugin | None = None
     values: dict = field(default_factory=dict)
 
@@ -64,11 +65,15 @@ class Context:
 
     def send(self, jid: str, text: str) -> None:
         """Send a message now (safe from sync handlers, which run on worker threads)."""
-        self.bot.send_text(jid, text)
+        self.bot.send(jid, text)
+
+    def notify(self, key: str, jid: str, text: str) -> bool:
+        """Queue a message to send exactly once (see Services.notify)."""
+        return self.bot.notify(key, jid, text)
 
     async def db(self, fn, *args, **kwargs):
         """Run database work on the worker pool (for async handlers)."""
-        return await self.bot.storage.run(fn, *args, **kwargs)
+        return await self.bot.run(fn, *args, **kwargs)
 
 
 class Dispatcher:
@@ -78,6 +83,7 @@ class Dispatcher:
         self.max_message_length = max_message_length
         self.failures = 0  # handlers that raised, since start (a metric)
         self.specs: dict[str, CommandSpec] = {}
+        self.unavailable: set[str] = set()  # plugins whose start failed
         self.plugins_by_name = {plugin.name: plugin for plugin in plugins}
         self._words: dict[str, str] = {}  # command word or alias → command name
         self._phrases = PhraseIndex()
@@ -126,6 +132,8 @@ class Dispatcher:
         if spec is not None and person.may(spec.role):  # others' commands are unknown words
             return await self.run(spec, rest, message, bot)
         for plugin in self.plugins:
+            if plugin.name in self.unavailable:
+                continue
             claimed = await self._call_hook(plugin, message, bot)
             if claimed:
                 return claimed
@@ -150,7 +158,10 @@ class Dispatcher:
             return render(_("{problem}. Write: {usage}"), person.language,
                           problem=render(error.reason, person.language, **error.values),
                           usage=spec.usage())
-        ctx = Context(message, bot, self.plugins_by_name.get(spec.plugin))
+        if spec.plugin in self.unavailable:
+            return render(_("Sorry, {command} is not available at the moment. Please try again "
+                            "later."), person.language, command=spec.name)
+        ctx = Context(message, bot.services, self.plugins_by_name.get(spec.plugin))
         started = time.perf_counter()
         try:
             if inspect.iscoroutinefunction(spec.handler):
@@ -173,7 +184,7 @@ class Dispatcher:
 
     async def _call_hook(self, plugin: Plugin, message: Message, bot) -> str | None:
         try:
-            answer = await plugin.on_message(Context(message, bot, plugin))
+            answer = await plugin.on_message(Context(message, bot.services, plugin))
         except Exception:
             log.exception("on_message of plugin %r failed", plugin.name)
             return None

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from twisted.web.resource import Resource
 
     from bots.config import Config
+    from bots.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,12 @@ class Plugin:
 
     def __init__(self, config: dict[str, Any] | None = None):
         self.config = dict(self.default_config) if config is None else config
+        self.bot: Services | None = None  # the framework's services, set before start()
 
     # --- life cycle: what start() sets up, stop() takes down -------------------------------
-    async def start(self, bot) -> None:
-        """Called once the bot is online; `bot` sends messages and reaches the database."""
+    async def start(self, bot: Services) -> None:
+        """Called once the bot is online. `bot` (also `self.bot`) is all a plugin needs of the
+        framework: database, notify, other plugins, per-person jobs (bots/services.py)."""
 
     async def stop(self) -> None:
         """Called before the bot goes offline."""

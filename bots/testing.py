@@ -37,7 +37,9 @@ from bots.connection import Session
 from bots.config import load as load_config
 from bots.devserver import BOT_USER, DevServer, Instance, generate_password
 from bots.plugin import Plugin
-from bots.scheduler import Clock
+from bots.scheduler import Clock, Scheduler
+from bots.services import Services
+from bots.storage import Storage
 
 STATE_PREFIX = "botschaft-test-"
 
@@ -181,6 +183,19 @@ def bot_config(xmpp_server: TestServer, **settings: str) -> Config:
     }
     environ.update({f"BOTSCHAFT_{name}": value for name, value in settings.items()})
     return load_config(None, environ=environ)
+
+
+def services_over(storage: Storage, plugins: list[Plugin] | None = None,
+                  scheduler: Scheduler | None = None, **settings: str) -> Services:
+    """The plugin services (what `plugin.bot` is in a running bot) over a database, without a
+    bot: for tests and benchmarks of a plugin's own logic. `settings` as in `bot_config`, e.g.
+    BOT_LANGUAGE="en"; what it notifies stays in the outbox table."""
+    config = load_config(None, environ={f"BOTSCHAFT_{name}": value
+                                        for name, value in settings.items()})
+    services = Services(config, storage, plugins or [], scheduler)
+    for plugin in plugins or []:
+        plugin.bot = services
+    return services
 
 
 def run_environment(instance: Instance, password: str, database_url: str,

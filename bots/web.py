@@ -279,10 +279,11 @@ async def health(bot) -> dict:
         log.warning("health: the database is not reachable (%s)", type(exc).__name__)
         depth, age, database = None, None, False
     stuck = bool(age is not None and age > STUCK_AFTER)
-    return {"ok": connected and database and not stuck, "connected": connected,
+    failed = dict(bot.failed_plugins)  # a plugin that did not start: its commands apologise
+    return {"ok": connected and database and not stuck and not failed, "connected": connected,
             "database": database, "outbox": {"depth": depth, "oldest_age_s": age,
                                              "stuck": stuck},
-            "checked_at": time.time()}
+            "plugins": {"failed": failed}, "checked_at": time.time()}
 
 
 def _connected(bot) -> bool:

@@ -35,16 +35,16 @@ class Lessons(Plugin):
         super().__init__(config)
         self.classroom: Classroom | None = None  # from start() on
 
-    def make_classroom(self, db, scheduler, timezone: str, on_queued=None) -> Classroom:
-        return Classroom(db, scheduler, self.config["time"], timezone, on_queued)
+    def make_classroom(self, bot) -> Classroom:
+        """The classroom over `bot`'s services (the running bot's, or a CLI command's)."""
+        return Classroom(bot, self.config["time"])
 
     async def start(self, bot) -> None:
-        self.classroom = self.make_classroom(bot.storage.db, bot.scheduler,
-                                             bot.config.get("bot", "timezone"), bot.outbox.wake)
-        bot.scheduler.register_batch(JOB, self.classroom.deliver_due)
+        self.classroom = self.make_classroom(bot)
+        bot.on_due(JOB, self.classroom.deliver_due)
         source = Path(self.config["courses"]) if self.config["courses"] else EXAMPLE_COURSES
         for spec in load_courses(Path(str(source))):
-            await bot.storage.run(self.classroom.import_course, spec)
+            await bot.run(self.classroom.import_course, spec)
 
     # --- learners --------------------------------------------------------------------------
     @command(help=_("the courses on offer"), aliases={"de": ["kurse"]},
@@ -206,7 +206,7 @@ class Lessons(Plugin):
 
     def erase_person(self, jid: str) -> int:
         from plugins.lessons.stats import erase_person
-        return erase_person(jid)
+        return erase_person(jid, self.bot)
 
 
 STATE_NAMES = {"paused": _("paused"), "finished": _("finished"), "stopped": _("stopped")}

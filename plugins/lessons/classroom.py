@@ -14,12 +14,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-import peewee
 
 from bots import consent
 from bots.i18n import render, translator
-from bots.outbox import enqueue_many
-from bots.scheduler import Run, Schedule, Scheduler, zone
+from bots.scheduler import Run, zone
+from bots.services import Services
 from plugins.lessons.course import TIME, CourseSpec, Quiz
 from plugins.lessons.models import (ACTIVE, FINISHED, PAUSED, STOPPED, Course, Delivery, Lesson,
                                     QuizAnswer, Subscription, utcnow)
@@ -73,13 +72,10 @@ def quiz_of(lesson: Lesson) -> Quiz | None:
 
 
 class Classroom:
-    def __init__(self, db: peewee.Database, scheduler: Scheduler, default_time: str,
-                 default_timezone: str, on_queued=None):
-        self.db = db
-        self.scheduler = scheduler
+    def __init__(self, bot: Services, default_time: str):
+        self.bot = bot
+        self.db = bot.database
         self.default_time = default_time
-        self.default_timezone = default_timezone
-        self.on_queued = on_queued
 
     # --- trainers: importing ---------------------------------------------------------------
     def import_course(self, spec: CourseSpec) -> ImportResult:
@@ -154,11 +150,11 @@ class Classroom:
         if other:
             return {"time": other.time, "timezone": other.timezone}
         return {"time": course.time or self.default_time,
-                "timezone": course.timezone or self.default_timezone}
+                "timezone": course.timezone or self.bot.timezone}
 
     def _plan(self, subscription: Subscription) -> datetime:
-        return self.scheduler.daily(JOB, f"subscription:{subscription.id}", subscription.time,
-                                    subscription.timezone)
+        return self.bot.daily(JOB, schedule_key(subscription.id), subscription.time,
+                              subscription.timezone)
 
     def subscriptions_of(self, jid: str, states=(ACTIVE, PAUSED)) -> list[Subscription]:
         return list(Subscription.select(Subscription, Course).join(Course)
@@ -194,14 +190,15 @@ class Classroom:
             for subscription in subscriptions:
                 Subscription.update(**change).where(Subscription.id == subscription.id).execute()
                 if subscription.state == ACTIVE:
-                    subscription.__data__.update(change)
+                    for field, value in change.items():
+                        setattr(subscription, field, value)
                     self._plan(subscription)
         return len(subscriptions)
 
     def pause(self, subscription: Subscription) -> None:
         with self.db.atomic():
             Subscription.update(state=PAUSED).where(Subscription.id == subscription.id).execute()
-            self.scheduler.cancel(JOB, f"subscription:{subscription.id}")
+            self.bot.cancel(JOB, schedule_key(subscription.id))
 
     def resume(self, subscription: Subscription) -> datetime:
         with self.db.atomic():
@@ -213,7 +210,7 @@ class Classroom:
         with self.db.atomic():
             Subscription.update(state=STOPPED, ended_at=utcnow()).where(
                 Subscription.id == subscription.id).execute()
-            self.scheduler.cancel(JOB, f"subscription:{subscription.id}")
+            self.bot.cancel(JOB, schedule_key(subscription.id))
             consent.withdraw(subscription.jid, purpose(subscription.course))
 
     # --- lessons ---------------------------------------------------------------------------
@@ -257,14 +254,14 @@ class Classroom:
 
     def deliver_due(self, runs: list[Run]) -> None:
         """The daily job, for all subscriptions due in this pass: each one's next lesson into
-        the outbox, or the course's end. A batch job (`Scheduler.register_batch`)."""
+        the outbox, or the course's end. A batch job (`bot.on_due`)."""
         ids = [int(run.key.removeprefix("subscription:")) for run in runs]
         subscriptions = list(Subscription.select(Subscription, Course).join(Course)
                              .where(Subscription.id.in_(ids)))
         active = [subscription for subscription in subscriptions if subscription.state == ACTIVE]
         gone = set(ids) - {subscription.id for subscription in active}
         if gone:
-            cancel_schedules(gone)
+            self.bot.cancel(JOB, *map(schedule_key, gone))
         chosen = self._take_next(active)
         totals = {course_id: len(lessons)
                   for course_id, lessons in self._lessons_of({s.course_id for s in active}).items()}
@@ -282,10 +279,8 @@ class Classroom:
         if finished:
             Subscription.update(state=FINISHED, ended_at=utcnow()).where(
                 Subscription.id.in_([subscription.id for subscription in finished])).execute()
-            cancel_schedules({subscription.id for subscription in finished})
-        enqueue_many(messages)
-        if messages and self.on_queued:
-            self.on_queued()
+            self.bot.cancel(JOB, *(schedule_key(subscription.id) for subscription in finished))
+        self.bot.notify_many(messages)
 
     def lesson_text(self, subscription: Subscription, lesson: Lesson,
                     total: int | None = None) -> str:
@@ -345,10 +340,9 @@ class Classroom:
                         answers.where(QuizAnswer.correct == True).count())  # noqa: E712
 
 
-def cancel_schedules(subscription_ids) -> None:
-    """No further daily lessons for these subscriptions."""
-    Schedule.delete().where((Schedule.job == JOB) & Schedule.key.in_(
-        [f"subscription:{number}" for number in subscription_ids])).execute()
+def schedule_key(subscription_id: int) -> str:
+    """A subscription's key for its daily job."""
+    return f"subscription:{subscription_id}"
 
 
 def _choice(quiz: Quiz, text: str) -> int | None:

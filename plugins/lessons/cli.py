@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from bots.cli import plugin_database
-from bots.scheduler import Scheduler
 from plugins.lessons.classroom import LessonsError
 from plugins.lessons.course import CourseError, load_courses
 from plugins.lessons.stats import chart, course_stats
@@ -16,9 +15,8 @@ from plugins.lessons.stats import chart, course_stats
 
 @contextlib.contextmanager
 def _classroom():
-    with plugin_database("lessons") as (plugin, storage, config):
-        yield plugin.make_classroom(storage.db, Scheduler(storage.db),
-                                    config.get("bot", "timezone"))
+    with plugin_database("lessons") as (plugin, bot):
+        yield plugin.make_classroom(bot)
 
 
 def _checked(path: Path):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from plugins.lessons.classroom import cancel_schedules
+from plugins.lessons.classroom import JOB, schedule_key
 from plugins.lessons.models import (ACTIVE, FINISHED, PAUSED, STOPPED, Course, Delivery, Lesson,
                                     QuizAnswer, Subscription)
 
@@ -106,12 +106,12 @@ def personal_data(jid: str) -> dict:
         for subscription in subscriptions]}
 
 
-def erase_person(jid: str) -> int:
+def erase_person(jid: str, bot) -> int:
     """Subscriptions go, and with them (cascade) deliveries and answers; schedules too."""
     ids = [s.id for s in Subscription.select(Subscription.id).where(Subscription.jid == jid)]
     if not ids:
         return 0
-    cancel_schedules(ids)
+    bot.cancel(JOB, *map(schedule_key, ids))
     QuizAnswer.delete().where(QuizAnswer.subscription.in_(ids)).execute()
     Delivery.delete().where(Delivery.subscription.in_(ids)).execute()
     return Subscription.delete().where(Subscription.id.in_(ids)).execute()

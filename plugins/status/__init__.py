@@ -42,25 +42,19 @@ class Status(Plugin):
     def __init__(self, config=None):
         super().__init__(config)
         self.kinds = load_kinds(self.config["kinds"])
-        self.book: StatusBook | None = None  # from start() on
-        self.storage = None
-        self.web_token = ""
-        self.timezone = "Europe/Berlin"
+        self.book: StatusBook | None = None  # from start() on: the service for other plugins
 
-    def make_book(self, db, default_language: str, on_queued=None) -> StatusBook:
+    def make_book(self, bot) -> StatusBook:
+        """The book over `bot`'s services (the running bot's, or a CLI command's)."""
         limits = ClaimLimits(self.config["claim_attempts_per_person"],
                              self.config["claim_attempts_global"],
                              self.config["claim_attempts_under_attack"],
                              timedelta(minutes=self.config["claim_window_minutes"]))
-        return StatusBook(self.kinds, db, default_language, limits, on_queued)
+        return StatusBook(self.kinds, bot, limits)
 
     async def start(self, bot) -> None:
-        self.book = self.make_book(bot.storage.db, bot.config.get("bot", "language"),
-                                   bot.outbox.wake)
-        self.timezone = bot.config.get("bot", "timezone")
-        self.storage = bot.storage
-        self.web_token = bot.config.get("web", "token")
-        if self.config["token"] and self.web_token and self.config["token"] != self.web_token:
+        self.book = self.make_book(bot)
+        if self.config["token"] and bot.web_token and self.config["token"] != bot.web_token:
             log.error("[plugins.status] token differs from [web] token, which guards every "
                       "route: no request can carry both, so set only one of them")
 
@@ -202,7 +196,7 @@ class Status(Plugin):
         self.book.prune_attempts()
 
     def _when(self, ctx, moment) -> str:
-        return format_moment(moment, ctx.language, self.timezone)
+        return format_moment(moment, ctx.language, ctx.bot.timezone)
 
     def cli(self):
         from plugins.status.cli import status_cli

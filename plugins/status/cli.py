@@ -22,9 +22,9 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 @contextlib.contextmanager
 def _book():
-    with plugin_database("status") as (plugin, storage, config):
+    with plugin_database("status") as (plugin, bot):
         try:
-            yield plugin.make_book(storage.db, config.get("bot", "language")), config
+            yield plugin.make_book(bot), bot
         except StatusError as error:
             raise click.ClickException(str(error)) from None
 
@@ -40,7 +40,7 @@ def status_cli() -> click.Group:
     @click.option("--note", help="A note the customer reads with the new state.")
     def set_state(ref: str, state: str, note: str | None) -> None:
         """Set item REF to STATE; everyone who claimed it is told (through the outbox)."""
-        with _book() as (book, _config):
+        with _book() as (book, _bot):
             result = book.set_state(ref, state, note, source="cli")
         if result.changed:
             click.echo(f"{result.item.ref}: {result.item.state} ({result.told} people told)")
@@ -54,7 +54,7 @@ def status_cli() -> click.Group:
     @click.option("--state", help="The first state (default: the kind's first).")
     def create(ref: str, kind: str, code: str | None, state: str | None) -> None:
         """Create item REF of KIND and print its claim code."""
-        with _book() as (book, _config):
+        with _book() as (book, _bot):
             item = book.create(ref, kind, code, state, source="cli")
         click.echo(f"{item.ref} ({item.kind}): {item.state}, claim code {item.code}")
 
@@ -62,13 +62,13 @@ def status_cli() -> click.Group:
     @click.argument("ref")
     def show(ref: str) -> None:
         """Item REF: state, claim code, history, how many people watch it."""
-        with _book() as (book, config):
+        with _book() as (book, bot):
             item = book.find(ref)
             if item is None:
                 raise click.ClickException(f"no item {ref.strip().upper()}")
             history = book.history(item, limit=20)
             watchers = item.watchers.count()
-        language, timezone = config.get("bot", "language"), config.get("bot", "timezone")
+        language, timezone = bot.language, bot.timezone
         click.echo(f"{item.ref} ({item.kind}): {item.state}{' (closed)' if item.closed else ''}"
                    f", claim code {item.code}, claimed by {watchers}")
         for change in history:
@@ -80,9 +80,9 @@ def status_cli() -> click.Group:
     @click.option("--limit", default=100, show_default=True)
     def list_open(limit: int) -> None:
         """Open items, the longest unchanged first."""
-        with _book() as (book, config):
+        with _book() as (book, bot):
             items, total = book.open_items(limit)
-        language, timezone = config.get("bot", "language"), config.get("bot", "timezone")
+        language, timezone = bot.language, bot.timezone
         for item in items:
             click.echo(f"{item.ref:<20} {item.kind:<10} {item.state:<20} "
                        f"{format_moment(item.updated_at, language, timezone)}")
@@ -91,7 +91,7 @@ def status_cli() -> click.Group:
     @group.command("kinds")
     def kinds() -> None:
         """The kinds of items and their states (final states marked *)."""
-        with _book() as (book, _config):
+        with _book() as (book, _bot):
             for kind in book.kinds.values():
                 states = ", ".join(f"{state}{'*' if kind.is_final(state) else ''}"
                                    for state in kind.states)
@@ -101,7 +101,7 @@ def status_cli() -> click.Group:
     @click.argument("jid")
     def unlock(jid: str) -> None:
         """Let JID claim again at once: forget their failed claims (too many wrong codes)."""
-        with _book() as (book, _config):
+        with _book() as (book, _bot):
             jid = bare_jid(jid)
             cleared = book.unlock(jid)
         click.echo(f"{jid}: {cleared} failed claim(s) cleared")
@@ -120,7 +120,7 @@ def status_cli() -> click.Group:
             raise click.ClickException(f"{file}: not UTF-8 (byte {error.start}); save it as "
                                        "CSV UTF-8") from None
         lines = max(text.count("\n"), 1)  # progress bars on stderr: stdout stays for scripts
-        with _book() as (book, _config):
+        with _book() as (book, _bot):
             try:
                 with click.progressbar(length=lines, label="checking ", file=sys.stderr) as bar:
                     report = check_csv(text, book, bar.update)

@@ -1,7 +1,7 @@
 """The status book: items, state changes with their pushes, claims. Also the Python API for
-other plugins (`bot.plugin_named("status").book`).
+other plugins (`bot.plugin("status").book`).
 
-Every method is plain peewee code for a database thread (`await storage.run(book.set_state,
+Every method is plain peewee code for a database thread (`await bot.run(book.set_state,
 …)` from the event loop). A state change, its history row, the feed's event id and one outbox
 message per person to tell commit in one transaction: a change is told exactly once, also when
 the bot dies right after it.
@@ -15,15 +15,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 import peewee
 import slixmpp
 from slixmpp.jid import InvalidJID
 
 from bots import consent
-from bots.outbox import enqueue
-from bots.people import PersonSetting
+from bots.services import Services
 from plugins.status.kinds import Kind
 from plugins.status.models import ClaimAttempt, FeedEvent, Item, StatusChange, Watcher, utcnow
 
@@ -132,13 +130,12 @@ def new_code() -> str:
 
 
 class StatusBook:
-    def __init__(self, kinds: dict[str, Kind], db: peewee.Database, default_language: str,
-                 limits: ClaimLimits = ClaimLimits(), on_queued: Callable[[], None] | None = None):
+    def __init__(self, kinds: dict[str, Kind], bot: Services,
+                 limits: ClaimLimits = ClaimLimits()):
         self.kinds = kinds
-        self.db = db
-        self.default_language = default_language
+        self.bot = bot
+        self.db = bot.database
         self.limits = limits
-        self.on_queued = on_queued  # wakes the bot's outbox after new messages committed
         self._attacked = False  # everybody's failed claims are at the limit (logged once)
 
     # --- checks ----------------------------------------------------------------------------
@@ -207,8 +204,6 @@ class StatusBook:
                 Item.id == item.id).execute()
             item.state, item.closed, item.updated_at = state, kind.is_final(state), now
             told = self._tell_watchers(item, kind, change)
-        if told and self.on_queued:
-            self.on_queued()
         return SetResult(item, changed=True, told=told)
 
     def _first_event(self, event_id: str, item: Item) -> bool:
@@ -227,12 +222,12 @@ class StatusBook:
         languages = dict(Watcher.select(Watcher.jid, Watcher.language).where(
             Watcher.item == item).tuples())
         agreed = consent.given_among(list(languages), NOTIFY_PURPOSE)
-        chosen = dict(PersonSetting.select(PersonSetting.jid, PersonSetting.language).where(
-            PersonSetting.jid.in_(list(agreed))).tuples()) if agreed else {}
-        for jid in sorted(agreed):
-            language = chosen.get(jid) or languages[jid] or self.default_language
-            enqueue(f"status:{change.id}:{jid}", jid,
-                    push_text(kind, item.ref, change.state, change.note, language))
+        chosen = self.bot.languages_of(agreed)
+        self.bot.notify_many(
+            (f"status:{change.id}:{jid}", jid,
+             push_text(kind, item.ref, change.state, change.note,
+                       chosen.get(jid) or languages[jid] or self.bot.language))
+            for jid in sorted(agreed))
         return len(agreed)
 
     # --- claims ----------------------------------------------------------------------------

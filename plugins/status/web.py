@@ -39,17 +39,17 @@ class _Feed(AsyncResource):
         self.plugin = plugin
 
     async def respond(self, request):
-        token = self.plugin.config["token"] or self.plugin.web_token
+        if self.plugin.book is None:
+            return _answer(503, error="the bot is starting; try again in a moment")
+        token = self.plugin.config["token"] or self.plugin.bot.web_token
         if not token:
             return _answer(503, error="the status feed is off: set [plugins.status] token "
                            "(or BOTSCHAFT_PLUGINS_STATUS_TOKEN)", field="token")
         if not bearer_matches(request, token):
             return _answer(401, error="send Authorization: Bearer <token>", field="token")
-        if self.plugin.book is None:
-            return _answer(503, error="the bot is starting; try again in a moment")
         try:
             data = parse_json(request.content.read(), self.fields)
-            return await self.plugin.storage.run(self.apply, data)
+            return await self.plugin.bot.run(self.apply, data)
         except (FeedError, StatusError) as error:
             return _answer(ERROR_STATUS.get(type(error), 400), error=str(error),
                            field=error.field)

@@ -80,7 +80,7 @@ class Reminder(Plugin):
     @job(every="1h")
     def hourly(self, ctx):
         for jid in self.subscribers:
-            ctx.bot.send_text(jid, f"Reminder (missed {ctx.run.missed})")
+            ctx.bot.send(jid, f"Reminder (missed {ctx.run.missed})")
 
 
 async def test_a_plugins_job_runs_when_due_and_reaches_people(make_bot, chat_client):

@@ -7,11 +7,13 @@ import json
 from click.testing import CliRunner
 
 from bots import consent
+from bots.app import schemas
 from bots.cli import main
 from bots.outbox import enqueue
 from bots.people import PersonSetting
-from plugins.status.kinds import load_kinds
-from plugins.status.service import StatusBook
+from bots.storage import Storage
+from bots.testing import services_over
+from plugins.status import Status
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 
@@ -22,11 +24,15 @@ def test_export_shows_and_erase_deletes_everything_about_one_person(tmp_path, mo
     runner = CliRunner()
     assert runner.invoke(main, ["status", "create", "4711", "vehicle", "--code", "ABCD23"]
                          ).exit_code == 0
-    book = StatusBook(load_kinds({}), PersonSetting._meta.database, "en")
+    plugin = Status()
+    storage = Storage(f"sqlite:///{tmp_path / 'bot.db'}")
+    storage.migrate(schemas([plugin]))
+    book = plugin.make_book(services_over(storage, [plugin]))
     for jid in (ALICE, BOB):
         book.claim(jid, "4711", "ABCD23", "de")
         PersonSetting.create(jid=jid, language="de")
         enqueue(f"test:{jid}", jid, f"Hallo {jid}")
+    storage.close()
 
     exported = runner.invoke(main, ["privacy", "export", "Alice@Example.com/phone"])
     data = json.loads(exported.output)

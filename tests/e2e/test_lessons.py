@@ -15,7 +15,7 @@ from bots.app import schemas
 from bots.outbox import OutboxMessage
 from bots.scheduler import FakeClock, Schedule, Scheduler
 from bots.storage import Storage
-from bots.testing import kill_during, run_environment, run_until
+from bots.testing import kill_during, run_environment, run_until, services_over
 from plugins.lessons import Lessons
 from plugins.lessons.course import load_courses
 from plugins.lessons.models import Delivery
@@ -164,7 +164,9 @@ async def test_kill_9_in_the_middle_of_a_delivery_run_sends_each_lesson_once(
             encoding="utf-8")
     storage = Storage(database_url)
     storage.migrate(schemas([Lessons()]))
-    classroom = Lessons().make_classroom(storage.db, Scheduler(storage.db), "Europe/Berlin")
+    plugin = Lessons()
+    classroom = plugin.make_classroom(services_over(storage, [plugin],
+                                                    BOT_TIMEZONE="Europe/Berlin"))
     for course in load_courses(folder):
         classroom.import_course(course)
         for learner in learners:

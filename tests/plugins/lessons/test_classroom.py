@@ -12,6 +12,7 @@ from bots.app import schemas
 from bots.outbox import OutboxMessage
 from bots.scheduler import FakeClock, Scheduler
 from bots.storage import Storage
+from bots.testing import services_over
 from plugins.lessons import Lessons
 from plugins.lessons.classroom import JOB
 from plugins.lessons.course import CourseSpec, LessonSpec
@@ -32,9 +33,10 @@ def classroom(database_url):
     storage.migrate(schemas([plugin]))
     clock = FakeClock(datetime(2027, 1, 4, 6, 0, tzinfo=UTC))
     scheduler = Scheduler(storage.db, clock)
-    classroom = plugin.make_classroom(storage.db, scheduler, "Europe/Berlin")
-    scheduler.register_batch(JOB, classroom.deliver_due)
-    classroom.clock = clock
+    bot = services_over(storage, [plugin], scheduler, BOT_TIMEZONE="Europe/Berlin")
+    classroom = plugin.make_classroom(bot)
+    bot.on_due(JOB, classroom.deliver_due)
+    classroom.clock, classroom.scheduler = clock, scheduler
     yield classroom
     storage.close()
 
@@ -89,7 +91,7 @@ def test_a_learner_s_data_is_exported_and_erased(classroom):
     subscription, _due = classroom.subscribe(ALICE, "kurs", "en")
     classroom.take_next(subscription)
     assert personal_data(ALICE)["subscriptions"][0]["lessons_received"] == ["a"]
-    assert erase_person(ALICE) == 1
+    assert erase_person(ALICE, classroom.bot) == 1
     assert personal_data(ALICE) == {"subscriptions": []}
     classroom.clock.advance(timedelta(days=2))
     assert classroom.scheduler.run_due() == 0  # no schedule left behind

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from bots.app import schemas
 from bots.cli import main
 from bots.storage import Storage
+from bots.testing import services_over
 from plugins.status import Status
 from plugins.status.cli import spreadsheet_cell
 from plugins.status.service import ClaimResult
@@ -72,7 +73,7 @@ def claims(tmp_path, *codes: str) -> list[ClaimResult]:
     storage = Storage(f"sqlite:///{tmp_path / 'bot.db'}")
     storage.migrate(schemas([plugin]))
     try:
-        book = plugin.make_book(storage.db, "en")
+        book = plugin.make_book(services_over(storage, [plugin], BOT_LANGUAGE="en"))
         return [book.claim("alice@example.com", "4711", code)[0] for code in codes]
     finally:
         storage.close()

@@ -7,6 +7,7 @@ import pytest
 from bots.app import schemas
 from bots.storage import Storage
 from plugins.status import Status
+from bots.testing import services_over
 from plugins.status.feed import (EVENT_FIELDS, FeedError, apply_rows, check_csv, parse_json)
 from plugins.status.models import Item, StatusChange
 
@@ -16,7 +17,7 @@ def book(database_url):
     plugin = Status()
     storage = Storage(database_url)
     storage.migrate(schemas([plugin]))
-    yield plugin.make_book(storage.db, "en")
+    yield plugin.make_book(services_over(storage, [plugin], BOT_LANGUAGE="en"))
     storage.close()
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from bots.app import schemas
 from bots.storage import Storage
+from bots.testing import services_over
 from plugins.status import Status
 from plugins.status.models import FeedEvent
 from plugins.status.service import EventConflict
@@ -31,7 +32,7 @@ def test_feed_events_from_before_keep_their_rows_and_count_as_repeats(database_u
     assert storage.migrate(schemas([plugin])) == ["status: 0001_feed_event_ref"]
     assert [(event.event_id, event.ref) for event in FeedEvent.select()] == [("erp-1", None)]
 
-    book = plugin.make_book(storage.db, "en")
+    book = plugin.make_book(services_over(storage, [plugin], BOT_LANGUAGE="en"))
     book.create("1", "order", code="ABCD23")
     assert book.set_state("1", "packed", event_id="erp-1").duplicate_event  # as before
     assert book.set_state("1", "packed", event_id="erp-2").changed

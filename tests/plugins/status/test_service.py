@@ -12,6 +12,7 @@ from bots.app import schemas
 from bots.outbox import OutboxMessage
 from bots.people import PersonSetting
 from bots.storage import Storage
+from bots.testing import services_over
 from plugins.status import Status
 from plugins.status.models import ClaimAttempt, StatusChange, Watcher
 from plugins.status.service import (NOTIFY_PURPOSE, ClaimLimits, ClaimResult, EventConflict,
@@ -25,10 +26,8 @@ def book(database_url):
     plugin = Status()
     storage = Storage(database_url)
     storage.migrate(schemas([plugin]))
-    woken = []
-    book = plugin.make_book(storage.db, "en", on_queued=lambda: woken.append(1))
+    book = plugin.make_book(services_over(storage, [plugin], BOT_LANGUAGE="en"))
     book.limits = ClaimLimits(per_person=3, everybody=10, under_attack=1)
-    book.woken = woken
     yield book
     storage.close()
 
@@ -48,7 +47,7 @@ def test_a_change_tells_each_consenting_watcher_once_in_their_language(book):
 
     result = book.set_state("WOB-4711", "cleaning", "Felgen extra", source="cli")
 
-    assert result.changed and result.told == 2 and book.woken == [1]
+    assert result.changed and result.told == 2
     change = StatusChange.select().order_by(StatusChange.id.desc()).get()
     assert outbox() == [
         (f"status:{change.id}:{ALICE}", ALICE, "Vehicle WOB-4711: Your vehicle is being cleaned "

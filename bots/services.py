@@ -1,0 +1,141 @@
+"""What a plugin may use of the framework: one small, documented surface.
+
+A plugin gets it in `start(self, bot)` (and keeps it as `self.bot`), in every command as
+`ctx.bot` and in every job as `ctx.bot`; its CLI commands get the same through
+`bots.cli.plugin_database`. Nothing else of the framework is meant for plugins: what is not
+here may change without notice.
+
+    with bot.database.atomic():              # one transaction for a change and its messages
+        Item.update(state="ready").where(...).execute()
+        bot.notify(f"ready:{item.id}", jid, text)   # sent exactly once, after the commit
+    bot.plugin("status").book                # another plugin's own service
+    bot.daily("mine.remind", f"person:{jid}", "07:30", "Europe/Berlin")   # per-person jobs
+    bot.on_due("mine.remind", handler)       # handler(runs) takes due runs in batches
+    bot.languages_of(jids)                   # the language each person chose, if any
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Callable, Iterable
+
+import peewee
+
+from bots.outbox import enqueue_many
+from bots.people import PersonSetting
+from bots.scheduler import Run, Schedule, Scheduler
+from bots.stanza_text import safe_body
+
+if TYPE_CHECKING:
+    from bots.config import Config
+    from bots.plugin import Plugin
+    from bots.storage import Storage
+
+
+class UnknownPlugin(LookupError):
+    """`bot.plugin(name)` for a plugin that is not loaded (not installed, disabled, failed)."""
+
+
+class Services:
+    """The framework as a plugin sees it; the same in the running bot and in CLI commands."""
+
+    def __init__(self, config: Config, storage: Storage, plugins: list[Plugin],
+                 scheduler: Scheduler | None = None, wake: Callable[[], None] | None = None,
+                 send: Callable[[str, str], None] | None = None):
+        self._config = config
+        self._storage = storage
+        self._plugins = {plugin.name: plugin for plugin in plugins}
+        self._scheduler = scheduler or Scheduler(storage.db)
+        self._wake = wake or (lambda: None)  # a CLI has no outbox: the running bot polls
+        self._send = send
+
+    # --- settings ----------------------------------------------------------------------------
+    @property
+    def language(self) -> str:
+        """The language for people who chose none and whose client says none."""
+        return self._config.get("bot", "language")
+
+    @property
+    def timezone(self) -> str:
+        """The company's time zone (`[bot] timezone`)."""
+        return self._config.get("bot", "timezone")
+
+    @property
+    def web_token(self) -> str:
+        """The bearer token every web route needs (`[web] token`); empty on loopback."""
+        return self._config.get("web", "token")
+
+    # --- the database ------------------------------------------------------------------------
+    @property
+    def database(self) -> peewee.Database:
+        """The peewee database the plugin's models are bound to: `with bot.database.atomic():`
+        for a transaction (plain peewee code runs on a database thread)."""
+        return self._storage.db
+
+    async def run(self, fn, *args, **kwargs):
+        """Run database work on the worker pool from async code: `await bot.run(fn, …)`."""
+        return await self._storage.run(fn, *args, **kwargs)
+
+    # --- messages ----------------------------------------------------------------------------
+    def notify(self, key: str, jid: str, text: str) -> bool:
+        """Queue a message the bot starts itself. Call it inside the transaction of the change
+        that causes it: it is sent exactly once after the commit, and never if the change is
+        rolled back. `key` names the event ("status:<change>:<jid>"); a key already queued is
+        not queued again (returns False). Raises BodyError for a text no message can carry."""
+        return self.notify_many([(key, jid, text)]) == 1
+
+    def notify_many(self, messages: Iterable[tuple[str, str, str]]) -> int:
+        """`notify` for many (key, jid, text) at once: one statement; returns how many are new."""
+        queued = enqueue_many(list(messages))
+        if queued:
+            self._wake()
+        return queued
+
+    def send(self, jid: str, text: str) -> None:
+        """Send a message now, with no record and no retry (for answers that may be lost).
+        Only in the running bot; safe from any thread."""
+        if self._send is None:
+            raise RuntimeError("send() needs the running bot; use notify() to queue a message")
+        self._send(jid, safe_body(text))
+
+    # --- people ------------------------------------------------------------------------------
+    def languages_of(self, jids: Iterable[str]) -> dict[str, str]:
+        """The language each of these people chose (`language de`); those who chose none are
+        missing: use their client's language or `bot.language` for them."""
+        jids = list(jids)
+        if not jids:
+            return {}
+        return dict(PersonSetting.select(PersonSetting.jid, PersonSetting.language)
+                    .where(PersonSetting.jid.in_(jids) & PersonSetting.language.is_null(False))
+                    .tuples())
+
+    # --- other plugins -----------------------------------------------------------------------
+    def plugin(self, name: str) -> Plugin:
+        """Another loaded plugin, for the service it documents (e.g. `plugin("status").book`)."""
+        try:
+            return self._plugins[name]
+        except KeyError:
+            raise UnknownPlugin(f"no plugin {name!r} is loaded; loaded: "
+                                f"{', '.join(sorted(self._plugins)) or 'none'}") from None
+
+    # --- jobs for one key each (a person, a subscription) -------------------------------------
+    def daily(self, job: str, key: str, at: str, timezone: str,
+              payload: dict | None = None) -> datetime:
+        """Run `job` for `key` every day at local time `at` ("07:30") in `timezone`
+        (DST-correct); replaces an earlier plan for the same job and key. Returns when it is
+        due next. Call it in the transaction of the change it belongs to."""
+        return self._scheduler.daily(job, key, at, timezone, payload)
+
+    def every(self, job: str, key: str, seconds: int, payload: dict | None = None) -> None:
+        """Run `job` for `key` every `seconds`, first `seconds` from now."""
+        self._scheduler.every(job, key, seconds, payload)
+
+    def cancel(self, job: str, *keys: str) -> int:
+        """No further runs of `job` for these keys; returns how many plans there were."""
+        return Schedule.delete().where((Schedule.job == job) & Schedule.key.in_(keys)).execute()
+
+    def on_due(self, job: str, handler: Callable[[list[Run]], None]) -> None:
+        """`handler(runs)` runs the due runs of `job`, many at a time, on a database thread,
+        inside the transaction that moves their plans on (so what it notifies is sent exactly
+        once). If it raises, the runs are tried one by one."""
+        self._scheduler.register_batch(job, handler)

@@ -1,0 +1,46 @@
+"""Text that goes into a stanza: only characters XML 1.0 allows, and short enough for the server.
+
+A body with a character XML forbids (a control character from an ERP note, a CSV, a course
+file) makes ejabberd answer `not-well-formed` and close the stream, and everything sent after
+it on that stream is lost. A stanza over ejabberd's `max_stanza_size` (262,144 bytes in our
+ejabberd.yml) closes the connection too. Every body the bot sends passes `safe_body`; sources
+that store text for later (outbox rows, notes, lessons) check it with `check_body` first, so
+the error reaches whoever sent it instead of stalling delivery.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Escaped, one character takes at most 6 bytes (&quot;), so 40,000 stay well below 262,144.
+MAX_BODY_CHARACTERS = 40_000
+SHORTENED = " […]"
+
+# XML 1.0 allows tab, newline, carriage return and everything from U+0020 on, except
+# surrogates and U+FFFE/U+FFFF.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+class BodyError(ValueError):
+    """A text no stanza can carry; the message says why, for whoever sent it."""
+
+
+def without_forbidden_characters(text: str) -> str:
+    return _FORBIDDEN.sub("", text)
+
+
+def check_body(text: str, what: str = "the text") -> str:
+    """The text cleaned of forbidden characters; BodyError if it is too long to send."""
+    cleaned = without_forbidden_characters(text)
+    if len(cleaned) > MAX_BODY_CHARACTERS:
+        raise BodyError(f"{what} has {len(cleaned):,} characters; a message carries at most "
+                        f"{MAX_BODY_CHARACTERS:,}")
+    return cleaned
+
+
+def safe_body(text: str) -> str:
+    """What the bot may send: forbidden characters removed, overlong text shortened."""
+    cleaned = without_forbidden_characters(text)
+    if len(cleaned) > MAX_BODY_CHARACTERS:
+        cleaned = cleaned[:MAX_BODY_CHARACTERS - len(SHORTENED)] + SHORTENED
+    return cleaned
