@@ -38,6 +38,9 @@ DEFAULT_STATE_DIR = Path("/var/lib/botschaft/devserver")
 PORT_NAMES = ("c2s", "component", "api", "dist")
 ADMIN_USER = "admin"
 BOT_USER = "bot"
+# The bots connect from loopback: failed logins from here never lock them out (mod_fail2ban).
+BOT_NETWORKS = ["127.0.0.1/32", "::1/128"]
+PRIVACY_LIST = "botschaft"
 
 
 class DevServerError(Exception):
@@ -212,13 +215,15 @@ class DevServer:
         return True
 
     def add_user(self, user: str, password: str | None = None) -> str:
-        """Create an account and return its password (generated unless given)."""
+        """Create an account and return its password (generated unless given). A person's
+        account is kept apart from the others' (see `keep_apart`); a bot account is not."""
         instance = self._running_instance()
         password = password or generate_password()
         try:
             instance.api().call("register", user=user, host=instance.domain, password=password)
         except EjabberdAPIError as exc:
             raise DevServerError(f"cannot create {user}@{instance.domain}: {exc}") from exc
+        self.keep_apart(instance, user)
         self._remember_account(instance, user, password)
         return password
 
@@ -229,14 +234,27 @@ class DevServer:
         known = instance.accounts.get(user)
         if known and api.call("check_password", user=user, host=instance.domain,
                               password=known) == 0:
+            self.keep_apart(instance, user)  # also for accounts made before they got the list
             return known
         exists = api.call("check_account", user=user, host=instance.domain) == 0
         if not exists:
             return self.add_user(user)
         password = generate_password()
         api.call("change_password", user=user, host=instance.domain, newpass=password)
+        self.keep_apart(instance, user)
         self._remember_account(instance, user, password)
         return password
+
+    def keep_apart(self, instance: Instance, user: str) -> None:
+        """Give a person's account the default privacy list that keeps customers apart (see
+        ejabberd.yml); bot accounts stay open to everyone."""
+        bots = bot_accounts(instance.domain)
+        if f"{user}@{instance.domain}" in bots:
+            return
+        api = instance.api()
+        for query in customer_privacy_list(user, instance.domain, bots):
+            if api.call("privacy_set", user=user, host=instance.domain, xmlquery=query) != 0:
+                raise DevServerError(f"cannot set the privacy list of {user}@{instance.domain}")
 
     def add_contacts(self, user: str, other: str, group: str = "Botschaft") -> None:
         """Put two accounts in each other's contact list, so clients show them online."""
@@ -355,7 +373,8 @@ class DevServer:
             "SQL_SERVER": "localhost",
             "SQL_USERNAME": "ejabberd",
             "SQL_PASSWORD": "",
-            "BOT_ACCOUNTS": [f"{BOT_USER}@{instance.domain}"],
+            "BOT_ACCOUNTS": bot_accounts(instance.domain),
+            "BOT_NETWORKS": BOT_NETWORKS,
         }
         # JSON is valid YAML, and json.dumps quotes every string safely.
         lines = ["# Written by `botschaft server start`; site values for ejabberd.yml.",
@@ -416,11 +435,13 @@ class DevServer:
                              + self._log_tail())
 
     def _ensure_admin(self, ctl: str, instance: Instance) -> None:
-        """The admin account the HTTP API authenticates; created once through ejabberdctl."""
+        """The admin account the HTTP API authenticates; created once through ejabberdctl,
+        and kept apart from the customers like every person's account."""
         try:
             instance.api().call("status")
         except EjabberdAPIError:
             self._run_ctl(ctl, "register", ADMIN_USER, instance.domain, instance.admin_password)
+        self.keep_apart(instance, ADMIN_USER)
 
     def _log_tail(self, lines: int = 20) -> str:
         found = []
@@ -443,6 +464,26 @@ class DevServer:
 
 def generate_password() -> str:
     return secrets.token_urlsafe(18)
+
+
+def bot_accounts(domain: str) -> list[str]:
+    """The bot accounts of the dev server (BOT_ACCOUNTS in ejabberd.yml)."""
+    return [f"{BOT_USER}@{domain}"]
+
+
+def customer_privacy_list(user: str, domain: str, bots: list[str]) -> list[str]:
+    """The two privacy queries (XEP-0016) that keep a person's account apart from the others
+    on `domain`: the list, then making it the account's default. For `ejabberdctl privacy_set
+    USER DOMAIN QUERY` or the HTTP API's privacy_set; why and what it costs: ejabberd.yml."""
+    allowed = [f"{user}@{domain}", *bots]
+    items = [f"<item type='jid' value='{jid}' action='allow' order='{order}'/>"
+             for order, jid in enumerate(allowed, start=1)]
+    items.append(f"<item type='subscription' value='both' action='allow' "
+                 f"order='{len(items) + 1}'/>")
+    items.append(f"<item type='jid' value='{domain}' action='deny' order='{len(items) + 1}'/>")
+    return [f"<query xmlns='jabber:iq:privacy'><list name='{PRIVACY_LIST}'>{''.join(items)}"
+            "</list></query>",
+            f"<query xmlns='jabber:iq:privacy'><default name='{PRIVACY_LIST}'/></query>"]
 
 
 def _offers_starttls(port: int, domain: str) -> bool:
