@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from dataclasses import dataclass
 
 import slixmpp
@@ -42,6 +43,10 @@ WRITE_DIRECTLY = _("Please write to me directly from your own address, not throu
                    "there I cannot tell who you are.")
 PLUGIN_JOB_KEY = "plugin"  # a plugin's own @job has one schedule row under this key
 SCHEDULER_INTERVAL = 1.0  # seconds between looks for due work
+FAILURE_REPORT_INTERVAL = 900  # seconds: at most one message to the admins per failing command
+FAILURE_REPORT = _("Botschaft: the command {command} (plugin {plugin}) failed with {error}; "
+                   "the person got an apology. Details are in the bot's log. Further failures "
+                   "of this command in the next {minutes} minutes are not reported.")
 
 
 @dataclass
@@ -73,6 +78,8 @@ class Bot:
         builtins = Builtins(self.people)
         self.dispatcher = Dispatcher([builtins, *plugins], bot["max_message_length"])
         builtins.dispatcher = self.dispatcher
+        self.dispatcher.on_failure = self._tell_admins_of_failure
+        self._failures_told: dict[tuple[str, str], float] = {}  # (plugin, command) → when
         self.scheduler = Scheduler(storage.db, clock)
         self.failed_plugins: dict[str, str] = {}  # name → why its start failed
         self._scheduler_task: asyncio.Task | None = None
@@ -240,6 +247,23 @@ class Bot:
     def _language_of(self, message: slixmpp.Message) -> str:
         """For answers to someone the bot cannot identify: their client's language."""
         return negotiate(message["lang"] or None) or self.config.get("bot", "language")
+
+    def _tell_admins_of_failure(self, plugin: str, command: str, error: Exception) -> bool:
+        """A handler failed: the admins named by JID in `[people] admins` get a message, once
+        per command in FAILURE_REPORT_INTERVAL. Says whether anyone is (or was just) told."""
+        admins = sorted(self.people.admins.jids)
+        if not admins:
+            return False
+        now = time.monotonic()
+        if now - self._failures_told.get((plugin, command), -FAILURE_REPORT_INTERVAL) \
+                >= FAILURE_REPORT_INTERVAL:
+            self._failures_told[(plugin, command)] = now
+            text = render(FAILURE_REPORT, self.config.get("bot", "language"), command=command,
+                          plugin=plugin, error=type(error).__name__,
+                          minutes=FAILURE_REPORT_INTERVAL // 60)
+            for admin in admins:
+                self.send_text(admin, text)
+        return True
 
     async def _on_presence(self, presence) -> None:
         for plugin in self.plugins:

@@ -1,16 +1,19 @@
 """A command's arguments come from its method signature.
 
 `def status(self, ctx, ref: str | None = None)` becomes the usage `status [ref]`: type hints
-say how to parse (str, int, float, bool, Literal[...] or an Enum for choices), defaults make an
-argument optional, and the last text argument takes the rest of the line, so
+say how to parse (str, int, float, bool, datetime.date, datetime.time, Literal[...] or an Enum
+for choices), defaults make an argument optional, and the last text argument takes the rest of
+the line, so
 `set 4711 cleaning the car is being washed` needs no quotes. Quotes group words where needed.
 The same parameters describe the XEP-0004 form of the command's XEP-0050 ad-hoc version.
 """
 
 from __future__ import annotations
 
+import datetime
 import enum
 import inspect
+import re
 import shlex
 import types
 import typing
@@ -59,6 +62,10 @@ class Parameter:
             if raw.lower() in FALSE_WORDS:
                 return False
             raise UsageError(_("{name} must be yes or no"), name=self.name)
+        if self.kind is datetime.date:
+            return _parse_date(raw, self.name)
+        if self.kind is datetime.time:
+            return _parse_time(raw, self.name)
         if self.kind in (int, float):
             try:
                 return self.kind(raw.replace(",", ".") if self.kind is float else raw)
@@ -130,6 +137,10 @@ def parameters_of(function: Callable) -> list[Parameter]:
     hints = typing.get_type_hints(function)
     parameters = []
     skipped = 1 if inspect.ismethod(function) else 2  # a bound method has no `self` left
+    names = list(signature.parameters)
+    if len(names) < skipped or names[skipped - 1] != "ctx":
+        raise TypeError(f"{function.__qualname__}: a command's first parameter (after self) "
+                        "must be ctx, the message's context; the arguments follow it")
     for parameter in list(signature.parameters.values())[skipped:]:
         if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
             raise TypeError(f"{function.__qualname__}: parameter {parameter.name} must be a "
@@ -141,14 +152,44 @@ def parameters_of(function: Callable) -> list[Parameter]:
             kind = str
         elif isinstance(kind, type) and issubclass(kind, enum.Enum):
             choices = tuple(str(member.value) for member in kind)
-        elif kind not in (str, int, float, bool):
+        elif kind not in (str, int, float, bool, datetime.date, datetime.time):
             raise TypeError(f"{function.__qualname__}: parameter {parameter.name} has type "
-                            f"{kind!r}; use str, int, float, bool, Literal[...] or an Enum")
+                            f"{kind!r}; use str, int, float, bool, datetime.date, "
+                            "datetime.time, Literal[...] or an Enum")
         has_default = parameter.default is not parameter.empty
         parameters.append(Parameter(
             name=parameter.name, kind=kind, required=not (has_default or optional),
             default=parameter.default if has_default else None, choices=choices))
     return parameters
+
+
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})?$")
+_HOUR_MINUTE = re.compile(r"^(\d{1,2})[:.](\d{2})$")
+
+
+def _parse_date(raw: str, name: str) -> datetime.date:
+    """2026-12-24 or the German 24.12.2026 / 24.12.26 / 24.12. (this year)."""
+    try:
+        return datetime.date.fromisoformat(raw)
+    except ValueError:
+        pass
+    match = _DAY_MONTH_YEAR.match(raw)
+    if match:
+        day, month, year = match.groups()
+        year = int(year) + (2000 if len(year) == 2 else 0) if year else datetime.date.today().year
+        try:
+            return datetime.date(year, int(month), int(day))
+        except ValueError:
+            pass
+    raise UsageError(_("{name} must be a date like 2026-12-24 or 24.12.2026"), name=name)
+
+
+def _parse_time(raw: str, name: str) -> datetime.time:
+    """07:30, 7:30 or 7.30."""
+    match = _HOUR_MINUTE.match(raw)
+    if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
+        return datetime.time(int(match.group(1)), int(match.group(2)))
+    raise UsageError(_("{name} must be a time like 07:30"), name=name)
 
 
 def _unwrap_optional(hint) -> tuple[Any, bool]:

@@ -14,6 +14,7 @@ import inspect
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from bots.commands import CommandSpec, UsageError, split_words
 from bots.i18n import render, translator
@@ -84,27 +85,42 @@ class Dispatcher:
         self.failures = 0  # handlers that raised, since start (a metric)
         self.specs: dict[str, CommandSpec] = {}
         self.unavailable: set[str] = set()  # plugins whose start failed
+        # (plugin, command, error) → whether someone was told; the bot tells its admins
+        self.on_failure: Callable[[str, str, Exception], bool] = lambda *failure: False
         self.plugins_by_name = {plugin.name: plugin for plugin in plugins}
         self._words: dict[str, str] = {}  # command word or alias → command name
         self._phrases = PhraseIndex()
         self.plugins = plugins
-        for plugin in plugins:
-            for spec in plugin.commands():
-                self._register(spec)
+        self.clashes: list[str] = []  # words a plugin asked for and did not get, and why
+        specs = [spec for plugin in in_precedence(plugins) for spec in plugin.commands()]
+        for spec in specs:  # command words first: no alias can take one
+            self._register(spec)
+        for spec in specs:
+            if spec.name in self.specs and self.specs[spec.name] is spec:
+                self._register_aliases(spec)
 
     def _register(self, spec: CommandSpec) -> None:
         if spec.name in self._words:
-            log.error("plugin %r: command %r is taken by plugin %r; not added", spec.plugin,
-                      spec.name, self.specs[self._words[spec.name]].plugin)
+            self._clash(spec, spec.name, "command")
             return
         self.specs[spec.name] = spec
         self._words[spec.name] = spec.name
-        for language, aliases in spec.aliases.items():
-            for alias in aliases:
-                self._words.setdefault(alias.casefold(), spec.name)
         for language, phrases in spec.examples.items():
             for phrase in phrases:
                 self._phrases.add(spec.name, phrase)
+
+    def _register_aliases(self, spec: CommandSpec) -> None:
+        for alias in {alias.casefold() for aliases in spec.aliases.values() for alias in aliases}:
+            if self._words.get(alias, spec.name) != spec.name:
+                self._clash(spec, alias, "alias")
+            else:
+                self._words[alias] = spec.name
+
+    def _clash(self, spec: CommandSpec, word: str, what: str) -> None:
+        owner = self.specs[self._words[word]]
+        self.clashes.append(f"plugin {spec.plugin}: {what} {word!r} of its command {spec.name!r} "
+                            f"is taken by {owner.plugin}'s command {owner.name!r}; not added")
+        log.error("%s", self.clashes[-1])
 
     def visible_to(self, person: Person) -> list[CommandSpec]:
         return [spec for name, spec in sorted(self.specs.items()) if person.may(spec.role)]
@@ -113,9 +129,9 @@ class Dispatcher:
         """The answer to one message, in the person's language; never an exception."""
         try:
             return await self._answer(message, bot)
-        except Exception:
+        except Exception as exc:
             log.exception("answering a message failed")
-            return render(APOLOGY, message.person.language)
+            return self._apology(message.person.language, "dispatch", "-", exc)
 
     async def _answer(self, message: Message, bot) -> str:
         person = message.person
@@ -168,19 +184,30 @@ class Dispatcher:
                 result = await spec.handler(ctx, **values)
             else:
                 result = await bot.storage.run(spec.handler, ctx, **values)
-        except Exception:
-            self.failures += 1
+        except Exception as exc:
             log.exception("command %r of plugin %r failed", spec.name, spec.plugin)
-            return render(APOLOGY, person.language)
+            return self._apology(person.language, spec.plugin, spec.name, exc)
         finally:
             log.debug("command %r took %.1f ms", spec.name,
                       (time.perf_counter() - started) * 1000)
+        if result is not None and not isinstance(result, str):
+            log.error("command %r of plugin %r returned %s, not text; the person got an "
+                      "apology", spec.name, spec.plugin, type(result).__name__)
+            return self._apology(person.language, spec.plugin, spec.name,
+                                 TypeError(f"returned {type(result).__name__}, not text"))
         answer = render(result, person.language) if result else render(_("Done."),
                                                                        person.language)
         if message.room and spec.private:
             bot.send_text(person.jid, answer)
             return render(_("I have sent you my answer in a direct chat."), person.language)
         return answer
+
+    def _apology(self, language: str, plugin: str, command: str, error: Exception) -> str:
+        """What the person reads when the bot failed them; the admins are told (rate-limited)
+        where there are any, and only then does the apology say so."""
+        self.failures += 1
+        told = self.on_failure(plugin, command, error)
+        return render(APOLOGY_TEAM_TOLD if told else APOLOGY, language)
 
     async def _call_hook(self, plugin: Plugin, message: Message, bot) -> str | None:
         try:
@@ -213,8 +240,19 @@ def no_such_command(word: str, language: str) -> str:
                   command=word[:QUOTE_LENGTH])
 
 
-APOLOGY = _("Sorry, something went wrong on my side. Please try again later; the team has "
-             "been told.")
+APOLOGY = _("Sorry, something went wrong on my side. Please try again later.")
+APOLOGY_TEAM_TOLD = _("Sorry, something went wrong on my side. Please try again later; the "
+                      "team has been told.")
+
+
+def in_precedence(plugins: list[Plugin]) -> list[Plugin]:
+    """Who keeps a word two plugins ask for: the core, then the plugins shipped with Botschaft,
+    then the others by name, so installing a plugin never takes `ping` or `status` away."""
+    def rank(plugin: Plugin) -> tuple[int, str]:
+        module = type(plugin).__module__
+        return (0 if module.startswith("bots.") else 1 if module.startswith("plugins.") else 2,
+                plugin.name)
+    return sorted(plugins, key=rank)
 
 
 def addressed_text(text: str, nick: str, prefix: str) -> str | None:

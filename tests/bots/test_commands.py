@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 from typing import Literal
 
@@ -78,3 +79,29 @@ def test_unsupported_types_are_refused_when_the_plugin_loads():
         """A list cannot be typed in a chat."""
     with pytest.raises(TypeError, match="when has type"):
         parameters_of(cmd)
+
+
+def closing(self, ctx, day: datetime.date, opens: datetime.time, reason: str):
+    """Dates and times are checked where they come in, not when they are used."""
+
+
+@pytest.mark.parametrize("text, day, opens", [
+    ("2026-12-24 14:00 Weihnachten", datetime.date(2026, 12, 24), datetime.time(14, 0)),
+    ("24.12.2026 9:30 Inventur", datetime.date(2026, 12, 24), datetime.time(9, 30)),
+    ("24.12.26 9.30 Inventur", datetime.date(2026, 12, 24), datetime.time(9, 30)),
+])
+def test_dates_and_times_are_parsed_from_the_signature(text, day, opens):
+    values = spec_of(closing).parse(text)
+    assert (values["day"], values["opens"]) == (day, opens)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("morgen 14:00 Inventur", "day must be a date like 2026-12-24 or 24.12.2026"),
+    ("31.02.2026 14:00 Inventur", "day must be a date like 2026-12-24 or 24.12.2026"),
+    ("2026-12-24 25:00 Inventur", "opens must be a time like 07:30"),
+    ("2026-12-24 mittags Inventur", "opens must be a time like 07:30"),
+])
+def test_a_word_that_is_no_date_or_time_is_refused_with_the_field(text, problem):
+    with pytest.raises(UsageError) as refused:
+        spec_of(closing).parse(text)
+    assert str(refused.value).format(**refused.value.values) == problem

@@ -8,6 +8,8 @@ import logging
 
 import pytest
 
+from bots.builtins import Builtins
+from bots.dispatch import Dispatcher
 from bots.plugin import Plugin, command
 
 
@@ -118,13 +120,89 @@ async def test_a_failing_handler_gets_an_apology_and_the_admin_a_traceback(
     bot = workshop.boundjid.bare
     with caplog.at_level(logging.ERROR, logger="bots"):
         assert await unlucky.ask(bot, "broken") == (
-            "Sorry, something went wrong on my side. Please try again later; the team has "
-            "been told.")
+            "Sorry, something went wrong on my side. Please try again later.")  # no admin
     failure = next(record for record in caplog.records if "broken" in record.getMessage())
     assert "RuntimeError: a bug in a plugin" in caplog.text and failure.exc_info
     assert unlucky.boundjid.bare not in caplog.text  # no personal data in the log
     assert (await other.ask(bot, "status")).startswith("status of")
     assert (await unlucky.ask(bot, "status 1")).startswith("status of 1")
+
+
+async def test_the_admins_are_told_of_a_failing_command_once_and_the_apology_says_so(
+        make_bot, make_account, chat_client):
+    admin = await chat_client()
+    bot = await make_bot(plugins=[Workshop()], PEOPLE_ADMINS=f"{admin.boundjid.bare},@staff.x")
+    unlucky = await chat_client()
+    for _ in range(2):
+        assert await unlucky.ask(bot.boundjid.bare, "broken") == (
+            "Sorry, something went wrong on my side. Please try again later; the team has "
+            "been told.")
+    report = await admin.next_message(bot.boundjid.bare)
+    assert report["body"] == (
+        "Botschaft: the command broken (plugin workshop) failed with RuntimeError; the person "
+        "got an apology. Details are in the bot's log. Further failures of this command in the "
+        "next 15 minutes are not reported.")
+    assert unlucky.boundjid.bare not in report["body"]
+    assert await admin.ask(bot.boundjid.bare, "status 1") == "status of 1 for admin in en"
+    assert admin.inbox.empty()  # the second failure was not reported
+
+
+class Careless(Plugin):
+    name = "careless"
+
+    @command(help="answers with a number")
+    def count(self, ctx) -> str:
+        return 42
+
+
+async def test_a_handler_that_returns_no_text_is_named_and_the_person_gets_an_apology(
+        make_bot, chat_client, caplog):
+    bot = await make_bot(plugins=[Careless()])
+    client = await chat_client()
+    with caplog.at_level(logging.ERROR, logger="bots"):
+        assert await client.ask(bot.boundjid.bare, "count") == (
+            "Sorry, something went wrong on my side. Please try again later.")
+    assert "command 'count' of plugin 'careless' returned int, not text" in caplog.text
+
+
+def test_a_command_without_ctx_is_refused_when_the_plugin_loads():
+    class Forgetful(Plugin):
+        name = "forgetful"
+
+        @command(help="echo")
+        def echo(self, text: str) -> str:  # would be handed the Context, with the asker in it
+            return text
+
+    with pytest.raises(TypeError, match="first parameter .after self. must be ctx"):
+        Forgetful().commands()
+
+
+class Greedy(Plugin):
+    """A third-party plugin that wants words the built-ins have."""
+    name = "aaa-greedy"
+
+    @command(help="mine", aliases={"en": ["status", "hilfe"]})
+    async def ping(self, ctx) -> str:
+        return "not pong"
+
+    @command(help="also mine", aliases={"de": ["stand"]})
+    async def where(self, ctx) -> str:
+        return "nowhere"
+
+
+def test_a_clash_keeps_the_built_in_command_and_is_reported():
+    from plugins.ping import Ping
+    from plugins.status import Status
+    dispatcher = Dispatcher([Builtins(), Greedy(), Ping(), Status()])
+    assert dispatcher.specs["ping"].plugin == "ping"
+    assert dispatcher.specs["where"].plugin == "aaa-greedy"
+    assert dispatcher._words["status"] == "status" and dispatcher._words["stand"] == "status"
+    assert dispatcher._words["hilfe"] == "help"
+    assert dispatcher.clashes == [
+        "plugin aaa-greedy: command 'ping' of its command 'ping' is taken by ping's command "
+        "'ping'; not added",
+        "plugin aaa-greedy: alias 'stand' of its command 'where' is taken by status's command "
+        "'status'; not added"]
 
 
 async def test_a_slow_answer_does_not_hold_up_anyone_else(workshop, chat_client):
