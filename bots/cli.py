@@ -18,7 +18,9 @@ from bots.app import run_until_signal, schemas, send_once
 from bots.config import ConfigError
 from bots.connection import LoginFailed
 from bots.devserver import BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevServer, DevServerError
-from bots.doctor import diagnose
+from bots.builtins import Builtins
+from bots.dispatch import Dispatcher
+from bots.doctor import diagnose, running_bot_health
 from bots.plugin import load_plugins
 from bots.scaffold import ScaffoldError
 from bots.services import Services
@@ -272,16 +274,26 @@ def plugin_group() -> None:
 
 @plugin_group.command("list")
 def plugin_list() -> None:
-    """Every installed plugin: loaded (with its commands), disabled, or failed and why."""
-    report = load_plugins(load_config())
+    """Every installed plugin: loaded (with its commands), disabled, or failed and why; words
+    two plugins want; and, when the running bot answers on [web] listen, plugins whose start
+    failed there."""
+    config = load_config()
+    report = load_plugins(config)
+    dispatcher = Dispatcher([Builtins(), *report.plugins])
     for plugin in report.plugins:
-        commands = ", ".join(spec.name for spec in plugin.commands()) or "no commands"
+        commands = ", ".join(spec.name for spec in dispatcher.specs.values()
+                             if spec.plugin == plugin.name) or "no commands"
         click.echo(f"{plugin.name:<12} loaded    {commands}")
     for name in report.disabled:
         click.echo(f"{name:<12} disabled  (in [plugins] disabled)")
     for name, reason in report.failures.items():
         click.echo(f"{name:<12} FAILED    {reason}")
-    if report.failures:
+    for clash in dispatcher.clashes:
+        click.echo(f"CLASH: {clash}")
+    failed_at_start = running_bot_health(config).get("plugins", {}).get("failed", {})
+    for name, reason in failed_at_start.items():
+        click.echo(f"{name:<12} FAILED    at start in the running bot: {reason}")
+    if report.failures or dispatcher.clashes or failed_at_start:
         raise SystemExit(1)
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from bots import config as configuration
 from bots.app import schemas, server_address
+from bots.builtins import Builtins
 from bots.connection import ComponentSession, LoginFailed, Session
+from bots.dispatch import Dispatcher
 from bots.plugin import load_plugins
 from bots.storage import Storage, StorageError
 
@@ -29,6 +34,9 @@ def diagnose(config_path: Path | None) -> list[Result]:
     for name, reason in report.failures.items():
         results.append((False, f"plugin {name}", f"{reason}. Fix or reinstall it, or add it "
                         "to [plugins] disabled."))
+    for clash in Dispatcher([Builtins(), *report.plugins]).clashes:
+        results.append((False, "command words", f"{clash}. Rename the command or alias in "
+                        "that plugin, or disable one of the two."))
 
     results.append(_check_database(config, report.plugins))
     results.append(asyncio.run(_check_login(config)))
@@ -42,6 +50,7 @@ def _check_database(config, plugins) -> Result:
         try:
             storage.check()
             pending = storage.pending(schemas(plugins))
+            missing = missing_columns(storage.db, schemas(plugins))
         finally:
             storage.close()
     except StorageError as exc:
@@ -49,7 +58,47 @@ def _check_database(config, plugins) -> Result:
     if pending:
         return False, "database", f"migrations not applied: {', '.join(pending)}. Run " \
                                   "`botschaft migrate` (the bot also does it when it starts)."
+    if missing:
+        return False, "database", f"tables lack columns their models have: " \
+                                  f"{'; '.join(missing)}. The plugin needs a migration that " \
+                                  "adds them (migrations/NNNN_name.py with up(migrator, db))."
     return True, f"database ({storage.backend})", ""
+
+
+def missing_columns(db, schemas) -> list[str]:
+    """"table.column" for every column a model has and its existing table lacks."""
+    missing = []
+    for schema in schemas:
+        for model in schema.models:
+            table = model._meta.table_name
+            if not db.table_exists(table):
+                continue  # a new model: migrate creates its table
+            present = {column.name for column in db.get_columns(table)}
+            missing += [f"{table}.{field.column_name}" for field in model._meta.sorted_fields
+                        if field.column_name not in present]
+    return missing
+
+
+def running_bot_health(config) -> dict:
+    """The running bot's /healthz report, or {} when it does not answer (not running, no
+    [web] listen)."""
+    listen = config.get("web", "listen")
+    if not listen:
+        return {}
+    token = config.get("web", "token")
+    request = urllib.request.Request(
+        f"http://{listen.replace('0.0.0.0', '127.0.0.1')}/healthz",
+        headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:  # 503 still carries the report
+        try:
+            return json.loads(error.read())
+        except ValueError:
+            return {}
+    except (OSError, ValueError):
+        return {}
 
 
 async def _check_login(config) -> Result:

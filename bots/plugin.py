@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import time, timedelta
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from bots.commands import CommandSpec, parameters_of
@@ -161,6 +162,11 @@ class Plugin:
 
     def schema(self) -> Schema:
         package = type(self).__module__
+        folder = Path(inspect.getfile(type(self))).parent / "migrations"
+        if folder.is_dir() and not (folder / "__init__.py").exists():
+            raise TypeError(f"{folder} has no __init__.py, so its migrations would never run; "
+                            "add an empty one (and package the folder: see `botschaft plugin "
+                            "new`)")
         migrations = f"{package}.migrations" if _has_module(f"{package}.migrations") else None
         return Schema(self.name, tuple(self.models), migrations)
 
@@ -189,6 +195,7 @@ def load_plugins(config: Config) -> LoadReport:
             plugin = cls(config.plugin_config(entry.name, cls.default_config))
             plugin.name = plugin.name or entry.name
             plugin.commands()  # a broken signature shows now, not at the first message
+            plugin.schema()  # and so does a migrations folder that would be skipped
             plugins.append(plugin)
         except Exception as exc:
             failures[entry.name] = f"{type(exc).__name__}: {exc}"

@@ -13,6 +13,7 @@ from bots.dispatch import AnswerBudget
 from tests.conftest import next_room_message
 from bots.plugin import Plugin, command, job
 from bots.scheduler import FakeClock
+from bots.web import health
 
 
 async def test_the_bot_answers_a_prefix_or_its_name_and_stays_quiet_otherwise(
@@ -94,3 +95,27 @@ async def test_a_plugins_job_runs_when_due_and_reaches_people(make_bot, chat_cli
     clock.advance(timedelta(minutes=1))
     assert (await client.next_message(bot.boundjid.bare, timeout=5))["body"] == \
         "Reminder (missed 0)"
+
+
+class NeedsALicence(Plugin):
+    """Its start fails: its commands must not pretend to work."""
+    name = "licensed"
+
+    async def start(self, bot) -> None:
+        raise RuntimeError("no licence key")
+
+    @command(help="a feature behind the licence")
+    async def feature(self, ctx) -> str:
+        return "working"
+
+
+async def test_a_plugin_whose_start_fails_is_reported_and_its_commands_say_so(
+        make_bot, chat_client):
+    bot = await make_bot(plugins=[NeedsALicence()])
+    client = await chat_client()
+    assert await client.ask(bot.boundjid.bare, "feature") == (
+        "Sorry, feature is not available at the moment. Please try again later.")
+    assert (await client.ask(bot.boundjid.bare, "help")).startswith("I understand")  # the rest runs
+    report = await health(bot)
+    assert report["ok"] is False
+    assert report["plugins"]["failed"] == {"licensed": "RuntimeError: no licence key"}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import time, timedelta
 from importlib.metadata import EntryPoint
 
 import pytest
+from click.testing import CliRunner
 
 from bots import plugin as plugin_module
+from bots.cli import main
 from bots.config import load
 from bots.plugin import Plugin, command, job, load_plugins
 
@@ -97,3 +100,38 @@ def test_a_plugin_gets_its_config_section(installed, tmp_path):
 def test_the_built_in_plugins_register_through_entry_points():
     report = load_plugins(load(None, environ={}))
     assert "ping" in [plugin.name for plugin in report.plugins]
+
+
+class Greedy(Plugin):
+    """Wants `ping`, which the built-in ping plugin has."""
+    name = "aaa-greedy"
+
+    @command(help="not pong")
+    async def ping(self, ctx) -> str:
+        return "not pong"
+
+
+def test_plugin_list_shows_a_clash_and_fails(installed, monkeypatch):
+    from plugins.ping import Ping
+    installed(ping=Ping, greedy=Greedy)
+    monkeypatch.setenv("BOTSCHAFT_CONFIG", os.devnull)
+    monkeypatch.setenv("BOTSCHAFT_WEB_LISTEN", "")
+    result = CliRunner().invoke(main, ["plugin", "list"])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "aaa-greedy   loaded    no commands",
+        "ping         loaded    ping",
+        "CLASH: plugin aaa-greedy: command 'ping' of its command 'ping' is taken by ping's "
+        "command 'ping'; not added"]
+
+
+def test_a_migrations_folder_without_init_is_refused_at_load(tmp_path, monkeypatch):
+    package = tmp_path / "opening_hours"
+    (package / "migrations").mkdir(parents=True)
+    (package / "migrations" / "0001_add_note.py").write_text("def up(migrator, db): pass\n")
+    (package / "__init__.py").write_text(
+        "from bots.plugin import Plugin\n\nclass Opening(Plugin):\n    name = 'opening'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from opening_hours import Opening
+    with pytest.raises(TypeError, match="has no __init__.py, so its migrations would never run"):
+        Opening().schema()
