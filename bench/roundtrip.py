@@ -7,9 +7,13 @@ Each round starts the baseline and the Botschaft bot in turn as their own proces
 CPU time and memory are theirs alone) and measures, from one client:
   - throughput: `--flood` messages sent at once, until the last answer is back;
   - latency: `--sequential` messages one at a time, p50 and p99 round trip;
-  - the bot's CPU seconds per 1,000 messages, and its resident memory (peak).
+  - the bot's CPU seconds per 1,000 messages, and its resident memory (peak);
+  - long messages: a burst of 4,000-character nonsense messages (which match no command),
+    then `ping`: how much later than a plain round trip the `pong` comes, per long message
+    (long_message_loop_ms: how long each held the event loop, and everyone waiting on it).
 It prints each round, the medians with their range, and last one JSON line with the ratios
-(Botschaft / baseline): throughput_ratio, p50_ratio, p99_ratio, cpu_ratio, rss_ratio.
+(Botschaft / baseline): throughput_ratio, p50_ratio, p99_ratio, cpu_ratio, rss_ratio, and the
+long-message figures of both.
 Needs root (the private ejabberd runs as the ejabberd user), like `./dev.sh test`.
 """
 
@@ -106,6 +110,35 @@ async def wait_for_answer(client, bot: str, timeout: float = 30) -> None:
     raise TimeoutError(f"{bot} did not answer within {timeout} s")
 
 
+LONG_BURST = 20  # long messages before each ping
+LONG_REPEATS = 10
+
+
+def nonsense(length: int = 4000) -> str:
+    """Words that are no command and resemble no phrase, `length` characters in all."""
+    import random
+    generator = random.Random(4000)
+    text = ""
+    while len(text) < length:
+        text += "".join(generator.choice("bcdfghjklmnpqrstvwxz") for _ in range(
+            generator.randint(4, 9))) + " "
+    return text[:length]
+
+
+async def long_message_delay_ms(client, bot: str, p50_ms: float) -> float:
+    """Extra wait for `pong` behind a burst of long messages, per long message."""
+    text, delays = nonsense(), []
+    for _ in range(LONG_REPEATS):
+        sent = time.perf_counter()
+        for _ in range(LONG_BURST):
+            client.say(bot, text)
+        client.say(bot, "ping")
+        while (await client.next_message(bot, timeout=60))["body"] != "pong":
+            pass
+        delays.append(((time.perf_counter() - sent) * 1000 - p50_ms) / LONG_BURST)
+    return statistics.median(delays)
+
+
 async def measure(client, bot: str, process: BotProcess, flood: int,
                   sequential: int) -> dict:
     await wait_for_answer(client, bot)
@@ -125,12 +158,14 @@ async def measure(client, bot: str, process: BotProcess, flood: int,
         round_trips.append((time.perf_counter() - sent) * 1000)
     cpu = process.cpu_seconds() - cpu_before
     round_trips.sort()
+    p50 = statistics.median(round_trips)
     return {
         "throughput": flood / flood_seconds,
-        "p50_ms": statistics.median(round_trips),
+        "p50_ms": p50,
         "p99_ms": round_trips[int(len(round_trips) * 0.99) - 1],
         "cpu_s_per_1000": cpu / ((flood + sequential) / 1000),
         "peak_rss_mb": process.peak_rss_mb(),
+        "long_message_loop_ms": await long_message_delay_ms(client, bot, p50),
     }
 
 
@@ -151,7 +186,7 @@ async def benchmark(rounds: int, flood: int, sequential: int) -> None:
         await client.start("127.0.0.1", instance.c2s_port)
         results: dict[str, list[dict]] = {"baseline": [], "botschaft": []}
         print(f"{'round':>5} {'bot':<10} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'cpu s/1k':>9} {'peak MB':>8}")
+              f"{'cpu s/1k':>9} {'peak MB':>8} {'long ms':>8}")
         for number in range(1, rounds + 1):
             for kind in ("baseline", "botschaft"):
                 process = BotProcess(kind, instance, password, workdir)
@@ -163,8 +198,8 @@ async def benchmark(rounds: int, flood: int, sequential: int) -> None:
                 results[kind].append(figures)
                 print(f"{number:>5} {kind:<10} {figures['throughput']:>8.0f} "
                       f"{figures['p50_ms']:>8.2f} {figures['p99_ms']:>8.2f} "
-                      f"{figures['cpu_s_per_1000']:>9.3f} {figures['peak_rss_mb']:>8.1f}",
-                      flush=True)
+                      f"{figures['cpu_s_per_1000']:>9.3f} {figures['peak_rss_mb']:>8.1f} "
+                      f"{figures['long_message_loop_ms']:>8.2f}", flush=True)
         await client.stop()
     finally:
         server.stop()
@@ -181,7 +216,8 @@ def report(results: dict[str, list[dict]]) -> None:
         return f"{min(values):.2f}–{max(values):.2f}"
 
     print("\nmedians (range) over", len(results["baseline"]), "rounds")
-    keys = ("throughput", "p50_ms", "p99_ms", "cpu_s_per_1000", "peak_rss_mb")
+    keys = ("throughput", "p50_ms", "p99_ms", "cpu_s_per_1000", "peak_rss_mb",
+            "long_message_loop_ms")
     for key in keys:
         print(f"  {key:<15} baseline {median('baseline', key):>9.2f} ({spread('baseline', key)})"
               f"   botschaft {median('botschaft', key):>9.2f} ({spread('botschaft', key)})")
@@ -191,6 +227,7 @@ def report(results: dict[str, list[dict]]) -> None:
                                  ("rss", "peak_rss_mb"))}
     summary.update({f"{kind}_{key}": round(median(kind, key), 2)
                     for kind in results for key in keys})
+    summary["long_message_loop_ms"] = summary.pop("botschaft_long_message_loop_ms")
     summary["rounds"] = len(results["baseline"])
     print(json.dumps(summary))
 

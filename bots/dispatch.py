@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from bots.commands import CommandSpec, UsageError, split_words
+from bots.commands import CommandSpec, UsageError
 from bots.i18n import render, translator
 from bots.people import Person
 from bots.phrases import PhraseIndex
@@ -223,7 +223,7 @@ class Dispatcher:
         allowed = {spec.name for spec in self.visible_to(message.person)}
         suggestions = [match.command for match in matches
                        if match.score >= SUGGEST_THRESHOLD and match.command in allowed][:3]
-        first_word = split_words(message.text)[0].casefold() if split_words(message.text) else ""
+        first_word = next(iter(message.text.split(maxsplit=1)), "").casefold()
         for close in difflib.get_close_matches(first_word, sorted(allowed), n=3, cutoff=0.6):
             if close not in suggestions:
                 suggestions.append(close)
