@@ -18,6 +18,7 @@ from typing import Callable
 
 from bots.commands import CommandSpec, UsageError
 from bots.i18n import render, translator
+from bots.loop_guard import guarded
 from bots.people import Person
 from bots.phrases import PhraseIndex
 from bots.plugin import Plugin
@@ -181,7 +182,8 @@ class Dispatcher:
         started = time.perf_counter()
         try:
             if inspect.iscoroutinefunction(spec.handler):
-                result = await spec.handler(ctx, **values)
+                result = await guarded(spec.handler(ctx, **values),
+                                       f"command {spec.name!r} of plugin {spec.plugin!r}")
             else:
                 result = await bot.storage.run(spec.handler, ctx, **values)
         except Exception as exc:
@@ -211,7 +213,8 @@ class Dispatcher:
 
     async def _call_hook(self, plugin: Plugin, message: Message, bot) -> str | None:
         try:
-            answer = await plugin.on_message(Context(message, bot.services, plugin))
+            answer = await guarded(plugin.on_message(Context(message, bot.services, plugin)),
+                                   f"on_message of plugin {plugin.name!r}")
         except Exception:
             log.exception("on_message of plugin %r failed", plugin.name)
             return None
