@@ -39,14 +39,26 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-    || { echo "Botschaft needs Python 3.11 or newer; this python3 is $(python3 -V)." >&2; exit 1; }
+# Debian's own python3 where it is new enough: every user can run it, so the bot can run as
+# an unprivileged user (a Python installed under /root could not be read by it).
+python=python3
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    python=/usr/bin/python3
+fi
+$python -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "Botschaft needs Python 3.11 or newer; this python3 is $($python -V)." >&2; exit 1; }
 
-# The virtualenv with Botschaft and its test tools; reinstalled when setup.py changes.
+# The virtualenv with Botschaft and its test tools; reinstalled when setup.py or the Python
+# it is made from changes.
+home=$(dirname "$(readlink -f "$(command -v $python)")")
+if [ -e .venv/pyvenv.cfg ] && ! grep -qx "home = $home" .venv/pyvenv.cfg; then
+    echo "Rebuilding .venv with $python …"
+    rm -rf .venv
+fi
 stamp=.venv/.installed-$(sha256sum setup.py | cut -c1-16)
 if [ ! -e "$stamp" ]; then
     echo "Installing Botschaft into .venv …"
-    [ -x .venv/bin/python ] || python3 -m venv .venv
+    [ -x .venv/bin/python ] || $python -m venv .venv
     if ! { .venv/bin/pip install --upgrade pip \
            && .venv/bin/pip install --editable '.[test,postgres]'; } > .venv/install.log 2>&1; then
         tail -n 30 .venv/install.log >&2

@@ -17,6 +17,7 @@ from bots import privacy, scaffold
 from bots.app import run_until_signal, schemas, send_once
 from bots.config import ConfigError
 from bots.connection import LoginFailed
+from bots.devbot import DevBot, DevBotError
 from bots.devserver import BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevServer, DevServerError
 from bots.builtins import Builtins
 from bots.dispatch import Dispatcher
@@ -34,8 +35,8 @@ def reported_errors():
     """Show errors the person can fix as one clear line instead of a traceback."""
     try:
         yield
-    except (DevServerError, LoginFailed, ConfigError, StorageError, ScaffoldError,
-            ConnectionError, TimeoutError) as exc:
+    except (DevServerError, DevBotError, LoginFailed, ConfigError, StorageError,
+            ScaffoldError, ConnectionError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
     except ssl.SSLError as exc:
         raise click.ClickException(f"the server's TLS certificate is not trusted ({exc}); for "
@@ -335,30 +336,33 @@ def doctor() -> None:
 @domain_option
 @port_options
 def dev(state_dir: Path, domain: str, **ports: int | None) -> None:
-    """Start the private server and the bot, and print how to chat with it. Ctrl-C stops both."""
+    """Start the private server and the bot, and print how to chat with it. Ctrl-C stops both.
+    Run as root (for ejabberd), the bot itself runs as the unprivileged user `botschaft`."""
     server = DevServer(state_dir, domain)
     with reported_errors():
+        bot = None
         try:
             click.echo("Starting the private ejabberd …")
             instance = server.start(chosen_ports(ports))
             bot_password = server.ensure_user(BOT_USER)
             demo_password = server.ensure_user(DEMO_USER)
             server.add_contacts(DEMO_USER, BOT_USER)
-            config = configuration.load(None, environ={
+            click.echo("Starting the bot …")
+            bot = DevBot(state_dir, {
                 "BOTSCHAFT_XMPP_JID": f"{BOT_USER}@{instance.domain}",
                 "BOTSCHAFT_XMPP_PASSWORD": bot_password,
                 "BOTSCHAFT_XMPP_HOST": "127.0.0.1",
                 "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
-                "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file),
-                "BOTSCHAFT_DATABASE_URL": f"sqlite:///{state_dir / 'bot.db'}",
                 "BOTSCHAFT_PEOPLE_ADMINS": f"{DEMO_USER}@{instance.domain}",
-            })
-            click.echo("Starting the bot …")
-            asyncio.run(run_until_signal(
-                config, on_ready=lambda: click.echo(login_instructions(instance, demo_password))))
+            }, instance.ca_file)
+            bot.start()
+            click.echo(login_instructions(instance, demo_password))
+            bot.process.wait()
         except KeyboardInterrupt:
             pass
         finally:
+            if bot is not None:
+                bot.stop()
             server.stop()
             click.echo("Stopped the bot and the private ejabberd.")
 

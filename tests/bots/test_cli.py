@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -17,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from bots.cli import main
+from bots.devbot import bot_directory
 from bots.devserver import DevServer
 from bots.testing import ChatClient, new_state_dir
 
@@ -29,6 +31,7 @@ def state_dir():
     yield path
     DevServer(path).stop()
     shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(bot_directory(path), ignore_errors=True)
 
 
 async def test_dev_prints_a_working_login_and_ctrl_c_stops_bot_and_server(state_dir):
@@ -51,12 +54,34 @@ async def test_dev_prints_a_working_login_and_ctrl_c_stops_bot_and_server(state_
         assert bot in client.client_roster  # the bot is already in the demo user's contacts
         assert await client.ask(bot, "ping") == "pong"
         await client.stop()
+        if os.geteuid() == 0:  # ejabberd needed root; the bot, reading strangers' words, not
+            [bot_process] = children_of(process.pid)
+            assert pwd.getpwuid(owner_of(bot_process)).pw_name == "botschaft"
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)
     assert process.returncode == 0, rest
     assert "Stopped the bot and the private ejabberd" in rest
     assert DevServer(state_dir).pid() is None
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
+            if _parent_in(stat) == pid]
+
+
+def _parent_in(stat: Path) -> int | None:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None  # the process ended meanwhile
+
+
+def owner_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Uid line for process {pid}")
 
 
 def test_status_of_a_stopped_server_exits_3(state_dir):

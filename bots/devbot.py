@@ -1,0 +1,130 @@
+"""The bot of `botschaft dev`, run as an unprivileged user.
+
+`./dev.sh run` needs root for apt-get and to start ejabberd as its own user; the bot, which
+reads whatever strangers write to it, must not keep those rights. As root, `botschaft dev`
+runs `botschaft run` as the system user `botschaft` (created when missing), with its own
+directory (`<state dir>-bot`: the database and a copy of the server's certificate) and no way
+to gain privileges again. Run without root, the bot simply runs as the calling user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+BOT_SYSTEM_USER = "botschaft"
+BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
+
+
+class DevBotError(Exception):
+    """The bot could not be started; the message says why and what to do."""
+
+
+def bot_directory(state_dir: Path) -> Path:
+    """Beside the server's directory, which only ejabberd's user may enter."""
+    return state_dir.with_name(f"{state_dir.name}-bot")
+
+
+class DevBot:
+    """`botschaft run` in a child process, unprivileged; `start()` returns once it is online."""
+
+    def __init__(self, state_dir: Path, environ: dict[str, str], ca_file: Path):
+        self.directory = bot_directory(state_dir)
+        self.environ = environ
+        self.ca_file = ca_file
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        user = _ensure_system_user() if os.geteuid() == 0 else None
+        self._prepare_directory(user)
+        web_port = _free_port()
+        environ = {**os.environ, **self.environ, "BOTSCHAFT_CONFIG": os.devnull,
+                   "BOTSCHAFT_XMPP_CA_FILE": str(self.directory / "server-ca.pem"),
+                   "BOTSCHAFT_DATABASE_URL": f"sqlite:///{self.directory / 'bot.db'}",
+                   "BOTSCHAFT_WEB_LISTEN": f"127.0.0.1:{web_port}"}
+        as_user = []
+        if user is not None:
+            environ["HOME"] = str(self.directory)
+            as_user = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+                       "--init-groups", "--no-new-privs", "--"]
+            _check_runnable(as_user, environ)
+        self.process = subprocess.Popen([*as_user, BOTSCHAFT, "run"], env=environ,
+                                        cwd=self.directory)
+        self._wait_until_online(web_port, timeout)
+
+    def _prepare_directory(self, user: pwd.struct_passwd | None) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copyfile(self.ca_file, self.directory / "server-ca.pem")
+        if user is not None:
+            for path in [self.directory, *self.directory.rglob("*")]:
+                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+
+    def _wait_until_online(self, port: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DevBotError(f"the bot ended at its start (exit code "
+                                  f"{self.process.returncode}); its messages are above")
+            if _connected(port):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise DevBotError(f"the bot was not online within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 20) -> None:
+        """Stop it as Ctrl-C would (the terminal sends Ctrl-C to it as well)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _ensure_system_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(BOT_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", BOT_SYSTEM_USER], check=True)
+        return pwd.getpwnam(BOT_SYSTEM_USER)
+
+
+def _check_runnable(as_user: list[str], environ: dict[str, str]) -> None:
+    """The unprivileged user must be able to run this Python and import Botschaft."""
+    probe = subprocess.run([*as_user, sys.executable, "-c", "import bots.app"], env=environ,
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        reason = (probe.stderr.strip().splitlines() or ["no reason given"])[-1]
+        raise DevBotError(
+            f"the user '{BOT_SYSTEM_USER}' cannot run this Python ({sys.executable}): {reason}. "
+            "Its files must be readable by every user (Debian's /usr/bin/python3 is; one "
+            "installed under /root is not): remove .venv and run ./dev.sh again, which builds "
+            "it with Debian's python3")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _connected(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return bool(json.loads(response.read()).get("connected"))
+    except urllib.error.HTTPError as error:  # 503 while something is not yet up
+        return bool(json.loads(error.read() or b"{}").get("connected"))
+    except (OSError, ValueError):
+        return False
