@@ -26,6 +26,7 @@ from bots.people import People
 from bots.plugin import Plugin, load_plugins
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import Outbox
+from bots.retention import RETENTION_EVERY, RETENTION_JOB, purge_outbox
 from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
 from bots.scheduler import Clock, Run, Scheduler
 from bots.services import Services
@@ -166,10 +167,17 @@ class Bot:
 
     # --- due work --------------------------------------------------------------------------
     def _plan_plugin_jobs(self) -> None:
-        """Register every plugin's @job and plan it, keeping plans from earlier runs."""
+        """Register the core's and every plugin's @job and plan it: a plan from an earlier run
+        is kept while its declaration is the same. Plans of such jobs nobody declares any
+        more are removed; per-person plans (other keys) stay: they are a plugin's data."""
         timezone = self.config.get("bot", "timezone")
+        outbox_days = self.config.get("retention", "outbox_days")
+        self.scheduler.register(RETENTION_JOB, lambda run: purge_outbox(run.now, outbox_days))
+        self.scheduler.every(RETENTION_JOB, PLUGIN_JOB_KEY, RETENTION_EVERY, keep=True)
+        declared = [RETENTION_JOB]
         for plugin in self.plugins:
             for spec in plugin.jobs():
+                declared.append(spec.name)
                 self.scheduler.register(spec.name, self._job_runner(plugin, spec.handler))
                 if spec.every:
                     self.scheduler.every(spec.name, PLUGIN_JOB_KEY,
@@ -177,6 +185,7 @@ class Bot:
                 else:
                     self.scheduler.daily(spec.name, PLUGIN_JOB_KEY, spec.at.strftime("%H:%M"),
                                          timezone, keep=True)
+        self.scheduler.remove_undeclared(PLUGIN_JOB_KEY, declared)
 
     def _job_runner(self, plugin: Plugin, handler):
         def run(due: Run) -> None:

@@ -86,7 +86,15 @@ SCHEMA: dict[str, list[Setting]] = {
     "outbox": [
         Setting("rate", int, 500, "Messages the bot starts itself: at most this many a second."),
         Setting("per_recipient", float, 0.0, "…and at least this many seconds apart to the "
-                "same person (0: no limit)."),
+                "same person (0: no limit); meanwhile the others' messages go on."),
+        Setting("max_attempts", int, 5, "Sends of a message the server never confirms (it "
+                "closes the connection instead) before it ends failed, so the queue moves on; "
+                "`botschaft outbox failed` lists such messages.", check=_positive),
+    ],
+    "retention": [
+        Setting("outbox_days", int, 7, "Days a sent (done) or failed message stays in the "
+                "outbox before an hourly job deletes it: its text is personal data.",
+                check=_positive),
     ],
     "web": [
         Setting("listen", str, "127.0.0.1:8731", "Address of /healthz, /metrics and plugin "
@@ -205,17 +213,24 @@ def _check_section(section: str, settings: list[Setting], given: dict[str, Any],
                 value = _read_secret(secret_file, where)
         if not _is_instance(value, setting.type):
             raise ConfigError(f"{source}: {where} must be {_type_name(setting.type)}, "
-                              f"not {value!r}")
+                              f"not {_shown(setting, value)}")
         if setting.check is not None:
             try:
                 setting.check(value)
             except ValueError as exc:
-                raise ConfigError(f"{source}: {where}: {exc}") from None
+                problem = str(exc).replace(str(value), "***") if setting.secret and value else exc
+                raise ConfigError(f"{source}: {where}: {problem}") from None
         if setting.choices and value not in setting.choices:
-            raise ConfigError(f"{source}: {where} is {value!r}; allowed: "
+            raise ConfigError(f"{source}: {where} is {_shown(setting, value)}; allowed: "
                               f"{', '.join(setting.choices)}")
         values[setting.name] = value
     return values
+
+
+def _shown(setting: Setting, value: Any) -> str:
+    """A value as an error message may show it: a secret's only by its kind (errors end up
+    in terminals, logs and support tickets)."""
+    return f"{_type_name(type(value))} (a secret: not shown)" if setting.secret else repr(value)
 
 
 def _env_name(section: str, name: str) -> str:

@@ -12,6 +12,12 @@ lost or doubled by a crash. On PostgreSQL several workers share the rows without
 After downtime a row that was due several times runs once, then continues from now: a bot that
 was down for three days sends today's lesson, not three (jobs that need catching up read
 `run.missed`).
+
+A run that fails is rolled back and tried again after 1 minute, then 2, 4 … (at most the job's
+own interval, or a day), so a broken job neither hammers what it talks to nor fills the log:
+its traceback is logged once, later failures in a row one line each; a success resets it.
+Only rows of registered jobs are taken: the rows of a job nobody registers (its plugin is
+disabled, or failed to start) are the plugin's data; they wait untouched and are reported once.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Callable
+from typing import Callable, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee
@@ -29,7 +35,9 @@ from bots.storage import Schema
 
 log = logging.getLogger(__name__)
 
-RETRY_SECONDS = 60  # a job that raised runs again this much later, not skipped to its next day
+RETRY_SECONDS = 60  # a job that raised runs again this much later, then twice as late each time
+MAX_RETRY_SECONDS = 24 * 3600  # ...but at the latest after its own interval, or a day
+REPORT_EVERY = timedelta(hours=1)  # how often to look for rows of jobs nobody registers
 
 
 class Clock:
@@ -56,20 +64,21 @@ class FakeClock(Clock):
 class Schedule(peewee.Model):
     job = peewee.CharField(max_length=200)
     key = peewee.CharField(max_length=200)
-    next_due_at = peewee.DateTimeField(index=True)  # naive UTC: portable across backends
+    next_due_at = peewee.DateTimeField()  # naive UTC: portable across backends
     every_seconds = peewee.IntegerField(null=True)
     daily_at = peewee.CharField(max_length=5, null=True)  # "07:30", local time
     timezone = peewee.CharField(max_length=64, null=True)
     payload = peewee.TextField(default="{}")
     last_run_at = peewee.DateTimeField(null=True)
     runs = peewee.IntegerField(default=0)
+    failures = peewee.IntegerField(default=0)  # in a row; how long the next retry waits
 
     class Meta:
         table_name = "bots_schedule"
-        indexes = ((("job", "key"), True),)
+        indexes = ((("job", "key"), True), (("job", "next_due_at"), False))
 
 
-SCHEMA = Schema("scheduler", (Schedule,))
+SCHEMA = Schema("scheduler", (Schedule,), "bots.migrations.scheduler")
 
 
 def zone(name: str) -> ZoneInfo:
@@ -124,6 +133,9 @@ class Scheduler:
         self.batch = batch
         self.jobs: dict[str, Callable[[Run], None]] = {}
         self.batch_jobs: dict[str, Callable[[list[Run]], None]] = {}
+        self._reported: set[str] = set()  # jobs with rows but no handler, named in the log
+        self._failed_batches: set[str] = set()  # batch jobs whose traceback was logged
+        self._looked_for_unregistered_at: datetime | None = None
 
     def register(self, name: str, handler: Callable[[Run], None]) -> None:
         self.jobs[name] = handler
@@ -137,13 +149,15 @@ class Scheduler:
     # --- planning --------------------------------------------------------------------------
     def every(self, job: str, key: str, seconds: int, payload: dict | None = None,
               keep: bool = False) -> None:
-        """Plan `job` for `key` every `seconds`; `keep`: leave an existing plan as it is."""
+        """Plan `job` for `key` every `seconds`. `keep`: a plan from an earlier run stays as it
+        is while it is declared the same (a restart); a changed declaration is planned anew."""
         due = self.clock.now() + timedelta(seconds=seconds)
         self._upsert(job, key, due, payload, keep, every_seconds=seconds)
 
     def daily(self, job: str, key: str, at: str, timezone: str, payload: dict | None = None,
               keep: bool = False) -> datetime:
-        """Plan `job` for `key` every day at local time `at` ("07:30") in `timezone`."""
+        """Plan `job` for `key` every day at local time `at` ("07:30") in `timezone`; `keep`
+        as in `every`."""
         local_time = _parse_time(at)
         due = next_daily(self.clock.now(), local_time, timezone)
         self._upsert(job, key, due, payload, keep, daily_at=at, timezone=timezone)
@@ -155,23 +169,33 @@ class Scheduler:
     def cancel(self, job: str, key: str) -> bool:
         return Schedule.delete().where((Schedule.job == job) & (Schedule.key == key)).execute() > 0
 
+    def remove_undeclared(self, key: str, declared: Iterable[str]) -> None:
+        """Delete the plans under `key` of every job not in `declared` (a job its plugin no
+        longer has, or the plugin itself is gone)."""
+        undeclared = (Schedule.key == key) & Schedule.job.not_in(list(declared))
+        for (job,) in Schedule.select(Schedule.job).where(undeclared).tuples():
+            log.info("job %r is declared no more; its plan is removed", job)
+        Schedule.delete().where(undeclared).execute()
+
     def _upsert(self, job, key, due: datetime, payload, keep: bool, every_seconds=None,
                 daily_at=None, timezone=None) -> None:
-        values = dict(job=job, key=key, next_due_at=_naive_utc(due), every_seconds=every_seconds,
-                      daily_at=daily_at, timezone=timezone, payload=json.dumps(payload or {}))
-        insert = Schedule.insert(**values)
+        declaration = dict(every_seconds=every_seconds, daily_at=daily_at, timezone=timezone)
         if keep:
-            insert = insert.on_conflict_ignore()
-        else:
-            insert = insert.on_conflict(
-                conflict_target=[Schedule.job, Schedule.key],
-                update={getattr(Schedule, name): value for name, value in values.items()
-                        if name not in ("job", "key")})
-        insert.execute()
+            existing = Schedule.get_or_none((Schedule.job == job) & (Schedule.key == key))
+            if existing is not None:
+                if all(getattr(existing, name) == value for name, value in declaration.items()):
+                    return
+                log.info("job %r is declared differently now; it is planned anew", job)
+        values = dict(next_due_at=_naive_utc(due), payload=json.dumps(payload or {}), failures=0,
+                      **declaration)
+        Schedule.insert(job=job, key=key, **values).on_conflict(
+            conflict_target=[Schedule.job, Schedule.key],
+            update={getattr(Schedule, name): value for name, value in values.items()}).execute()
 
     # --- running ---------------------------------------------------------------------------
     def run_due(self) -> int:
-        """Run every job that is due now; returns how many ran."""
+        """Run every due row of a registered job; returns how many ran."""
+        self._report_unregistered(self.clock.now())
         ran = 0
         while True:
             count = self._run_batch()
@@ -179,29 +203,44 @@ class Scheduler:
             if count < self.batch:
                 return ran
 
+    def _report_unregistered(self, now: datetime) -> None:
+        """Name each job that has rows but no handler here, once (looking at most hourly)."""
+        if (self._looked_for_unregistered_at is not None
+                and now - self._looked_for_unregistered_at < REPORT_EVERY):
+            return
+        self._looked_for_unregistered_at = now
+        known = [*self.jobs, *self.batch_jobs, *self._reported]
+        waiting = (Schedule.select(Schedule.job, peewee.fn.COUNT(Schedule.id))
+                   .where(Schedule.job.not_in(known)).group_by(Schedule.job).tuples())
+        for job, count in waiting:
+            self._reported.add(job)
+            log.warning("%d schedule rows of job %r are skipped: nothing registers this job "
+                        "(its plugin disabled, or failed to start?); they wait untouched",
+                        count, job)
+
     def _run_batch(self) -> int:
+        registered = [*self.jobs, *self.batch_jobs]
+        if not registered:
+            return 0
         now = self.clock.now()
-        ran = 0
         with self.db.atomic():
             query = (Schedule.select()
-                     .where(Schedule.next_due_at <= _naive_utc(now))
+                     .where((Schedule.next_due_at <= _naive_utc(now))
+                            & Schedule.job.in_(registered))
                      .order_by(Schedule.next_due_at, Schedule.id)
                      .limit(self.batch))
             if isinstance(self.db, peewee.PostgresqlDatabase):
                 query = query.for_update("FOR UPDATE SKIP LOCKED")
+            due = list(query)
             batches: dict[str, list[Schedule]] = {}
-            for row in list(query):
-                ran += 1
+            for row in due:
                 if row.job in self.batch_jobs:
                     batches.setdefault(row.job, []).append(row)
-                elif row.job in self.jobs:
-                    self._run(lambda runs, job=self.jobs[row.job]: job(runs[0]), [row], now)
                 else:
-                    log.error("no job %r is registered (plugin missing?); its schedule waits",
-                              row.job)
+                    self._run(lambda runs, job=self.jobs[row.job]: job(runs[0]), [row], now)
             for job, rows in batches.items():
                 self._run(self.batch_jobs[job], rows, now)
-        return ran
+        return len(due)
 
     def _run(self, handler, rows: list[Schedule], now: datetime) -> None:
         """Run the handler for these rows in a savepoint (a failing job rolls back alone) and
@@ -213,12 +252,15 @@ class Scheduler:
         try:
             with self.db.atomic():
                 handler(runs)
-        except Exception:
+        except Exception as error:
             if len(rows) == 1:
-                self._retry_later(rows[0], now)
+                self._back_off(rows[0], now, error)
                 return
-            log.warning("batch job %r failed for %d runs; running them one by one",
-                        rows[0].job, len(rows), exc_info=True)
+            job = rows[0].job
+            log.warning("batch job %r failed for %d runs (%s); running them one by one",
+                        job, len(rows), type(error).__name__,
+                        exc_info=job not in self._failed_batches)
+            self._failed_batches.add(job)
             for row in rows:
                 self._run(handler, [row], now)
             return
@@ -230,12 +272,22 @@ class Scheduler:
                 Schedule.delete().where(Schedule.id.in_(ids)).execute()
             else:
                 Schedule.update(next_due_at=_naive_utc(following), last_run_at=_naive_utc(now),
-                                runs=Schedule.runs + 1).where(Schedule.id.in_(ids)).execute()
+                                runs=Schedule.runs + 1, failures=0
+                                ).where(Schedule.id.in_(ids)).execute()
 
-    def _retry_later(self, row: Schedule, now: datetime) -> None:
-        log.exception("job %r failed; it is tried again in %d s", row.job, RETRY_SECONDS)
-        Schedule.update(next_due_at=_naive_utc(now + timedelta(seconds=RETRY_SECONDS))).where(
-            Schedule.id == row.id).execute()
+    def _back_off(self, row: Schedule, now: datetime, error: Exception) -> None:
+        """Call inside the `except`: the first failure in a row logs its traceback."""
+        failures = row.failures + 1
+        wait = _retry_seconds(failures, row.every_seconds)
+        if failures == 1:
+            log.exception("job %r failed (schedule row %d); tried again in %d s",
+                          row.job, row.id, wait)
+        else:
+            log.warning("job %r failed again (schedule row %d, %s, %d times in a row); "
+                        "tried again in %d s", row.job, row.id, type(error).__name__, failures,
+                        wait)
+        Schedule.update(next_due_at=_naive_utc(now + timedelta(seconds=wait)),
+                        failures=failures).where(Schedule.id == row.id).execute()
 
     def _following(self, row: Schedule, due_at: datetime, now: datetime):
         """The next due time after this run, and how many due times were skipped."""
@@ -248,6 +300,12 @@ class Scheduler:
             missed = max(0, (now - due_at).days)
             return following, missed
         return None, 0
+
+
+def _retry_seconds(failures: int, every_seconds: int | None) -> int:
+    """1 minute after the first failure, twice as long after each further one, capped."""
+    cap = min(every_seconds or MAX_RETRY_SECONDS, MAX_RETRY_SECONDS)
+    return min(RETRY_SECONDS * 2 ** min(failures - 1, 20), cap)
 
 
 def _naive_utc(moment: datetime) -> datetime:

@@ -1,0 +1,1 @@
+"""Schema changes of the scheduler's table (bots_schedule), in order."""
