@@ -117,14 +117,17 @@ def _form(bot, spec: CommandSpec, language: str):
     for parameter in spec.parameters:
         if parameter.choices:
             field = form.add_field(var=parameter.name, ftype="list-single",
-                                   label=parameter.name, required=parameter.required)
+                                   label=render(parameter.shown, language),
+                                   required=parameter.required)
             for choice in parameter.choices:
                 field.add_option(label=choice, value=choice)
         elif parameter.kind is bool:
-            form.add_field(var=parameter.name, ftype="boolean", label=parameter.name,
+            form.add_field(var=parameter.name, ftype="boolean",
+                           label=render(parameter.shown, language),
                            required=parameter.required, value=bool(parameter.default))
         else:
-            form.add_field(var=parameter.name, ftype="text-single", label=parameter.name,
+            form.add_field(var=parameter.name, ftype="text-single",
+                           label=render(parameter.shown, language),
                            required=parameter.required,
                            value="" if parameter.default is None else str(parameter.default))
     return form
@@ -135,7 +138,7 @@ def _value(parameter: Parameter, raw):
         raw = raw[0] if raw else None
     if raw in (None, ""):
         if parameter.required:
-            raise UsageError(_("{name} is missing"), name=parameter.name)
+            raise UsageError(_("{name} is missing"), name=parameter.shown)
         return parameter.default
     if parameter.kind is bool and isinstance(raw, bool):
         return raw

@@ -178,6 +178,8 @@ class Bot:
         for plugin in self.plugins:
             for spec in plugin.jobs():
                 declared.append(spec.name)
+                if plugin.name in self.failed_plugins:
+                    continue  # planned as before, but not run: its start failed
                 self.scheduler.register(spec.name, self._job_runner(plugin, spec.handler))
                 if spec.every:
                     self.scheduler.every(spec.name, PLUGIN_JOB_KEY,

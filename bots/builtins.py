@@ -27,14 +27,14 @@ class Builtins(Plugin):
     async def help(self, ctx, command: str | None = None) -> str:
         language = ctx.language
         if command:
-            spec = self.dispatcher.specs.get(command.casefold())
+            spec = self.dispatcher.spec_for(command)
             if spec is None or not ctx.person.may(spec.role):
                 return no_such_command(command, language)
-            return render(_("{usage}\n{help}"), language, usage=spec.usage(),
+            return render(_("{usage}\n{help}"), language, usage=spec.usage(language),
                           help=render(spec.help, language))
         lines = [render(_("I understand these commands:"), language)]
         for spec in self.dispatcher.visible_to(ctx.person):
-            lines.append(f"• {spec.usage()} — {render(spec.help, language)}")
+            lines.append(f"• {spec.usage(language)} — {render(spec.help, language)}")
         lines.append(render(_('You can also just ask, e.g. "{example}".'), language,
                             example=self._an_example(language)))
         return "\n".join(lines)

@@ -20,7 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from bots.i18n import translator
+from bots.i18n import render, translator
 
 _ = translator(__name__)
 
@@ -44,16 +44,21 @@ class Parameter:
     required: bool
     default: Any = None
     choices: tuple[str, ...] = ()
+    label: str = ""  # what people read for it (a Text: "Auftragsnummer"); else the name
 
-    def usage(self) -> str:
-        shown = "|".join(self.choices) if self.choices else self.name
+    @property
+    def shown(self) -> str:
+        return self.label or self.name
+
+    def usage(self, language: str = "en") -> str:
+        shown = "|".join(self.choices) if self.choices else render(self.shown, language)
         return f"<{shown}>" if self.required else f"[{shown}]"
 
     def convert(self, raw: str) -> Any:
         if self.choices:
             matches = [choice for choice in self.choices if choice.lower() == raw.lower()]
             if not matches:
-                raise UsageError(_("{name} must be one of: {choices}"), name=self.name,
+                raise UsageError(_("{name} must be one of: {choices}"), name=self.shown,
                                  choices=", ".join(self.choices))
             return self.kind(matches[0]) if issubclass(self.kind, enum.Enum) else matches[0]
         if self.kind is bool:
@@ -61,18 +66,18 @@ class Parameter:
                 return True
             if raw.lower() in FALSE_WORDS:
                 return False
-            raise UsageError(_("{name} must be yes or no"), name=self.name)
+            raise UsageError(_("{name} must be yes or no"), name=self.shown)
         if self.kind is datetime.date:
-            return _parse_date(raw, self.name)
+            return _parse_date(raw, self.shown)
         if self.kind is datetime.time:
-            return _parse_time(raw, self.name)
+            return _parse_time(raw, self.shown)
         if self.kind in (int, float):
             try:
                 return self.kind(raw.replace(",", ".") if self.kind is float else raw)
             except ValueError:
                 message = (_("{name} must be a whole number") if self.kind is int
                            else _("{name} must be a number"))
-                raise UsageError(message, name=self.name) from None
+                raise UsageError(message, name=self.shown) from None
         return raw
 
 
@@ -90,8 +95,14 @@ class CommandSpec:
     plugin: str = ""
     private: bool = True  # in a group room, answered in a direct chat (see @command)
 
-    def usage(self) -> str:
-        return " ".join([self.name] + [parameter.usage() for parameter in self.parameters])
+    def word(self, language: str = "en") -> str:
+        """The command word people of this language see: their first alias, if it has one."""
+        own = self.aliases.get(language) if language != "en" else None
+        return own[0] if own else self.name
+
+    def usage(self, language: str = "en") -> str:
+        return " ".join([self.word(language)]
+                        + [parameter.usage(language) for parameter in self.parameters])
 
     def parse(self, argument_text: str) -> dict[str, Any]:
         """Turn the text after the command word into keyword arguments for the handler."""
@@ -101,13 +112,16 @@ class CommandSpec:
             is_last = index == len(self.parameters) - 1
             if not words:
                 if parameter.required:
-                    raise UsageError(_("{name} is missing"), name=parameter.name)
+                    raise UsageError(_("{name} is missing"), name=parameter.shown)
                 values[parameter.name] = parameter.default
                 continue
             if is_last and parameter.kind is str and not parameter.choices:
                 raw, words = " ".join(words), []
             else:
                 raw = words.pop(0)
+                if parameter.kind is datetime.time and words \
+                        and words[0].casefold() in TIME_SUFFIXES:
+                    raw += " " + words.pop(0)
             values[parameter.name] = parameter.convert(raw)
         if words:
             raise UsageError(_("too many words: {extra}"), extra=" ".join(words))
@@ -131,8 +145,9 @@ def split_words(text: str) -> list[str]:
         return text.split()
 
 
-def parameters_of(function: Callable) -> list[Parameter]:
-    """The command's parameters: everything after `self` and `ctx`."""
+def parameters_of(function: Callable, labels: dict[str, str] | None = None) -> list[Parameter]:
+    """The command's parameters: everything after `self` and `ctx`; `labels` are what people
+    read for them ({"ref": _("reference")})."""
     signature = inspect.signature(function)
     hints = typing.get_type_hints(function)
     parameters = []
@@ -159,12 +174,18 @@ def parameters_of(function: Callable) -> list[Parameter]:
         has_default = parameter.default is not parameter.empty
         parameters.append(Parameter(
             name=parameter.name, kind=kind, required=not (has_default or optional),
-            default=parameter.default if has_default else None, choices=choices))
+            default=parameter.default if has_default else None, choices=choices,
+            label=(labels or {}).get(parameter.name, "")))
+    unknown = set(labels or {}) - {parameter.name for parameter in parameters}
+    if unknown:
+        raise TypeError(f"{function.__qualname__}: labels for no parameter: "
+                        f"{', '.join(sorted(unknown))}")
     return parameters
 
 
 _DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})?$")
-_HOUR_MINUTE = re.compile(r"^(\d{1,2})[:.](\d{2})$")
+_HOUR_MINUTE = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?\s*(?:uhr|h|o'clock)?$", re.IGNORECASE)
+TIME_SUFFIXES = {"uhr", "h", "o'clock"}  # "7 Uhr" is one time, written as two words
 
 
 def _parse_date(raw: str, name: str) -> datetime.date:
@@ -185,10 +206,11 @@ def _parse_date(raw: str, name: str) -> datetime.date:
 
 
 def _parse_time(raw: str, name: str) -> datetime.time:
-    """07:30, 7:30 or 7.30."""
-    match = _HOUR_MINUTE.match(raw)
-    if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
-        return datetime.time(int(match.group(1)), int(match.group(2)))
+    """As people write it: 07:30, 7:30, 7.30, 7 Uhr, 19h, 7."""
+    match = _HOUR_MINUTE.match(raw.strip())
+    hour, minute = (int(match.group(1)), int(match.group(2) or 0)) if match else (24, 0)
+    if hour < 24 and minute < 60:
+        return datetime.time(hour, minute)
     raise UsageError(_("{name} must be a time like 07:30"), name=name)
 
 

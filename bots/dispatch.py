@@ -123,6 +123,10 @@ class Dispatcher:
                             f"is taken by {owner.plugin}'s command {owner.name!r}; not added")
         log.error("%s", self.clashes[-1])
 
+    def spec_for(self, word: str) -> CommandSpec | None:
+        """The command a word (its name or an alias, any case) means, if any."""
+        return self.specs.get(self._words.get(word.casefold(), ""))
+
     def visible_to(self, person: Person) -> list[CommandSpec]:
         return [spec for name, spec in sorted(self.specs.items()) if person.may(spec.role)]
 
@@ -145,7 +149,7 @@ class Dispatcher:
             return self._not_understood(message, [])
         word, *rest_of_text = text.split(maxsplit=1)
         rest = rest_of_text[0] if rest_of_text else ""
-        spec = self.specs.get(self._words.get(word.casefold(), ""))
+        spec = self.spec_for(word)
         if spec is not None and person.may(spec.role):  # others' commands are unknown words
             return await self.run(spec, rest, message, bot)
         for plugin in self.plugins:
@@ -160,7 +164,7 @@ class Dispatcher:
             if not any(parameter.required for parameter in spec.parameters):
                 return await self.run(spec, "", message, bot)
             return render(_("Did you mean {command}? Write: {usage}"), person.language,
-                          command=spec.name, usage=spec.usage())
+                          command=spec.word(person.language), usage=spec.usage(person.language))
         return self._not_understood(message, matches)
 
     async def run(self, spec: CommandSpec, argument_text: str, message: Message, bot,
@@ -174,7 +178,7 @@ class Dispatcher:
         except UsageError as error:
             return render(_("{problem}. Write: {usage}"), person.language,
                           problem=render(error.reason, person.language, **error.values),
-                          usage=spec.usage())
+                          usage=spec.usage(person.language))
         if spec.plugin in self.unavailable:
             return render(_("Sorry, {command} is not available at the moment. Please try again "
                             "later."), person.language, command=spec.name)

@@ -57,7 +57,7 @@ class Text(str):
 
     def render(self, language: str, /, **values) -> str:
         translated = _catalogue(self.package, language).get(str(self), str(self))
-        return translated.format(**values) if values else translated
+        return translated.format(**_rendered(values, language)) if values else translated
 
 
 def translator(package: str):
@@ -79,10 +79,16 @@ def _is_package(name: str) -> bool:
 
 
 def render(text: str, language: str, /, **values) -> str:
-    """Translate a `Text`, or format a plain string as it is."""
+    """Translate a `Text`, or format a plain string as it is; values that are Texts are
+    translated too ("{name} is missing" with name=_("reference"))."""
     if isinstance(text, Text):
         return text.render(language, **values)
-    return text.format(**values) if values else text
+    return text.format(**_rendered(values, language)) if values else text
+
+
+def _rendered(values: dict, language: str) -> dict:
+    return {name: value.render(language) if isinstance(value, Text) else value
+            for name, value in values.items()}
 
 
 def format_moment(moment: datetime, language: str, timezone: str) -> str:

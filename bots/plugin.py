@@ -38,18 +38,21 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 def command(name: str | None = None, *, help: str = "", role: str = "customer",
             examples: dict[str, list[str]] | None = None,
-            aliases: dict[str, list[str]] | None = None, private: bool = True):
+            aliases: dict[str, list[str]] | None = None, private: bool = True,
+            arguments: dict[str, str] | None = None):
     """Make a method a command. `examples` are phrases per language ("is my car ready") that
     plain questions are matched against; `aliases` are further command words per language.
     Asked in a group room, the answer goes to the asker in a direct chat (it may be about
-    them or the business); `private=False` for answers everyone in a room may read."""
+    them or the business); `private=False` for answers everyone in a room may read.
+    `arguments` name the parameters for people, per language through the catalogue:
+    {"ref": _("order number")} shows `status [Auftragsnummer]` in German help."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
 
     def mark(method):
         method.botschaft_command = dict(name=name or method.__name__, help=help, role=role,
                                         examples=examples or {}, aliases=aliases or {},
-                                        private=private)
+                                        private=private, arguments=arguments or {})
         return method
 
     return mark
@@ -151,7 +154,7 @@ class Plugin:
             marker = method.botschaft_command
             found.append(CommandSpec(
                 name=marker["name"], help=marker["help"], handler=method,
-                parameters=parameters_of(method), role=marker["role"],
+                parameters=parameters_of(method, marker["arguments"]), role=marker["role"],
                 examples=marker["examples"], aliases=marker["aliases"], plugin=self.name,
                 private=marker["private"]))
         return found

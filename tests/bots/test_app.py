@@ -108,10 +108,17 @@ class NeedsALicence(Plugin):
     async def feature(self, ctx) -> str:
         return "working"
 
+    @job(every="1m")
+    def housekeeping(self, ctx) -> None:
+        raise AssertionError("a plugin that did not start must not run its jobs")
+
 
 async def test_a_plugin_whose_start_fails_is_reported_and_its_commands_say_so(
         make_bot, chat_client):
-    bot = await make_bot(plugins=[NeedsALicence()])
+    clock = FakeClock(datetime(2026, 5, 4, 8, tzinfo=UTC))
+    bot = await make_bot(plugins=[NeedsALicence()], clock=clock)
+    clock.advance(timedelta(minutes=5))
+    assert await bot.storage.run(bot.scheduler.run_due) == 0  # its job is due, yet not run
     client = await chat_client()
     assert await client.ask(bot.boundjid.bare, "feature") == (
         "Sorry, feature is not available at the moment. Please try again later.")
