@@ -10,6 +10,8 @@ from bots.plugin import Plugin, command
 
 _ = translator(__name__)
 
+LANGUAGE_NAMES = {"de": _("German"), "en": _("English")}
+
 
 class Builtins(Plugin):
     name = "core"
@@ -23,7 +25,8 @@ class Builtins(Plugin):
     @command(help=_("list what I can do, or explain one command: help <command>"),
              aliases={"de": ["hilfe", "?"], "en": ["?", "commands"]},
              examples={"en": ["what can you do", "how does this work"],
-                       "de": ["was kannst du", "wie funktioniert das"]}, private=False)
+                       "de": ["was kannst du", "wie funktioniert das"]}, private=False,
+             arguments={"command": _("command")})
     async def help(self, ctx, command: str | None = None) -> str:
         language = ctx.language
         if command:
@@ -40,11 +43,11 @@ class Builtins(Plugin):
         return "\n".join(lines)
 
     @command(help=_("choose the language I answer in: language de|en"),
-             aliases={"de": ["sprache"], "en": ["lang"]})
+             aliases={"de": ["sprache"], "en": ["lang"]}, arguments={"code": _("language")})
     async def language(self, ctx, code: Literal[LANGUAGES] | None = None) -> str:
         if code is None:
             return render(_("I answer you in {language}. Change it with: language de|en"),
-                          ctx.language, language=ctx.language)
+                          ctx.language, language=LANGUAGE_NAMES[ctx.language])
         await self.people.set_language(ctx.person.jid, code)
         return render(_("From now on I answer you in English."), code)
 

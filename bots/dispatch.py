@@ -22,6 +22,7 @@ from bots.loop_guard import guarded
 from bots.people import Person
 from bots.phrases import PhraseIndex
 from bots.plugin import Plugin
+from bots.small_talk import small_talk
 from bots.services import Services
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,8 @@ class Dispatcher:
                             "up to {limit}; please send a shorter one."), person.language,
                           length=len(text), limit=self.max_message_length)
         if not text:
-            return self._not_understood(message, [])
+            return render(_('Your message was empty. Write "help" to see what I can do.'),
+                          person.language)
         word, *rest_of_text = text.split(maxsplit=1)
         rest = rest_of_text[0] if rest_of_text else ""
         spec = self.spec_for(word)
@@ -165,6 +167,9 @@ class Dispatcher:
                 return await self.run(spec, "", message, bot)
             return render(_("Did you mean {command}? Write: {usage}"), person.language,
                           command=spec.word(person.language), usage=spec.usage(person.language))
+        chatter = small_talk(text)
+        if chatter is not None:
+            return render(chatter, person.language)
         return self._not_understood(message, matches)
 
     async def run(self, spec: CommandSpec, argument_text: str, message: Message, bot,
