@@ -24,6 +24,8 @@ from bots.i18n import negotiate, render, translator
 from bots.people import SCHEMA as PEOPLE_SCHEMA
 from bots.people import People
 from bots.plugin import Plugin, load_plugins
+from bots.privacy import SCHEMA as PRIVACY_SCHEMA
+from bots.privacy import last_erasure
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import Outbox
 from bots.retention import RETENTION_EVERY, RETENTION_JOB, purge_outbox
@@ -75,7 +77,7 @@ class Bot:
         bot = config.values["bot"]
         people = config.values["people"]
         self.people = People(people["admins"], people["staff"], people["bots"],
-                             bot["language"], storage)
+                             bot["language"], storage, erasures=last_erasure)
         builtins = Builtins(self.people)
         self.dispatcher = Dispatcher([builtins, *plugins], bot["max_message_length"])
         builtins.dispatcher = self.dispatcher
@@ -342,7 +344,7 @@ def server_address(config: Config) -> tuple[str | None, int | None]:
 
 def schemas(plugins: list[Plugin]) -> list[Schema]:
     """The tables of the core and of these plugins."""
-    return [PEOPLE_SCHEMA, CONSENT_SCHEMA, SCHEDULER_SCHEMA, OUTBOX_SCHEMA] + [
+    return [PEOPLE_SCHEMA, CONSENT_SCHEMA, SCHEDULER_SCHEMA, OUTBOX_SCHEMA, PRIVACY_SCHEMA] + [
         plugin.schema() for plugin in plugins if plugin.models]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import hashlib
 import json
 import logging
@@ -254,7 +255,7 @@ def privacy_erase(jid: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Erase everything stored about {jid}?", abort=True)
     with _plugins_with_database() as (report, _bot):
-        deleted = privacy.erase(jid, report.plugins)
+        deleted = privacy.erase(jid, report.plugins, by=getpass.getuser())
     click.echo(f"erased {jid}: " + ", ".join(f"{part} {count}" for part, count in
                                              deleted.items()))
     click.echo("The server's own archive and offline messages: ejabberdctl remove_mam_for_user "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Callable
 
 import peewee
 
@@ -61,18 +63,25 @@ class JidMatcher:
 
 
 class People:
-    """Roles from the config; languages from the database, cached (most recent 10,000)."""
+    """Roles from the config; languages from the database, cached (most recent 10,000). The
+    cache is forgotten when someone's data is erased, also by another process (`botschaft
+    privacy erase`): `erasures()` says how many there were, looked at once a second."""
 
     CACHE_SIZE = 10_000
+    ERASURE_CHECK_INTERVAL = 1.0  # seconds
 
     def __init__(self, admins: list[str], staff: list[str], bots: list[str],
-                 default_language: str, storage: Storage):
+                 default_language: str, storage: Storage,
+                 erasures: Callable[[], int] = lambda: 0):
         self.admins = JidMatcher(admins)
         self.staff = JidMatcher(staff)
         self.bots = JidMatcher(bots)
         self.default_language = default_language
         self.storage = storage
         self._languages: OrderedDict[str, str | None] = OrderedDict()
+        self._erasures = erasures
+        self._erasures_seen: int | None = None
+        self._erasures_checked = -self.ERASURE_CHECK_INTERVAL
 
     def role_of(self, jid: str) -> str:
         if jid in self.admins:
@@ -98,6 +107,7 @@ class People:
         self._remember(jid, language)
 
     async def _own_language(self, jid: str) -> str | None:
+        await self._forget_erased()
         if jid in self._languages:
             self._languages.move_to_end(jid)
             return self._languages[jid]
@@ -108,6 +118,16 @@ class People:
         language = await self.storage.run(lookup)
         self._remember(jid, language)
         return language
+
+    async def _forget_erased(self) -> None:
+        now = time.monotonic()
+        if now - self._erasures_checked < self.ERASURE_CHECK_INTERVAL:
+            return
+        self._erasures_checked = now
+        erasures = await self.storage.run(self._erasures)
+        if erasures != self._erasures_seen:
+            self._languages.clear()
+            self._erasures_seen = erasures
 
     def _remember(self, jid: str, language: str | None) -> None:
         self._languages[jid] = language

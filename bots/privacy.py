@@ -7,10 +7,36 @@ or will send them; every plugin reports and deletes its own (`Plugin.personal_da
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
+import peewee
+
 from bots import consent
 from bots.outbox import OutboxMessage
 from bots.people import PersonSetting
 from bots.plugin import Plugin
+from bots.storage import Schema
+
+
+class Erasure(peewee.Model):
+    """That an erasure happened, when, by whom and how much of each part: none of the data.
+    A running bot notices a new row and forgets what it cached about people."""
+
+    at = peewee.DateTimeField(default=lambda: datetime.now(UTC).replace(tzinfo=None))
+    by = peewee.CharField(max_length=200)
+    parts = peewee.TextField()  # JSON: part → rows deleted
+
+    class Meta:
+        table_name = "bots_erasure"
+
+
+SCHEMA = Schema("privacy", (Erasure,))
+
+
+def last_erasure() -> int:
+    """The number of the newest erasure (0: none yet); plain peewee code."""
+    return Erasure.select(peewee.fn.MAX(Erasure.id)).scalar() or 0
 
 
 def export(jid: str, plugins: list[Plugin]) -> dict:
@@ -30,9 +56,10 @@ def export(jid: str, plugins: list[Plugin]) -> dict:
     return data
 
 
-def erase(jid: str, plugins: list[Plugin]) -> dict[str, int]:
+def erase(jid: str, plugins: list[Plugin], by: str) -> dict[str, int]:
     """Delete everything about `jid`; returns rows deleted per part. Consent records go too:
-    with no data left there is nothing the consent would still have to justify."""
+    with no data left there is nothing the consent would still have to justify. `by` says who
+    asked (an admin's login name, or "the person, in chat")."""
     db = PersonSetting._meta.database
     with db.atomic():
         deleted = {
@@ -42,4 +69,5 @@ def erase(jid: str, plugins: list[Plugin]) -> dict[str, int]:
                 OutboxMessage.recipient == jid).execute()}
         for plugin in plugins:
             deleted[plugin.name] = plugin.erase_person(jid)
+        Erasure.create(by=by, parts=json.dumps(deleted))
     return deleted

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 from click.testing import CliRunner
 
@@ -11,8 +13,9 @@ from bots.app import schemas
 from bots.cli import main
 from bots.outbox import enqueue
 from bots.people import PersonSetting
+from bots.privacy import Erasure
 from bots.storage import Storage
-from bots.testing import services_over
+from bots.testing import BOTSCHAFT, services_over
 from plugins.status import Status
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
@@ -59,3 +62,22 @@ def test_erase_asks_first_and_refuses_what_is_no_address(tmp_path, monkeypatch):
     assert CliRunner().invoke(main, ["privacy", "erase", ALICE], input="n\n").exit_code == 1
     result = CliRunner().invoke(main, ["privacy", "erase", "alice", "--yes"])
     assert result.exit_code == 2 and "no Jabber address" in result.output
+
+
+async def test_an_erasure_from_the_cli_is_noticed_by_the_running_bot(make_bot, chat_client):
+    bot = await make_bot()
+    bot.people.ERASURE_CHECK_INTERVAL = 0  # look at every message (the default: once a second)
+    client = await chat_client()
+    jid = client.boundjid.bare
+    assert await client.ask(bot.boundjid.bare, "sprache de") == \
+        "Ab jetzt antworte ich Ihnen auf Deutsch."
+    erased = subprocess.run(
+        [BOTSCHAFT, "privacy", "erase", jid, "--yes"], capture_output=True, text=True,
+        env={**os.environ, "BOTSCHAFT_CONFIG": os.devnull,
+             "BOTSCHAFT_DATABASE_URL": bot.storage.url})
+    assert erased.returncode == 0, erased.stderr
+    assert await client.ask(bot.boundjid.bare, "language") == \
+        "I answer you in English. Change it with: language de|en"
+    [erasure] = await bot.storage.run(lambda: list(Erasure.select()))
+    assert json.loads(erasure.parts)["settings"] == 1 and erasure.by
+    assert jid not in erasure.parts + erasure.by  # that it happened, not whom it was about
