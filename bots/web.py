@@ -3,7 +3,8 @@ on the same asyncio event loop as the XMPP connection (Twisted's asyncio reactor
 
 Loopback by default. Listening anywhere else needs `[web] token`: every request must then carry
 `Authorization: Bearer <token>`. Clients cannot hold the port: a request must arrive within
-`[web] request_timeout` of its first byte, and at most `[web] max_connections` are open.
+`[web] request_timeout` of its first byte, and at most `[web] max_connections` are open. A
+request body over MAX_BODY_BYTES is refused (413) before it is read.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from twisted.internet.error import CannotListenError
 from twisted.web.http import HTTPChannel
 from twisted.web.pages import errorPage
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.server import NOT_DONE_YET, Request, Site
 
 # None of the imports above imports twisted.internet.reactor; only start() does, after
 # install_reactor() has put Twisted on the asyncio loop.
@@ -35,6 +36,7 @@ from bots.config import ConfigError
 log = logging.getLogger(__name__)
 
 STUCK_AFTER = 300.0  # seconds: an outbox whose oldest message waits longer is "stuck"
+MAX_BODY_BYTES = 64 * 1024  # a request body's most: no route takes more (the status feed's JSON)
 
 
 def install_reactor() -> None:
@@ -137,9 +139,38 @@ def _is_loopback(host: str) -> bool:
 class _DeadlineChannel(HTTPChannel):
     """An HTTP connection whose every request must arrive whole within the site's
     `request_timeout` of its first byte: Twisted's own timeout only notices silence, so a
-    client sending a byte now and then would hold the connection for ever."""
+    client sending a byte now and then would hold the connection for ever.
+
+    Its body must stay within the site's `max_body_bytes`: Twisted would buffer any body whole
+    (in memory, then on disk) before a resource could look at the token. A larger
+    Content-Length is refused before a byte of the body is read; a chunked body, which
+    announces no length, is cut off where it crosses the limit (_CappedRequest)."""
 
     _deadline = None
+    _refused = False  # the body is too large: nothing more of this connection is read
+
+    def allHeadersReceived(self):
+        if self.length is not None and self.length > self.site.max_body_bytes:
+            self.refuse_body()  # before super() could answer "100 Continue"
+        else:
+            super().allHeadersReceived()
+
+    def rawDataReceived(self, data):
+        if not self._refused:
+            super().rawDataReceived(data)
+
+    def refuse_body(self):
+        """Answer 413 and close the connection, reading no more of it."""
+        if self._refused:
+            return
+        self._refused = True
+        self._cancel_deadline()
+        log.info("web: a request body over %d bytes was refused", self.site.max_body_bytes)
+        body = b"request body larger than %d bytes\n" % self.site.max_body_bytes
+        self.transport.write(b"HTTP/1.1 413 Content Too Large\r\ncontent-type: text/plain\r\n"
+                             b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+                             % (len(body), body))
+        self.loseConnection()
 
     def dataReceived(self, data):
         if self._deadline is None and not self._handlingRequest:  # a request begins
@@ -147,6 +178,8 @@ class _DeadlineChannel(HTTPChannel):
         super().dataReceived(data)
 
     def allContentReceived(self):
+        if self._refused:  # the rest of a chunked body came in the same read
+            return
         self._cancel_deadline()
         super().allContentReceived()
 
@@ -167,11 +200,28 @@ class _DeadlineChannel(HTTPChannel):
             self._deadline = None
 
 
+class _CappedRequest(Request):
+    """A request that counts its body as it arrives and has its channel refuse it once it
+    grows past the site's `max_body_bytes`."""
+
+    body_bytes = 0
+
+    def handleContentChunk(self, data):
+        self.body_bytes += len(data)
+        if self.body_bytes > self.channel.site.max_body_bytes:
+            self.channel.refuse_body()
+        else:
+            super().handleContentChunk(data)
+
+
 class _LimitedSite(Site):
-    """A Site that keeps at most `max_connections` open (further ones are closed at once), and
-    gives each request `request_timeout` seconds to arrive (idle connections as long)."""
+    """A Site that keeps at most `max_connections` open (further ones are closed at once),
+    gives each request `request_timeout` seconds to arrive (idle connections as long), and
+    takes request bodies of at most `max_body_bytes`."""
 
     protocol = _DeadlineChannel
+    requestFactory = _CappedRequest
+    max_body_bytes = MAX_BODY_BYTES
 
     def __init__(self, root, request_timeout: float, max_connections: int):
         super().__init__(root, timeout=request_timeout)
@@ -234,12 +284,19 @@ class AsyncResource(Resource):
             request.setHeader("allow", ", ".join(self.methods))
             return b"method not allowed\n"
 
+        finished = request.notifyFinish()  # fails when the client goes away before the answer
+        finished.addErrback(lambda _failure: None)  # nobody left to tell
+
         async def answer():
             try:
                 status, content_type, body = await self.respond(request)
             except Exception:
                 log.exception("web: %s failed", request.path.decode(errors="replace"))
                 status, content_type, body = 500, "text/plain", b"internal error\n"
+            if finished.called:
+                log.debug("web: the client of %s went away before the answer",
+                          request.path.decode(errors="replace"))
+                return
             request.setResponseCode(status)
             request.setHeader("content-type", content_type)
             request.write(body)

@@ -31,8 +31,9 @@ from pathlib import Path
 import yaml
 
 from bots.i18n import LANGUAGES
-from plugins.lessons import markdown
 from bots.scheduler import zone
+from bots.stanza_text import MAX_BODY_CHARACTERS, without_forbidden_characters
+from plugins.lessons import markdown
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -40,6 +41,10 @@ COURSE_KEYS = {"id", "title", "language", "description", "time", "timezone", "le
 LESSON_KEYS = {"id", "title", "text", "link", "image", "quiz"}
 QUIZ_KEYS = {"question", "choices", "answer", "feedback"}
 MAX_CHOICES = 6
+# What the bot writes around a lesson's own texts when it sends it (the heading with course and
+# lesson number, the letters of the choices, the answer hint, line breaks), generously counted
+# for any language: the test of classroom.lesson_text holds it to that.
+FRAME_CHARACTERS = 300
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,7 @@ def load_course(file: Path) -> CourseSpec:
     problems: list[str] = []
     try:
         text = file.read_text(encoding="utf-8")
+        _refuse_forbidden_characters(file, text)
         if file.suffix == ".md":
             data, found = markdown.parse(text, _Loader, _Mapping)
             problems = [f"{file}:{line}: {problem}" for line, problem in found]
@@ -151,11 +157,44 @@ def load_course(file: Path) -> CourseSpec:
         line = mark.line + 1 if mark else 1
         raise CourseError([f"{file}:{line}: broken YAML: {error.problem or error.context}"]
                           ) from None
+    except yaml.reader.ReaderError as error:  # a character YAML refuses, such as DEL
+        line = text.count("\n", 0, text.find(chr(error.character))) + 1
+        raise CourseError([f"{file}:{line}: broken YAML: the character "
+                           f"U+{error.character:04X} is not allowed; delete it"]) from None
     checker = _Checker(file)
     course = checker.course(data)
     if problems or checker.problems:
         raise CourseError(problems + checker.problems)
     return course
+
+
+def _refuse_forbidden_characters(file: Path, text: str) -> None:
+    """Every line with a character XML forbids (a control character, often pasted from a
+    word processor): no message could carry the lesson, so the trainer deletes it."""
+    problems = [f"{file}:{number}: {_unsendable(found)}"
+                for number, line in enumerate(text.split("\n"), start=1)
+                if (found := _first_forbidden(line))]
+    if problems:
+        raise CourseError(problems)
+
+
+def _first_forbidden(text: str) -> str | None:
+    """The first character of `text` that XML forbids, if any."""
+    if without_forbidden_characters(text) == text:
+        return None
+    return next(character for character in text if not without_forbidden_characters(character))
+
+
+def _unsendable(character: str) -> str:
+    return f"the character U+{ord(character):04X} cannot be sent in a message; delete it"
+
+
+def message_characters(course_title: str, lesson: LessonSpec) -> int:
+    """How long the message of this lesson gets at most (classroom.lesson_text writes it)."""
+    parts = [course_title, lesson.title, lesson.text, lesson.link or "", lesson.image or ""]
+    if lesson.quiz:
+        parts += [lesson.quiz.question, *lesson.quiz.choices]
+    return FRAME_CHARACTERS + sum(len(part) + 4 for part in parts)
 
 
 class _Checker:
@@ -181,7 +220,16 @@ class _Checker:
                 or not str(value).strip():
             self.problem(node, key, f"{where}{key} must be a text")
             return None
-        return str(value).strip()
+        value = str(value).strip()
+        return value if self.sendable(node, key, value, f"{where}{key}") else None
+
+    def sendable(self, node, key: str, value, name: str) -> bool:
+        """Whether a value is free of characters XML forbids; YAML can write them as escapes
+        in quotes ("\\x01"), which the check of the file's lines does not see."""
+        found = _first_forbidden(value) if isinstance(value, str) else None
+        if found:
+            self.problem(node, key, f"{name}: {_unsendable(found)}")
+        return not found
 
     def unknown(self, node, allowed: set[str], where: str) -> None:
         for key in node:
@@ -229,6 +277,11 @@ class _Checker:
                 self.problem(lesson, "id", f"lessons[{number}]: id {spec.id!r} is taken by "
                              f"lesson {seen[spec.id]}")
             seen[spec.id] = number
+            length = message_characters(course.title, spec)
+            if length > MAX_BODY_CHARACTERS:  # ejabberd would close the stream that sends it
+                self.problem(lesson, None, f"lessons[{number}]: as a message (with its quiz) "
+                             f"the lesson has about {length:,} characters; a message carries "
+                             f"at most {MAX_BODY_CHARACTERS:,}: split it into several lessons")
             course.lessons.append(spec)
         return course
 
@@ -269,6 +322,9 @@ class _Checker:
                          f"{where}choices: give 2 to {MAX_CHOICES} texts")
             return None
         choices = [str(choice).strip() for choice in choices]
+        if not all(self.sendable(node, "choices", choice, f"{where}choices")
+                   for choice in choices):
+            return None
         if len({choice.casefold() for choice in choices}) < len(choices):
             self.problem(node, "choices", f"{where}choices: two choices are the same")
         answer = self.text(node, "answer", where)
@@ -284,6 +340,9 @@ class _Checker:
             self.problem(node, "feedback", f"{where}feedback: a mapping with right and/or "
                          "wrong")
             feedback = {}
+        if not all(self.sendable(node, "feedback", value, f"{where}feedback.{name}")
+                   for name, value in feedback.items()):
+            return None
         if not question:
             return None
         return Quiz(question, tuple(choices), folded.index(answer.casefold()),

@@ -22,6 +22,7 @@ from slixmpp.jid import InvalidJID
 
 from bots import consent
 from bots.services import Services
+from bots.stanza_text import without_forbidden_characters
 from plugins.status.kinds import Kind
 from plugins.status.models import ClaimAttempt, FeedEvent, Item, StatusChange, Watcher, utcnow
 
@@ -356,7 +357,10 @@ def push_text(kind: Kind, ref: str, state: str, note: str | None, language: str)
 
 
 def clean_note(note: str | None) -> str | None:
-    note = (note or "").strip()
+    """The note as customers will read it. Characters XML forbids are dropped, not refused: a
+    stray control character in an ERP's note would break the stream that carries the push (and
+    PostgreSQL cannot store a NUL), while the rest of the note is worth telling."""
+    note = without_forbidden_characters(note or "").strip()
     if len(note) > 1000:
         raise StatusError("note", "a note has at most 1000 characters")
     return note or None

@@ -8,12 +8,15 @@ Both need `Authorization: Bearer <[plugins.status] token>` (or the [web] token w
 plugin has none). Events are idempotent by `event_id`: a repeated event changes nothing and
 answers `"duplicate": true`, so the sender may retry freely; an id belongs to the item it
 first came with. Errors are JSON `{"error": "…", "field": "…"}` with 400 (bad input), 401,
-404 (no such item), 409 (the item exists; the event id was sent for another item).
+404 (no such item), 409 (the item exists; the event id was sent for another item). A body over
+bots.web's MAX_BODY_BYTES gets a plain 413 before it is read.
 """
 
 from __future__ import annotations
 
 import json
+
+import peewee
 
 from bots.web import AsyncResource, bearer_matches
 from plugins.status.feed import EVENT_FIELDS, ITEM_FIELDS, FeedError, parse_json
@@ -63,12 +66,21 @@ class _ItemsFeed(_Feed):
 
     def apply(self, data):
         book = self.plugin.book
-        if book.find(data["ref"]) is not None:
-            return _answer(409, error=f"ref: an item {data['ref'].strip().upper()} exists "
-                           "already", field="ref")
-        item = book.create(data["ref"], data["kind"], data.get("code"), data.get("state"),
-                           data.get("note"), source="http")
-        return _answer(201, ref=item.ref, kind=item.kind, state=item.state, code=item.code)
+        if book.find(data["ref"]) is None:
+            try:
+                item = book.create(data["ref"], data["kind"], data.get("code"),
+                                   data.get("state"), data.get("note"), source="http")
+            except (StatusError, peewee.IntegrityError):
+                # A request creating the same item at the same moment may have won: on SQLite
+                # this one then finds the item in its transaction, on PostgreSQL the unique
+                # index refuses it. Either way the item exists now: a conflict, not an error.
+                if book.find(data["ref"]) is None:
+                    raise
+            else:
+                return _answer(201, ref=item.ref, kind=item.kind, state=item.state,
+                               code=item.code)
+        return _answer(409, error=f"ref: an item {data['ref'].strip().upper()} exists "
+                       "already", field="ref")
 
 
 class _EventsFeed(_Feed):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
 import select
 import socket
 import time
@@ -14,7 +16,7 @@ import pytest
 from twisted.web.resource import Resource
 
 from bots.plugin import Plugin
-from bots.web import WebServer, health
+from bots.web import MAX_BODY_BYTES, AsyncResource, WebServer, health
 
 
 class Hello(Resource):
@@ -159,3 +161,121 @@ def test_listening_beyond_loopback_needs_a_token():
     with pytest.raises(ValueError, match="set \\[web\\] token"):
         WebServer(bot=None, listen="0.0.0.0:8731")
     WebServer(bot=None, listen="[::1]:8731")  # loopback: fine without
+
+
+TOO_LARGE = 10_000_000  # far over MAX_BODY_BYTES
+
+
+def response_head(sock: socket.socket) -> bytes:
+    """What the server answered, up to the end of its headers (b"" if it answered nothing)."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def sending_fails(sock: socket.socket, size: int) -> bool:
+    """Whether sending `size` bytes fails because the server closed the connection."""
+    try:
+        sock.sendall(b"x" * size)
+    except (BrokenPipeError, ConnectionResetError):
+        return True
+    return False
+
+
+async def test_a_body_announced_over_the_cap_is_refused_before_it_is_sent(make_bot):
+    """Twisted buffered any body whole (to memory, then disk) before the token was checked."""
+    bot = await make_bot(plugins=[Greeter()], WEB_TOKEN="s3cret-token")
+
+    def announce() -> tuple[bytes, bool]:
+        with socket.create_connection(("127.0.0.1", bot.web.port), timeout=10) as sock:
+            sock.sendall(f"POST /greeter/hello HTTP/1.1\r\nHost: bot\r\nContent-Length: "
+                         f"{TOO_LARGE}\r\nExpect: 100-continue\r\n\r\n".encode())
+            head = response_head(sock)  # before a byte of the body is sent
+            return head, sending_fails(sock, TOO_LARGE)
+    head, refused = await asyncio.to_thread(announce)
+    assert head.startswith(b"HTTP/1.1 413 ") and b"connection: close" in head.lower()
+    assert refused  # the server reads no more of it: it closed the connection
+
+    def post_within_the_cap() -> int:
+        request = urllib.request.Request(f"http://127.0.0.1:{bot.web.port}/greeter/hello",
+                                         data=b"x" * MAX_BODY_BYTES, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        return refused.value.code
+    assert await asyncio.to_thread(post_within_the_cap) == 401  # read, then the token checked
+
+
+def chunked(size: int, piece: int = 16 * 1024) -> bytes:
+    """`size` bytes of body in chunked transfer encoding, without the closing chunk."""
+    body = b""
+    while size > 0:
+        length = min(piece, size)
+        body += b"%x\r\n%s\r\n" % (length, b"x" * length)
+        size -= length
+    return body
+
+
+async def test_a_chunked_body_is_cut_off_at_the_cap(make_bot):
+    """A chunked body announces no length: it is counted as it arrives."""
+    bot = await make_bot(plugins=[Greeter()])
+    request = b"POST /healthz HTTP/1.1\r\nHost: bot\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    def send(size: int, finish: bool) -> tuple[bytes, bool]:
+        with socket.create_connection(("127.0.0.1", bot.web.port), timeout=10) as sock:
+            sock.sendall(request + chunked(size) + (b"0\r\n\r\n" if finish else b""))
+            head = response_head(sock)  # the closing chunk is not sent when over the cap
+            return head, finish or sending_fails(sock, TOO_LARGE)
+
+    head, _ = await asyncio.to_thread(send, MAX_BODY_BYTES, True)
+    assert head.startswith(b"HTTP/1.1 405 ")  # read whole, then answered: /healthz is GET only
+    head, refused = await asyncio.to_thread(send, MAX_BODY_BYTES + 1, False)
+    assert head.startswith(b"HTTP/1.1 413 ") and refused
+
+
+class Hold(AsyncResource):
+    """Answers only once its client has gone away."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked = asyncio.Event()
+        self.gone = asyncio.Event()
+
+    async def respond(self, request):
+        request.notifyFinish().addErrback(lambda _failure: self.gone.set())
+        self.asked.set()
+        await self.gone.wait()
+        return 200, "text/plain", b"too late\n"
+
+
+class Holding(Plugin):
+    name = "holding"
+
+    def __init__(self):
+        super().__init__()
+        self.resource = Hold()
+
+    def routes(self):
+        return {"hold": self.resource}
+
+
+async def test_an_answer_to_a_client_that_went_away_logs_nothing(make_bot, caplog):
+    plugin = Holding()
+    bot = await make_bot(plugins=[plugin])
+    with socket.create_connection(("127.0.0.1", bot.web.port), timeout=10) as sock:
+        sock.sendall(b"GET /holding/hold HTTP/1.1\r\nHost: bot\r\n\r\n")
+        await asyncio.wait_for(plugin.resource.asked.wait(), 10)
+    await asyncio.wait_for(plugin.resource.gone.wait(), 10)
+
+    def answering() -> bool:
+        return any(task.get_coro().__qualname__ == "AsyncResource.render.<locals>.answer"
+                   for task in asyncio.all_tasks())
+    deadline = time.monotonic() + 10
+    while answering() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    gc.collect()  # an exception nobody retrieved is logged when its task is collected
+    assert not answering()
+    assert [record for record in caplog.records if record.levelno >= logging.WARNING] == []

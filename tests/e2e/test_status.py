@@ -210,3 +210,22 @@ async def test_a_change_made_while_the_bot_is_down_is_told_once_after_it_starts(
     assert "ready for pick-up" in (await customer.next_message(jid, timeout=20))["body"]
     await no_more_messages(customer, jid)
     await restarted.stop()
+
+
+async def test_a_note_with_a_control_character_arrives_cleaned_and_so_does_the_next(workshop):
+    """XML forbids U+0001: pushed or shown as is, ejabberd closes the stream that carries it,
+    and what follows on that stream never arrives."""
+    bot, staff, customer, _kunde = workshop
+    jid = bot.boundjid.bare
+    ref, code = await create_item(bot, staff)
+    await customer.ask(jid, f"claim {ref} {code}")
+
+    event = {"event_id": f"dms-{ref}-1", "ref": ref, "state": "cleaning",
+             "note": "Felgen\x01 extra"}
+    assert (await post(bot, "events", event))[0] == 200
+    assert (await customer.next_message(jid))["body"].endswith("shortly.\nFelgen extra")
+    assert (await post(bot, "events", {"event_id": f"dms-{ref}-2", "ref": ref,
+                                       "state": "ready"}))[0] == 200
+    assert "ready for pick-up" in (await customer.next_message(jid))["body"]
+    assert "— Felgen extra" in await customer.ask(jid, f"status {ref}")
+    await no_more_messages(customer, jid)

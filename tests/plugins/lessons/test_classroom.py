@@ -3,6 +3,7 @@ outbox once, stop withdraws consent, a learner's data is exported and erased."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,11 +12,12 @@ from bots import consent
 from bots.app import schemas
 from bots.outbox import OutboxMessage
 from bots.scheduler import FakeClock, Scheduler
+from bots.stanza_text import MAX_BODY_CHARACTERS
 from bots.storage import Storage
 from bots.testing import services_over
 from plugins.lessons import Lessons
 from plugins.lessons.classroom import JOB
-from plugins.lessons.course import CourseSpec, LessonSpec
+from plugins.lessons.course import CourseSpec, LessonSpec, Quiz, message_characters
 from plugins.lessons.stats import course_stats, erase_person, personal_data
 
 ALICE = "alice@example.com"
@@ -95,3 +97,20 @@ def test_a_learner_s_data_is_exported_and_erased(classroom):
     assert personal_data(ALICE) == {"subscriptions": []}
     classroom.clock.advance(timedelta(days=2))
     assert classroom.scheduler.run_due() == 0  # no schedule left behind
+
+
+def test_the_longest_lesson_the_course_check_takes_fits_in_one_message(classroom):
+    """The check counts a lesson's texts plus FRAME_CHARACTERS for what the bot writes around
+    them; the lesson as sent, in either language, stays within what a message carries."""
+    quiz = Quiz("Was passt?", tuple(f"Antwort {letter}" for letter in "abcdef"), 0)
+    lesson = LessonSpec("lang", "Ein langer Titel " * 5, "", "https://example.org/audio.mp3",
+                        "https://example.org/bild.png", quiz)
+    course = CourseSpec("kurs", "Ein langer Kurstitel " * 5, "de")
+    room = MAX_BODY_CHARACTERS - message_characters(course.title, lesson)
+    course.lessons.append(dataclasses.replace(lesson, text="x" * room))
+    assert message_characters(course.title, course.lessons[0]) == MAX_BODY_CHARACTERS
+    classroom.import_course(course)
+    for learner, language in ((ALICE, "de"), ("bob@example.com", "en")):
+        subscription, _due = classroom.subscribe(learner, "kurs", language)
+        sent = classroom.lesson_text(subscription, classroom.take_next(subscription))
+        assert len(sent) <= MAX_BODY_CHARACTERS

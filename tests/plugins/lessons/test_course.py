@@ -147,3 +147,36 @@ def test_markdown_mistakes_are_named_with_their_line(tmp_path):
         "LINE 4 language 'fr': one of de, en",
         "LINE 14 lessons[1].quiz.answer is missing",
         "LINE 19 lessons[2].id is missing"]
+
+
+def test_characters_no_message_can_carry_are_named_with_their_line(tmp_path):
+    """XML forbids them: a lesson with one would close the stream that sends it."""
+    assert problems(tmp_path, GOOD.replace("text: Zwei.", "text: Zwei\x0b.\x01")) == [
+        "LINE 12 the character U+000B cannot be sent in a message; delete it"]
+    assert problems(tmp_path, MARKDOWN.replace("eins, zwei", "eins\x01, zwei"), "kurz.md") == [
+        "LINE 21 the character U+0001 cannot be sent in a message; delete it"]
+    # written as an escape in quotes, it is only there once YAML has read the file
+    assert problems(tmp_path, GOOD.replace("choices: [a, b]", 'choices: [a, "b\\x01"]')) == [
+        "LINE 9 lessons[1].quiz.choices: the character U+0001 cannot be sent in a message; "
+        "delete it"]
+    # one that XML allows but YAML does not
+    assert problems(tmp_path, GOOD.replace("text: Eins.", "text: Eins\x7f.")) == [
+        "LINE 6 broken YAML: the character U+007F is not allowed; delete it"]
+
+
+def test_a_lesson_too_long_for_one_message_is_refused_with_its_line(tmp_path, monkeypatch):
+    """A 312 kB lesson was imported, and then broke delivery: ejabberd closes the stream of a
+    stanza over its max_stanza_size."""
+    monkeypatch.setenv("BOTSCHAFT_CONFIG", "/dev/null")
+    monkeypatch.setenv("BOTSCHAFT_DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    long = tmp_path / "long.yaml"
+    long.write_text(GOOD.replace("text: Zwei.", "text: " + "Wort " * 60_000), encoding="utf-8")
+    runner = CliRunner()
+    for command in ("validate", "import"):
+        result = runner.invoke(main, ["lessons", command, str(long)])
+        assert result.exit_code == 1
+        assert f"{long}:11: lessons[2]: as a message (with its quiz) the lesson has about " \
+               "300,3" in result.output
+        assert "a message carries at most 40,000: split it into several lessons" in result.output
+    assert 'There is no course "kurs"' in runner.invoke(main, ["lessons", "stats", "kurs"]
+                                                        ).output

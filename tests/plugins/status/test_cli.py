@@ -117,3 +117,14 @@ def test_references_a_spreadsheet_would_run_are_written_as_text(run, tmp_path):
     ("\r=1", "'\r=1"), ("4711", "4711"), ("", ""), ("A=1", "A=1")])
 def test_a_cell_a_spreadsheet_would_read_as_formula_gets_a_quote(cell, safe):
     assert spreadsheet_cell(cell) == safe
+
+
+def test_notes_from_the_command_line_and_a_file_lose_their_control_characters(run, tmp_path):
+    """XML forbids them: stored as given, they would break the stream that pushes the note."""
+    run("create", "4711", "vehicle", "--code", "ABCD23")
+    assert run("set", "4711", "cleaning", "--note", "Felgen\x01 extra").exit_code == 0
+    (tmp_path / "jobs.csv").write_text("ref,state,note\n4711,ready,Schlüssel\x0b am\x1b "
+                                       "Empfang\n", encoding="utf-8")
+    assert run("import", "jobs.csv").exit_code == 0
+    shown = run("show", "4711").output
+    assert "(cli) — Felgen extra\n" in shown and "(import) — Schlüssel am Empfang\n" in shown

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
+from bots.consent import Consent
 from plugins.status import Status
+from plugins.status.service import CLAIM_TEXT_VERSION, NOTIFY_PURPOSE
 
 
 async def test_staff_unlock_a_customer_who_used_up_their_attempts(make_bot, chat_client):
@@ -28,3 +30,28 @@ async def test_staff_unlock_a_customer_who_used_up_their_attempts(make_bot, chat
     assert (await customer.ask(jid, f"claim 4711 {code}")).startswith("Linked: Vehicle 4711")
     assert await staff.ask(jid, "entsperren kein-jid", language="de") == (
         "Nicht entsperrt: kein-jid ist keine Jabber-Adresse (name@domain).")
+
+
+async def test_the_claim_answer_says_what_was_agreed_to_and_how_to_stop_it(make_bot,
+                                                                           chat_client):
+    """A claim records consent to pushes: its answer is the text agreed to, versioned."""
+    staff = await chat_client()
+    bot = await make_bot(plugins=[Status()], PEOPLE_STAFF=staff.boundjid.bare)
+    jid = bot.boundjid.bare
+    customer, kunde = await chat_client(), await chat_client()
+    answer = await staff.ask(jid, "create vehicle 4711")
+    code = re.search(r"Claim code for the customer: (\w+)", answer).group(1)
+
+    assert (await customer.ask(jid, f"claim 4711 {code}")).endswith(
+        "\nI will write to you here when its status changes (to stop: notify off).")
+    assert (await kunde.ask(jid, f"verknüpfen 4711 {code}", language="de")).endswith(
+        "\nIch schreibe Ihnen hier, wenn sich der Stand ändert (abbestellen: benachrichtigen "
+        "aus).")
+
+    def agreed() -> set[tuple[str, str]]:
+        return set(Consent.select(Consent.jid, Consent.text_version)
+                   .where(Consent.purpose == NOTIFY_PURPOSE).tuples())
+    assert await bot.storage.run(agreed) == {(customer.boundjid.bare, CLAIM_TEXT_VERSION),
+                                             (kunde.boundjid.bare, CLAIM_TEXT_VERSION)}
+    assert (await kunde.ask(jid, "benachrichtigen aus", language="de")).startswith(
+        "Erledigt: Ich schreibe Ihnen nicht mehr")
