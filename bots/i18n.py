@@ -31,8 +31,9 @@ def negotiate(tag: str | None) -> str | None:
 
 
 @lru_cache(maxsize=None)
-def _catalogue(package: str, language: str) -> dict[str, str]:
-    """msgid → translation for one package and language; empty when there is no file."""
+def _catalogue(package: str, language: str) -> dict[str, str | tuple[str, ...]]:
+    """msgid → translation for one package and language (plural forms: singular msgid → the
+    forms); empty when there is no file."""
     if language == SOURCE_LANGUAGE:
         return {}
     try:
@@ -41,8 +42,14 @@ def _catalogue(package: str, language: str) -> dict[str, str]:
             catalogue = read_po(po_file, locale=language)
     except (FileNotFoundError, ModuleNotFoundError):
         return {}
-    return {message.id: message.string for message in catalogue
-            if message.id and message.string and not message.fuzzy}
+    return {message.id[0] if message.pluralizable else message.id: message.string
+            for message in catalogue if message.id and _complete(message.string)
+            and not message.fuzzy}
+
+
+def _complete(translation: str | tuple[str, ...]) -> bool:
+    """Translated at all (a plural entry: every form)."""
+    return all(translation) if isinstance(translation, tuple) else bool(translation)
 
 
 class Text(str):
@@ -58,6 +65,35 @@ class Text(str):
     def render(self, language: str, /, **values) -> str:
         translated = _catalogue(self.package, language).get(str(self), str(self))
         return translated.format(**_rendered(values, language)) if values else translated
+
+
+class Plural(Text):
+    """"{count} person was told" / "{count} people were told": `render(language, count=n)`
+    takes the form for n in that language (German and English: one form for 1, one for the
+    rest). In a catalogue it is an entry with msgid_plural and msgstr[0], msgstr[1]."""
+
+    plural: str
+
+    def __new__(cls, singular: str, plural: str, package: str):
+        text = super().__new__(cls, singular, package)
+        text.plural = plural
+        return text
+
+    def render(self, language: str, /, **values) -> str:
+        forms = _catalogue(self.package, language).get(str(self))
+        if not isinstance(forms, tuple):
+            forms = (str(self), self.plural)
+        return forms[0 if values["count"] == 1 else 1].format(**_rendered(values, language))
+
+
+def plural_translator(package: str):
+    """`_n = plural_translator(__name__)`; `_n("{count} person", "{count} people")`."""
+    package = package.rpartition(".")[0] if not _is_package(package) else package
+
+    def mark(singular: str, plural: str) -> Plural:
+        return Plural(singular, plural, package)
+
+    return mark
 
 
 def translator(package: str):

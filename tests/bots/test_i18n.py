@@ -1,10 +1,20 @@
-"""Texts in the person's language: German and English catalogues, tag negotiation."""
+"""Texts in the person's language: German and English catalogues, tag negotiation, and the
+German catalogue of every package complete and true to its English texts."""
+
+from functools import cache
+from importlib.metadata import packages_distributions
+from importlib.resources import files
+from string import Formatter
 
 import pytest
+from babel.messages.extract import extract
+from babel.messages.pofile import read_po
 
 from bots.i18n import negotiate, render, translator
 
 _ = translator("bots")
+
+KNOWN_CATALOGUES = {"bots", "plugins.ping", "plugins.status", "plugins.lessons"}
 
 
 @pytest.mark.parametrize("tag, language", [("de", "de"), ("de-AT", "de"), ("en_GB", "en"),
@@ -23,16 +33,98 @@ def test_a_text_without_translation_stays_english():
     assert render(_("not in any catalogue"), "de") == "not in any catalogue"
 
 
-def test_every_german_entry_keeps_the_placeholders_of_its_english_original():
-    import re
-    from importlib.resources import files
+@cache
+def packages() -> dict:
+    """Every installed package of Botschaft (bots, plugins.*, server_bridge.*): its dotted
+    name → its folder, which is where `translator(__name__)` looks for locale/de.po."""
+    found = {}
+    pending = [(name, files(name)) for name, distributions in packages_distributions().items()
+               if "botschaft" in distributions]
+    while pending:
+        name, folder = pending.pop()
+        found[name] = folder
+        pending += [(f"{name}.{child.name}", child) for child in folder.iterdir()
+                    if child.is_dir() and (child / "__init__.py").is_file()]
+    return found
 
-    from babel.messages.pofile import read_po
 
-    for package in ("bots", "plugins.ping"):
-        with (files(package) / "locale" / "de.po").open("rb") as po_file:
-            catalogue = read_po(po_file)
-        for message in catalogue:
-            if message.id and message.string:
-                assert set(re.findall(r"{\w+}", message.id)) == \
-                    set(re.findall(r"{\w+}", message.string)), message.id
+@cache
+def german_catalogues() -> dict:
+    """Package name → its German catalogue, for each package that has one."""
+    catalogues = {}
+    for name, folder in packages().items():
+        po_file = folder / "locale" / "de.po"
+        if po_file.is_file():
+            with po_file.open("rb") as source:
+                catalogues[name] = read_po(source, locale="de")
+    return catalogues
+
+
+def marked_texts(folder) -> list[tuple[str, str]]:
+    """(module file, msgid) of each text a package's modules mark with `_("…")`."""
+    texts = []
+    for module in sorted(folder.iterdir(), key=lambda entry: entry.name):
+        if module.name.endswith(".py"):
+            with module.open("rb") as source:
+                texts += [(module.name, msgid) for _line, msgid, _comments, _context
+                          in extract("python", source, keywords={"_": None}) if msgid]
+    return texts
+
+
+def placeholders(text: str) -> set | str:
+    """The `{name}` fields of a text, with their format spec and conversion; or why the text
+    cannot be formatted at all."""
+    try:
+        return {(name, spec, conversion) for _literal, name, spec, conversion
+                in Formatter().parse(text) if name is not None}
+    except ValueError as error:
+        return f"not a format string: {error}"
+
+
+def test_every_package_s_german_catalogue_is_found():
+    assert KNOWN_CATALOGUES <= set(german_catalogues()), sorted(german_catalogues())
+
+
+def test_every_text_marked_for_translation_has_a_german_entry():
+    missing, marking = [], set()
+    for name, folder in sorted(packages().items()):
+        german = german_catalogues().get(name)
+        for module, msgid in marked_texts(folder):
+            marking.add(name)
+            entry = german.get(msgid) if german is not None else None
+            if entry is None or not entry.string or entry.fuzzy:
+                missing.append(f"{name} ({module}): {msgid!r}")
+    assert KNOWN_CATALOGUES <= marking, sorted(marking)  # the extraction found the texts
+    assert not missing, "no German text in <package>/locale/de.po for:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("package", sorted(german_catalogues()))
+def test_every_german_entry_is_filled_and_keeps_the_placeholders_of_its_english_original(
+        package):
+    wrong = []
+    for entry in german_catalogues()[package]:
+        if not entry.id:
+            continue  # the header
+        if not entry.string or entry.fuzzy:
+            wrong.append(f"{entry.id!r}: {'fuzzy' if entry.fuzzy else 'empty'}")
+        elif placeholders(entry.string) != placeholders(entry.id):
+            wrong.append(f"{entry.id!r}: {entry.string!r}")
+    assert not wrong, f"{package}/locale/de.po:\n" + "\n".join(wrong)
+
+
+def test_a_plural_takes_the_form_for_its_count(tmp_path, monkeypatch):
+    package = tmp_path / "counting"
+    (package / "locale").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "locale" / "de.po").write_text(
+        'msgid ""\nmsgstr "Content-Type: text/plain; charset=utf-8\\n"\n\n'
+        'msgid "{count} person was told"\nmsgid_plural "{count} people were told"\n'
+        'msgstr[0] "{count} Person wurde benachrichtigt"\n'
+        'msgstr[1] "{count} Personen wurden benachrichtigt"\n', encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from bots.i18n import plural_translator
+    told = plural_translator("counting")("{count} person was told", "{count} people were told")
+    assert [render(told, "en", count=n) for n in (0, 1, 2)] == [
+        "0 people were told", "1 person was told", "2 people were told"]
+    assert [render(told, "de", count=n) for n in (1, 3)] == [
+        "1 Person wurde benachrichtigt", "3 Personen wurden benachrichtigt"]
