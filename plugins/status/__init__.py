@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 
 from bots import consent
-from bots.i18n import format_moment, translator
+from bots.i18n import format_moment, plural_translator, translator
 from bots.plugin import Plugin, command, job
 from plugins.status import service
 from plugins.status.kinds import load_kinds
@@ -21,9 +21,21 @@ from plugins.status.service import (NOTIFY_PURPOSE, ClaimLimits, ClaimResult, St
                                     StatusError, bare_jid)
 
 _ = translator(__name__)
+_n = plural_translator(__name__)
 log = logging.getLogger(__name__)
 
 NOTIFY_TEXT_VERSION = "status.notify.1"  # the wording of the `notify on` answer
+REFERENCE = _("reference")
+TOLD = _n("{count} person was told.", "{count} people were told.")
+CLEARED = _n("{count} failed attempt was cleared.", "{count} failed attempts were cleared.")
+# Babel's "en" writes US dates (3/4/26, 6:05 PM); customers in Europe read day, month and a
+# 24-hour clock: British English does both.
+TIME_LOCALES = {"en": "en_GB"}
+
+
+def local_time(moment, language: str, timezone: str) -> str:
+    """A stored time as people of `language` read it, in the company's time zone."""
+    return format_moment(moment, TIME_LOCALES.get(language, language), timezone)
 
 
 class Status(Plugin):
@@ -59,8 +71,8 @@ class Status(Plugin):
                       "route: no request can carry both, so set only one of them")
 
     # --- customers -------------------------------------------------------------------------
-    @command(help=_("your items and their status, or one of them: status [reference]"),
-             aliases={"de": ["stand"]},
+    @command(help=_("your items and their status, or one of them"),
+             aliases={"de": ["stand"]}, arguments={"ref": REFERENCE},
              examples={"en": ["is my car ready", "is my vehicle ready", "where is my order",
                               "is my order there yet", "is my book there",
                               "what is the status of my order", "is my repair done"],
@@ -103,8 +115,9 @@ class Status(Plugin):
                                code=item.code))
         return "\n".join(lines)
 
-    @command(help=_("link an item to you with the code on your receipt: claim <reference> "
-                    "<code>"), aliases={"de": ["verknüpfen", "verknuepfen"]})
+    @command(help=_("link an item to you with the code on your receipt"),
+             aliases={"de": ["verknüpfen", "verknuepfen"]},
+             arguments={"ref": REFERENCE, "code": _("code")})
     def claim(self, ctx, ref: str, code: str) -> str:
         result, item = self.book.claim(ctx.person.jid, ref, code, ctx.language)
         if result is ClaimResult.LIMITED:
@@ -124,8 +137,9 @@ class Status(Plugin):
             told = _("Your notifications are off; to be told of changes, write: notify on")
         return ctx._(_("Linked: {item}. {state}"), item=what, state=state) + "\n" + ctx._(told)
 
-    @command(help=_("messages when the status of your items changes: notify on|off"),
-             aliases={"de": ["benachrichtigen", "benachrichtigung"]})
+    @command(help=_("messages when the status of your items changes"),
+             aliases={"de": ["benachrichtigen", "benachrichtigung"]},
+             arguments={"switch": _("on|off")})
     def notify(self, ctx, switch: bool | None = None) -> str:
         jid = ctx.person.jid
         if switch is None:
@@ -140,18 +154,33 @@ class Status(Plugin):
                        "ask with status. To switch it on again: notify on"))
 
     # --- staff -----------------------------------------------------------------------------
-    @command("set", help=_("set an item's status: set <reference> <state> [note]"),
-             role="staff", aliases={"de": ["setze", "setzen"]})
+    @command("set", help=_("set an item's status; the note is shown to the customer"),
+             role="staff", aliases={"de": ["setze", "setzen"]},
+             arguments={"ref": REFERENCE, "state": _("status"), "note": _("note")})
     def set_state(self, ctx, ref: str, state: str, note: str | None = None) -> str:
         try:
             result = self.book.set_state(ref, state, note, source="chat")
         except StatusError as error:
-            return ctx._(_("Not changed: {error}"), error=str(error))
-        if not result.changed:
-            return ctx._(_("{ref} is {state} already; nothing changed."), ref=result.item.ref,
-                         state=result.item.state)
-        return ctx._(_("{ref} is now {state}; people told: {count}."), ref=result.item.ref,
-                     state=result.item.state, count=result.told)
+            return ctx._(_("Not changed: {error}"), error=error.text(ctx.language))
+        item = result.item
+        if result.changed:
+            return ctx._(_("{ref} is now {state}; {told}"), ref=item.ref, state=item.state,
+                         told=ctx._(TOLD, count=result.told))
+        unchanged = (_("{ref} is {state} already with this note; nobody was told again. To "
+                       "send it once more: resend {ref}") if note else
+                     _("{ref} is {state} already; nobody was told again. To send its last "
+                       "message once more: resend {ref}"))
+        return ctx._(unchanged, ref=item.ref, state=item.state)
+
+    @command(help=_("send an item's last message once more to everyone who claimed it"),
+             role="staff", aliases={"de": ["erneut", "nochmal"]}, arguments={"ref": REFERENCE})
+    def resend(self, ctx, ref: str) -> str:
+        try:
+            result = self.book.resend(ref, source="chat")
+        except StatusError as error:
+            return ctx._(_("Not sent: {error}"), error=error.text(ctx.language))
+        return ctx._(_("{ref} ({state}) sent once more; {told}"), ref=result.item.ref,
+                     state=result.item.state, told=ctx._(TOLD, count=result.told))
 
     @command("open", help=_("open items, the longest unchanged first"), role="staff",
              aliases={"de": ["offen"]})
@@ -161,34 +190,34 @@ class Status(Plugin):
             return ctx._(_("No open items."))
         lines = [ctx._(_("Open items: {total}"), total=total)]
         for item in items:
-            lines.append(f"• {item.ref} ({item.kind}): {item.state}, "
-                         f"{self._when(ctx, item.updated_at)}")
+            lines.append(f"• {self.kinds[item.kind].label[ctx.language]} {item.ref}: "
+                         f"{item.state}, {self._when(ctx, item.updated_at)}")
         if total > len(items):
             lines.append(ctx._(_("… and {more} more (botschaft status list)"),
                                more=total - len(items)))
         return "\n".join(lines)
 
-    @command(help=_("create an item and get its claim code: create <kind> <reference>"),
-             role="staff", aliases={"de": ["anlegen"]})
+    @command(help=_("create an item and get its claim code"), role="staff",
+             aliases={"de": ["anlegen"]}, arguments={"kind": _("kind"), "ref": REFERENCE})
     def create(self, ctx, kind: str, ref: str) -> str:
         try:
             item = self.book.create(ref, kind, source="chat")
         except StatusError as error:
-            return ctx._(_("Not created: {error}"), error=str(error))
-        return ctx._(_("Created {ref} ({kind}), state {state}. Claim code for the customer: "
-                       "{code}"), ref=item.ref, kind=item.kind, state=item.state, code=item.code)
+            return ctx._(_("Not created: {error}"), error=error.text(ctx.language))
+        return ctx._(_("Created: {kind} {ref}, state {state}. Claim code for the customer: "
+                       "{code}"), kind=self.kinds[item.kind].label[ctx.language], ref=item.ref,
+                     state=item.state, code=item.code)
 
-    @command(help=_("let a person claim again at once after too many wrong codes: unlock "
-                    "<jid>"), role="staff", aliases={"de": ["entsperren"]})
+    @command(help=_("let a person claim again at once after too many wrong codes"),
+             role="staff", aliases={"de": ["entsperren"]}, arguments={"jid": _("address")})
     def unlock(self, ctx, jid: str) -> str:
         try:
             jid = bare_jid(jid)
-        except StatusError:
-            return ctx._(_("Not unlocked: {given} is no Jabber address (name@domain)."),
-                         given=jid[:80])
+        except StatusError as error:
+            return ctx._(_("Not unlocked: {error}."), error=error.text(ctx.language))
         cleared = self.book.unlock(jid)
-        return ctx._(_("{jid} may claim again; failed attempts cleared: {count}."), jid=jid,
-                     count=cleared)
+        return ctx._(_("{jid} may claim again; {cleared}"), jid=jid,
+                     cleared=ctx._(CLEARED, count=cleared))
 
     # --- housekeeping, extensions --------------------------------------------------------
     @job(every="10m")
@@ -196,7 +225,7 @@ class Status(Plugin):
         self.book.prune_attempts()
 
     def _when(self, ctx, moment) -> str:
-        return format_moment(moment, ctx.language, ctx.bot.timezone)
+        return local_time(moment, ctx.language, ctx.bot.timezone)
 
     def cli(self):
         from plugins.status.cli import status_cli

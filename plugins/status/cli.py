@@ -1,5 +1,5 @@
-"""`botschaft status …`: set, create, show and list items, import a CSV file, list the kinds,
-unlock a person who made too many wrong claims."""
+"""`botschaft status …`: set, resend, create, show and list items, import a CSV file, list the
+kinds, unlock a person who made too many wrong claims."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from bots.cli import plugin_database
-from bots.i18n import format_moment
+from bots.i18n import render
+from plugins.status import CLEARED, TOLD, local_time
 from plugins.status.feed import FeedError, apply_rows, check_csv
 from plugins.status.service import StatusError, bare_jid
 
@@ -42,10 +43,22 @@ def status_cli() -> click.Group:
         """Set item REF to STATE; everyone who claimed it is told (through the outbox)."""
         with _book() as (book, _bot):
             result = book.set_state(ref, state, note, source="cli")
+        item = result.item
         if result.changed:
-            click.echo(f"{result.item.ref}: {result.item.state} ({result.told} people told)")
+            click.echo(f"{item.ref}: {item.state}; {render(TOLD, 'en', count=result.told)}")
         else:
-            click.echo(f"{result.item.ref} is {result.item.state} already; nothing changed")
+            click.echo(f"{item.ref} is {item.state} already{' with this note' if note else ''}"
+                       f"; nobody was told again (to send it once more: botschaft status "
+                       f"resend {item.ref})")
+
+    @group.command("resend")
+    @click.argument("ref")
+    def resend(ref: str) -> None:
+        """Tell everyone who claimed item REF its last change once more."""
+        with _book() as (book, _bot):
+            result = book.resend(ref, source="cli")
+        click.echo(f"{result.item.ref}: {result.item.state} sent once more; "
+                   f"{render(TOLD, 'en', count=result.told)}")
 
     @group.command("create")
     @click.argument("ref")
@@ -73,7 +86,7 @@ def status_cli() -> click.Group:
                    f", claim code {item.code}, claimed by {watchers}")
         for change in history:
             note = f" — {change.note}" if change.note else ""
-            click.echo(f"  {format_moment(change.changed_at, language, timezone)}  "
+            click.echo(f"  {local_time(change.changed_at, language, timezone)}  "
                        f"{change.state} ({change.source}){note}")
 
     @group.command("list")
@@ -85,7 +98,7 @@ def status_cli() -> click.Group:
         language, timezone = bot.language, bot.timezone
         for item in items:
             click.echo(f"{item.ref:<20} {item.kind:<10} {item.state:<20} "
-                       f"{format_moment(item.updated_at, language, timezone)}")
+                       f"{local_time(item.updated_at, language, timezone)}")
         click.echo(f"{total} open item(s)" + (f", {limit} shown" if total > limit else ""))
 
     @group.command("kinds")
@@ -104,7 +117,7 @@ def status_cli() -> click.Group:
         with _book() as (book, _bot):
             jid = bare_jid(jid)
             cleared = book.unlock(jid)
-        click.echo(f"{jid}: {cleared} failed claim(s) cleared")
+        click.echo(f"{jid}: {render(CLEARED, 'en', count=cleared)}")
 
     @group.command("import")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

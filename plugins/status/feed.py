@@ -12,9 +12,14 @@ import json
 from dataclasses import dataclass
 from typing import Iterator
 
+import peewee
+
+from bots.i18n import translator
 from plugins.status.models import Item, StatusChange, utcnow
 from plugins.status.service import (StatusBook, StatusError, new_code, normalise_ref,
                                     clean_note)
+
+_ = translator(__name__)
 
 MAX_JSON_BYTES = 64 * 1024
 EVENT_FIELDS = {"event_id": True, "ref": True, "state": True, "note": False}
@@ -181,17 +186,26 @@ def _check_row(line: int, values: dict[str, str], ref: str | None, book: StatusB
 
 def apply_rows(rows: list[Row], book: StatusBook, progress=None) -> dict[str, str]:
     """Write checked rows in one transaction (a crash leaves everything as it was): new items
-    in bulk, changes of existing ones with their pushes. Returns generated codes (ref → code)."""
+    in bulk, changes of existing ones with their pushes. Returns generated codes (ref → code).
+    A new reference someone created since the check is named; then nothing is written."""
     generated: dict[str, str] = {}
-    with book.db.atomic():
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start:start + CHUNK]
-            _create_items([row for row in chunk if row.new], book, generated)
-            for row in chunk:
-                if not row.new:
-                    book.set_state(row.ref, row.state, row.note, source="import")
-            if progress:
-                progress(len(chunk))
+    try:
+        with book.db.atomic():
+            for start in range(0, len(rows), CHUNK):
+                chunk = rows[start:start + CHUNK]
+                _create_items([row for row in chunk if row.new], book, generated)
+                for row in chunk:
+                    if not row.new:
+                        book.set_state(row.ref, row.state, row.note, source="import")
+                if progress:
+                    progress(len(chunk))
+    except peewee.IntegrityError:
+        taken = _column_by_ref(book.db, "ref", [row.ref for row in rows if row.new])
+        if not taken:
+            raise
+        raise StatusError("ref", _("created by someone else during the import: {refs}; "
+                                   "nothing was imported, so run the import again"),
+                          refs=", ".join(sorted(taken)[:20])) from None
     return generated
 
 
@@ -229,4 +243,5 @@ def _execute_many(db, model, columns: tuple[str, ...], values: list[tuple]) -> N
     table = f'"{model._meta.table_name}"'  # SQLite and PostgreSQL quote names alike
     names = ", ".join(f'"{column}"' for column in columns)
     marks = ", ".join([db.param] * len(columns))
-    db.cursor().executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
+    with peewee.__exception_wrapper__:  # the driver's errors as peewee's, as execute_sql has them
+        db.cursor().executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)

@@ -21,12 +21,14 @@ import slixmpp
 from slixmpp.jid import InvalidJID
 
 from bots import consent
+from bots.i18n import Text, render, translator
 from bots.services import Services
 from bots.stanza_text import without_forbidden_characters
 from plugins.status.kinds import Kind
 from plugins.status.models import ClaimAttempt, FeedEvent, Item, StatusChange, Watcher, utcnow
 
 log = logging.getLogger(__name__)
+_ = translator(__name__)
 
 NOTIFY_PURPOSE = "status.notify"
 CLAIM_TEXT_VERSION = "status.claim.1"  # bump when the claim answer's wording about pushes changes
@@ -38,26 +40,40 @@ SOURCES = ("chat", "cli", "http", "import", "api")
 
 
 class StatusError(ValueError):
-    """Input the book cannot take; the message says which field and why."""
+    """Input the book cannot take: `field` names it, and the message says why; `str()` in
+    English for the feed and the CLI, `text(language)` for a person in chat."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, message: Text, **values):
+        super().__init__(f"{field}: {render(message, 'en', **values)}")
         self.field = field
+        self.message = message
+        self.values = values
+
+    def text(self, language: str) -> str:
+        return render(self.message, language, **self.values)
 
 
 class UnknownItem(StatusError):
     """No item has this reference."""
 
     def __init__(self, ref: str):
-        super().__init__("ref", f"no item {ref}")
+        super().__init__("ref", _("no item {ref}"), ref=ref)
+
+
+class ItemExists(StatusError):
+    """An item with this reference exists (perhaps created a moment ago by someone else)."""
+
+    def __init__(self, ref: str):
+        super().__init__("ref", _("an item {ref} exists already"), ref=ref)
 
 
 class EventConflict(StatusError):
     """The event id was sent for another item before: the sender reuses ids by mistake."""
 
     def __init__(self, event_id: str, earlier_ref: str):
-        super().__init__("event_id", f"{event_id} was sent for item {earlier_ref} already; "
-                         "give each event an id of its own")
+        super().__init__("event_id", _("{event_id} was sent for item {ref} already; give each "
+                                       "event an id of its own"), event_id=event_id,
+                         ref=earlier_ref)
 
 
 class ClaimResult(enum.Enum):
@@ -70,7 +86,7 @@ class ClaimResult(enum.Enum):
 @dataclass(frozen=True)
 class SetResult:
     item: Item
-    changed: bool  # False: the item had this state already, or the event was applied before
+    changed: bool  # False: the item had this state (and note) already, or a repeated event
     duplicate_event: bool = False
     told: int = 0  # outbox messages written for the people watching
 
@@ -92,12 +108,12 @@ def normalise_ref(ref: str) -> str:
     """References compare without case and surrounding space: "ab-12 " is "AB-12"."""
     ref = (ref or "").strip().upper()
     if not ref:
-        raise StatusError("ref", "the reference is empty")
+        raise StatusError("ref", _("the reference is empty"))
     if len(ref) > MAX_REF_LENGTH:
-        raise StatusError("ref", f"the reference is longer than {MAX_REF_LENGTH} characters")
+        raise StatusError("ref", _("the reference is longer than {limit} characters"),
+                          limit=MAX_REF_LENGTH)
     if any(character.isspace() or not character.isprintable() for character in ref):
-        raise StatusError("ref", f"the reference {ref[:20]!r} contains spaces or control "
-                          "characters")
+        raise StatusError("ref", _("the reference contains spaces or control characters"))
     return ref
 
 
@@ -109,17 +125,23 @@ def bare_jid(text: str) -> str:
     except InvalidJID:
         jid = None
     if jid is None or not jid.user:
-        raise StatusError("jid", f"{(text or '').strip()[:80]!r} is no Jabber address "
-                          "(name@domain)")
+        raise StatusError("jid", _("{given} is no Jabber address (name@domain)"),
+                          given=(text or "").strip()[:80])
     return jid.bare
+
+
+def check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}")
 
 
 def check_event_id(event_id: str) -> None:
     """An id the table can hold (PostgreSQL refuses longer ones, and NUL characters)."""
     if len(event_id) > MAX_EVENT_ID_LENGTH:
-        raise StatusError("event_id", f"longer than {MAX_EVENT_ID_LENGTH} characters")
+        raise StatusError("event_id", _("longer than {limit} characters"),
+                          limit=MAX_EVENT_ID_LENGTH)
     if not event_id.isprintable():
-        raise StatusError("event_id", "contains control characters")
+        raise StatusError("event_id", _("contains control characters"))
 
 
 def normalise_code(code: str) -> str:
@@ -127,7 +149,7 @@ def normalise_code(code: str) -> str:
 
 
 def new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return "".join(secrets.choice(CODE_ALPHABET) for _position in range(CODE_LENGTH))
 
 
 class StatusBook:
@@ -143,20 +165,21 @@ class StatusBook:
     def kind(self, name: str) -> Kind:
         kind = self.kinds.get((name or "").strip().lower())
         if kind is None:
-            raise StatusError("kind", f"unknown kind {name!r}; known: {', '.join(self.kinds)}")
+            raise StatusError("kind", _("unknown kind {kind}; known: {known}"),
+                              kind=(name or "").strip()[:40], known=", ".join(self.kinds))
         return kind
 
     def check_state(self, kind: Kind, state: str) -> str:
         state = (state or "").strip().lower()
         if state not in kind.states:
-            raise StatusError("state", f"{state!r} is no state of kind {kind.name}; known: "
-                              f"{', '.join(kind.states)}")
+            raise StatusError("state", _("{state} is no state of kind {kind}; known: {known}"),
+                              state=state[:40], kind=kind.name, known=", ".join(kind.states))
         return state
 
     def check_code(self, code: str) -> str:
         code = normalise_code(code)
         if not 4 <= len(code) <= 16:
-            raise StatusError("code", "a claim code has 4 to 16 letters or digits")
+            raise StatusError("code", _("a claim code has 4 to 16 letters or digits"))
         return code
 
     # --- writing ---------------------------------------------------------------------------
@@ -168,44 +191,68 @@ class StatusBook:
         kind_ = self.kind(kind)
         state = self.check_state(kind_, state) if state else next(iter(kind_.states))
         code = self.check_code(code) if code else new_code()
-        with self.db.atomic():
-            if Item.select().where(Item.ref == ref).exists():
-                raise StatusError("ref", f"an item {ref} exists already")
-            item = Item.create(ref=ref, kind=kind_.name, state=state, code=code,
-                               closed=kind_.is_final(state))
-            StatusChange.create(item=item, state=state, note=clean_note(note), source=source)
+        note = clean_note(note)
+        try:
+            with self.db.atomic():
+                item = Item.create(ref=ref, kind=kind_.name, state=state, code=code,
+                                   closed=kind_.is_final(state))
+                StatusChange.create(item=item, state=state, note=note, source=source)
+        except peewee.IntegrityError:  # the unique index: also when created at the same moment
+            raise ItemExists(ref) from None
         return item
 
     def set_state(self, ref: str, state: str, note: str | None = None, source: str = "api",
                   event_id: str | None = None) -> SetResult:
-        """Move an item to `state` and tell everyone who claimed it and wants to be told."""
+        """Move an item to `state` and tell everyone who claimed it and wants to be told. The
+        state it has, with no note or the note it has, is no change: nobody is told twice the
+        same (`resend` does that on purpose)."""
         ref = normalise_ref(ref)
         note = clean_note(note)
         if event_id is not None:
             check_event_id(event_id)
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}")
+        check_source(source)
         with self.db.atomic():
-            query = Item.select().where(Item.ref == ref)
-            if isinstance(self.db, peewee.PostgresqlDatabase):
-                query = query.for_update()  # two feeds changing one item take turns
-            item = query.first()
-            if item is None:
-                raise UnknownItem(ref)
+            item = self._item_for_update(ref)
             kind = self.kind(item.kind)
             state = self.check_state(kind, state)
             if event_id is not None and not self._first_event(event_id, item):
                 return SetResult(item, changed=False, duplicate_event=True)
-            if item.state == state and not note:
+            if item.state == state and note in (None, self._last_change(item).note):
                 return SetResult(item, changed=False)
-            now = utcnow()
-            change = StatusChange.create(item=item, state=state, note=note, source=source,
-                                         changed_at=now)
-            Item.update(state=state, closed=kind.is_final(state), updated_at=now).where(
-                Item.id == item.id).execute()
-            item.state, item.closed, item.updated_at = state, kind.is_final(state), now
-            told = self._tell_watchers(item, kind, change)
-        return SetResult(item, changed=True, told=told)
+            return self._record(item, kind, state, note, source)
+
+    def resend(self, ref: str, source: str = "api") -> SetResult:
+        """Tell everyone who claimed the item its last change once more (staff decide: a
+        customer lost the message, or a note must be read again). The history records it."""
+        ref = normalise_ref(ref)
+        check_source(source)
+        with self.db.atomic():
+            item = self._item_for_update(ref)
+            last = self._last_change(item)
+            return self._record(item, self.kind(item.kind), last.state, last.note, source)
+
+    def _item_for_update(self, ref: str) -> Item:
+        query = Item.select().where(Item.ref == ref)
+        if isinstance(self.db, peewee.PostgresqlDatabase):
+            query = query.for_update()  # two feeds changing one item take turns
+        item = query.first()
+        if item is None:
+            raise UnknownItem(ref)
+        return item
+
+    def _last_change(self, item: Item) -> StatusChange:
+        return self.history(item, limit=1)[0]  # create() writes the first
+
+    def _record(self, item: Item, kind: Kind, state: str, note: str | None,
+                source: str) -> SetResult:
+        """The item in `state` from now, its history row, and the pushes about it."""
+        now = utcnow()
+        change = StatusChange.create(item=item, state=state, note=note, source=source,
+                                     changed_at=now)
+        Item.update(state=state, closed=kind.is_final(state), updated_at=now).where(
+            Item.id == item.id).execute()
+        item.state, item.closed, item.updated_at = state, kind.is_final(state), now
+        return SetResult(item, changed=True, told=self._tell_watchers(item, kind, change))
 
     def _first_event(self, event_id: str, item: Item) -> bool:
         """Record the event for its item: True the first time, False for a repeat of it;
@@ -362,5 +409,5 @@ def clean_note(note: str | None) -> str | None:
     PostgreSQL cannot store a NUL), while the rest of the note is worth telling."""
     note = without_forbidden_characters(note or "").strip()
     if len(note) > 1000:
-        raise StatusError("note", "a note has at most 1000 characters")
+        raise StatusError("note", _("a note has at most 1000 characters"))
     return note or None

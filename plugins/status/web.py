@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import json
 
-import peewee
-
 from bots.web import AsyncResource, bearer_matches
 from plugins.status.feed import EVENT_FIELDS, ITEM_FIELDS, FeedError, parse_json
-from plugins.status.service import EventConflict, StatusError, UnknownItem
+from plugins.status.service import EventConflict, ItemExists, StatusError, UnknownItem
 
-ERROR_STATUS = {UnknownItem: 404, EventConflict: 409}  # any other bad input: 400
+ERROR_STATUS = {UnknownItem: 404, ItemExists: 409, EventConflict: 409}  # other bad input: 400
 
 
 def feed_routes(plugin) -> dict:
@@ -65,22 +63,9 @@ class _ItemsFeed(_Feed):
     fields = ITEM_FIELDS
 
     def apply(self, data):
-        book = self.plugin.book
-        if book.find(data["ref"]) is None:
-            try:
-                item = book.create(data["ref"], data["kind"], data.get("code"),
-                                   data.get("state"), data.get("note"), source="http")
-            except (StatusError, peewee.IntegrityError):
-                # A request creating the same item at the same moment may have won: on SQLite
-                # this one then finds the item in its transaction, on PostgreSQL the unique
-                # index refuses it. Either way the item exists now: a conflict, not an error.
-                if book.find(data["ref"]) is None:
-                    raise
-            else:
-                return _answer(201, ref=item.ref, kind=item.kind, state=item.state,
-                               code=item.code)
-        return _answer(409, error=f"ref: an item {data['ref'].strip().upper()} exists "
-                       "already", field="ref")
+        item = self.plugin.book.create(data["ref"], data["kind"], data.get("code"),
+                                       data.get("state"), data.get("note"), source="http")
+        return _answer(201, ref=item.ref, kind=item.kind, state=item.state, code=item.code)
 
 
 class _EventsFeed(_Feed):

@@ -91,7 +91,7 @@ async def test_a_customer_claims_asks_and_is_told_once_per_change_from_every_sou
     assert f"Fahrzeug {ref}" in await kunde.ask(jid, "wo ist meine Bestellung", language="de")
 
     # staff in chat
-    assert "people told: 2" in await staff.ask(jid, f"set {ref} cleaning Felgen extra")
+    assert "2 people were told." in await staff.ask(jid, f"set {ref} cleaning Felgen extra")
     push = (await customer.next_message(jid))["body"]
     assert push == (f"Vehicle {ref}: Your vehicle is being cleaned and will be ready for "
                     "pick-up shortly.\nFelgen extra")
@@ -124,10 +124,10 @@ async def test_notify_off_stops_pushes_and_on_starts_them_again(workshop):
     ref, code = await create_item(bot, staff, kind="order")
     await customer.ask(jid, f"claim {ref} {code}")
     assert "will not write to you" in await customer.ask(jid, "notify off")
-    assert "people told: 0" in await staff.ask(jid, f"set {ref} packed")
+    assert "0 people were told." in await staff.ask(jid, f"set {ref} packed")
     await no_more_messages(customer, jid)
     assert "I will tell you here" in await customer.ask(jid, "notify on")
-    assert "people told: 1" in await staff.ask(jid, f"set {ref} shipped")
+    assert "1 person was told." in await staff.ask(jid, f"set {ref} shipped")
     assert "has been shipped" in (await customer.next_message(jid))["body"]
 
 
@@ -167,7 +167,7 @@ async def test_bad_feed_input_gets_a_clear_error_and_changes_nothing(workshop):
     assert (await post(bot, "events", {"event_id": "1", "ref": ref, "state": "ready"},
                        token="wrong"))[0] == 401
     status, answer = await post(bot, "events", {"event_id": "2", "ref": ref, "state": "redy"})
-    assert status == 400 and answer["field"] == "state" and "'redy' is no state" in answer["error"]
+    assert status == 400 and answer["field"] == "state" and "redy is no state" in answer["error"]
     status, answer = await post(bot, "events", {"event_id": "3", "ref": new_ref(),
                                                 "state": "ready"})
     assert status == 404 and answer["field"] == "ref"
@@ -229,3 +229,128 @@ async def test_a_note_with_a_control_character_arrives_cleaned_and_so_does_the_n
     assert "ready for pick-up" in (await customer.next_message(jid))["body"]
     assert "— Felgen extra" in await customer.ask(jid, f"status {ref}")
     await no_more_messages(customer, jid)
+
+
+async def test_the_same_status_and_note_again_tells_nobody_until_staff_resend_it(workshop):
+    """It sent the customer a second, identical message."""
+    bot, staff, customer, _kunde = workshop
+    jid = bot.boundjid.bare
+    ref, code = await create_item(bot, staff)
+    await customer.ask(jid, f"claim {ref} {code}")
+    push = f"Vehicle {ref}: Your vehicle is ready for pick-up.\nSchlüssel am Empfang"
+
+    assert "1 person was told." in await staff.ask(jid, f"set {ref} ready Schlüssel am Empfang")
+    assert (await customer.next_message(jid))["body"] == push
+    assert await staff.ask(jid, f"set {ref} ready Schlüssel am Empfang") == (
+        f"{ref} is ready already with this note; nobody was told again. To send it once more: "
+        f"resend {ref}")
+    assert await staff.ask(jid, f"setze {ref} ready", language="de") == (
+        f"{ref} hat schon den Status ready; niemand wurde erneut benachrichtigt. Die letzte "
+        f"Nachricht noch einmal senden: erneut {ref}")
+    done = cli(bot, "set", ref, "ready", "--note", "Schlüssel am Empfang")
+    assert done.returncode == 0 and "nobody was told again" in done.stdout, done.stderr
+    await no_more_messages(customer, jid)
+
+    assert await staff.ask(jid, f"resend {ref}") == f"{ref} (ready) sent once more; 1 person " \
+        "was told."
+    assert (await customer.next_message(jid))["body"] == push
+    assert cli(bot, "resend", ref).stdout == f"{ref}: ready sent once more; 1 person was told.\n"
+    assert (await customer.next_message(jid))["body"] == push
+    assert await staff.ask(jid, "resend NO-SUCH-REF") == "Not sent: no item NO-SUCH-REF"
+    await no_more_messages(customer, jid)
+
+
+# --- no technical token a customer or staff member reads ------------------------------------
+TECHNICAL_TOKENS = {
+    "None": re.compile(r"\bNone\b"),
+    "a Python repr": re.compile(r"(?<!\w)'[^'\n]+'(?!\w)|<[^<>]*\bobject\b[^<>]*>"),
+    "an unfilled placeholder": re.compile(r"\{\w*\}"),
+    # not in a choice to type, as in `language de|en`
+    "a bare language code": re.compile(r"(?<![\w@/.|-])(?:de|en)(?![\w@/.|-])"),
+    # names whose English label differs (reference, on|off, address, status)
+    "a parameter name": re.compile(r"[<\[](?:ref|switch|jid|state)[\]>|]"
+                                   r"|\b(?:ref|switch|jid|state) (?:is missing|must|fehlt|muss)"),
+}
+GERMAN_ONLY = {  # in German answers: untranslated labels and the words of standard phrases
+    "a parameter name": re.compile(r"[<\[](?:code|kind|note|command|reference|address|status)"
+                                   r"[\]>|]|\b(?:code|kind|note|command) (?:fehlt|muss)"),
+    "an English word": re.compile(
+        r"\b(?:the|is|are|your|you|write|already|told|people|person|linked|notifications|"
+        r"reference|item|items|missing|changed|created|claim|notify|set|create|unlock|resend|"
+        r"help|open|on|off|now|again|nobody|Not|Done)\b"),
+}
+
+
+def technical_tokens(answer: str, language: str) -> list[str]:
+    checks = {**TECHNICAL_TOKENS, **(GERMAN_ONLY if language == "de" else {})}
+    return [f"{what}: {match.group()!r}" for what, pattern in checks.items()
+            for match in pattern.finditer(answer)]
+
+
+class Reader:
+    """Asks in one language and keeps every answer (and push) that shows a technical token."""
+
+    def __init__(self, bot, language: str):
+        self.jid = bot.boundjid.bare
+        self.language = language
+        self.found: list[str] = []
+
+    def read(self, said: str, answer: str) -> str:
+        self.found += [f"{self.language} {said!r} → {token} in {answer!r}"
+                       for token in technical_tokens(answer, self.language)]
+        return answer
+
+    async def ask(self, client, text: str) -> str:
+        return self.read(text, await client.ask(self.jid, text, language=self.language))
+
+    async def push(self, client) -> str:
+        return self.read("(push)", (await client.next_message(self.jid))["body"])
+
+
+WORDS = {  # what people of each language write
+    "en": dict(create="create", set="set", open="open", unlock="unlock", resend="resend",
+               claim="claim", status="status", notify="notify", on="on", off="off",
+               help="help", question="Is my car ready?"),
+    "de": dict(create="anlegen", set="setze", open="offen", unlock="entsperren",
+               resend="erneut", claim="verknüpfen", status="stand", notify="benachrichtigen",
+               on="an", off="aus", help="hilfe", question="Ist mein Auto fertig?"),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+async def test_a_first_hour_shows_no_technical_token(workshop, language):
+    """A customer's and a staff member's first conversation, answer by answer. It showed
+    `ref is missing`, `notify [switch]`, `'redy'`, and English in German help and errors.
+    State and kind names (`ready`, `vehicle`) are words staff type, so they may appear."""
+    bot, staff, customer, _kunde = workshop
+    words = WORDS[language]
+    reader = Reader(bot, language)
+    ref = new_ref()
+
+    created = await reader.ask(staff, f"{words['create']} vehicle {ref}")
+    code = re.search(r"\b([A-Z2-9]{6})$", created).group(1)
+    await reader.ask(customer, f"{words['claim']} {ref} WRONG1")
+    await reader.ask(customer, f"{words['claim']} {ref}")  # a usage error: the code is missing
+    await reader.ask(customer, f"{words['claim']} {ref} {code}")
+    await reader.ask(customer, words["status"])
+    await reader.ask(customer, f"{words['status']} {ref}")
+    await reader.ask(customer, words["question"])
+    await reader.ask(customer, words["notify"])
+    await reader.ask(customer, f"{words['notify']} {words['off']}")
+    await reader.ask(customer, f"{words['notify']} {words['on']}")
+    await reader.ask(customer, words["help"])
+    await reader.ask(customer, f"{words['help']} {words['claim']}")
+
+    await reader.ask(staff, f"{words['set']} {ref} ready Schlüssel am Empfang")
+    await reader.push(customer)
+    await reader.ask(staff, f"{words['set']} {ref} ready Schlüssel am Empfang")
+    await reader.ask(staff, f"{words['resend']} {ref}")
+    await reader.push(customer)
+    await reader.ask(staff, f"{words['set']} {ref} redy")
+    await reader.ask(staff, f"{words['set']} {ref}")
+    await reader.ask(staff, f"{words['create']} vehicle {ref}")
+    await reader.ask(staff, f"{words['open']}")
+    await reader.ask(staff, f"{words['unlock']} {customer.boundjid.bare}")
+    await reader.ask(staff, words["help"])
+    assert not reader.found, "\n".join(reader.found)
+    await no_more_messages(customer, bot.boundjid.bare)

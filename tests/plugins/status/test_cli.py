@@ -28,13 +28,13 @@ def run(tmp_path, monkeypatch):
 def test_create_set_and_show(run):
     assert "claim code ABCD23" in run("create", "4711", "vehicle", "--code", "abcd-23").output
     assert run("set", "4711", "cleaning", "--note", "Felgen").output == (
-        "4711: cleaning (0 people told)\n")
-    assert "already; nothing changed" in run("set", "4711", "cleaning").output
+        "4711: cleaning; 0 people were told.\n")
+    assert "already; nobody was told again" in run("set", "4711", "cleaning").output
     shown = run("show", "4711").output
     assert "4711 (vehicle): cleaning, claim code ABCD23, claimed by 0" in shown
     assert "cleaning (cli) — Felgen" in shown
     wrong = run("set", "4711", "cleanign")
-    assert wrong.exit_code == 1 and "state: 'cleanign' is no state of kind vehicle" in wrong.output
+    assert wrong.exit_code == 1 and "state: cleanign is no state of kind vehicle" in wrong.output
     assert "no item 99" in run("show", "99").output
 
 
@@ -43,8 +43,8 @@ def test_a_bad_file_names_every_line_and_imports_nothing(run, tmp_path):
                                        "C;bus;packed\n", encoding="utf-8")
     result = run("import", "jobs.csv", "--codes-out", "codes.csv")
     assert result.exit_code == 1
-    assert "jobs.csv: line 3, field state: 'shiped' is no state of kind order" in result.output
-    assert "jobs.csv: line 4, field kind: unknown kind 'bus'" in result.output
+    assert "jobs.csv: line 3, field state: shiped is no state of kind order" in result.output
+    assert "jobs.csv: line 4, field kind: unknown kind bus" in result.output
     assert "2 error(s); nothing was imported" in result.output
     assert "no item A" in run("show", "A").output and not (tmp_path / "codes.csv").exists()
 
@@ -84,10 +84,10 @@ def test_unlock_forgets_a_person_s_failed_claims(run, tmp_path):
     assert claims(tmp_path, *[f"WRONG{attempt}" for attempt in range(5)], "ABCD23")[-1] \
         is ClaimResult.LIMITED
     assert run("unlock", "Alice@Example.com/phone").output == (
-        "alice@example.com: 5 failed claim(s) cleared\n")
+        "alice@example.com: 5 failed attempts were cleared.\n")
     assert claims(tmp_path, "ABCD23") == [ClaimResult.LINKED]
     refused = run("unlock", "no-address")
-    assert refused.exit_code == 1 and "'no-address' is no Jabber address" in refused.output
+    assert refused.exit_code == 1 and "no-address is no Jabber address" in refused.output
 
 
 def test_codes_out_that_cannot_be_written_imports_nothing(run, tmp_path):

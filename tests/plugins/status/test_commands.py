@@ -4,9 +4,10 @@ reach: what staff and customers read, in English and German."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from bots.consent import Consent
-from plugins.status import Status
+from plugins.status import Status, local_time
 from plugins.status.service import CLAIM_TEXT_VERSION, NOTIFY_PURPOSE
 
 
@@ -26,7 +27,7 @@ async def test_staff_unlock_a_customer_who_used_up_their_attempts(make_bot, chat
 
     assert "may claim again" not in await customer.ask(jid, f"unlock {customer.boundjid.bare}")
     assert await staff.ask(jid, f"unlock {customer.boundjid.bare.upper()}/phone") == (
-        f"{customer.boundjid.bare} may claim again; failed attempts cleared: 2.")
+        f"{customer.boundjid.bare} may claim again; 2 failed attempts were cleared.")
     assert (await customer.ask(jid, f"claim 4711 {code}")).startswith("Linked: Vehicle 4711")
     assert await staff.ask(jid, "entsperren kein-jid", language="de") == (
         "Nicht entsperrt: kein-jid ist keine Jabber-Adresse (name@domain).")
@@ -55,3 +56,10 @@ async def test_the_claim_answer_says_what_was_agreed_to_and_how_to_stop_it(make_
                                              (kunde.boundjid.bare, CLAIM_TEXT_VERSION)}
     assert (await kunde.ask(jid, "benachrichtigen aus", language="de")).startswith(
         "Erledigt: Ich schreibe Ihnen nicht mehr")
+
+
+def test_times_read_day_month_year_and_a_24_hour_clock_in_english_too():
+    """Babel's plain "en" wrote 3/4/26, 6:05 PM: the 3rd of April to a European customer."""
+    moment = datetime(2026, 3, 4, 17, 5)  # stored as naive UTC
+    assert local_time(moment, "en", "Europe/Berlin") == "04/03/2026, 18:05"
+    assert local_time(moment, "de", "Europe/Berlin") == "04.03.26, 18:05"

@@ -10,6 +10,7 @@ from plugins.status import Status
 from bots.testing import services_over
 from plugins.status.feed import (EVENT_FIELDS, FeedError, apply_rows, check_csv, parse_json)
 from plugins.status.models import Item, StatusChange
+from plugins.status.service import StatusError
 
 
 @pytest.fixture
@@ -52,10 +53,10 @@ def test_every_bad_row_is_reported_with_line_and_field_and_nothing_is_checked_in
             'A-8,order,packed,"open\n')
     report = check_csv(text, book)
     assert report.errors == [
-        "line 2, field state: 'shiped' is no state of kind order; known: received, packed, "
+        "line 2, field state: shiped is no state of kind order; known: received, packed, "
         "shipped, ready_for_collection, delivered, collected, cancelled",
         "line 3, field ref: the reference is empty",
-        "line 4, field kind: unknown kind 'bus'; known: vehicle, order, book",
+        "line 4, field kind: unknown kind bus; known: vehicle, order, book",
         "line 5, field (row): 2 columns, the header has 4",
         "line 6, field kind: 4711 is of kind vehicle, not order",
         "line 7, field kind: A-6 is new: give its kind (vehicle, order, book)",
@@ -98,3 +99,17 @@ def test_json_problems_name_the_field(body, problem):
         parse_json(body, EVENT_FIELDS)
     assert str(error.value) == problem
     assert error.value.field == problem.split(":")[0]
+
+
+def test_an_item_created_meanwhile_by_someone_else_is_named_and_nothing_is_imported(book):
+    """Between the check and the import, staff created one of the file's new references: the
+    unique index refused the import with an IntegrityError, a traceback for the admin."""
+    report = check_csv("ref,kind,state\nA,order,packed\nB,order,packed\n", book)
+    book.create("B", "order", code="ABCD23")
+    with pytest.raises(StatusError) as error:
+        apply_rows(report.rows, book)
+    assert str(error.value) == ("ref: created by someone else during the import: B; nothing "
+                                "was imported, so run the import again")
+    assert [item.ref for item in Item.select()] == ["B"]
+    assert apply_rows(check_csv("ref,kind,state\nA,order,packed\nB,order,packed\n",
+                                book).rows, book).keys() == {"A"}
