@@ -127,7 +127,12 @@ def _rendered(values: dict, language: str) -> dict:
             for name, value in values.items()}
 
 
+# Babel's "en" writes US dates (3/4/26, 6:05 PM); customers in Europe read day, month and a
+# 24-hour clock: British English does both.
+TIME_LOCALES = {"en": "en_GB"}
+
+
 def format_moment(moment: datetime, language: str, timezone: str) -> str:
     """A stored time (naive UTC) as people read it: local time, their language's short form."""
     return format_datetime(moment.replace(tzinfo=UTC), "short", tzinfo=ZoneInfo(timezone),
-                           locale=language)
+                           locale=TIME_LOCALES.get(language, language))

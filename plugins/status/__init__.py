@@ -28,16 +28,6 @@ NOTIFY_TEXT_VERSION = "status.notify.1"  # the wording of the `notify on` answer
 REFERENCE = _("reference")
 TOLD = _n("{count} person was told.", "{count} people were told.")
 CLEARED = _n("{count} failed attempt was cleared.", "{count} failed attempts were cleared.")
-# Babel's "en" writes US dates (3/4/26, 6:05 PM); customers in Europe read day, month and a
-# 24-hour clock: British English does both.
-TIME_LOCALES = {"en": "en_GB"}
-
-
-def local_time(moment, language: str, timezone: str) -> str:
-    """A stored time as people of `language` read it, in the company's time zone."""
-    return format_moment(moment, TIME_LOCALES.get(language, language), timezone)
-
-
 class Status(Plugin):
     name = "status"
     description = "Status queries: customers ask, and are told when the status changes."
@@ -225,7 +215,7 @@ class Status(Plugin):
         self.book.prune_attempts()
 
     def _when(self, ctx, moment) -> str:
-        return local_time(moment, ctx.language, ctx.bot.timezone)
+        return format_moment(moment, ctx.language, ctx.bot.timezone)
 
     def cli(self):
         from plugins.status.cli import status_cli

@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from bots.cli import plugin_database
-from bots.i18n import render
-from plugins.status import CLEARED, TOLD, local_time
+from bots.i18n import format_moment, render
+from plugins.status import CLEARED, TOLD
 from plugins.status.feed import FeedError, apply_rows, check_csv
 from plugins.status.service import StatusError, bare_jid
 
@@ -86,7 +86,7 @@ def status_cli() -> click.Group:
                    f", claim code {item.code}, claimed by {watchers}")
         for change in history:
             note = f" — {change.note}" if change.note else ""
-            click.echo(f"  {local_time(change.changed_at, language, timezone)}  "
+            click.echo(f"  {format_moment(change.changed_at, language, timezone)}  "
                        f"{change.state} ({change.source}){note}")
 
     @group.command("list")
@@ -98,7 +98,7 @@ def status_cli() -> click.Group:
         language, timezone = bot.language, bot.timezone
         for item in items:
             click.echo(f"{item.ref:<20} {item.kind:<10} {item.state:<20} "
-                       f"{local_time(item.updated_at, language, timezone)}")
+                       f"{format_moment(item.updated_at, language, timezone)}")
         click.echo(f"{total} open item(s)" + (f", {limit} shown" if total > limit else ""))
 
     @group.command("kinds")

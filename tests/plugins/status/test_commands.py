@@ -7,7 +7,8 @@ import re
 from datetime import datetime
 
 from bots.consent import Consent
-from plugins.status import Status, local_time
+from bots.i18n import format_moment
+from plugins.status import Status
 from plugins.status.service import CLAIM_TEXT_VERSION, NOTIFY_PURPOSE
 
 
@@ -61,5 +62,5 @@ async def test_the_claim_answer_says_what_was_agreed_to_and_how_to_stop_it(make_
 def test_times_read_day_month_year_and_a_24_hour_clock_in_english_too():
     """Babel's plain "en" wrote 3/4/26, 6:05 PM: the 3rd of April to a European customer."""
     moment = datetime(2026, 3, 4, 17, 5)  # stored as naive UTC
-    assert local_time(moment, "en", "Europe/Berlin") == "04/03/2026, 18:05"
-    assert local_time(moment, "de", "Europe/Berlin") == "04.03.26, 18:05"
+    assert format_moment(moment, "en", "Europe/Berlin") == "04/03/2026, 18:05"
+    assert format_moment(moment, "de", "Europe/Berlin") == "04.03.26, 18:05"
