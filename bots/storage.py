@@ -3,7 +3,11 @@
 `sqlite:///path` is the embedded default (WAL mode, so readers never wait for the writer);
 `postgresql://user@host/db` is the production path (psycopg 3). Database calls never run on the
 event loop: `await storage.run(fn, ...)` hands them to a bounded pool of worker threads, each
-with its own connection (peewee keeps connections per thread).
+with its own connection (peewee keeps connections per thread); a connection the server dropped
+(a PostgreSQL restart) is replaced, and the call tried once more.
+
+Models are declared without a database (plugins write plain `peewee.Model`s); a Storage binds
+them per thread, so two Storages in one process (two bots in a test) never mix their rows.
 
 Schemas: a fresh database gets every model's table at once and its migrations are recorded as
 done; an existing one runs its pending migrations (playhouse.migrations, numbered scripts with
@@ -17,6 +21,8 @@ import functools
 import importlib.resources
 import importlib.util
 import logging
+import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -24,6 +30,7 @@ from urllib.parse import urlparse
 import peewee
 from playhouse.db_url import connect as connect_url
 from playhouse.migrations import Runner
+from playhouse.shortcuts import ThreadSafeDatabaseMetadata
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +53,8 @@ def open_database(url: str) -> peewee.Database:
     if scheme == "sqlite":
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
         if not path:
-            raise StorageError(f"database url {url!r}: write sqlite:///relative/file.db or "
-                               "sqlite:////absolute/file.db")
+            raise StorageError(f"database url {redacted(url)!r}: write "
+                               "sqlite:///relative/file.db or sqlite:////absolute/file.db")
         # lock_type: transactions take the write lock when they begin (BEGIN IMMEDIATE). A
         # deferred one that reads first and writes later fails at once with "database is
         # locked" when another connection wrote in between, whatever busy_timeout says.
@@ -58,7 +65,8 @@ def open_database(url: str) -> peewee.Database:
         if importlib.util.find_spec("psycopg") is None:  # peewee uses psycopg 3 when present
             raise StorageError("PostgreSQL needs psycopg 3: pip install 'botschaft[postgres]'")
         return connect_url(url)
-    raise StorageError(f"database url {url!r}: the scheme must be sqlite or postgresql")
+    raise StorageError(f"database url {redacted(url)!r}: the scheme must be sqlite or "
+                       "postgresql")
 
 
 class Storage:
@@ -67,21 +75,44 @@ class Storage:
     def __init__(self, url: str, workers: int = 4):
         self.url = url
         self.db = open_database(url)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+        self._models: tuple[type[peewee.Model], ...] = ()
+        self._own_thread = threading.local()  # marks this Storage's worker threads
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db",
+                                        initializer=self._mark_own_thread)
 
     @property
     def backend(self) -> str:
         return "postgresql" if isinstance(self.db, peewee.PostgresqlDatabase) else "sqlite"
 
     async def run(self, fn, *args, **kwargs):
-        """Run database work (plain peewee code) on a worker thread and await its result."""
+        """Run database work (plain peewee code) on a worker thread and await its result.
+
+        When the server dropped the connection (a PostgreSQL restart), `fn` runs once more on a
+        new one: let it do its writes in one transaction, or so that running it again is
+        harmless."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._pool, functools.partial(self._call, fn, *args, **kwargs))
 
+    def _mark_own_thread(self) -> None:
+        self._own_thread.active = True
+
     def _call(self, fn, *args, **kwargs):
+        self._bind_in_this_thread()
         self.db.connect(reuse_if_open=True)
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except (peewee.OperationalError, peewee.InterfaceError):
+            if self.db.is_closed() or self.db.is_connection_usable():
+                raise  # an error of the work itself, not of the connection
+            in_transaction = self.db.in_transaction()
+            self.db.connection().close()
+            self.db.dispose()  # forget the broken connection; the next use opens a new one
+            if in_transaction:
+                raise  # what the transaction did is unknown: running fn again is not safe
+            log.warning("the database connection was lost; trying once more on a new one")
+            self.db.connect()
+            return fn(*args, **kwargs)
 
     def check(self) -> None:
         """Connect once and say clearly when that is impossible."""
@@ -89,15 +120,15 @@ class Storage:
             self.db.connect(reuse_if_open=True)
             self.db.execute_sql("SELECT 1")
         except peewee.OperationalError as exc:
-            raise StorageError(f"cannot open the database {_redacted(self.url)}: "
+            raise StorageError(f"cannot open the database {redacted(self.url)}: "
                                f"{str(exc).strip()}") from None
 
     def migrate(self, schemas: list[Schema]) -> list[str]:
         """Bring every schema up to date; returns what was applied ("owner: migration")."""
         self.check()
+        self._bind(schemas)
         applied = []
         for schema in schemas:
-            self.db.bind(list(schema.models))  # plugins declare models without a database
             fresh = not any(model.table_exists() for model in schema.models)
             runner = self._runner(schema)
             with self.db.atomic():
@@ -113,13 +144,30 @@ class Storage:
 
     def pending(self, schemas: list[Schema]) -> list[str]:
         """Migrations not yet applied (for `botschaft doctor`)."""
+        self._bind(schemas)
         pending = []
         for schema in schemas:
-            self.db.bind(list(schema.models))
             runner = self._runner(schema)
             if runner and any(model.table_exists() for model in schema.models):
                 pending += [f"{schema.owner}: {m.name}" for m in runner.status() if not m.applied]
         return pending
+
+    def _bind(self, schemas: list[Schema]) -> None:
+        """Give these models (and the models they refer to) this database: in this Storage's
+        worker threads for good, in every other thread (the event loop, a CLI command) until
+        another Storage binds them."""
+        models = [related for schema in schemas for model in schema.models
+                  for _, related, _ in model._meta.model_graph()]
+        for model in models:
+            _with_a_database_per_thread(model)
+            model._meta.set_database(self.db)
+        self._models = tuple(dict.fromkeys(self._models + tuple(models)))
+        self._bind_in_this_thread()
+
+    def _bind_in_this_thread(self) -> None:
+        if getattr(self._own_thread, "active", False):
+            for model in self._models:
+                model._meta.bind_thread(self.db)
 
     def _runner(self, schema: Schema) -> Runner | None:
         if not schema.migrations_package:
@@ -133,8 +181,46 @@ class Storage:
             self.db.close()
 
 
-def _redacted(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url
+class DatabasePerThread(ThreadSafeDatabaseMetadata):
+    """A model's database as each thread sees it: a Storage's worker threads see their
+    Storage's (`bind_thread`), every other thread the one bound last (`Model.bind`)."""
+
+    def set_database(self, database: peewee.Database) -> None:
+        with self._lock:
+            self._database = database
+            del self.table
+            for hook in self._db_hooks:
+                hook(database)
+
+    def bind_thread(self, database: peewee.Database) -> None:
+        if getattr(self._local, "database", None) is not database:
+            self._local.database = database
+            del self.table  # the cached table object names the database too
+
+
+_converting = threading.Lock()
+
+
+def _with_a_database_per_thread(model: type[peewee.Model]) -> None:
+    """Switch a model declared the usual way (one database for all threads) to
+    DatabasePerThread, keeping everything else it knows; plugin authors change nothing."""
+    with _converting:
+        meta = model._meta
+        if isinstance(meta, DatabasePerThread):
+            return
+        database = meta.__dict__.pop("database", None)
+        meta.__class__ = DatabasePerThread
+        meta._lock = threading.Lock()
+        meta._local = threading.local()
+        meta._database = database
+        model._schema.database = None  # creating tables follows the thread's database too
+
+
+_PASSWORD_IN_USER_PART = re.compile(r"(://[^:/@?#]*:).*@")
+_PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
+def redacted(url: str) -> str:
+    """The URL as it may be printed or logged: any password in it shown as ***."""
+    url = _PASSWORD_IN_USER_PART.sub(r"\1***@", url)
+    return _PASSWORD_PARAMETER.sub(r"\1***", url)

@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from bots.config import ConfigError, load, template
+from bots.config import SCHEMA, ConfigError, Setting, load, template
 
 
 def write(tmp_path, text: str):
@@ -26,8 +26,9 @@ def test_the_init_template_is_valid_toml_with_every_default(tmp_path):
 def test_a_misspelt_key_is_named_with_the_allowed_ones(tmp_path):
     path = write(tmp_path, '[xmpp]\njid = "bot@example.com"\npasswort = "x"\n')
     with pytest.raises(ConfigError, match=r"\[xmpp\] unknown key 'passwort'; allowed: ca_file, "
-                                          r"component_secret, component_secret_file, host, jid, "
-                                          r"mode, password, password_file, port"):
+                                          r"component_secret, component_secret_file, "
+                                          r"connect_timeout, host, jid, mode, password, "
+                                          r"password_file, port"):
         load(path, environ={})
 
 
@@ -98,3 +99,26 @@ def test_plugin_sections_are_checked_against_the_plugins_defaults(tmp_path):
     with pytest.raises(ConfigError, match=r"\[plugins.status\] unknown key 'kind'; allowed: "
                                           r"kinds, limit, notify"):
         bad.plugin_config("status", defaults)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[xmpp]\npassword = 482913', r"\[xmpp\] password must be text, not a whole number "
+                                  r"\(a secret: not shown\)"),
+    ('[web]\ntoken = ["x7Qm2"]', r"\[web\] token must be text, not a list \(a secret: not shown\)"),
+])
+def test_a_mistyped_secret_is_named_but_never_echoed(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        load(write(tmp_path, text), environ={})
+    assert "482913" not in str(error.value) and "x7Qm2" not in str(error.value)
+
+
+def test_a_secret_that_fails_its_check_is_described_without_its_value(tmp_path, monkeypatch):
+    def long_enough(token: str) -> None:
+        if len(token) < 16:
+            raise ValueError(f"needs 16 characters or more, not {token!r}")
+    monkeypatch.setitem(SCHEMA, "web", [Setting("token", str, "", "", secret=True,
+                                                check=long_enough)])
+    with pytest.raises(ConfigError, match=r"BOTSCHAFT_WEB_TOKEN: needs 16 characters or more, "
+                                          r"not '\*\*\*'") as error:
+        load(None, environ={"BOTSCHAFT_WEB_TOKEN": "hunter2"})
+    assert "hunter2" not in str(error.value)
