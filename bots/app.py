@@ -352,7 +352,8 @@ async def create_bot(config: Config, plugins: list[Plugin] | None = None,
                      clock: Clock | None = None) -> Bot:
     """Open the database, load the plugins (all enabled ones unless given), migrate, build."""
     config.require()
-    storage = Storage(config.get("database", "url"), config.get("database", "workers"))
+    storage = Storage(config.get("database", "url"), config.get("database", "workers"),
+                      config.get("database", "handler_workers"))
     if plugins is None:
         plugins = load_plugins(config).plugins
     applied = await storage.run(storage.migrate, schemas(plugins))

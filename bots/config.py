@@ -81,7 +81,11 @@ SCHEMA: dict[str, list[Setting]] = {
     "database": [
         Setting("url", str, "sqlite:///botschaft.db", "sqlite:///path/to/file.db (embedded) "
                 "or postgresql://user@host/dbname (production; needs botschaft[postgres])."),
-        Setting("workers", int, 4, "Threads that run database work off the event loop."),
+        Setting("workers", int, 4, "Threads that run the core's database work (outbox, "
+                "scheduler) off the event loop.", check=_positive),
+        Setting("handler_workers", int, 4, "Threads for plugins' plain (sync) command handlers, "
+                "apart from the core's: a slow handler never holds up delivery.",
+                check=_positive),
     ],
     "outbox": [
         Setting("rate", int, 500, "Messages the bot starts itself: at most this many a second."),

@@ -194,7 +194,7 @@ class Dispatcher:
                 result = await guarded(spec.handler(ctx, **values),
                                        f"command {spec.name!r} of plugin {spec.plugin!r}")
             else:
-                result = await bot.storage.run(spec.handler, ctx, **values)
+                result = await bot.storage.run_handler(spec.handler, ctx, **values)
         except Exception as exc:
             log.exception("command %r of plugin %r failed", spec.name, spec.plugin)
             return self._apology(person.language, spec.plugin, spec.name, exc)

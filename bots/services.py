@@ -73,8 +73,8 @@ class Services:
         return self._storage.db
 
     async def run(self, fn, *args, **kwargs):
-        """Run database work on the worker pool from async code: `await bot.run(fn, …)`."""
-        return await self._storage.run(fn, *args, **kwargs)
+        """Run database work on a worker thread from async code: `await bot.run(fn, …)`."""
+        return await self._storage.run_handler(fn, *args, **kwargs)
 
     # --- messages ----------------------------------------------------------------------------
     def notify(self, key: str, jid: str, text: str) -> bool:

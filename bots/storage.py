@@ -72,13 +72,18 @@ def open_database(url: str) -> peewee.Database:
 class Storage:
     """One database for the core and all plugins, used from the event loop."""
 
-    def __init__(self, url: str, workers: int = 4):
+    def __init__(self, url: str, workers: int = 4, handler_workers: int = 4):
         self.url = url
         self.db = open_database(url)
         self._models: tuple[type[peewee.Model], ...] = ()
         self._own_thread = threading.local()  # marks this Storage's worker threads
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db",
                                         initializer=self._mark_own_thread)
+        # Plugins' handlers get threads of their own: however slow they are, the outbox and
+        # the scheduler (on the pool above) go on.
+        self._handler_pool = ThreadPoolExecutor(max_workers=handler_workers,
+                                                thread_name_prefix="handler",
+                                                initializer=self._mark_own_thread)
 
     @property
     def backend(self) -> str:
@@ -93,6 +98,13 @@ class Storage:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._pool, functools.partial(self._call, fn, *args, **kwargs))
+
+    async def run_handler(self, fn, *args, **kwargs):
+        """`run` for a plugin's code (a sync command handler, or `ctx.db` work), on threads of
+        its own."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._handler_pool, functools.partial(self._call, fn, *args, **kwargs))
 
     def _mark_own_thread(self) -> None:
         self._own_thread.active = True
@@ -176,6 +188,7 @@ class Storage:
         return Runner(self.db, str(directory), table_name=f"migrations_{schema.owner}")
 
     def close(self) -> None:
+        self._handler_pool.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         if not self.db.is_closed():
             self.db.close()

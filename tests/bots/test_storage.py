@@ -20,6 +20,7 @@ import peewee
 import pytest
 
 from bots.outbox import OutboxMessage, enqueue
+from bots.plugin import Plugin, command
 from bots.storage import Schema, Storage, StorageError, redacted
 
 
@@ -334,3 +335,39 @@ def test_an_unreachable_postgresql_fails_the_run_under_ci_and_is_skipped_elsewhe
     assert result.returncode == (1 if ci else 0)
     assert "no PostgreSQL at postgresql://bot:***@127.0.0.1:1/none" in result.stdout
     assert "s3cr3t" not in result.stdout
+
+
+class Stuck(Plugin):
+    """Plain handlers that wait until told: a slow ERP call, a stuck lock."""
+    name = "stuck"
+
+    def __init__(self):
+        super().__init__()
+        self.release = threading.Event()
+        self.waiting = threading.Semaphore(0)
+
+    @command(help="waits")
+    def wait(self, ctx) -> str:
+        self.waiting.release()
+        self.release.wait(60)
+        return "released"
+
+
+async def test_slow_plain_handlers_do_not_hold_up_delivery(make_bot, chat_client):
+    plugin = Stuck()
+    bot = await make_bot(plugins=[plugin], DATABASE_WORKERS="2", DATABASE_HANDLER_WORKERS="2")
+    customers = [await chat_client() for _ in range(3)]
+    try:
+        for customer in customers:  # more than all the threads of either pool
+            customer.say(bot.boundjid.bare, "wait")
+        for _ in range(2):
+            await asyncio.to_thread(plugin.waiting.acquire, timeout=10)
+        await bot.storage.run(enqueue, "push:meanwhile", customers[0].boundjid.bare,
+                              "Your car is ready")
+        bot.outbox.wake()
+        assert (await customers[0].next_message(bot.boundjid.bare))["body"] == \
+            "Your car is ready"
+    finally:
+        plugin.release.set()
+    for customer in customers:
+        assert (await customer.next_message(bot.boundjid.bare, timeout=20))["body"] == "released"
