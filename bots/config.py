@@ -8,6 +8,7 @@ from a file named by `password_file` / `BOTSCHAFT_XMPP_PASSWORD_FILE`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -190,7 +191,40 @@ def load(path: Path | None = DEFAULT_PATH, environ: dict[str, str] | None = None
             plugin_sections = {key: given.pop(key) for key in list(given)
                                if isinstance(given[key], dict)}
         values[section] = _check_section(section, settings, given, environ, source)
+    _check_web(values["web"], source)
     return Config(values, plugin_sections, source, dict(environ))
+
+
+def web_address(listen: str) -> tuple[str, int]:
+    """(host, port) of `[web] listen`: "127.0.0.1:8731", "[::1]:8731", ":8731" (loopback)."""
+    host, colon, port = listen.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{listen!r} is no host:port such as 127.0.0.1:8731")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_web(web: dict[str, Any], source: str) -> None:
+    """A web listener other machines can reach serves /metrics and plugin routes: only with a
+    token."""
+    if not web["listen"]:
+        return
+    try:
+        host, _port = web_address(web["listen"])
+    except ValueError as exc:
+        raise ConfigError(f"{source}: [web] listen: {exc}") from None
+    if not is_loopback(host) and not web["token"]:
+        raise ConfigError(f"{source}: [web] listen = {web['listen']} is reachable from other "
+                          "machines: set [web] token (or BOTSCHAFT_WEB_TOKEN, or token_file) "
+                          "to protect it, or listen on 127.0.0.1")
 
 
 def _check_section(section: str, settings: list[Setting], given: dict[str, Any],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -38,6 +39,8 @@ def diagnose(config_path: Path | None) -> list[Result]:
         results.append((False, "command words", f"{clash}. Rename the command or alias in "
                         "that plugin, or disable one of the two."))
 
+    if config.get("web", "listen"):
+        results.append(_check_web_port(config))
     results.append(_check_database(config, report.plugins))
     results.append(asyncio.run(_check_login(config)))
     return results
@@ -63,6 +66,21 @@ def _check_database(config, plugins) -> Result:
                                   f"{'; '.join(missing)}. The plugin needs a migration that " \
                                   "adds them (migrations/NNNN_name.py with up(migrator, db))."
     return True, f"database ({storage.backend})", ""
+
+
+def _check_web_port(config) -> Result:
+    """The web port is free, or the running bot has it."""
+    listen = config.get("web", "listen")
+    host, port = configuration.web_address(listen)
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        if running_bot_health(config):
+            return True, f"web listen {listen} (the running bot answers there)", ""
+        return False, f"web listen {listen}", f"cannot listen there ({exc.strerror}): another " \
+                                              "program has the port. Choose another [web] listen."
+    return True, f"web listen {listen} (free)", ""
 
 
 def missing_columns(db, schemas) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import logging
 import time
@@ -31,7 +30,7 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 # None of the imports above imports twisted.internet.reactor; only start() does, after
 # install_reactor() has put Twisted on the asyncio loop.
 
-from bots.config import ConfigError
+from bots.config import ConfigError, web_address
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +83,9 @@ class WebServer:
     """Owns the listening port; `start()` binds it, `stop()` releases it."""
 
     def __init__(self, bot, listen: str, token: str = ""):
-        host, _, port = listen.rpartition(":")
-        self.host = host.strip("[]") or "127.0.0.1"
-        self.port = int(port)
+        self.host, self.port = web_address(listen)  # checked, with the token, in bots.config
         self.token = token
         self.bot = bot
-        if not _is_loopback(self.host) and not token:
-            raise ValueError(f"[web] listen = {listen!r} is reachable from other machines: "
-                             "set [web] token (or BOTSCHAFT_WEB_TOKEN) to protect it")
         self._listening = None
 
     def start(self) -> int:
@@ -125,15 +119,6 @@ class WebServer:
         if listening is not None:
             stopped = maybeDeferred(listening.stopListening)
             await Deferred.asFuture(stopped, asyncio.get_running_loop())
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _DeadlineChannel(HTTPChannel):

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import socket
+
 import peewee
 
-from bots.doctor import missing_columns
+from bots.config import load
+from bots.doctor import _check_web_port, missing_columns
 from bots.storage import Schema, Storage
 
 
@@ -32,3 +35,16 @@ def test_a_column_the_model_has_and_the_table_lacks_is_named(database_url):
         assert missing_columns(storage.db, [Schema("opening", (Note,))]) == ["opening_note.day"]
     finally:
         storage.close()
+
+
+def test_a_web_port_another_program_has_is_named(tmp_path):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        config = load(None, environ={"BOTSCHAFT_WEB_LISTEN": f"127.0.0.1:{port}"})
+        ok, what, detail = _check_web_port(config)
+    assert not ok and what == f"web listen 127.0.0.1:{port}"
+    assert detail.startswith("cannot listen there (Address already in use): another program")
+    ok, what, _detail = _check_web_port(config)  # the port is free again
+    assert ok and what == f"web listen 127.0.0.1:{port} (free)"

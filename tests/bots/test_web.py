@@ -15,8 +15,9 @@ import urllib.request
 import pytest
 from twisted.web.resource import Resource
 
+from bots.config import ConfigError, load
 from bots.plugin import Plugin
-from bots.web import MAX_BODY_BYTES, AsyncResource, WebServer, health
+from bots.web import MAX_BODY_BYTES, AsyncResource, health
 
 
 class Hello(Resource):
@@ -157,10 +158,22 @@ async def test_connections_beyond_the_cap_are_refused_and_the_open_ones_served(m
     await asyncio.to_thread(crowd)
 
 
-def test_listening_beyond_loopback_needs_a_token():
-    with pytest.raises(ValueError, match="set \\[web\\] token"):
-        WebServer(bot=None, listen="0.0.0.0:8731")
-    WebServer(bot=None, listen="[::1]:8731")  # loopback: fine without
+@pytest.mark.parametrize("listen", ["0.0.0.0:8731", "example.com:8731", "[::]:8731"])
+def test_listening_beyond_loopback_needs_a_token_and_says_so_as_a_config_error(listen):
+    with pytest.raises(ConfigError, match=r"is reachable from other machines: set \[web\] "
+                                          "token"):
+        load(None, environ={"BOTSCHAFT_WEB_LISTEN": listen})
+    load(None, environ={"BOTSCHAFT_WEB_LISTEN": listen, "BOTSCHAFT_WEB_TOKEN": "s3cret"})
+
+
+@pytest.mark.parametrize("listen", ["[::1]:8731", "127.0.0.1:0", "localhost:8731", ""])
+def test_loopback_needs_no_token(listen):
+    load(None, environ={"BOTSCHAFT_WEB_LISTEN": listen})
+
+
+def test_a_listen_value_that_is_no_address_is_named():
+    with pytest.raises(ConfigError, match="'8731' is no host:port"):
+        load(None, environ={"BOTSCHAFT_WEB_LISTEN": "8731"})
 
 
 TOO_LARGE = 10_000_000  # far over MAX_BODY_BYTES
