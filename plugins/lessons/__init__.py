@@ -1,25 +1,45 @@
 """Daily lessons: a course in the messenger, one small lesson a day at the learner's time.
 
 Learners `subscribe` to a course (their consent is recorded), get a lesson every day at their
-local time (`time 07:30`, `timezone Europe/Berlin`), answer its quiz with a letter, and ask
-`progress` ("how far am I?"). Trainers write courses as YAML files
+local time (`time 7:30`, `timezone Europe/Berlin`), answer its quiz with a letter or the
+words, and ask `progress` ("how far am I?"). Trainers write courses as YAML files
 (`botschaft lessons validate|import`) and follow them with `stats`.
 """
 
 from __future__ import annotations
 
+import datetime
+import functools
 from importlib.resources import files
 from pathlib import Path
 
-from bots.i18n import format_moment, render, translator
+from bots.i18n import plural_translator, translator
 from bots.plugin import Plugin, command
-from plugins.lessons.classroom import JOB, Classroom, LessonsError
+from plugins.lessons.classroom import (JOB, STATE_ANSWERS, Classroom, LessonsError, Subscribed,
+                                       wall_clock)
 from plugins.lessons.course import load_courses
-from plugins.lessons.models import MODELS, Lesson
+from plugins.lessons.models import ACTIVE, FINISHED, MODELS, PAUSED, STOPPED, Lesson
+from plugins.lessons.moments import clock_time, day_and_time
 
 _ = translator(__name__)
+_n = plural_translator(__name__)
 
 EXAMPLE_COURSES = files(__package__) / "courses"
+COURSE, AT, ZONE = _("course"), _("time"), _("time zone")  # what learners read for arguments
+LEARNING = (ACTIVE, PAUSED, FINISHED)  # where the lessons had can be read again
+STATE_NAMES = {ACTIVE: _("subscribed"), PAUSED: _("paused"), FINISHED: _("finished"),
+               STOPPED: _("stopped")}
+
+
+def explained(handler):
+    """A command whose LessonsError is its answer: what cannot be done, and why."""
+    @functools.wraps(handler)
+    def answer(self, ctx, *arguments, **keywords):
+        try:
+            return handler(self, ctx, *arguments, **keywords)
+        except LessonsError as error:
+            return error.render(ctx.language)
+    return answer
 
 
 class Lessons(Plugin):
@@ -35,9 +55,9 @@ class Lessons(Plugin):
         super().__init__(config)
         self.classroom: Classroom | None = None  # from start() on
 
-    def make_classroom(self, bot) -> Classroom:
+    def make_classroom(self, bot, now=wall_clock) -> Classroom:
         """The classroom over `bot`'s services (the running bot's, or a CLI command's)."""
-        return Classroom(bot, self.config["time"])
+        return Classroom(bot, self.config["time"], now)
 
     async def start(self, bot) -> None:
         self.classroom = self.make_classroom(bot)
@@ -54,65 +74,73 @@ class Lessons(Plugin):
         courses = self.classroom.courses()
         if not courses:
             return ctx._(_("No courses are on offer at the moment."))
+        # in a group room everyone reads the answer: the asker's own courses stay unmarked
+        states = {} if ctx.message.room else self.classroom.states_of(ctx.person.jid)
         lines = [ctx._(_("Courses on offer:"))]
         for course in courses:
-            total = course.lessons.where(~Lesson.retired).count()
-            lines.append(f"• {course.slug} — {course.title} ({total}): {course.description}")
-        lines.append(ctx._(_("To take part, write: subscribe <course>")))
+            facts = [ctx._(_n("{count} lesson", "{count} lessons"),
+                           count=course.lessons.where(~Lesson.retired).count())]
+            if course.id in states:
+                facts.append(ctx._(STATE_NAMES[states[course.id]]))
+            lines.append(f"• {course.slug} — {course.title} ({'; '.join(facts)}): "
+                         f"{course.description}".rstrip(": "))
+        lines.append(ctx._(_("To take part, write e.g.: subscribe {slug}"), slug=courses[0].slug))
         return "\n".join(lines)
 
-    @command(help=_("get one lesson a day: subscribe <course>"),
-             aliases={"de": ["abonnieren", "anmelden"]})
+    @command(help=_("get one lesson a day"), aliases={"de": ["abonnieren", "anmelden"]},
+             arguments={"course": COURSE})
+    @explained
     def subscribe(self, ctx, course: str) -> str:
-        try:
-            subscription, due = self.classroom.subscribe(ctx.person.jid, course, ctx.language)
-        except LessonsError as error:
-            return ctx._(error.text, **error.values)
-        return ctx._(_("You are subscribed to {course}. I will send you one lesson a day at "
-                       "{time} ({zone}); the next comes {due}. Your answers and progress are "
-                       "stored for the course; nothing else.\n"
-                       "Lesson 1 right now: next · another time: time 18:00 · time zone: "
-                       "timezone Europe/Berlin · a break: pause · to stop: stop"),
-                     course=subscription.course.title, time=subscription.time,
-                     zone=subscription.timezone,
-                     due=format_moment(due.replace(tzinfo=None), ctx.language,
-                                       subscription.timezone))
+        subscribed = self.classroom.subscribe(ctx.person.jid, course, ctx.language)
+        return self._welcome(ctx, subscribed)
 
-    @command(help=_("the next lesson now"), aliases={"de": ["weiter", "nächste"]})
+    def _welcome(self, ctx, subscribed: Subscribed) -> str:
+        subscription, progress = subscribed.subscription, subscribed.progress
+        head = (ctx._(_n("Welcome back to {course}: your progress is kept ({delivered} of "
+                         "{count} lesson).", "Welcome back to {course}: your progress is kept "
+                         "({delivered} of {count} lessons)."), course=subscription.course.title,
+                      delivered=progress.delivered, count=progress.total)
+                if subscribed.returning else
+                ctx._(_("You are subscribed to {course}."), course=subscription.course.title))
+        return head + " " + ctx._(
+            _("I will send you one lesson a day at {time} ({zone}); the next comes {due}. Your "
+              "answers and progress are stored for the course; nothing else.\n"
+              "Lesson {number} right now: next · another time: time 18:00 · time zone: "
+              "timezone Europe/Berlin · a break: pause · to stop: stop"),
+            time=clock_time(subscription.time, ctx.language), zone=subscription.timezone,
+            due=self._when(ctx, subscribed.due, subscription.timezone),
+            number=subscribed.upcoming.position)
+
+    def _when(self, ctx, due: datetime.datetime, timezone: str) -> str:
+        return day_and_time(due, self.classroom.now(), ctx.language, timezone)
+
+    @command(help=_("the next lesson now"), aliases={"de": ["weiter", "nächste"]},
+             arguments={"course": COURSE})
+    @explained
     def next(self, ctx, course: str | None = None) -> str:
-        try:
-            subscription = self.classroom.pick(ctx.person.jid, course, ("active",))
-        except LessonsError as error:
-            return ctx._(error.text, **error.values)
-        lesson = self.classroom.take_next(subscription)
-        if lesson is None:
-            return ctx._(_("That was the last lesson of {course}."),
-                         course=subscription.course.title)
-        return self.classroom.lesson_text(subscription, lesson)
+        subscription = self.classroom.pick(ctx.person.jid, course, (ACTIVE,))
+        return self.classroom.next_text(subscription, ctx.language)
 
-    @command(help=_("today's lesson once more"), aliases={"de": ["nochmal", "wiederholen"]})
+    @command(help=_("the last lesson once more"), aliases={"de": ["nochmal", "wiederholen"]},
+             arguments={"course": COURSE})
+    @explained
     def again(self, ctx, course: str | None = None) -> str:
-        try:
-            subscription = self.classroom.pick(ctx.person.jid, course)
-        except LessonsError as error:
-            return ctx._(error.text, **error.values)
+        subscription = self.classroom.pick(ctx.person.jid, course, LEARNING)
         lesson = self.classroom.last_delivered(subscription)
-        if lesson is None:
-            return ctx._(_('You have no lesson yet. Write "next" for the first one.'))
-        return self.classroom.lesson_text(subscription, lesson)
+        if lesson is not None:
+            return self.classroom.lesson_text(subscription, lesson, ctx.language)
+        if subscription.state == PAUSED:
+            return ctx._(STATE_ANSWERS[PAUSED], course=subscription.course.title)
+        return ctx._(_('You have no lesson yet. Write "next" for the first one.'))
 
     @command(help=_("how far you are: lessons, percent, quiz"),
-             aliases={"de": ["fortschritt"]},
+             aliases={"de": ["fortschritt"]}, arguments={"course": COURSE},
              examples={"en": ["how far am I", "what is my progress", "how am I doing"],
                        "de": ["wie weit bin ich", "wie ist mein fortschritt",
                               "wie viele lektionen habe ich"]})
+    @explained
     def progress(self, ctx, course: str | None = None) -> str:
-        subscriptions = self.classroom.subscriptions_of(ctx.person.jid,
-                                                        ("active", "paused", "finished"))
-        if course:
-            subscriptions = [s for s in subscriptions if s.course.slug == course.lower()]
-        if not subscriptions:
-            return ctx._(_('You have no course yet. Write "courses" to see what is offered.'))
+        subscriptions = self.classroom.taken(ctx.person.jid, course)
         lines = []
         for subscription in subscriptions:
             figures = self.classroom.progress(subscription)
@@ -121,80 +149,70 @@ class Lessons(Plugin):
                                delivered=figures.delivered, total=figures.total,
                                percent=figures.percent, right=figures.right,
                                answered=figures.answered)
-                         + ("" if subscription.state == "active" else
+                         + ("" if subscription.state == ACTIVE else
                             f" ({ctx._(STATE_NAMES[subscription.state])})"))
         return "\n".join(lines)
 
-    @command("time", help=_("when your daily lesson comes: time 07:30"),
-             aliases={"de": ["uhrzeit", "zeit"]})
-    def time_of_day(self, ctx, at: str) -> str:
-        try:
-            count = self.classroom.set_time(ctx.person.jid, at)
-        except LessonsError as error:
-            return ctx._(error.text, **error.values)
-        return ctx._(_("Your lessons come at {time} from now on ({count} course(s))."),
-                     time=at.strip(), count=count)
+    @command("time", help=_("when your daily lesson comes, e.g. time 7:30"),
+             aliases={"de": ["uhrzeit", "zeit"]}, arguments={"at": AT})
+    @explained
+    def time_of_day(self, ctx, at: datetime.time) -> str:
+        count = self.classroom.set_time(ctx.person.jid, at)
+        return ctx._(_n("Your lessons come at {time} from now on ({count} course).",
+                        "Your lessons come at {time} from now on ({count} courses)."),
+                     time=clock_time(at, ctx.language), count=count)
 
-    @command(help=_("your time zone: timezone Europe/Berlin"), aliases={"de": ["zeitzone"]})
+    @command(help=_("your time zone, e.g. timezone Europe/Berlin"), aliases={"de": ["zeitzone"]},
+             arguments={"zone": ZONE})
+    @explained
     def timezone(self, ctx, zone: str) -> str:
-        try:
-            count = self.classroom.set_timezone(ctx.person.jid, zone)
-        except LessonsError as error:
-            return ctx._(error.text, **error.values)
-        return ctx._(_("Your time zone is {zone} from now on ({count} course(s))."),
+        count = self.classroom.set_timezone(ctx.person.jid, zone)
+        return ctx._(_n("Your time zone is {zone} from now on ({count} course).",
+                        "Your time zone is {zone} from now on ({count} courses)."),
                      zone=zone.strip(), count=count)
 
-    @command("pause", help=_("a break from the daily lessons"), aliases={"de": ["pausieren"]})
+    @command("pause", help=_("a break from the daily lessons"), aliases={"de": ["pausieren"]},
+             arguments={"course": COURSE})
+    @explained
     def pause_course(self, ctx, course: str | None = None) -> str:
-        return self._change(ctx, course, ("active",), "pause",
-                            _("{course} is paused. To go on: resume"))
+        subscription = self.classroom.pick(ctx.person.jid, course, (ACTIVE,))
+        self.classroom.pause(subscription)
+        return ctx._(STATE_ANSWERS[PAUSED], course=subscription.course.title)
 
     @command("resume", help=_("the daily lessons again after a break"),
-             aliases={"de": ["fortsetzen", "weitermachen"]})
+             aliases={"de": ["fortsetzen", "weitermachen"]}, arguments={"course": COURSE})
+    @explained
     def resume_course(self, ctx, course: str | None = None) -> str:
-        return self._change(ctx, course, ("paused",), "resume",
-                            _("{course} goes on: the next lesson comes at {time}."))
+        subscription = self.classroom.pick(ctx.person.jid, course, (PAUSED,))
+        due = self.classroom.resume(subscription)
+        return ctx._(_("{course} goes on: the next lesson comes {due}."),
+                     course=subscription.course.title,
+                     due=self._when(ctx, due, subscription.timezone))
 
     @command("stop", help=_("end a course: no more lessons"),
-             aliases={"de": ["abmelden", "beenden"]})
+             aliases={"de": ["abmelden", "beenden"]}, arguments={"course": COURSE})
+    @explained
     def stop_course(self, ctx, course: str | None = None) -> str:
-        return self._change(ctx, course, ("active", "paused"), "stop",
-                            _("You have left {course}; I will send no more lessons. Your "
-                              "progress is kept if you come back: subscribe {slug}"))
-
-    def _change(self, ctx, course, states, action: str, done) -> str:
-        try:
-            subscription = self.classroom.pick(ctx.person.jid, course, states)
-        except LessonsError as error:
-            return ctx._(error.text, **error.values)
-        getattr(self.classroom, action)(subscription)
-        return ctx._(done, course=subscription.course.title, slug=subscription.course.slug,
-                     time=subscription.time)
+        subscription = self.classroom.pick(ctx.person.jid, course)
+        self.classroom.stop(subscription)
+        return ctx._(_("You have left {course}; I will send no more lessons. Your progress is "
+                       "kept if you come back: subscribe {slug}"),
+                     course=subscription.course.title, slug=subscription.course.slug)
 
     async def on_message(self, ctx) -> str | None:
         """A quiz answer ("b", or the words of a choice) to the latest lesson's quiz."""
         if ctx.message.room or len(ctx.message.text) > 200:
             return None  # quizzes are answered in the direct chat
-        result = await ctx.db(self.classroom.answer, ctx.person.jid, ctx.message.text)
-        if result is None:
-            return None
-        right, quiz = result
-        correct = quiz.choices[quiz.answer]
-        if right:
-            return quiz.right or render(_("Right: {answer}!"), ctx.language, answer=correct)
-        return quiz.wrong or render(_("Not quite: the answer is {answer}."), ctx.language,
-                                    answer=correct)
+        return await ctx.db(self.classroom.answer, ctx.person.jid, ctx.message.text,
+                            ctx.language)
 
     # --- trainers --------------------------------------------------------------------------
-    @command(help=_("a course's figures: stats <course>"), role="staff",
-             aliases={"de": ["statistik"]})
+    @command(help=_("a course's figures"), role="staff", aliases={"de": ["statistik"]},
+             arguments={"course": COURSE})
+    @explained
     def stats(self, ctx, course: str) -> str:
         from plugins.lessons.stats import course_stats, summary
-        try:
-            figures = course_stats(self.classroom.course(course))
-        except LessonsError as error:
-            return ctx._(error.text, **error.values)
-        return summary(figures)
+        return summary(course_stats(self.classroom.course(course)))
 
     def cli(self):
         from plugins.lessons.cli import lessons_cli
@@ -208,5 +226,3 @@ class Lessons(Plugin):
         from plugins.lessons.stats import erase_person
         return erase_person(jid, self.bot)
 
-
-STATE_NAMES = {"paused": _("paused"), "finished": _("finished"), "stopped": _("stopped")}

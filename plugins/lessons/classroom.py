@@ -12,31 +12,56 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
-
+from datetime import UTC, datetime, time
+from typing import Callable
 
 from bots import consent
 from bots.i18n import render, translator
 from bots.scheduler import Run, zone
 from bots.services import Services
-from plugins.lessons.course import TIME, CourseSpec, Quiz
+from plugins.lessons.course import CourseSpec, Quiz, comparable
 from plugins.lessons.models import (ACTIVE, FINISHED, PAUSED, STOPPED, Course, Delivery, Lesson,
                                     QuizAnswer, Subscription, utcnow)
+from plugins.lessons.moments import clock_time
 
 _ = translator(__name__)
 
 JOB = "lessons.deliver"
-CONSENT_VERSION = "lessons.subscribe.1"  # the wording of the subscribe answer
+CONSENT_VERSION = "lessons.subscribe.2"  # the wording of the subscribe answer
 LETTERS = "abcdef"
+STATES = (ACTIVE, PAUSED, STOPPED, FINISHED)  # also the order in which they explain a refusal
+
+NO_COURSE = _('You have no course yet. Write "courses" to see what is offered.')
+NOT_TAKING = _("You do not take part in {course}. To take part: subscribe {slug}")
+# What a command that does not fit a subscription's state answers instead: how things stand.
+STATE_ANSWERS = {
+    ACTIVE: _("You are taking {course}: a lesson comes every day at {time} ({zone})."),
+    PAUSED: _("{course} is paused. To go on: resume"),
+    STOPPED: _("You have left {course}. To come back (your progress is kept): subscribe {slug}"),
+    FINISHED: _('You have finished {course}. Write "courses" to find another one.'),
+}
 
 
 class LessonsError(ValueError):
-    """What a learner or trainer asked cannot be done; the text says why (a Text to render)."""
+    """What a learner or trainer asked cannot be done; the text says why (a Text to render,
+    with values; a time of day among them is shown as the learner's language writes it)."""
 
     def __init__(self, text, **values):
         super().__init__(str(text))
         self.text = text
         self.values = values
+
+    def render(self, language: str) -> str:
+        return render(self.text, language, **{
+            name: clock_time(value, language) if isinstance(value, time) else value
+            for name, value in self.values.items()})
+
+
+def state_error(subscription: Subscription) -> LessonsError:
+    """How a subscription stands, for a command its state does not allow."""
+    return LessonsError(STATE_ANSWERS[subscription.state], course=subscription.course.title,
+                        slug=subscription.course.slug, time=time.fromisoformat(subscription.time),
+                        zone=subscription.timezone)
 
 
 @dataclass(frozen=True)
@@ -49,6 +74,17 @@ class Progress:
     @property
     def percent(self) -> int:
         return round(100 * self.delivered / self.total) if self.total else 0
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """A subscription made or taken up again: what the learner is told about it."""
+
+    subscription: Subscription
+    due: datetime  # the next daily lesson (aware UTC)
+    upcoming: Lesson  # the lesson `next` gives now
+    progress: Progress
+    returning: bool  # taken up again after pause or stop, with the progress kept
 
 
 @dataclass(frozen=True)
@@ -71,11 +107,17 @@ def quiz_of(lesson: Lesson) -> Quiz | None:
                 data.get("wrong"))
 
 
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 class Classroom:
-    def __init__(self, bot: Services, default_time: str):
+    def __init__(self, bot: Services, default_time: str,
+                 now: Callable[[], datetime] = wall_clock):
         self.bot = bot
         self.db = bot.database
         self.default_time = default_time
+        self.now = now  # for "today"/"tomorrow" in answers; the scheduler keeps its own clock
 
     # --- trainers: importing ---------------------------------------------------------------
     def import_course(self, spec: CourseSpec) -> ImportResult:
@@ -121,26 +163,31 @@ class Classroom:
                                course=(slug or "")[:64])
         return course
 
-    def subscribe(self, jid: str, slug: str, language: str) -> tuple[Subscription, datetime]:
+    def subscribe(self, jid: str, slug: str, language: str) -> Subscribed:
         """Subscribe (or come back after stop/pause, keeping progress); records consent.
-        Returns the subscription and when its next lesson comes (UTC)."""
+        A learner already taking the course, or done with it, is told how things stand."""
         course = self.course(slug)
+        subscription = Subscription.get_or_none((Subscription.jid == jid)
+                                                & (Subscription.course == course))
+        if subscription and subscription.state in (PAUSED, STOPPED) \
+                and self.upcoming(subscription) is None:
+            with self.db.atomic():
+                self._finish([subscription])  # every lesson had come before the break
+        if subscription and subscription.state in (ACTIVE, FINISHED):
+            raise state_error(subscription)
         with self.db.atomic():
-            settings = self._settings_of(jid, course)
-            subscription = Subscription.get_or_none((Subscription.jid == jid)
-                                                    & (Subscription.course == course))
             if subscription is None:
                 subscription = Subscription.create(jid=jid, course=course, language=language,
-                                                   **settings)
-            elif subscription.state == FINISHED:
-                raise LessonsError(_("You have finished {course} already."),
-                                   course=course.title)
+                                                   **self._settings_of(jid, course))
             else:
                 subscription.state, subscription.ended_at = ACTIVE, None
+                subscription.language = language  # what they write in now, not back then
                 subscription.save()
             consent.give(jid, purpose(course), CONSENT_VERSION)
             due = self._plan(subscription)
-        return subscription, due
+        progress = self.progress(subscription)
+        return Subscribed(subscription, due, self.upcoming(subscription), progress,
+                          returning=progress.delivered > 0)
 
     def _settings_of(self, jid: str, course: Course) -> dict:
         """A new subscription takes the learner's time and zone from their other ones, else
@@ -159,22 +206,37 @@ class Classroom:
     def subscriptions_of(self, jid: str, states=(ACTIVE, PAUSED)) -> list[Subscription]:
         return list(Subscription.select(Subscription, Course).join(Course)
                     .where((Subscription.jid == jid) & Subscription.state.in_(states))
-                    .order_by(Subscription.subscribed_at.desc()))
+                    .order_by(Subscription.subscribed_at.desc(), Subscription.id.desc()))
+
+    def states_of(self, jid: str) -> dict[int, str]:
+        """Course id → the learner's state in it, for the courses they ever subscribed to."""
+        return dict(Subscription.select(Subscription.course, Subscription.state)
+                    .where(Subscription.jid == jid).tuples())
+
+    def taken(self, jid: str, slug: str | None = None) -> list[Subscription]:
+        """The learner's subscriptions in any state, latest first (or the named course's);
+        raises when there is none, saying what to do."""
+        subscriptions = self.subscriptions_of(jid, STATES)
+        if slug:
+            course = self.course(slug)
+            subscriptions = [s for s in subscriptions if s.course_id == course.id]
+            if not subscriptions:
+                raise LessonsError(NOT_TAKING, course=course.title, slug=course.slug)
+        if not subscriptions:
+            raise LessonsError(NO_COURSE)
+        return subscriptions
 
     def pick(self, jid: str, slug: str | None, states=(ACTIVE, PAUSED)) -> Subscription:
-        """The subscription a command means: the named course, else the only/latest one."""
-        subscriptions = self.subscriptions_of(jid, states)
-        if slug:
-            subscriptions = [s for s in subscriptions if s.course.slug == slug.strip().lower()]
-        if not subscriptions:
-            raise LessonsError(_('You have no course running. Write "courses" to see what is '
-                                 "offered, then: subscribe <course>"))
-        return subscriptions[0]
+        """The subscription a command means: the named course, else the latest one in
+        `states`. If none is in them, the error says how the learner's courses stand."""
+        taken = self.taken(jid, slug)
+        fitting = [subscription for subscription in taken if subscription.state in states]
+        if fitting:
+            return fitting[0]
+        raise state_error(min(taken, key=lambda subscription: STATES.index(subscription.state)))
 
-    def set_time(self, jid: str, at: str) -> int:
-        if not TIME.match(at.strip()):
-            raise LessonsError(_('Write the time like 07:30.'))
-        return self._replan(jid, time=at.strip())
+    def set_time(self, jid: str, at: time) -> int:
+        return self._replan(jid, time=f"{at:%H:%M}")
 
     def set_timezone(self, jid: str, name: str) -> int:
         try:
@@ -185,6 +247,7 @@ class Classroom:
         return self._replan(jid, timezone=name.strip())
 
     def _replan(self, jid: str, **change) -> int:
+        self.pick(jid, None)  # nothing running: say how things stand
         with self.db.atomic():
             subscriptions = self.subscriptions_of(jid, (ACTIVE, PAUSED))
             for subscription in subscriptions:
@@ -214,12 +277,34 @@ class Classroom:
             consent.withdraw(subscription.jid, purpose(subscription.course))
 
     # --- lessons ---------------------------------------------------------------------------
+    def next_text(self, subscription: Subscription, language: str) -> str:
+        """`next`: the next lesson now, recorded as delivered; after the last one, the end."""
+        with self.db.atomic():
+            lesson = self.take_next(subscription)
+            if lesson is None:
+                self._finish([subscription])
+                return self.end_text(subscription, language)
+        return self.lesson_text(subscription, lesson, language)
+
     def take_next(self, subscription: Subscription) -> Lesson | None:
         """Record the next lesson as delivered and return it; None at the course's end."""
         return self._take_next([subscription])[subscription.id]
 
+    def upcoming(self, subscription: Subscription) -> Lesson | None:
+        """The lesson `next` would give now; None at the course's end."""
+        return self._upcoming([subscription])[subscription.id]
+
     def _take_next(self, subscriptions: list[Subscription]) -> dict[int, Lesson | None]:
-        """The next lesson of each subscription, recorded as delivered: a few queries for the
+        """The next lesson of each subscription, recorded as delivered."""
+        chosen = self._upcoming(subscriptions)
+        deliveries = [{"subscription": number, "lesson": lesson.id}
+                      for number, lesson in chosen.items() if lesson]
+        if deliveries:
+            Delivery.insert_many(deliveries).execute()
+        return chosen
+
+    def _upcoming(self, subscriptions: list[Subscription]) -> dict[int, Lesson | None]:
+        """The first lesson not yet delivered of each subscription: a few queries for the
         whole list, however long it is."""
         if not subscriptions:
             return {}
@@ -229,16 +314,9 @@ class Classroom:
                                            .where(Delivery.subscription.in_(ids)).tuples()):
             delivered[subscription_id].add(lesson_id)
         lessons = self._lessons_of({subscription.course_id for subscription in subscriptions})
-        chosen = {}
-        for subscription in subscriptions:
-            chosen[subscription.id] = next(
-                (lesson for lesson in lessons[subscription.course_id]
-                 if lesson.id not in delivered[subscription.id]), None)
-        deliveries = [{"subscription": number, "lesson": lesson.id}
-                      for number, lesson in chosen.items() if lesson]
-        if deliveries:
-            Delivery.insert_many(deliveries).execute()
-        return chosen
+        return {subscription.id: next((lesson for lesson in lessons[subscription.course_id]
+                                       if lesson.id not in delivered[subscription.id]), None)
+                for subscription in subscriptions}
 
     def _lessons_of(self, course_ids) -> dict[int, list[Lesson]]:
         lessons: dict[int, list[Lesson]] = {number: [] for number in course_ids}
@@ -254,7 +332,8 @@ class Classroom:
 
     def deliver_due(self, runs: list[Run]) -> None:
         """The daily job, for all subscriptions due in this pass: each one's next lesson into
-        the outbox, or the course's end. A batch job (`bot.on_due`)."""
+        the outbox, or the course's end. A batch job (`bot.on_due`). Each learner reads it in
+        the language they chose (`language de`), else the one they subscribed in."""
         ids = [int(run.key.removeprefix("subscription:")) for run in runs]
         subscriptions = list(Subscription.select(Subscription, Course).join(Course)
                              .where(Subscription.id.in_(ids)))
@@ -265,29 +344,37 @@ class Classroom:
         chosen = self._take_next(active)
         totals = {course_id: len(lessons)
                   for course_id, lessons in self._lessons_of({s.course_id for s in active}).items()}
+        languages = self.bot.languages_of({subscription.jid for subscription in active})
         messages, finished = [], []
         for subscription in active:
             lesson = chosen[subscription.id]
+            language = languages.get(subscription.jid, subscription.language)
             if lesson is None:
                 finished.append(subscription)
                 messages.append((f"lessons-end:{subscription.id}", subscription.jid,
-                                 self.end_text(subscription)))
+                                 self.end_text(subscription, language)))
             else:
                 messages.append((f"lesson:{subscription.id}:{lesson.slug}", subscription.jid,
-                                 self.lesson_text(subscription, lesson,
+                                 self.lesson_text(subscription, lesson, language,
                                                   totals[subscription.course_id])))
-        if finished:
-            Subscription.update(state=FINISHED, ended_at=utcnow()).where(
-                Subscription.id.in_([subscription.id for subscription in finished])).execute()
-            self.bot.cancel(JOB, *(schedule_key(subscription.id) for subscription in finished))
+        self._finish(finished)
         self.bot.notify_many(messages)
 
-    def lesson_text(self, subscription: Subscription, lesson: Lesson,
+    def _finish(self, subscriptions: list[Subscription]) -> None:
+        """Every lesson has come: the course is done, no more daily runs."""
+        if not subscriptions:
+            return
+        Subscription.update(state=FINISHED, ended_at=utcnow()).where(
+            Subscription.id.in_([subscription.id for subscription in subscriptions])).execute()
+        self.bot.cancel(JOB, *(schedule_key(subscription.id) for subscription in subscriptions))
+        for subscription in subscriptions:
+            subscription.state = FINISHED
+
+    def lesson_text(self, subscription: Subscription, lesson: Lesson, language: str,
                     total: int | None = None) -> str:
         course = subscription.course
         if total is None:
             total = Lesson.select().where((Lesson.course == course) & ~Lesson.retired).count()
-        language = subscription.language
         lines = [render(_("{course} — lesson {number} of {total}: {title}"), language,
                         course=course.title, number=lesson.position, total=total,
                         title=lesson.title).rstrip(": "),
@@ -300,8 +387,7 @@ class Classroom:
             lines.append(render(_("(Answer with the letter or the words.)"), language))
         return "\n".join(lines)
 
-    def end_text(self, subscription: Subscription) -> str:
-        language = subscription.language
+    def end_text(self, subscription: Subscription, language: str) -> str:
         text = render(_("You have finished {course}: congratulations!"), language,
                       course=subscription.course.title)
         taken = Subscription.select(Subscription.course).where(
@@ -314,20 +400,20 @@ class Classroom:
         return text
 
     # --- quizzes and progress --------------------------------------------------------------
-    def answer(self, jid: str, text: str) -> tuple[bool, Quiz] | None:
+    def answer(self, jid: str, text: str, language: str) -> str | None:
         """If `text` answers the quiz of the learner's latest lesson: record it (the first
-        answer counts) and return (right?, quiz). None: it is no quiz answer."""
+        answer counts) and return the feedback. None: it is no quiz answer."""
         for subscription in self.subscriptions_of(jid, (ACTIVE, PAUSED, FINISHED)):
             lesson = self.last_delivered(subscription)
             quiz = quiz_of(lesson) if lesson else None
             if quiz is None:
                 continue
-            choice = _choice(quiz, text)
+            choice = choice_of(quiz, text)
             if choice is None:
                 return None
             QuizAnswer.insert(subscription=subscription, lesson=lesson, choice=choice,
                               correct=choice == quiz.answer).on_conflict_ignore().execute()
-            return choice == quiz.answer, quiz
+            return feedback(quiz, choice == quiz.answer, language)
         return None
 
     def progress(self, subscription: Subscription) -> Progress:
@@ -345,9 +431,21 @@ def schedule_key(subscription_id: int) -> str:
     return f"subscription:{subscription_id}"
 
 
-def _choice(quiz: Quiz, text: str) -> int | None:
-    cleaned = text.strip().strip(".)!").casefold()
-    if len(cleaned) == 1 and cleaned in LETTERS[:len(quiz.choices)]:
-        return LETTERS.index(cleaned)
-    folded = [choice.casefold() for choice in quiz.choices]
-    return folded.index(cleaned) if cleaned in folded else None
+def choice_of(quiz: Quiz, text: str) -> int | None:
+    """Which choice `text` means: its letter ("b", "B)") or its words, typed any which way
+    (see course.comparable); None if it means none."""
+    typed = comparable(text)
+    if len(typed) == 1 and typed in LETTERS[:len(quiz.choices)]:
+        return LETTERS.index(typed)
+    choices = [comparable(choice) for choice in quiz.choices]
+    return choices.index(typed) if typed and typed in choices else None
+
+
+def feedback(quiz: Quiz, right: bool, language: str) -> str:
+    """The trainer's feedback, else ours; the right choice ends it as the course writes it, so
+    its own "?" or "!" is not followed by another mark."""
+    if right:
+        return quiz.right or render(_("Right: {answer}"), language,
+                                    answer=quiz.choices[quiz.answer])
+    return quiz.wrong or render(_("Not quite. The right answer: {answer}"), language,
+                                answer=quiz.choices[quiz.answer])

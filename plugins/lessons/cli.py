@@ -64,7 +64,7 @@ def lessons_cli() -> click.Group:
             try:
                 figures = course_stats(classroom.course(course))
             except LessonsError as error:
-                raise click.ClickException(error.text.format(**error.values)) from None
+                raise click.ClickException(error.render("en")) from None
         states = figures.by_state
         click.echo(f"{figures.course.title} ({figures.course.slug}): {figures.subscribers} "
                    f"learners — active {states['active']}, paused {states['paused']}, "

@@ -25,6 +25,7 @@ A course is a YAML file, or Markdown with front matter (see markdown.py), or a f
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,18 @@ class Quiz:
     answer: int  # index into choices
     right: str | None = None
     wrong: str | None = None
+
+
+_SPELLINGS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+
+
+def comparable(text: str) -> str:
+    """The form in which a typed answer and a quiz choice are compared: learners type on
+    phones, so case, punctuation, quotes, spaces and the spellings ue/ü, ss/ß do not count
+    ("wie heissen sie" answers "Wie heißen Sie?", "8.30" and "830" answer "8:30")."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_SPELLINGS)  # ß: ss
+    return "".join(character for character in folded if not character.isspace()
+                   and not unicodedata.category(character).startswith("P"))
 
 
 @dataclass(frozen=True)
@@ -325,13 +338,13 @@ class _Checker:
         if not all(self.sendable(node, "choices", choice, f"{where}choices")
                    for choice in choices):
             return None
-        if len({choice.casefold() for choice in choices}) < len(choices):
+        folded = [comparable(choice) for choice in choices]
+        if len(set(folded)) < len(choices):  # a learner could not tell them apart in words
             self.problem(node, "choices", f"{where}choices: two choices are the same")
         answer = self.text(node, "answer", where)
         if answer is None:
             return None
-        folded = [choice.casefold() for choice in choices]
-        if answer.casefold() not in folded:
+        if comparable(answer) not in folded:
             self.problem(node, "answer", f"{where}answer {answer!r} is not one of the choices "
                          f"({', '.join(choices)})")
             return None
@@ -345,5 +358,5 @@ class _Checker:
             return None
         if not question:
             return None
-        return Quiz(question, tuple(choices), folded.index(answer.casefold()),
+        return Quiz(question, tuple(choices), folded.index(comparable(answer)),
                     feedback.get("right"), feedback.get("wrong"))

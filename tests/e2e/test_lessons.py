@@ -1,24 +1,27 @@
 """A learner's journey through the real ejabberd, on a clock the test moves: subscribe, a lesson
 now, lessons on the following days at 07:30 local time (across the change to summer time in
-Berlin, and in New York), quiz, progress, pause and resume, stop."""
+Berlin, and in New York), quiz, progress, pause and resume, stop; lessons in the language the
+learner chose; and a whole first hour with the example course, in German and in English, where
+no answer shows the program's own tokens."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bots.app import schemas
 from bots.outbox import OutboxMessage
-from bots.scheduler import FakeClock, Schedule, Scheduler
+from bots.scheduler import FakeClock, Schedule
 from bots.storage import Storage
 from bots.testing import kill_during, run_environment, run_until, services_over
-from plugins.lessons import Lessons
+from plugins.lessons import EXAMPLE_COURSES, Lessons
 from plugins.lessons.course import load_courses
 from plugins.lessons.models import Delivery
+from tests.plugins.lessons.plain_words import technical_tokens
 
 
 QUIET = 2.5  # seconds: the scheduler looks every second, the outbox every half second
@@ -47,6 +50,17 @@ def course_file(tmp_path) -> Path:
     return path
 
 
+async def everything_received(client) -> list[str]:
+    """The bodies of all messages that reached the client so far, and of those still on their
+    way through the server: it delivers to one client in order, so they come before a message
+    the client sends itself now."""
+    client.say(client.boundjid.bare, "sentinel")
+    bodies = []
+    while (body := (await client.next_message())["body"]) != "sentinel":
+        bodies.append(body)
+    return bodies
+
+
 async def quiet(client, sender: str) -> None:
     with pytest.raises(TimeoutError):
         message = await client.next_message(sender, timeout=QUIET)
@@ -62,11 +76,11 @@ async def test_a_learner_gets_one_lesson_a_day_at_local_time_across_dst(
     jid = bot.boundjid.bare
     berlin, new_york = await chat_client(), await chat_client()
 
-    assert "Testkurs (5)" in await berlin.ask(jid, "courses")
+    assert "Testkurs (5 lessons)" in await berlin.ask(jid, "courses")
     subscribed = await berlin.ask(jid, "subscribe kurs")
     assert "at 07:30 (Europe/Berlin)" in subscribed and "to stop: stop" in subscribed
     assert "Lektion 1" in await berlin.ask(jid, "next")
-    assert (await berlin.ask(jid, "richtig 1")) == "Right: richtig 1!"
+    assert (await berlin.ask(jid, "richtig 1")) == "Right: richtig 1"
     assert "not quite" in (await berlin.ask(jid, "a")).lower()  # a second try: feedback only
     assert await berlin.ask(jid, "how far am I?") == (
         "Testkurs: lesson 1 of 5 — 20 % — quiz 1/1 right")
@@ -88,7 +102,7 @@ async def test_a_learner_gets_one_lesson_a_day_at_local_time_across_dst(
     # Sunday: summer time in Berlin since 02:00, so 07:30 is 05:30 UTC
     clock.set(datetime(2027, 3, 28, 5, 30, tzinfo=UTC))
     assert "Lektion 3" in (await berlin.next_message(jid))["body"]
-    assert (await berlin.ask(jid, "b")) == "Right: richtig 3!"
+    assert (await berlin.ask(jid, "b")) == "Right: richtig 3"
 
     assert "paused" in await berlin.ask(jid, "pause")
     clock.set(datetime(2027, 3, 29, 5, 30, tzinfo=UTC))
@@ -150,6 +164,115 @@ async def test_the_end_of_a_course_says_so_and_offers_the_next(make_bot, chat_cl
     assert "(finished)" in await learner.ask(jid, "progress")
 
 
+async def test_lessons_follow_the_language_the_learner_chooses(make_bot, chat_client,
+                                                               course_file):
+    """One learner writes `sprache de` after subscribing in English; another stops and comes
+    back from a German client: `next`, `again` and the daily lesson speak German to both."""
+    clock = FakeClock(datetime(2027, 6, 1, 8, 0, tzinfo=UTC))
+    plugin = Lessons({**Lessons.default_config, "courses": str(course_file)})
+    bot = await make_bot(plugins=[plugin], clock=clock, BOT_TIMEZONE="Europe/Berlin")
+    jid = bot.boundjid.bare
+    chose, came_back = await chat_client(), await chat_client()
+
+    await chose.ask(jid, "subscribe kurs")
+    assert "Testkurs — lesson 1 of 5" in await chose.ask(jid, "next")
+    await chose.ask(jid, "sprache de")
+    lesson = await chose.ask(jid, "weiter")
+    assert "Testkurs — Lektion 2 von 5" in lesson and "(Antworten Sie mit dem" in lesson
+    assert "Testkurs — Lektion 2 von 5" in await chose.ask(jid, "nochmal")
+    await came_back.ask(jid, "subscribe kurs", language="en")
+    await came_back.ask(jid, "stop", language="en")
+    await came_back.ask(jid, "abonnieren kurs", language="de")
+
+    clock.set(datetime(2027, 6, 2, 5, 30, tzinfo=UTC))  # 07:30 in Berlin
+    assert "Testkurs — Lektion 3 von 5" in (await chose.next_message(jid))["body"]
+    assert "Testkurs — Lektion 1 von 5" in (await came_back.next_message(jid))["body"]
+
+
+def course_texts() -> list[str]:
+    """The example course's own words (the trainer's, in German whatever the reader's
+    language)."""
+    (course,) = load_courses(Path(str(EXAMPLE_COURSES)))
+    texts = [course.title, course.description]
+    for lesson in course.lessons:
+        quiz = lesson.quiz
+        texts += [lesson.title, lesson.text.strip(), quiz.question, *quiz.choices]
+        texts += [feedback for feedback in (quiz.right, quiz.wrong) if feedback]
+    return texts
+
+
+def first_hour(language: str, now: datetime) -> list[tuple[str, str]]:
+    """What a new learner writes in their first hour with the example course, and what each
+    answer must say; the daily time becomes 7:00 (German) or 19:00 (English) in Vienna."""
+    vienna = now.astimezone(ZoneInfo("Europe/Vienna")).time()
+    if language == "de":
+        day = "heute" if vienna < time(7) else "morgen"
+        return [
+            ("kurse", "• deutsch-alltag — Deutsch im Alltag (12 Lektionen): Zwölf"),
+            ("abonnieren deutsch-alltag", "Lektion 1 sofort: weiter"),
+            ("weiter", "Deutsch im Alltag — Lektion 1 von 12: Begrüßen"),
+            ("guten morgen", "Genau! Bis etwa 11 Uhr"),  # the course's own feedback
+            ("weiter", "Lektion 2 von 12: Sich vorstellen"),
+            ("b", "Nicht ganz. Die richtige Antwort: Wie heißen Sie?"),
+            ("fortschritt", "Deutsch im Alltag: Lektion 2 von 12 — 17 % — Quiz 1/2 richtig"),
+            ("uhrzeit 7 Uhr", "Ihre Lektionen kommen ab jetzt um 07:00 (1 Kurs)."),
+            ("zeitzone Europe/Vienna", "Ihre Zeitzone ist ab jetzt Europe/Vienna (1 Kurs)."),
+            ("pausieren", "Deutsch im Alltag ist pausiert. Weiter geht es mit: fortsetzen"),
+            ("weiter", "Deutsch im Alltag ist pausiert. Weiter geht es mit: fortsetzen"),
+            ("fortsetzen", f"Die nächste Lektion kommt {day} um 07:00."),
+            ("nochmal", "Lektion 2 von 12: Sich vorstellen"),
+            ("abmelden", "ich schicke keine Lektionen mehr"),
+            ("fortschritt", "Lektion 2 von 12 — 17 % — Quiz 1/2 richtig (abgemeldet)"),
+            ("abonnieren deutsch-alltag", "Lektion 3 sofort: weiter"),
+            ("weiter", "Lektion 3 von 12: Zahlen bis 20"),
+            ("hilfe", "• uhrzeit <Uhrzeit> — wann Ihre tägliche Lektion kommt"),
+            ("hilfe weiter", "weiter [Kurs]\ndie nächste Lektion sofort"),
+            ("uhrzeit", "Uhrzeit fehlt. Schreiben Sie: uhrzeit <Uhrzeit>"),
+            ("abonnieren klingonisch", "Einen Kurs „klingonisch“ gibt es nicht."),
+        ]
+    day = "today" if vienna < time(19) else "tomorrow"
+    return [
+        ("courses", "• deutsch-alltag — Deutsch im Alltag (12 lessons): Zwölf"),
+        ("subscribe deutsch-alltag", "Lesson 1 right now: next"),
+        ("next", "Deutsch im Alltag — lesson 1 of 12: Begrüßen"),
+        ("Guten Morgen!", "Genau! Bis etwa 11 Uhr"),
+        ("next", "lesson 2 of 12: Sich vorstellen"),
+        ("b", "Not quite. The right answer: Wie heißen Sie?"),
+        ("progress", "Deutsch im Alltag: lesson 2 of 12 — 17 % — quiz 1/2 right"),
+        ("time 19h", "Your lessons come at 19:00 from now on (1 course)."),
+        ("timezone Europe/Vienna", "Your time zone is Europe/Vienna from now on (1 course)."),
+        ("pause", "Deutsch im Alltag is paused. To go on: resume"),
+        ("next", "Deutsch im Alltag is paused. To go on: resume"),
+        ("resume", f"the next lesson comes {day} at 19:00."),
+        ("again", "lesson 2 of 12: Sich vorstellen"),
+        ("stop", "I will send no more lessons"),
+        ("progress", "lesson 2 of 12 — 17 % — quiz 1/2 right (stopped)"),
+        ("subscribe deutsch-alltag", "Lesson 3 right now: next"),
+        ("next", "lesson 3 of 12: Zahlen bis 20"),
+        ("help", "• time <time> — when your daily lesson comes"),
+        ("help next", "next [course]\nthe next lesson now"),
+        ("time", "time is missing. Write: time <time>"),
+        ("subscribe klingon", 'There is no course "klingon".'),
+    ]
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+async def test_a_first_hour_with_the_example_course_reads_as_plain_words(make_bot, chat_client,
+                                                                         language):
+    now = datetime.now(UTC)
+    bot = await make_bot(plugins=[Lessons()], clock=FakeClock(now))  # no lesson comes meanwhile
+    jid = bot.boundjid.bare
+    learner = await chat_client()
+    unexpected = []
+    for words, expected in first_hour(language, now):
+        answer = await learner.ask(jid, words, language=language)
+        tokens = technical_tokens(answer, language, words.startswith(("help", "hilfe")),
+                                  course_texts())
+        if expected not in answer or tokens:
+            unexpected.append(f"{words!r} → {answer!r}: expected {expected!r}; tokens {tokens}")
+    assert unexpected == [], "\n".join(unexpected)
+
+
 @pytest.mark.timeout(600)
 async def test_kill_9_in_the_middle_of_a_delivery_run_sends_each_lesson_once(
         xmpp_server, make_account, chat_client, database_url, tmp_path):
@@ -183,12 +306,8 @@ async def test_kill_9_in_the_middle_of_a_delivery_run_sends_each_lesson_once(
     await run_until(env, lambda: OutboxMessage.select().where(
         OutboxMessage.state == "done").count() == 200)
 
-    await asyncio.sleep(1)  # the last stanzas reach the learners
-    for learner in learners:
-        titles = Counter()
-        while not learner.inbox.empty():
-            body = learner.inbox.get_nowait()["body"]
-            titles[body.split(" — ")[0]] += 1
+    for learner in learners:  # every row is done: the server has taken each message
+        titles = Counter(body.split(" — ")[0] for body in await everything_received(learner))
         assert set(titles) == {f"Kurs {number}" for number in range(50)}
         assert set(titles.values()) == {1}, titles.most_common(3)
     assert Delivery.select().count() == 200

@@ -62,6 +62,18 @@ def test_a_quiz_answer_not_among_the_choices(tmp_path):
         "LINE 10 lessons[1].quiz.answer 'c' is not one of the choices (a, b)"]
 
 
+def test_choices_are_told_apart_as_learners_type_them(tmp_path):
+    """A learner answers in words as they type them (see classroom.choice_of): two choices
+    that read the same that way could not be told apart; the answer may be written that way."""
+    assert problems(tmp_path, GOOD.replace("[a, b]", '["Tschüss!", tschuess]')
+                    .replace("answer: b", "answer: tschuess")) == [
+        "LINE 9 lessons[1].quiz.choices: two choices are the same"]
+    path = tmp_path / "good.yaml"
+    path.write_text(GOOD.replace("[a, b]", '["Guten Morgen!", "Gute Nacht!"]')
+                    .replace("answer: b", "answer: guten morgen"), encoding="utf-8")
+    assert load_courses(path)[0].lessons[0].quiz.answer == 0
+
+
 def test_an_unknown_time_zone_and_a_wrong_time(tmp_path):
     text = GOOD.replace("language: de\n", "language: de\ntimezone: Europe/Berlni\ntime: 7.30\n")
     assert problems(tmp_path, text) == [
