@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from slixmpp import JID
 
+from bots.app import SCHEDULER_INTERVAL
 from bots.dispatch import AnswerBudget
-from tests.conftest import next_room_message
+from tests.conftest import eventually, next_room_message
 from bots.plugin import Plugin, command, job
 from bots.scheduler import FakeClock
 from bots.web import health
@@ -24,13 +25,17 @@ async def test_the_bot_answers_a_prefix_or_its_name_and_stays_quiet_otherwise(
     owner.send_message(mto=owner.room, mbody="!ping (said before the bot came)",
                        mtype="groupchat")
     await next_room_message(owner, owner.room)  # the room echoes it to everyone in it
-    await make_bot(BOT_NICK="Botschaft", BOT_ROOMS=owner.room)
-    await asyncio.sleep(0.5)  # the join replays history; the bot must not answer it
+    bot = await make_bot(BOT_NICK="Botschaft", BOT_ROOMS=owner.room)
+    await eventually(lambda: owner.room in bot.joined_rooms)  # the bot joins after its start
 
     for text in ("ping", "!ping", "Botschaft: ping"):
         owner.send_message(mto=owner.room, mbody=text, mtype="groupchat")
     seen = [(await next_room_message(owner, owner.room))["body"] for _ in range(5)]
     assert seen == ["ping", "!ping", "Botschaft: ping", "owner: pong", "owner: pong"]
+    # A third answer (to "ping", or to the history the join replays) would be on its way
+    # with the other two, so it would arrive before a message sent now comes back.
+    owner.send_message(mto=owner.room, mbody="sentinel", mtype="groupchat")
+    assert (await next_room_message(owner, owner.room))["body"] == "sentinel"
 
 
 async def test_two_bots_in_one_room_never_answer_each_other(room, make_bot, make_account,
@@ -40,20 +45,27 @@ async def test_two_bots_in_one_room_never_answer_each_other(room, make_bot, make
     first_jid = f"bot@{xmpp_server.domain}"
     for jid in (first_jid, other_jid):
         await owner.plugin["xep_0045"].set_affiliation(owner.room, "admin", jid=jid)
-    await make_bot(BOT_NICK="Anna", BOT_ROOMS=owner.room, PEOPLE_BOTS=other_jid)
-    await make_bot(BOT_NICK="Bruno", BOT_ROOMS=owner.room, PEOPLE_BOTS=first_jid,
-                   XMPP_JID=other_jid, XMPP_PASSWORD=other_password)
+    anna = await make_bot(BOT_NICK="Anna", BOT_ROOMS=owner.room, PEOPLE_BOTS=other_jid)
+    bruno = await make_bot(BOT_NICK="Bruno", BOT_ROOMS=owner.room, PEOPLE_BOTS=first_jid,
+                           XMPP_JID=other_jid, XMPP_PASSWORD=other_password)
     guest = await chat_client()
     await owner.plugin["xep_0045"].set_affiliation(owner.room, "member", jid=guest.boundjid.bare)
     await guest.plugin["xep_0045"].join_muc_wait(JID(owner.room), "!eve", maxstanzas=0,
                                                  timeout=10)
-    await asyncio.sleep(0.5)
+
+    def knows_the_guest(bot) -> bool:  # in the room, and told who "!eve" really is
+        return owner.room in bot.joined_rooms and bool(
+            bot.plugin["xep_0045"].get_jid_property(owner.room, "!eve", "jid"))
+    await eventually(lambda: knows_the_guest(anna) and knows_the_guest(bruno))
 
     # Anna answers "!eve: pong", which starts with Bruno's prefix. Without the guard Bruno
     # would answer "Anna: …", Anna "Bruno: …", and so on forever.
     guest.send_message(mto=owner.room, mbody="Anna: ping", mtype="groupchat")
     assert (await next_room_message(owner, owner.room))["body"] == "Anna: ping"
     assert (await next_room_message(owner, owner.room))["body"] == "!eve: pong"
+    # Nothing more may come: Bruno ignores Anna. Whether he does shows only by waiting for a
+    # while: an answer of his would follow within milliseconds (a second leaves room for a
+    # loaded machine), and would then arrive before the sentinel.
     await asyncio.sleep(1.0)
     owner.send_message(mto=owner.room, mbody="sentinel", mtype="groupchat")
     assert (await next_room_message(owner, owner.room))["body"] == "sentinel"
@@ -90,8 +102,11 @@ async def test_a_plugins_job_runs_when_due_and_reaches_people(make_bot, chat_cli
     client = await chat_client()
     assert await client.ask(bot.boundjid.bare, "remind") == "I will remind you."
     clock.advance(timedelta(minutes=59))
-    await asyncio.sleep(1.5)  # a scheduler pass or more: nothing is due yet
-    assert client.inbox.empty()
+    # Nothing is due yet, which shows only by waiting for a complete scheduler pass after
+    # the advance; a reminder sent in it would arrive before the answer to the next question.
+    await asyncio.sleep(SCHEDULER_INTERVAL + 0.5)
+    assert await client.ask(bot.boundjid.bare, "language") == (
+        "I answer you in English. Change it with: language de|en")
     clock.advance(timedelta(minutes=1))
     assert (await client.next_message(bot.boundjid.bare, timeout=5))["body"] == \
         "Reminder (missed 0)"

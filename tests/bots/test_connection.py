@@ -17,15 +17,9 @@ from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import OutboxMessage, enqueue
 from bots.storage import Storage
 from bots.testing import run_environment
+from tests.conftest import eventually
 
 BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
-
-
-async def eventually(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
 
 
 async def test_a_dropped_connection_is_resumed_without_loss(make_bot, chat_client):
@@ -51,14 +45,17 @@ async def test_the_bot_comes_back_by_itself_after_a_server_restart(make_bot, xmp
     assert bot.reconnects >= 1
 
 
-async def test_messages_sent_while_the_bot_was_away_are_answered_once(make_bot, chat_client):
+async def test_messages_sent_while_the_bot_was_away_are_answered_once(make_bot, chat_client,
+                                                                      xmpp_server):
     bot = await make_bot()
     client = await chat_client()
     jid = bot.boundjid.bare
     await bot.stop()
     client.say(jid, "ping")  # offline storage keeps it
     client.say(jid, "help")
-    await asyncio.sleep(0.5)
+    api = xmpp_server.instance.api()
+    await eventually(lambda: api.call("get_offline_count", user=bot.boundjid.user,
+                                      host=bot.boundjid.domain) == {"value": 2})
     await make_bot()
     answers = sorted([(await client.next_message(jid))["body"] for _ in range(2)])
     # each message is answered in its own task, so the two answers may come in either order
@@ -86,21 +83,27 @@ def component_bot(xmpp_server, tmp_path):
 
 
 async def ask_until_online(client, address: str, timeout: float = 30) -> str:
-    """Ping until the component answers (the server bounces messages while it is not there)."""
+    """Ping until the component answers (the server bounces messages while it is not there),
+    then take the replies to the earlier pings too, so that none is read as the answer to a
+    later question: each ping gets one, a bounce or a pong."""
     deadline = time.monotonic() + timeout
+    pings = replies = 0
     while True:
         client.say(address, "ping")
+        pings += 1
         try:
             answer = await client.next_message(address, timeout=1)
+            replies += 1
             if answer["type"] != "error":
-                await asyncio.sleep(1)  # answers to earlier pings may still be on their way
-                while not client.inbox.empty():
-                    client.inbox.get_nowait()
-                return answer["body"]
+                break
         except TimeoutError:
             pass
         assert time.monotonic() < deadline, f"{address} did not answer"
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # and ask again
+    while replies < pings:
+        await client.next_message(address, timeout=10)
+        replies += 1
+    return answer["body"]
 
 
 async def test_in_component_mode_the_bot_answers_every_address_of_its_domain(

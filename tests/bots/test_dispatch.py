@@ -16,6 +16,10 @@ from bots.plugin import Plugin, command
 class Workshop(Plugin):
     name = "workshop"
 
+    def __init__(self):
+        super().__init__()
+        self.slow_started, self.slow_may_finish = asyncio.Event(), asyncio.Event()
+
     @command(help="the status of your car", aliases={"de": ["auto"]},
              examples={"en": ["is my car ready"], "de": ["ist mein Auto fertig"]})
     async def status(self, ctx, ref: str | None = None) -> str:
@@ -29,9 +33,10 @@ class Workshop(Plugin):
     def broken(self, ctx) -> str:
         raise RuntimeError("a bug in a plugin")
 
-    @command(help="takes its time")
+    @command(help="takes its time (until the test lets it finish)")
     async def slow(self, ctx) -> str:
-        await asyncio.sleep(1.5)
+        self.slow_started.set()
+        await self.slow_may_finish.wait()
         return "finally"
 
 
@@ -208,10 +213,12 @@ def test_a_clash_keeps_the_built_in_command_and_is_reported():
 async def test_a_slow_answer_does_not_hold_up_anyone_else(workshop, chat_client):
     patient, other = await chat_client(), await chat_client()
     bot = workshop.boundjid.bare
+    plugin = workshop.services.plugin("workshop")
     patient.say(bot, "slow")
-    await asyncio.sleep(0.1)
-    assert (await other.ask(bot, "status 7", timeout=1.0)).startswith("status of 7")
-    assert (await patient.next_message(bot, timeout=5))["body"] == "finally"
+    await asyncio.wait_for(plugin.slow_started.wait(), 10)
+    assert (await other.ask(bot, "status 7")).startswith("status of 7")  # "slow" still runs
+    plugin.slow_may_finish.set()
+    assert (await patient.next_message(bot))["body"] == "finally"
 
 
 async def test_a_message_longer_than_the_limit_gets_a_clear_answer(workshop, chat_client):

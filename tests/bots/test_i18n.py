@@ -15,6 +15,7 @@ from bots.i18n import negotiate, render, translator
 _ = translator("bots")
 
 KNOWN_CATALOGUES = {"bots", "plugins.ping", "plugins.status", "plugins.lessons"}
+MARKERS = {"_": None, "_n": (1, 2)}  # translator(__name__), plural_translator(__name__)
 
 
 @pytest.mark.parametrize("tag, language", [("de", "de"), ("de-AT", "de"), ("en_GB", "en"),
@@ -60,15 +61,25 @@ def german_catalogues() -> dict:
     return catalogues
 
 
-def marked_texts(folder) -> list[tuple[str, str]]:
-    """(module file, msgid) of each text a package's modules mark with `_("…")`."""
+def marked_texts(folder) -> list[tuple[str, str | tuple]]:
+    """(module file, msgid) of each text a package's modules mark with `_("…")`, or with
+    `_n("…", "…")` (then the msgid is the pair)."""
     texts = []
     for module in sorted(folder.iterdir(), key=lambda entry: entry.name):
         if module.name.endswith(".py"):
             with module.open("rb") as source:
                 texts += [(module.name, msgid) for _line, msgid, _comments, _context
-                          in extract("python", source, keywords={"_": None}) if msgid]
+                          in extract("python", source, keywords=MARKERS) if msgid]
     return texts
+
+
+def forms(text: str | tuple) -> tuple:
+    """A text's forms: one, or a plural entry's each."""
+    return text if isinstance(text, tuple) else (text,)
+
+
+def filled(entry) -> bool:
+    return all(forms(entry.string)) and not entry.fuzzy
 
 
 def placeholders(text: str) -> set | str:
@@ -79,6 +90,18 @@ def placeholders(text: str) -> set | str:
                 in Formatter().parse(text) if name is not None}
     except ValueError as error:
         return f"not a format string: {error}"
+
+
+def placeholders_kept(entry) -> bool:
+    """The German text has the placeholders of the English one; a plural entry's forms have
+    them between them (a singular may leave out {count}, as "eine Person" does)."""
+    english = [placeholders(text) for text in forms(entry.id)]
+    german = [placeholders(text) for text in forms(entry.string)]
+    if not isinstance(entry.id, tuple):
+        return german == english
+    if any(isinstance(fields, str) for fields in english + german):
+        return False  # a form that cannot be formatted
+    return set().union(*german) == set().union(*english)
 
 
 def test_every_package_s_german_catalogue_is_found():
@@ -92,7 +115,7 @@ def test_every_text_marked_for_translation_has_a_german_entry():
         for module, msgid in marked_texts(folder):
             marking.add(name)
             entry = german.get(msgid) if german is not None else None
-            if entry is None or not entry.string or entry.fuzzy:
+            if entry is None or not filled(entry):
                 missing.append(f"{name} ({module}): {msgid!r}")
     assert KNOWN_CATALOGUES <= marking, sorted(marking)  # the extraction found the texts
     assert not missing, "no German text in <package>/locale/de.po for:\n" + "\n".join(missing)
@@ -105,9 +128,9 @@ def test_every_german_entry_is_filled_and_keeps_the_placeholders_of_its_english_
     for entry in german_catalogues()[package]:
         if not entry.id:
             continue  # the header
-        if not entry.string or entry.fuzzy:
+        if not filled(entry):
             wrong.append(f"{entry.id!r}: {'fuzzy' if entry.fuzzy else 'empty'}")
-        elif placeholders(entry.string) != placeholders(entry.id):
+        elif not placeholders_kept(entry):
             wrong.append(f"{entry.id!r}: {entry.string!r}")
     assert not wrong, f"{package}/locale/de.po:\n" + "\n".join(wrong)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bots.phrases import PhraseIndex
+from bots.phrases import PhraseIndex, words
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def index():
 @pytest.mark.parametrize("question, command", [
     ("Is my car ready?", "status"),
     ("ist mein Auto schon fertig??", "status"),
-    ("Wo ist meine Bestelung", "status"),  # a typo, umlauts spelled out or not
+    ("Wo ist meine Bestelung", "status"),  # a typo
     ("wo ist meine bestellung", "status"),
     ("How far am I?", "progress"),
     ("wie weit bin ich denn", "progress"),
@@ -33,3 +33,8 @@ def test_questions_reach_the_right_command(index, question, command):
 def test_unrelated_text_matches_weakly_or_not_at_all(index):
     assert all(match.score < 0.6 for match in index.match("what is the weather tomorrow"))
     assert index.match("🙂 ???") == []
+
+
+def test_umlauts_and_sharp_s_spelled_out_are_the_same_words():
+    assert words("Öl, Päckchen, Straße!") == words("OEL paeckchen strasse") == [
+        "oel", "paeckchen", "strasse"]
