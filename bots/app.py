@@ -32,6 +32,7 @@ from bots.retention import RETENTION_EVERY, RETENTION_JOB, purge_outbox
 from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
 from bots.scheduler import Clock, Run, Scheduler
 from bots.services import Services
+from bots.stanza_text import safe_body
 from bots.storage import Schema, Storage
 from bots.web import Metrics, WebServer, install_reactor
 
@@ -285,6 +286,7 @@ class Bot:
     def send_text(self, jid: str, text: str) -> None:
         """Send a chat message; safe to call from worker threads."""
         sender = self.boundjid if self.is_component else None
+        text = safe_body(text)
 
         def send():
             self.send_message(mto=jid, mbody=text, mtype="chat", mfrom=sender)

@@ -23,6 +23,7 @@ from bots.people import Person
 from bots.phrases import PhraseIndex
 from bots.plugin import Plugin
 from bots.small_talk import small_talk
+from bots.stanza_text import safe_body
 from bots.services import Services
 
 log = logging.getLogger(__name__)
@@ -132,9 +133,10 @@ class Dispatcher:
         return [spec for name, spec in sorted(self.specs.items()) if person.may(spec.role)]
 
     async def answer(self, message: Message, bot) -> str:
-        """The answer to one message, in the person's language; never an exception."""
+        """The answer to one message, in the person's language, fit for a stanza (a stored
+        text may hold a character XML forbids); never an exception."""
         try:
-            return await self._answer(message, bot)
+            return safe_body(await self._answer(message, bot))
         except Exception as exc:
             log.exception("answering a message failed")
             return self._apology(message.person.language, "dispatch", "-", exc)
@@ -206,8 +208,8 @@ class Dispatcher:
                       "apology", spec.name, spec.plugin, type(result).__name__)
             return self._apology(person.language, spec.plugin, spec.name,
                                  TypeError(f"returned {type(result).__name__}, not text"))
-        answer = render(result, person.language) if result else render(_("Done."),
-                                                                       person.language)
+        answer = safe_body(render(result, person.language)) if result else render(
+            _("Done."), person.language)
         if message.room and spec.private:
             bot.send_text(person.jid, answer)
             return render(_("I have sent you my answer in a direct chat."), person.language)

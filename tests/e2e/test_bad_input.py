@@ -196,8 +196,6 @@ def test_a_character_xml_forbids_ends_the_senders_stream_and_the_bot_goes_on(con
     assert conversation.ask("ping") == "pong" and conversation.bot.sessions == sessions
 
 
-@pytest.mark.xfail(strict=True, reason="answers skip safe_body: bots/app.py replies with the "
-                   "handler's text as it is, and the server closes the bot's stream")
 def test_a_stored_text_with_a_character_xml_forbids_is_echoed_cleaned(conversation):
     """Text the bot echoes (here a status note stored before notes were cleaned, or by any
     other writer) must never carry a character XML forbids: the server would close the bot's
