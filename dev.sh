@@ -3,14 +3,15 @@
 #   ./dev.sh run   installs what is missing, starts a private ejabberd and the bot, and prints
 #                  how to log in with any Jabber client (Ctrl-C stops both);
 #   ./dev.sh test  installs what is missing and runs the whole test suite against a real ejabberd.
-# Extra arguments go to `botschaft dev` or to pytest.
+#   ./dev.sh botschaft …  runs an admin command against the bot `./dev.sh run` started.
+# Extra arguments go to `botschaft dev`, to pytest or to `botschaft`.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-usage() { echo "usage: ./dev.sh run|test [arguments for botschaft dev / pytest]" >&2; exit 2; }
+usage() { echo "usage: ./dev.sh run|test|botschaft [arguments for botschaft dev / pytest / botschaft]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 mode=$1; shift
-case $mode in run|test) ;; *) usage ;; esac
+case $mode in run|test|botschaft) ;; *) usage ;; esac
 
 # ejabberd runs as its own system user and apt-get needs root.
 if [ "$(id -u)" -ne 0 ]; then
@@ -71,4 +72,15 @@ fi
 case $mode in
     run)  exec .venv/bin/botschaft dev "$@" ;;
     test) exec .venv/bin/pytest "$@" ;;
+    botschaft)
+        # Admin commands for the bot `./dev.sh run` started: its settings, unless given.
+        bot_dir=${BOTSCHAFT_DEVSERVER_DIR:-/var/lib/botschaft/devserver}-bot
+        if [ -z "${BOTSCHAFT_CONFIG:-}" ] && [ -e "$bot_dir/botschaft.toml" ]; then
+            export BOTSCHAFT_CONFIG=$bot_dir/botschaft.toml
+        fi
+        status=0
+        .venv/bin/botschaft "$@" || status=$?
+        # Files the command made there (a database journal) stay the bot user's own.
+        if [ -d "$bot_dir" ] && id botschaft >/dev/null 2>&1; then chown -R botschaft: "$bot_dir"; fi
+        exit $status ;;
 esac

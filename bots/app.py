@@ -100,7 +100,7 @@ class Bot:
             config.get("xmpp", "ca_file") or None)
         if stream is not self:  # someone who answers the outbox's own address is heard too
             stream.add_event_handler("message", self._on_direct_message)
-        self.outbox = Outbox(stream, storage, outbox["rate"], outbox["per_recipient"], main=self)
+        self.outbox = Outbox(stream, storage, main=self, **outbox)  # [outbox] settings by name
         self.services = Services(config, storage, plugins, self.scheduler, self.outbox.wake,
                                  self.send_text)
         self.metrics = Metrics()

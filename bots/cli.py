@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from bots import config as configuration
-from bots import privacy, scaffold
+from bots import outbox, privacy, scaffold
 from bots.app import run_until_signal, schemas, send_once
 from bots.config import ConfigError
 from bots.connection import LoginFailed
@@ -349,15 +349,10 @@ def dev(state_dir: Path, domain: str, **ports: int | None) -> None:
             demo_password = server.ensure_user(DEMO_USER)
             server.add_contacts(DEMO_USER, BOT_USER)
             click.echo("Starting the bot …")
-            bot = DevBot(state_dir, {
-                "BOTSCHAFT_XMPP_JID": f"{BOT_USER}@{instance.domain}",
-                "BOTSCHAFT_XMPP_PASSWORD": bot_password,
-                "BOTSCHAFT_XMPP_HOST": "127.0.0.1",
-                "BOTSCHAFT_XMPP_PORT": str(instance.c2s_port),
-                "BOTSCHAFT_PEOPLE_ADMINS": f"{DEMO_USER}@{instance.domain}",
-            }, instance.ca_file)
+            bot = DevBot(state_dir, f"{BOT_USER}@{instance.domain}", bot_password, "127.0.0.1",
+                         instance.c2s_port, instance.ca_file, [f"{DEMO_USER}@{instance.domain}"])
             bot.start()
-            click.echo(login_instructions(instance, demo_password))
+            click.echo(login_instructions(instance, demo_password, bot.config_file))
             bot.process.wait()
         except KeyboardInterrupt:
             pass
@@ -368,7 +363,7 @@ def dev(state_dir: Path, domain: str, **ports: int | None) -> None:
             click.echo("Stopped the bot and the private ejabberd.")
 
 
-def login_instructions(instance, password: str) -> str:
+def login_instructions(instance, password: str, config_file: Path) -> str:
     jid = f"{DEMO_USER}@{instance.domain}"
     bot = f"{BOT_USER}@{instance.domain}"
     port = instance.c2s_port
@@ -393,6 +388,10 @@ one of the bot's admins, so it may use every command. To try the built-in plugin
               {port} in the account's connection settings.
   Dino:       has no host/port setting; start with `./dev.sh run --c2s-port 5222` instead.
 
+Admin commands reach this bot from a second terminal in this folder, e.g.
+  ./dev.sh botschaft status show 4711      ./dev.sh botschaft privacy export {jid}
+(its settings: {config_file}; its database and the server's certificate are beside them).
+
 Press Ctrl-C to stop the bot and the server.
 """
 
@@ -401,3 +400,29 @@ def certificate_fingerprint(path: Path) -> str:
     der = ssl.PEM_cert_to_DER_cert(Path(path).read_text())
     digest = hashlib.sha256(der).hexdigest().upper()
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """Messages the bot starts itself that ended failed (dead letters), and retrying them."""
+
+
+@outbox_group.command("failed")
+def outbox_failed() -> None:
+    """List failed messages: id, time (UTC), key, recipient's domain, reason; no texts."""
+    with _plugins_with_database():
+        rows = outbox.dead_letters()
+    for row_id, failed_at, key, domain, reason in rows:
+        click.echo(f"{row_id:>8}  {failed_at:%Y-%m-%d %H:%M:%S}  {key}  {domain}  {reason}")
+    click.echo(f"{len(rows)} failed")
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int, required=True)
+def outbox_retry(ids: tuple[int, ...]) -> None:
+    """Queue the failed messages IDS again; the running bot sends them."""
+    with _plugins_with_database():
+        queued = outbox.retry(list(ids))
+    click.echo(f"{queued} of {len(ids)} queued again")
+    if queued < len(ids):
+        raise SystemExit(1)

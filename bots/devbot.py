@@ -35,22 +35,27 @@ def bot_directory(state_dir: Path) -> Path:
 
 
 class DevBot:
-    """`botschaft run` in a child process, unprivileged; `start()` returns once it is online."""
+    """`botschaft run` in a child process, unprivileged; `start()` returns once it is online.
+    Its configuration is a file in its directory (`config_file`), which `./dev.sh botschaft …`
+    hands to the command line, so that admin commands reach the dev bot's database."""
 
-    def __init__(self, state_dir: Path, environ: dict[str, str], ca_file: Path):
+    def __init__(self, state_dir: Path, jid: str, password: str, host: str, port: int,
+                 ca_file: Path, admins: list[str]):
         self.directory = bot_directory(state_dir)
-        self.environ = environ
+        self.config_file = self.directory / "botschaft.toml"
+        self.settings = {"jid": jid, "host": host, "port": port, "admins": admins}
+        self.password = password
         self.ca_file = ca_file
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> None:
         user = _ensure_system_user() if os.geteuid() == 0 else None
-        self._prepare_directory(user)
         web_port = _free_port()
-        environ = {**os.environ, **self.environ, "BOTSCHAFT_CONFIG": os.devnull,
-                   "BOTSCHAFT_XMPP_CA_FILE": str(self.directory / "server-ca.pem"),
-                   "BOTSCHAFT_DATABASE_URL": f"sqlite:///{self.directory / 'bot.db'}",
-                   "BOTSCHAFT_WEB_LISTEN": f"127.0.0.1:{web_port}"}
+        self._prepare_directory(web_port)
+        if user is not None:
+            for path in [self.directory, *self.directory.rglob("*")]:
+                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+        environ = {**os.environ, "BOTSCHAFT_CONFIG": str(self.config_file)}
         as_user = []
         if user is not None:
             environ["HOME"] = str(self.directory)
@@ -58,15 +63,36 @@ class DevBot:
                        "--init-groups", "--no-new-privs", "--"]
             _check_runnable(as_user, environ)
         self.process = subprocess.Popen([*as_user, BOTSCHAFT, "run"], env=environ,
-                                        cwd=self.directory)
+                                        cwd=self.directory, preexec_fn=_private_files)
         self._wait_until_online(web_port, timeout)
 
-    def _prepare_directory(self, user: pwd.struct_passwd | None) -> None:
+    def _prepare_directory(self, web_port: int) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         shutil.copyfile(self.ca_file, self.directory / "server-ca.pem")
-        if user is not None:
-            for path in [self.directory, *self.directory.rglob("*")]:
-                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+        password_file = self.directory / "bot-password"
+        password_file.touch(mode=0o600)
+        password_file.write_text(self.password)
+        admins = ", ".join(f'"{admin}"' for admin in self.settings["admins"])
+        self.config_file.write_text(f"""\
+# Written by `botschaft dev` at each start: the development bot's settings. Admin commands
+# use it through `./dev.sh botschaft …` (or BOTSCHAFT_CONFIG={self.config_file}).
+[xmpp]
+jid = "{self.settings['jid']}"
+password_file = "{password_file}"
+host = "{self.settings['host']}"
+port = {self.settings['port']}
+ca_file = "{self.directory / 'server-ca.pem'}"
+
+[database]
+url = "sqlite:///{self.directory / 'bot.db'}"
+
+[people]
+admins = [{admins}]
+
+[web]
+listen = "127.0.0.1:{web_port}"
+""", encoding="utf-8")
+        self.config_file.chmod(0o600)
 
     def _wait_until_online(self, port: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -90,6 +116,11 @@ class DevBot:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _private_files() -> None:
+    """The bot's files (its database: personal data) are readable by the bot alone."""
+    os.umask(0o077)
 
 
 def _ensure_system_user() -> pwd.struct_passwd:

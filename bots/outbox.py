@@ -26,6 +26,17 @@ client can recognise the duplicate. A recipient the server refuses (no such acco
 `failed` with the reason, and is not retried. Nothing needs the server's message archive, so no
 copy of what the bot sent is kept there.
 
+Dead letters. A body is cleaned where it is queued (`check_body`: a text too long raises
+BodyError in the caller's transaction) and once more when it is sent (`safe_body`, for rows
+written before). A row that still breaks the stream each time it is sent (the server closes
+the connection, so nothing says how far it got) would otherwise be sent again at every
+reconnect and hold up everything behind it. So a row sent before whose fate is unknown goes
+alone, and the next is claimed only once the server has confirmed it: the row that breaks the
+stream is the one counted, not its neighbours (those sent just before it and not yet
+confirmed are sent again too: at least once). After `max_attempts` such sends it ends `failed`
+with the reason (`botschaft outbox failed`), and the queue moves on. A recipient that is no
+valid address ends `failed` at once.
+
 Component mode (XEP-0114 knows neither acknowledgements nor resumption): a ping after each batch
 stands in for the acknowledgement, and a batch in flight when the connection or the bot dies is
 sent again, so every row arrives at least once and at most one batch (a second's worth) twice.
@@ -48,6 +59,7 @@ import peewee
 import slixmpp
 from slixmpp.plugins.xep_0198 import stanza as sm_stanza
 
+from bots.stanza_text import check_body, safe_body
 from bots.storage import Schema
 
 log = logging.getLogger(__name__)
@@ -55,6 +67,20 @@ log = logging.getLogger(__name__)
 ORIGIN_NAMESPACE = uuid.UUID("6f0c3c34-8d0b-4d57-9a3c-2f6e1b9c0b6e")
 SID = "urn:xmpp:sid:0"
 PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
+UNCONFIRMED = "the connection ended before the server confirmed it"
+# Throttled recipients the claim leaves out in SQL, one parameter each (SQLite allows 32,766);
+# beyond that (a large rate × per_recipient) the claim skips them after reading.
+EXCLUDED_IN_SQL = 5_000
+
+
+class Claimed(NamedTuple):
+    """A row taken from the outbox to be sent now."""
+
+    id: int
+    origin_id: str
+    recipient: str
+    body: str
+    attempts: int  # sends before this one that may have reached the server
 
 
 class InFlight(NamedTuple):
@@ -106,19 +132,39 @@ def enqueue(key: str, recipient: str, body: str) -> bool:
 
 def enqueue_many(messages: list[tuple[str, str, str]]) -> int:
     """Add (key, recipient, body) messages in one statement; keys that exist are skipped.
-    Returns how many were added."""
+    Returns how many were added. Bodies are cleaned of characters XML forbids; a body too long
+    for any message raises BodyError before anything is written."""
     if not messages:
         return 0
     created_at = _utcnow()
-    return OutboxMessage.insert_many([
-        {"key": key, "origin_id": origin_id_for(key, created_at), "recipient": recipient,
-         "body": body, "created_at": created_at} for key, recipient, body in messages
-    ]).on_conflict_ignore().as_rowcount().execute()
+    rows = [{"key": key, "origin_id": origin_id_for(key, created_at), "recipient": recipient,
+             "body": check_body(body, f"the message {key!r}"), "created_at": created_at}
+            for key, recipient, body in messages]
+    return OutboxMessage.insert_many(rows).on_conflict_ignore().as_rowcount().execute()
+
+
+def dead_letters() -> list[tuple[int, datetime, str, str, str]]:
+    """Failed rows, oldest first, as (id, failed at (UTC), key, recipient's domain, reason):
+    what an admin needs to decide on a retry, without the text or the person."""
+    rows = (OutboxMessage.select(OutboxMessage.id, OutboxMessage.done_at, OutboxMessage.key,
+                                 OutboxMessage.recipient, OutboxMessage.error)
+            .where(OutboxMessage.state == FAILED).order_by(OutboxMessage.done_at, OutboxMessage.id))
+    return [(row.id, row.done_at, row.key, row.recipient.split("/")[0].rpartition("@")[2],
+             row.error or "") for row in rows]
+
+
+def retry(row_ids: list[int]) -> int:
+    """Failed rows back into the queue, their attempts forgotten; returns how many. They keep
+    their origin-id, so a copy that did arrive after all is recognisable."""
+    return OutboxMessage.update(state=PENDING, attempts=0, error=None, done_at=None).where(
+        OutboxMessage.id.in_(row_ids) & (OutboxMessage.state == FAILED)).execute()
 
 
 class RateLimiter:
     """At most `rate` messages a second overall and one per `per_recipient` seconds to the
-    same person, so a burst of thousands never trips the server's limits."""
+    same person, so a burst of thousands never trips the server's limits. The overall pace is
+    waited for; a person who must wait is skipped (`throttled`), so that one person with many
+    queued messages holds up nobody else."""
 
     def __init__(self, rate: float, per_recipient: float):
         self.interval = 1.0 / rate if rate else 0.0
@@ -127,14 +173,25 @@ class RateLimiter:
         self._next_for: dict[str, float] = {}
 
     def delay(self, recipient: str) -> float:
-        """Seconds to wait before this message may go; reserves its slot."""
+        """Seconds to wait before this message may go; reserves its slot, and keeps its
+        recipient waiting `per_recipient` seconds from then on."""
         now = time.monotonic()
-        start = max(now, self._next_any, self._next_for.get(recipient, 0.0))
+        start = max(now, self._next_any)
         self._next_any = start + self.interval
-        self._next_for[recipient] = start + self.per_recipient
-        if len(self._next_for) > 100_000:
-            self._next_for = {jid: at for jid, at in self._next_for.items() if at > now}
+        if self.per_recipient:
+            self._next_for[recipient] = start + self.per_recipient
         return start - now
+
+    def throttled(self) -> set[str]:
+        """The recipients who may get nothing yet (at most `rate` × `per_recipient`)."""
+        now = time.monotonic()
+        self._next_for = {jid: at for jid, at in self._next_for.items() if at > now}
+        return set(self._next_for)
+
+    def until_free(self, longest: float) -> float:
+        """Seconds until the first throttled recipient may get a message (at most `longest`)."""
+        now = time.monotonic()
+        return max(0.01, min([longest, *(at - now for at in self._next_for.values())]))
 
 
 class Outbox:
@@ -143,12 +200,13 @@ class Outbox:
     stanzas that would leave the outbox session go out on `main` instead."""
 
     def __init__(self, stream, storage, rate: float = 500, per_recipient: float = 0.0,
-                 batch: int = 500, main=None):
+                 max_attempts: int = 5, batch: int = 500, main=None):
         self.stream = stream
         self.storage = storage
         self.main = main or stream
         self.numbered = not stream.is_component  # stream management: numbered stanzas
         self.limiter = RateLimiter(rate, per_recipient)
+        self.max_attempts = max_attempts
         # at most about a second's worth per batch, so that marking rows done keeps pace
         self.batch = min(batch, max(1, int(rate))) if rate else batch
         self._wake = asyncio.Event()
@@ -160,11 +218,13 @@ class Outbox:
         self._acked: deque[int] = deque()
         self._unsent: deque[int] = deque()  # rows of this batch marked sent, not yet sent
         self._settling: asyncio.Future | None = None  # database work after a lost connection
+        self._stream_error: str | None = None  # why the server closed the last stream
         self._task: asyncio.Task | None = None
         stream.add_event_handler("disconnected", self._offline)
         stream.add_event_handler("stanza_acked", self._acknowledged)
         stream.add_event_handler("message_error", self._refused)
         if self.numbered:
+            stream.add_event_handler("stream_error", self._closed_by_server)
             stream.add_event_handler("sm_enabled", self._new_stream)
             stream.add_event_handler("session_resumed", self._resumed)
             stream.add_event_handler("sm_failed", self._not_resumed)
@@ -245,6 +305,7 @@ class Outbox:
     async def _new_stream(self, _stanza) -> None:
         """Stream management is on for a new stream (first start, or no stream to resume)."""
         self._not_resumed()  # rows of an earlier stream no resumption was tried for
+        self._stream_error = None
         await self._settled()
         sm = self.stream.plugin["xep_0198"]
         self._queued.clear()
@@ -255,11 +316,14 @@ class Outbox:
 
     async def _resumed(self, _stanza) -> None:
         """The stream resumed: xep_0198 has marked what arrived (stanza_acked) and sent the
-        rest again under the same numbers."""
+        rest again under the same numbers. Their acknowledgement is asked for at once: else,
+        with nothing new to send, it would wait for the next keepalive."""
+        self._stream_error = None
         await self._settled()
         self._next_seq = self.stream.plugin["xep_0198"].seq + 1
         resent = [entry.row for entry in self._in_flight.values()]
         if resent:
+            self._request_ack()
             await self.storage.run(_count_attempt, resent)
         self._online.set()
         self._wake.set()
@@ -273,19 +337,30 @@ class Outbox:
         rows = list(self._in_flight.values())
         self._in_flight.clear()
         if received is None:
-            log.warning("outbox: the server lost the stream (restarted?); %d unacknowledged "
-                        "messages are sent again", len(rows))
-            done, again = [], [entry.row for entry in rows]
-        else:
-            done = [entry.row for entry in rows if entry.seq <= int(received)]
-            again = [entry.row for entry in rows if entry.seq > int(received)]
-            log.info("outbox: stream not resumable, but the server received %d of %d "
-                     "unacknowledged messages; the others are sent again", len(done), len(rows))
+            closed, self._stream_error = self._stream_error, None
+            if closed:
+                log.warning("outbox: the server closed the stream (%s); %d unacknowledged "
+                            "messages are sent again, one at a time", closed, len(rows))
+            else:
+                log.warning("outbox: the server lost the stream (restarted?); %d "
+                            "unacknowledged messages are sent again, one at a time", len(rows))
+            reason = f"{UNCONFIRMED} (the server closed the stream: {closed})" if closed \
+                else UNCONFIRMED
+            self._settle([entry.row for entry in rows], reason)
+            return
+        done = [entry.row for entry in rows if entry.seq <= int(received)]
+        missed = [entry.row for entry in rows if entry.seq > int(received)]
+        log.info("outbox: stream not resumable, but the server received %d of %d "
+                 "unacknowledged messages; the others are sent again", len(done), len(rows))
         self._acked.extend(done)
-        self._settle(again)
+        self._settle(missed)
+
+    def _closed_by_server(self, error) -> None:
+        self._stream_error = error["condition"] or "stream error"
 
     def _offline(self, _event) -> None:
         self._online.clear()
+        self._wake.set()  # a wait for an acknowledgement ends
         if not self.numbered:
             return
         # Stanzas still waiting in slixmpp's send queue never got a number: they go back to
@@ -297,14 +372,19 @@ class Outbox:
         if unnumbered or unsent:
             self._settle(unnumbered + unsent)
 
-    def _settle(self, rows: list[int]) -> None:
-        """Put rows back into the queue before anything else is sent."""
+    def _settle(self, rows: list[int], unconfirmed: str | None = None) -> None:
+        """Put rows back into the queue before anything else is sent: rows that never reached
+        the server as if never taken; `unconfirmed` ones (they may have reached it) with that
+        reason, counted as an attempt."""
         previous = self._settling
 
         async def settle():
             if previous is not None:
                 await previous
-            await self.storage.run(_back_to_pending, rows)
+            if unconfirmed is None:
+                await self.storage.run(_back_to_pending, rows)
+            else:
+                await self.storage.run(_again, rows, unconfirmed)
         self._settling = asyncio.ensure_future(settle())
 
     async def _settled(self) -> None:
@@ -341,8 +421,8 @@ class Outbox:
         """Without stream management there is no telling whether the server took what was in
         flight when the connection died: it is sent again (at least once)."""
         self._in_flight.clear()
-        count = await self.storage.run(lambda: OutboxMessage.update(state=PENDING).where(
-            OutboxMessage.state == SENT).execute())
+        count = await self.storage.run(lambda: OutboxMessage.update(
+            state=PENDING, error=UNCONFIRMED).where(OutboxMessage.state == SENT).execute())
         if count:
             log.info("outbox: %d messages in flight when the connection ended are sent again",
                      count)
@@ -393,23 +473,25 @@ class Outbox:
                     await self._flush_acks()
                     self._wake.clear()
                     try:
-                        await asyncio.wait_for(self._wake.wait(), 0.5)
+                        await asyncio.wait_for(self._wake.wait(), self.limiter.until_free(0.5))
                     except TimeoutError:
                         pass
                     continue
-                self._unsent = deque(row[0] for row in rows)  # in sending order
-                for row_id, origin_id, recipient, body in rows:
-                    pause = self.limiter.delay(recipient)
+                self._unsent = deque(row.id for row in rows)  # in sending order
+                for row in rows:
+                    pause = self.limiter.delay(row.recipient)
                     if pause > 0:
                         await asyncio.sleep(pause)
-                    if not self._unsent or self._unsent[0] != row_id:
+                    if not self._unsent or self._unsent[0] != row.id:
                         break  # the rest went back to the outbox when the connection ended
-                    self._send(row_id, origin_id, recipient, body)
+                    self._send(row.id, row.origin_id, row.recipient, row.body)
                     self._unsent.popleft()
                     if len(self._acked) >= 100:
                         await self._flush_acks()
                 if self.numbered:
                     self._request_ack()
+                    if rows[0].attempts:  # a row sent before, alone: confirmed before the next
+                        await self._until_confirmed()
                 else:
                     await self._barrier()
                 await self._flush_acks()
@@ -419,47 +501,103 @@ class Outbox:
                 log.exception("outbox: sending failed; trying again in 1 s")
                 await asyncio.sleep(1)
 
-    async def _claim_cancel_safe(self) -> list[tuple]:
+    async def _until_confirmed(self) -> None:
+        """Until the server has acknowledged everything in flight, or the stream is gone."""
+        while self._in_flight and self._online.is_set():
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), 1)
+            except TimeoutError:
+                pass
+
+    async def _claim_cancel_safe(self) -> list[Claimed]:
         """Claim rows; a stop arriving meanwhile still learns which rows the claim took."""
         stream_id, first = (self._stream_id, self._next_seq) if self.numbered else (None, None)
-        claim = asyncio.ensure_future(self.storage.run(self._claim, stream_id, first))
+        claim = asyncio.ensure_future(self.storage.run(self._claim, stream_id, first,
+                                                       self.limiter.throttled()))
         try:
             rows = await asyncio.shield(claim)
         except asyncio.CancelledError:
-            self._unsent = deque(row[0] for row in await claim)  # stop() puts them back
+            self._unsent = deque(row.id for row in await claim)  # stop() puts them back
             raise
         if rows and self.numbered and (not self._online.is_set() or (stream_id, first) != (
                 self._stream_id, self._next_seq)):
-            self._settle([row[0] for row in rows])  # the connection ended during the claim
+            self._settle([row.id for row in rows])  # the connection ended during the claim
             return []
         return rows
 
-    def _claim(self, stream_id: str | None, first_seq: int | None) -> list[tuple]:
-        """Mark the next pending rows `sent` (before sending: a crash then means 'check'),
-        with the numbers their stanzas will have on the stream."""
+    def _claim(self, stream_id: str | None, first_seq: int | None,
+               throttled: set[str]) -> list[Claimed]:
+        """Mark the next rows to send `sent` (before sending: a crash then means 'check'),
+        with the numbers their stanzas will have on the stream. Rows to `throttled`
+        recipients stay pending for a later batch."""
         with self.storage.db.atomic():
             query = (OutboxMessage
                      .select(OutboxMessage.id, OutboxMessage.origin_id, OutboxMessage.recipient,
-                             OutboxMessage.body)
-                     .where(OutboxMessage.state == PENDING)
-                     .order_by(OutboxMessage.id).limit(self.batch))
+                             OutboxMessage.body, OutboxMessage.attempts, OutboxMessage.error)
+                     .where(OutboxMessage.state == PENDING))
+            if 0 < len(throttled) <= EXCLUDED_IN_SQL:
+                query = query.where(OutboxMessage.recipient.not_in(list(throttled)))
+            query = query.order_by(OutboxMessage.id).limit(self.batch)
             if isinstance(self.storage.db, peewee.PostgresqlDatabase):
                 query = query.for_update("FOR UPDATE SKIP LOCKED")
-            rows = list(query.tuples())
+            rows = self._this_batch(self._without_dead_letters(list(query.namedtuples())),
+                                    throttled)
             if rows:
                 changes = {OutboxMessage.state: SENT, OutboxMessage.sent_at: _utcnow(),
                            OutboxMessage.attempts: OutboxMessage.attempts + 1}
                 if stream_id is not None:
                     changes[OutboxMessage.stream] = stream_id
                     changes[OutboxMessage.seq] = peewee.Case(OutboxMessage.id, [
-                        (row[0], first_seq + index) for index, row in enumerate(rows)])
+                        (row.id, first_seq + index) for index, row in enumerate(rows)])
                 OutboxMessage.update(changes).where(
-                    OutboxMessage.id.in_([row[0] for row in rows])).execute()
-        return rows
+                    OutboxMessage.id.in_([row.id for row in rows])).execute()
+        return [Claimed(row.id, row.origin_id, row.recipient, row.body, row.attempts)
+                for row in rows]
+
+    def _without_dead_letters(self, rows: list) -> list:
+        """Rows that can never be sent end `failed` with the reason; the others remain."""
+        dead = {}
+        for row in rows:
+            if row.attempts >= self.max_attempts:
+                dead[row.id] = (f"given up after {row.attempts} attempts; the last: "
+                                f"{row.error or UNCONFIRMED}")
+            elif not _is_address(row.recipient):
+                dead[row.id] = "the recipient is no valid XMPP address"
+        for row_id, reason in dead.items():
+            OutboxMessage.update(state=FAILED, error=reason[:500], done_at=_utcnow()).where(
+                OutboxMessage.id == row_id).execute()
+        if dead:
+            log.warning("outbox: %d messages can never be sent; marked failed (see "
+                        "`botschaft outbox failed`)", len(dead))
+        return [row for row in rows if row.id not in dead]
+
+    def _this_batch(self, rows: list, throttled: set[str]) -> list:
+        """Of the next pending rows, the ones to send now, in order. A row sent before whose
+        fate is unknown goes alone (see the module's docstring). With a per-recipient limit,
+        one row per person not `throttled`: the others wait, in their order, for a later
+        batch."""
+        rows = [row for row in rows if row.recipient not in throttled]
+        if rows and rows[0].attempts:
+            return rows[:1]
+        batch, seen = [], set()
+        for row in rows:
+            if row.attempts:
+                break
+            if self.limiter.per_recipient:
+                if row.recipient in seen:
+                    continue
+                seen.add(row.recipient)
+            batch.append(row)
+        return batch
 
     def _stanza(self, origin_id: str, recipient: str, body: str) -> slixmpp.Message:
         sender = self.stream.boundjid if self.stream.is_component else None
-        message = self.stream.make_message(mto=recipient, mbody=body, mtype="chat",
+        safe = safe_body(body)  # rows written before enqueue checked bodies
+        if safe != body:
+            log.warning("outbox: message %s had text no stanza can carry; sent cleaned and, if "
+                        "too long, shortened", origin_id)
+        message = self.stream.make_message(mto=recipient, mbody=safe, mtype="chat",
                                            mfrom=sender)
         message["id"] = origin_id
         origin = ElementTree.SubElement(message.xml, f"{{{SID}}}origin-id")
@@ -502,7 +640,7 @@ class Outbox:
 
         def mark():
             for start in range(0, len(done), 500):
-                OutboxMessage.update(state=DONE, done_at=_utcnow()).where(
+                OutboxMessage.update(state=DONE, done_at=_utcnow(), error=None).where(
                     OutboxMessage.id.in_(done[start:start + 500])
                     & (OutboxMessage.state == SENT)).execute()
         await self.storage.run(mark)
@@ -532,8 +670,16 @@ def _last_stream_unacknowledged() -> tuple[str | None, list[OutboxMessage]]:
     if others:
         log.warning("outbox: %d unacknowledged messages cannot be matched to the stream they "
                     "were sent on; they are sent again", len(others))
-        _back_to_pending(others)
+        _again(others, UNCONFIRMED)
     return stream_id, rows
+
+
+def _is_address(recipient: str) -> bool:
+    try:
+        slixmpp.JID(recipient)
+    except slixmpp.InvalidJID:
+        return False
+    return True
 
 
 def _count_attempt(rows: list[int]) -> None:
@@ -543,7 +689,17 @@ def _count_attempt(rows: list[int]) -> None:
 
 
 def _back_to_pending(rows: list[int]) -> None:
+    """Rows taken but never sent (or sent and surely not received): as if never taken."""
     for start in range(0, len(rows), 500):
-        OutboxMessage.update(state=PENDING).where(
+        OutboxMessage.update(state=PENDING, attempts=OutboxMessage.attempts - 1).where(
+            OutboxMessage.id.in_(rows[start:start + 500]) & (OutboxMessage.state == SENT)
+        ).execute()
+
+
+def _again(rows: list[int], reason: str) -> None:
+    """Rows sent that may or may not have reached the server: to be sent again, one at a time
+    (`Outbox._this_batch`), and given up after `max_attempts`."""
+    for start in range(0, len(rows), 500):
+        OutboxMessage.update(state=PENDING, error=reason).where(
             OutboxMessage.id.in_(rows[start:start + 500]) & (OutboxMessage.state == SENT)
         ).execute()

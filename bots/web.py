@@ -72,7 +72,8 @@ class Metrics:
                                 "Age of the oldest outbox message not yet done",
                                 registry=self.registry)
         self.outbox_failed = Gauge("botschaft_outbox_failed",
-                                   "Outbox messages the server refused", registry=self.registry)
+                                   "Outbox messages that ended failed (refused, or given up "
+                                   "after [outbox] max_attempts)", registry=self.registry)
         self.reconnects = Gauge("botschaft_reconnects", "Reconnections since start",
                                 registry=self.registry)
         self.connected = Gauge("botschaft_connected", "1 while the XMPP session is up",

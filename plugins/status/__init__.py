@@ -163,7 +163,7 @@ class Status(Plugin):
         return ctx._(unchanged, ref=item.ref, state=item.state)
 
     @command(help=_("send an item's last message once more to everyone who claimed it"),
-             role="staff", aliases={"de": ["erneut", "nochmal"]}, arguments={"ref": REFERENCE})
+             role="staff", aliases={"de": ["erneut"]}, arguments={"ref": REFERENCE})
     def resend(self, ctx, ref: str) -> str:
         try:
             result = self.book.resend(ref, source="chat")

@@ -53,7 +53,13 @@ async def test_dev_prints_a_working_login_and_ctrl_c_stops_bot_and_server(state_
         await client.start("127.0.0.1", port)
         assert bot in client.client_roster  # the bot is already in the demo user's contacts
         assert await client.ask(bot, "ping") == "pong"
+        assert (await client.ask(bot, "create vehicle 4711")).startswith("Created: Vehicle 4711")
         await client.stop()
+        # the admin commands the instructions print reach the running bot's database
+        config_file = re.search(r"its settings: (\S+);", printed).group(1)
+        shown = subprocess.run([BOTSCHAFT, "status", "show", "4711"], capture_output=True,
+                               text=True, env={**os.environ, "BOTSCHAFT_CONFIG": config_file})
+        assert shown.returncode == 0 and shown.stdout.startswith("4711 (vehicle): received")
         if os.geteuid() == 0:  # ejabberd needed root; the bot, reading strangers' words, not
             [bot_process] = children_of(process.pid)
             assert pwd.getpwuid(owner_of(bot_process)).pw_name == "botschaft"

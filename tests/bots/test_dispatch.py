@@ -226,3 +226,10 @@ async def test_a_message_longer_than_the_limit_gets_a_clear_answer(workshop, cha
     answer = await client.ask(workshop.boundjid.bare, "status " + "x" * 5000)
     assert answer.startswith("Your message is too long for me (5007 characters). I read up "
                              "to 4000")
+
+
+def test_the_built_in_plugins_want_no_word_twice():
+    from plugins.lessons import Lessons
+    from plugins.ping import Ping
+    from plugins.status import Status
+    assert Dispatcher([Builtins(), Ping(), Status(), Lessons()]).clashes == []

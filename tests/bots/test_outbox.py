@@ -8,14 +8,19 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
+import slixmpp
+from click.testing import CliRunner
 
-from bots.outbox import (DONE, FAILED, PENDING, SCHEMA, SENT, OutboxMessage, RateLimiter,
-                         enqueue, enqueue_many)
+from bots.cli import main
+from bots.connection import OutboxSession
+from bots.outbox import (DONE, EXCLUDED_IN_SQL, FAILED, PENDING, SCHEMA, SENT, Outbox,
+                         OutboxMessage, RateLimiter, enqueue, enqueue_many, origin_id_for)
+from bots.stanza_text import MAX_BODY_CHARACTERS, BodyError
 from bots.storage import Storage
 from bots.testing import BOTSCHAFT, kill_during, run_environment, run_until
-
 
 
 async def eventually(condition, timeout: float = 60) -> None:
@@ -295,10 +300,173 @@ async def test_sigterm_finishes_what_is_in_flight_and_leaves_the_rest_queued(
     storage.close()
 
 
-def test_the_rate_limiter_spaces_messages_overall_and_per_recipient():
-    limiter = RateLimiter(rate=100, per_recipient=1.0)
-    delays = [limiter.delay("anna") for _ in range(3)]  # the same person: a second apart
+def test_the_rate_limiter_paces_overall_and_holds_back_only_who_just_got_a_message():
+    limiter = RateLimiter(rate=100, per_recipient=60.0)
+    delays = [limiter.delay(f"person{n}") for n in range(5)]  # 1/100 s apart overall
     assert delays[0] == pytest.approx(0, abs=0.01)
-    assert delays[1] == pytest.approx(1.0, abs=0.01) and delays[2] == pytest.approx(2.0, abs=0.01)
-    others = [limiter.delay(f"person{n}") for n in range(5)]  # others: 1/100 s apart overall
-    assert all(b - a == pytest.approx(0.01, abs=0.005) for a, b in zip(others, others[1:]))
+    assert all(b - a == pytest.approx(0.01, abs=0.005) for a, b in zip(delays, delays[1:]))
+    assert limiter.throttled() == {f"person{n}" for n in range(5)}
+    assert 59 < limiter.until_free(longest=120) <= 60  # the first of them, in a minute
+    unlimited = RateLimiter(rate=100, per_recipient=0.0)
+    unlimited.delay("anna")
+    assert unlimited.throttled() == set()
+
+
+def test_enqueue_cleans_bodies_and_refuses_a_text_too_long_before_writing_anything(tmp_path):
+    storage = Storage(f"sqlite:///{tmp_path / 'outbox.db'}")
+    storage.migrate([SCHEMA])
+    enqueue("note:1", "anna@example.com", "Ready\x01 at 5\x0b")
+    assert OutboxMessage.get().body == "Ready at 5"
+    with pytest.raises(BodyError, match="note:3"), storage.db.atomic():
+        enqueue("note:2", "anna@example.com", "fits")
+        enqueue_many([("note:3", "ben@example.com", "x" * (MAX_BODY_CHARACTERS + 1)),
+                      ("note:4", "ben@example.com", "fits too")])
+    assert [row.key for row in OutboxMessage.select()] == ["note:1"]
+    storage.close()
+
+
+def insert_unchecked(key: str, recipient: str, body: str) -> None:
+    """A row as one written before enqueue checked bodies (or by hand) would be."""
+    created_at = datetime.now(UTC).replace(tzinfo=None)
+    OutboxMessage.insert(key=key, origin_id=origin_id_for(key, created_at), recipient=recipient,
+                         body=body, created_at=created_at).execute()
+
+
+async def test_a_row_with_a_character_xml_forbids_arrives_cleaned_and_so_do_those_after_it(
+        make_bot, chat_client):
+    bot = await make_bot()
+    client = await chat_client()
+    await bot.storage.run(insert_unchecked, "old:1", client.boundjid.bare, "Beep\x01 ready")
+    await bot.storage.run(enqueue, "new:2", client.boundjid.bare, "And the next one")
+    bot.outbox.wake()
+    received = await collect(client, bot.boundjid.bare, 2)
+    assert [message["body"] for message in received] == ["Beep ready", "And the next one"]
+    await eventually(lambda: _all_done(bot, 2), timeout=10)
+
+
+def break_the_stream_with(stream, body: str) -> None:
+    """Make the message with this body break the outbox stream each time it is sent, as a
+    row the server cannot take does: a character XML forbids, added after the outbox's own
+    guard, and the server answers not-well-formed and closes the stream."""
+    def poison(stanza):
+        if isinstance(stanza, slixmpp.Message) and stanza["body"] == body:
+            stanza["body"] = body + "\x01"
+        return stanza
+    stream.add_filter("out", poison)
+
+
+async def test_a_row_that_breaks_the_stream_each_time_ends_failed_and_the_queue_moves_on(
+        make_bot, chat_client):
+    bot = await make_bot(OUTBOX_MAX_ATTEMPTS="2")
+    client = await chat_client()
+    break_the_stream_with(bot.outbox.stream, "Poisoned lesson")
+    await bot.storage.run(enqueue_many, [
+        ("lesson:1", client.boundjid.bare, "Poisoned lesson"),
+        ("push:2", "not an address@@example.com", "Lost"),
+        ("push:3", client.boundjid.bare, "Status: ready")])
+    bot.outbox.wake()
+    assert (await client.next_message(bot.boundjid.bare, timeout=30))["body"] == "Status: ready"
+
+    async def settled() -> bool:
+        return await states(bot) == Counter({FAILED: 2, DONE: 1})
+    await eventually(settled, timeout=30)
+    rows = await bot.storage.run(lambda: {row.key: row for row in OutboxMessage.select()})
+    assert rows["lesson:1"].attempts == 2
+    assert rows["lesson:1"].error.startswith("given up after 2 attempts")
+    assert "not-well-formed" in rows["lesson:1"].error
+    assert rows["push:2"].error == "the recipient is no valid XMPP address"
+    assert rows["push:3"].error is None
+    assert await client.ask(bot.boundjid.bare, "ping") == "pong"  # nothing else came
+    assert received_bodies(client) == Counter()
+
+
+def test_failed_messages_are_listed_without_texts_and_can_be_queued_again(tmp_path):
+    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    storage = Storage(database)
+    storage.migrate([SCHEMA])
+    enqueue_many([("lesson:7:1", "anna@example.com", "Secret lesson text"),
+                  ("push:8", "ben@example.org", "Ready")])
+    OutboxMessage.update(state=FAILED, error="given up after 5 attempts", attempts=5,
+                         done_at=datetime(2026, 11, 30, 9, 15)).where(
+        OutboxMessage.key == "lesson:7:1").execute()
+    runner, environ = CliRunner(), {"BOTSCHAFT_DATABASE_URL": database}
+
+    listed = runner.invoke(main, ["-c", str(tmp_path / "none.toml"), "outbox", "failed"],
+                           env=environ)
+    assert listed.exit_code == 0, listed.output
+    assert "lesson:7:1" in listed.output and "2026-11-30 09:15:00" in listed.output
+    assert "example.com" in listed.output and "given up after 5 attempts" in listed.output
+    assert "anna" not in listed.output and "Secret" not in listed.output
+    assert "push:8" not in listed.output and listed.output.endswith("1 failed\n")
+
+    failed_id = OutboxMessage.get(OutboxMessage.key == "lesson:7:1").id
+    again = runner.invoke(main, ["-c", str(tmp_path / "none.toml"), "outbox", "retry",
+                                 str(failed_id)], env=environ)
+    assert again.exit_code == 0, again.output
+    row = OutboxMessage.get_by_id(failed_id)
+    assert (row.state, row.attempts, row.error) == (PENDING, 0, None)
+    not_failed = runner.invoke(main, ["-c", str(tmp_path / "none.toml"), "outbox", "retry",
+                                      str(failed_id)], env=environ)
+    assert not_failed.exit_code == 1 and "0 of 1" in not_failed.output
+    storage.close()
+
+
+async def test_rows_resent_after_kill_9_are_done_at_once_not_at_the_next_keepalive(
+        xmpp_server, make_account, chat_client, make_bot, tmp_path):
+    recipients = [await chat_client(*make_account("reader")) for _ in range(4)]
+    database = f"sqlite:///{tmp_path / 'bot.db'}"
+    storage = fill_outbox(database, recipients, 200, "Alert")
+    env = run_environment(xmpp_server.instance, xmpp_server.devserver.ensure_user("bot"),
+                          database, OUTBOX_RATE="200")  # one batch: nothing new after the kill
+    await kill_during(env, lambda: OutboxMessage.select().where(
+        OutboxMessage.state != PENDING).count(), [200])
+    assert OutboxMessage.select().where(OutboxMessage.state == SENT).count() > 0
+    storage.close()
+
+    bot = await make_bot(DATABASE_URL=database)
+    await eventually(lambda: _all_done(bot, 200), timeout=10)  # the keepalive comes after 60 s
+    assert bot.outbox.stream.resumptions == 1
+    for index, client in enumerate(recipients):
+        copies = Counter()
+
+        async def all_arrived() -> bool:
+            copies.update(received_bodies(client))
+            return set(copies) == {f"Alert {n}" for n in range(index, 200, 4)}
+        await eventually(all_arrived, timeout=10)
+        assert set(copies.values()) == {1}
+
+
+async def test_a_batch_takes_one_message_per_person_and_none_for_people_who_must_wait(tmp_path):
+    storage = Storage(f"sqlite:///{tmp_path / 'outbox.db'}")
+    storage.migrate([SCHEMA])
+    enqueue_many([("anna:1", "anna@example.com", "A1"), ("anna:2", "anna@example.com", "A2"),
+                  ("ben:1", "ben@example.com", "B1"), ("cem:1", "cem@example.com", "C1")])
+    outbox = Outbox(OutboxSession("bot@example.com", "unused"), storage, per_recipient=60)
+    many = {f"person{n}@example.com" for n in range(EXCLUDED_IN_SQL)}  # beyond what SQL takes
+    for throttled in ({"ben@example.com"}, {"ben@example.com"} | many):
+        claimed = await storage.run(outbox._claim, None, None, throttled)
+        assert [row.body for row in claimed] == ["A1", "C1"]
+        OutboxMessage.update(state=PENDING, attempts=0).execute()  # as if never taken
+    storage.close()
+
+
+async def test_one_person_with_many_queued_messages_holds_up_nobody_else(make_bot, chat_client):
+    bot = await make_bot(OUTBOX_PER_RECIPIENT="0.2")
+    anna, ben = await chat_client(), await chat_client()
+    arrivals = []
+    for client in (anna, ben):
+        client.add_event_handler("message", lambda message, client=client: arrivals.append(
+            (client, message["body"])))
+    await bot.storage.run(enqueue_many, [
+        *((f"lesson:{n}", anna.boundjid.bare, f"Lesson {n}") for n in range(20)),
+        ("push:ben", ben.boundjid.bare, "Your car is ready")])
+    bot.outbox.wake()
+    await eventually(lambda: _all_done(bot, 21), timeout=30)
+
+    async def all_arrived() -> bool:
+        return len(arrivals) == 21
+    await eventually(all_arrived, timeout=10)
+    assert [body for client, body in arrivals if client is anna] == [
+        f"Lesson {n}" for n in range(20)]  # in order
+    assert arrivals.index((ben, "Your car is ready")) < arrivals.index((anna, "Lesson 19"))
+
