@@ -104,6 +104,7 @@ class Bot:
         self.services = Services(config, storage, plugins, self.scheduler, self.outbox.wake,
                                  self.send_text)
         self.metrics = Metrics()
+        self.outbox.on_delivered = self.metrics.messages_out.inc
         web = config.values["web"]
         self.web = WebServer(self, web["listen"], web["token"]) if web["listen"] else None
         self._plugins_started = False
@@ -384,11 +385,21 @@ async def run_until_signal(config: Config, on_ready=None) -> None:
         bot.storage.close()
 
 
-async def send_once(config: Config, jid: str, text: str) -> None:
-    """Log in as the bot, send one message, log out (`botschaft send`)."""
+async def send_once(config: Config, jid: str, text: str) -> str | None:
+    """Log in as the bot, send one message, log out (`botschaft send`). Returns why the server
+    refused it (e.g. no such account), or None once the server has it."""
     config.require()
     session = Session(config.get("xmpp", "jid"), config.get("xmpp", "password"),
                       config.get("xmpp", "ca_file") or None)
+    recipient = slixmpp.JID(jid)
+    refusals = []
+    session.add_event_handler("message_error", lambda error: refusals.append(
+        error["error"]["condition"]) if error["from"].bare == recipient.bare else None)
     await session.start(*server_address(config))
-    session.send_message(mto=jid, mbody=text, mtype="chat")
-    await session.stop(wait=5)
+    try:
+        session.send_message(mto=recipient, mbody=safe_body(text), mtype="chat")
+        # The server answers the ping after it has handled the message, a refusal included.
+        await session.plugin["xep_0199"].ping(jid=session.boundjid.domain, timeout=30)
+    finally:
+        await session.stop(wait=5)
+    return refusals[0] if refusals else None

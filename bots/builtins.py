@@ -36,7 +36,8 @@ class Builtins(Plugin):
             return render(_("{usage}\n{help}"), language, usage=spec.usage(language),
                           help=render(spec.help, language))
         lines = [render(_("I understand these commands:"), language)]
-        for spec in self.dispatcher.visible_to(ctx.person):
+        for spec in sorted(self.dispatcher.visible_to(ctx.person),
+                           key=lambda spec: spec.word(language).casefold()):
             lines.append(f"• {spec.usage(language)} — {render(spec.help, language)}")
         lines.append(render(_('You can also just ask, e.g. "{example}".'), language,
                             example=self._an_example(language)))

@@ -26,7 +26,7 @@ from bots.doctor import diagnose, running_bot_health
 from bots.plugin import load_plugins
 from bots.scaffold import ScaffoldError
 from bots.services import Services
-from bots.storage import Storage, StorageError
+from bots.storage import Storage, StorageError, redacted
 
 DEMO_USER = "demo"
 
@@ -107,7 +107,14 @@ def _plugins_with_database():
         report = load_plugins(config)
         storage = Storage(config.get("database", "url"), config.get("database", "workers"))
         try:
+            storage.check()
+            empty = not storage.db.get_tables()
             storage.migrate(schemas(report.plugins))
+            if empty:
+                click.echo(f"Note: {redacted(storage.url)} held no Botschaft data; its tables "
+                           "were made just now, so this is about an empty database. The "
+                           "running bot's is named by its [database] url (the development "
+                           "bot's: run this as ./dev.sh botschaft …).", err=True)
             services = Services(config, storage, report.plugins)
             for plugin in report.plugins:
                 plugin.bot = services
@@ -190,6 +197,16 @@ def server_adduser(state_dir: Path, user: str, password: str | None) -> None:
     click.echo(f"created {user}@{domain} with password {password}")
 
 
+@server.command("ctl", context_settings={"ignore_unknown_options": True})
+@state_dir_option
+@click.argument("arguments", nargs=-1, type=click.UNPROCESSED, required=True)
+def server_ctl(state_dir: Path, arguments: tuple[str, ...]) -> None:
+    """Run an ejabberdctl command on the private server, e.g. `remove_mam_for_user demo
+    localhost` (ejabberdctl alone would reach the system's ejabberd, not this one)."""
+    with reported_errors():
+        click.echo(DevServer(state_dir).ctl(*arguments), nl=False)
+
+
 @server.command("deluser")
 @state_dir_option
 @click.argument("user")
@@ -258,8 +275,11 @@ def privacy_erase(jid: str, yes: bool) -> None:
         deleted = privacy.erase(jid, report.plugins, by=getpass.getuser())
     click.echo(f"erased {jid}: " + ", ".join(f"{part} {count}" for part, count in
                                              deleted.items()))
-    click.echo("The server's own archive and offline messages: ejabberdctl remove_mam_for_user "
-               "and delete_old_messages, or delete the account (botschaft server deluser).")
+    user, _, domain = jid.partition("@")
+    click.echo(f"What the XMPP server keeps of {jid} (its archive) goes with: ejabberdctl "
+               f"remove_mam_for_user {user} {domain} (development server: ./dev.sh botschaft "
+               f"server ctl remove_mam_for_user {user} {domain}), or with the account itself "
+               f"(botschaft server deluser {user}).")
 
 
 def _bare(jid: str) -> str:
@@ -317,8 +337,11 @@ def send(jid: str, text: str) -> None:
     """Send TEXT to JID as the bot (e.g. to test an account)."""
     config = load_config()
     with reported_errors():
-        asyncio.run(send_once(config, jid, text))
-    click.echo(f"sent to {jid}")
+        refused = asyncio.run(send_once(config, jid, text))
+    if refused:
+        raise click.ClickException(f"the server refused the message to {jid} ({refused}): "
+                                   "is there such an account?")
+    click.echo(f"sent to {jid}: the server has it (delivered, or kept until they log in)")
 
 
 @main.command("doctor")

@@ -90,6 +90,15 @@ class Resilient:
         if self._run_out_filters is not None:
             self._run_out_filters.cancel()
 
+    def abort(self) -> None:
+        """slixmpp's abort closes the transport, then aborts it. Python 3.11.2's TLS transport
+        (Debian bookworm's) can be gone by then and raise AttributeError; later 3.11 releases
+        check for that. Closed is what is wanted either way."""
+        try:
+            super().abort()
+        except AttributeError:
+            self.event("killed")
+
     @property
     def stream_management(self) -> bool:
         """True when the server acknowledges stanzas (XEP-0198): client mode only."""

@@ -396,6 +396,11 @@ class DevServer:
             "",
         ])
 
+    def ctl(self, *args: str) -> str:
+        """Any ejabberdctl command for this private server (`botschaft server ctl …`)."""
+        self._running_instance()
+        return self._run_ctl(self._ejabberdctl(), *args)
+
     def _run_ctl(self, ctl: str, *args: str, timeout: float = 60) -> str:
         """Run ejabberdctl for our node as the ejabberd user.
 

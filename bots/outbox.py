@@ -52,7 +52,7 @@ import time
 import uuid
 from collections import deque
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 from xml.etree import ElementTree
 
 import peewee
@@ -216,6 +216,7 @@ class Outbox:
         self._stream_id: str | None = None  # the XEP-0198 stream the in-flight rows are on
         self._next_seq = 1
         self._acked: deque[int] = deque()
+        self.on_delivered: Callable[[int], None] = lambda count: None  # rows the server has
         self._unsent: deque[int] = deque()  # rows of this batch marked sent, not yet sent
         self._settling: asyncio.Future | None = None  # database work after a lost connection
         self._stream_error: str | None = None  # why the server closed the last stream
@@ -638,12 +639,12 @@ class Outbox:
         done = list(self._acked)
         self._acked.clear()
 
-        def mark():
-            for start in range(0, len(done), 500):
-                OutboxMessage.update(state=DONE, done_at=_utcnow(), error=None).where(
-                    OutboxMessage.id.in_(done[start:start + 500])
-                    & (OutboxMessage.state == SENT)).execute()
-        await self.storage.run(mark)
+        def mark() -> int:
+            return sum(OutboxMessage.update(state=DONE, done_at=_utcnow(), error=None).where(
+                OutboxMessage.id.in_(done[start:start + 500])
+                & (OutboxMessage.state == SENT)).execute()
+                for start in range(0, len(done), 500))
+        self.on_delivered(await self.storage.run(mark))
 
 
 def _last_stream_unacknowledged() -> tuple[str | None, list[OutboxMessage]]:

@@ -57,7 +57,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.messages_in = Counter("botschaft_messages_in", "Chat messages received",
                                    registry=self.registry)
-        self.messages_out = Counter("botschaft_messages_out", "Answers sent",
+        self.messages_out = Counter("botschaft_messages_out", "Messages sent: answers, and "
+                                    "the outbox's once the server has them",
                                     registry=self.registry)
         self.handler_seconds = Histogram(
             "botschaft_handler_seconds", "Time from a message to its answer",

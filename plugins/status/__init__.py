@@ -39,6 +39,7 @@ class Status(Plugin):
         "claim_attempts_global": 200,  # everybody's failures in the window: then …
         "claim_attempts_under_attack": 1,  # … each person may fail only this often
         "claim_window_minutes": 60,
+        "feed_event_days": 30,  # how long an event id is remembered to spot a repeat
     }
 
     def __init__(self, config=None):
@@ -213,6 +214,10 @@ class Status(Plugin):
     @job(every="10m")
     def prune_claim_attempts(self, ctx) -> None:
         self.book.prune_attempts()
+
+    @job(every="1h")
+    def forget_old_feed_events(self, ctx) -> None:
+        self.book.forget_feed_events(timedelta(days=self.config["feed_event_days"]))
 
     def _when(self, ctx, moment) -> str:
         return format_moment(moment, ctx.language, ctx.bot.timezone)

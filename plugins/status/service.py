@@ -341,6 +341,11 @@ class StatusBook:
             else:
                 consent.withdraw(jid, NOTIFY_PURPOSE)
 
+    def forget_feed_events(self, older_than: timedelta) -> int:
+        """Event ids are kept so that the company's system may send an event again safely
+        (a retry); one older than that is no retry any more, and its id goes."""
+        return FeedEvent.delete().where(FeedEvent.received_at <= utcnow() - older_than).execute()
+
     def prune_attempts(self) -> int:
         """Failed claims older than the window are no longer needed: delete them."""
         return ClaimAttempt.delete().where(

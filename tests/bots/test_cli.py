@@ -164,6 +164,19 @@ async def test_send_delivers_a_message_as_the_bot(tmp_path, xmpp_server, chat_cl
     assert code == 0, output
     message = await client.next_message(f"bot@{xmpp_server.domain}")
     assert message["body"] == "Hallo 👋"
+    assert output.strip().splitlines()[-1] == (
+        f"sent to {client.boundjid.bare}: the server has it (delivered, or kept until they log "
+        "in)")
+
+
+async def test_send_to_an_account_that_does_not_exist_says_so(tmp_path, xmpp_server):
+    config = write_config(tmp_path / "botschaft.toml", xmpp_server)
+    nobody = f"nobody@{xmpp_server.domain}"
+    code, output = await botschaft("-c", str(config), "send", nobody, "x")
+    assert code == 1
+    assert output.strip().splitlines()[-1] == (
+        f"Error: the server refused the message to {nobody} (service-unavailable): is there "
+        "such an account?")
 
 
 async def test_doctor_passes_on_a_working_setup(tmp_path, xmpp_server):

@@ -16,6 +16,7 @@ import pytest
 from twisted.web.resource import Resource
 
 from bots.config import ConfigError, load
+from bots.outbox import enqueue_many
 from bots.plugin import Plugin
 from bots.web import MAX_BODY_BYTES, AsyncResource, health
 
@@ -77,6 +78,16 @@ async def test_metrics_count_messages_and_time_the_answers(make_bot, chat_client
     assert "botschaft_messages_out_total 3.0" in text
     assert "botschaft_handler_seconds_count 3.0" in text
     assert "botschaft_connected 1.0" in text and "botschaft_outbox_depth 0.0" in text
+    # what the bot starts itself counts too, once the server has it
+    await bot.storage.run(enqueue_many, [(f"push:{n}", client.boundjid.bare, f"News {n}")
+                                         for n in range(2)])
+    bot.outbox.wake()
+    for _ in range(2):
+        await client.next_message(bot.boundjid.bare)
+    deadline = time.monotonic() + 10  # counted when the server acknowledges them
+    while "botschaft_messages_out_total 5.0" not in (await get(bot, "/metrics"))[1]:
+        assert time.monotonic() < deadline, "the outbox's messages were not counted"
+        await asyncio.sleep(0.05)
 
 
 async def test_plugins_add_routes_under_their_name(make_bot):

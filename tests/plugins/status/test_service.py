@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,7 +15,7 @@ from bots.people import PersonSetting
 from bots.storage import Storage
 from bots.testing import services_over
 from plugins.status import Status
-from plugins.status.models import ClaimAttempt, StatusChange, Watcher
+from plugins.status.models import ClaimAttempt, FeedEvent, StatusChange, Watcher, utcnow
 from plugins.status.service import (NOTIFY_PURPOSE, ClaimLimits, ClaimResult, EventConflict,
                                     StatusError, UnknownItem, erase_person, personal_data)
 
@@ -79,6 +80,17 @@ def test_an_event_id_belongs_to_the_item_it_came_with(book):
         book.set_state("2", "packed", event_id="erp-1")
     assert isinstance(error.value, EventConflict)
     assert book.find("2").state == "received"
+
+
+def test_event_ids_are_forgotten_after_their_time_and_may_come_again(book):
+    book.create("1", "order", code="ABCD23")
+    book.set_state("1", "packed", event_id="erp-old")
+    book.set_state("1", "shipped", event_id="erp-new")
+    FeedEvent.update(received_at=utcnow() - timedelta(days=31)).where(
+        FeedEvent.event_id == "erp-old").execute()
+    assert book.forget_feed_events(timedelta(days=30)) == 1
+    assert [event.event_id for event in FeedEvent.select()] == ["erp-new"]
+    assert book.set_state("1", "packed", event_id="erp-old").changed  # no repeat any more
 
 
 @pytest.mark.parametrize("event_id, problem", [
