@@ -30,6 +30,13 @@ def _book():
             raise click.ClickException(str(error)) from None
 
 
+def _progress(length: int, label: str):
+    """A progress bar for a person at a terminal (on stderr: stdout stays for scripts); none
+    where no one watches, instead of a stray label line."""
+    return click.progressbar(length=length, label=label, file=sys.stderr,
+                             hidden=not sys.stderr.isatty())
+
+
 def status_cli() -> click.Group:
     @click.group("status")
     def group() -> None:
@@ -135,7 +142,7 @@ def status_cli() -> click.Group:
         lines = max(text.count("\n"), 1)  # progress bars on stderr: stdout stays for scripts
         with _book() as (book, _bot):
             try:
-                with click.progressbar(length=lines, label="checking ", file=sys.stderr) as bar:
+                with _progress(lines, "checking ") as bar:
                     report = check_csv(text, book, bar.update)
             except FeedError as error:
                 raise click.ClickException(f"{file}: {error}") from None
@@ -145,8 +152,7 @@ def status_cli() -> click.Group:
                 raise click.ClickException(
                     f"{file}: {uncoded} new item(s) have no code column value; give --codes-out "
                     "FILE to have codes generated and written there. Nothing was imported.")
-            with book.db.atomic(), click.progressbar(length=len(report.rows),
-                                                     label="importing", file=sys.stderr) as bar:
+            with book.db.atomic(), _progress(len(report.rows), "importing") as bar:
                 generated = apply_rows(report.rows, book, bar.update)
                 if codes_out is not None and generated:
                     _write_codes(codes_out, generated)  # before the import commits

@@ -97,8 +97,9 @@ def test_codes_out_that_cannot_be_written_imports_nothing(run, tmp_path):
     assert "missing/codes.csv: cannot write there" in refused.output
     assert "nothing was imported" in refused.output
     assert "no item A" in run("show", "A").output
-    assert run("import", "jobs.csv", "--codes-out", "codes.csv").output.endswith(
-        "1 new items; codes in codes.csv\n")
+    imported = run("import", "jobs.csv", "--codes-out", "codes.csv").output
+    assert imported.endswith("1 new items; codes in codes.csv\n")
+    assert "checking" not in imported and "importing" not in imported  # no bar off a terminal
 
 
 def test_references_a_spreadsheet_would_run_are_written_as_text(run, tmp_path):
