@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from slixmpp import JID
 
 from bots.app import SCHEDULER_INTERVAL
