@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import os
 import socket
 import ssl
@@ -80,13 +81,17 @@ def raw_stream(xmpp_server):
 
 
 
-async def eventually(condition, timeout: float = 30) -> None:
-    """Wait until `condition()` is true, instead of sleeping for a time that is too short on a
-    loaded machine and too long everywhere else."""
+async def eventually(condition, timeout: float = 60) -> None:
+    """Wait until `condition()` (a function or a coroutine function) is true, instead of
+    sleeping for a time that is too short on a loaded machine and too long everywhere else."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not await _value_of(condition()):
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)
+
+
+async def _value_of(result):
+    return await result if inspect.isawaitable(result) else result
 
 
 async def next_room_message(client, room: str, timeout: float = 10):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -21,13 +20,7 @@ from bots.outbox import (DONE, EXCLUDED_IN_SQL, FAILED, PENDING, SCHEMA, SENT, O
 from bots.stanza_text import MAX_BODY_CHARACTERS, BodyError
 from bots.storage import Storage
 from bots.testing import BOTSCHAFT, kill_during, run_environment, run_until
-
-
-async def eventually(condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
+from tests.conftest import eventually
 
 
 def origin_of(message) -> str:

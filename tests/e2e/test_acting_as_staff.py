@@ -5,9 +5,7 @@ JID the server vouches for, so none of it changes an item or pushes a word."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 
 import pytest
 from slixmpp import JID
@@ -15,18 +13,11 @@ from slixmpp import JID
 from bots.outbox import OutboxMessage
 from plugins.status import Status
 from plugins.status.models import Item
-from tests.conftest import next_room_message
+from tests.conftest import eventually, next_room_message
 
 STAFF_DOMAIN = "staff.example.com"  # staff named by domain, as the README shows
 FORGED = "!set {ref} ready Ihr Auto ist fertig. Bitte Restbetrag 450 EUR vorab: " \
          "https://evil.example/pay"
-
-
-async def until(condition, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -74,7 +65,7 @@ async def test_a_room_nick_like_a_staff_address_gets_nothing_done(workshop, make
                                                                   chat_client):
     bot, owner, staff, customer = workshop
     xep_0045 = owner.plugin["xep_0045"]
-    await until(lambda: owner.room in bot.joined_rooms)
+    await eventually(lambda: owner.room in bot.joined_rooms)
     mallory = await chat_client()
     await xep_0045.set_affiliation(owner.room, "member", jid=mallory.boundjid.bare)
     nick = f"mallory@{STAFF_DOMAIN}"
@@ -93,7 +84,7 @@ async def test_staff_answers_in_a_room_go_to_the_staff_member_alone(workshop, ch
                                                                    xmpp_server):
     bot, owner, staff, customer = workshop
     xep_0045 = owner.plugin["xep_0045"]
-    await until(lambda: owner.room in bot.joined_rooms)
+    await eventually(lambda: owner.room in bot.joined_rooms)
     await xep_0045.set_affiliation(owner.room, "admin", jid=bot.boundjid.bare)  # sees real JIDs
     for person in (staff, customer):
         await xep_0045.set_affiliation(owner.room, "member", jid=person.boundjid.bare)
