@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import pytest
 import pytest_asyncio
@@ -196,6 +197,46 @@ def services_over(storage: Storage, plugins: list[Plugin] | None = None,
     for plugin in plugins or []:
         plugin.bot = services
     return services
+
+
+def technical_tokens(answer: str, language: str, labels: set[str] = frozenset(),
+                     english: set[str] = frozenset(), own_texts: Iterable[str] = ()
+                     ) -> list[str]:
+    """What a person should never read in an answer: the program's tokens instead of words
+    (empty: a clean answer). For conversation tests in each language, e.g.
+    `assert technical_tokens(answer, "de", labels={"Kurs"}, english={"course"}) == []`.
+
+    `None`, a Python repr ('…' around a value, <… object …>), an unfilled {placeholder}, a
+    bare language code (de, en; "de|en" as the words to type is fine) or doubled punctuation
+    is always one. Brackets are fine only around `labels` (the translated names of a command's
+    parts, as usage lines show them: <required>, [optional]) or choices ("an|aus"). In German
+    answers, `english` words are too. `own_texts` are texts
+    that are not the bot's (a trainer's lesson, a note staff wrote): left out; their final
+    mark stays, so a mark the bot adds after one still counts."""
+    found = []
+    text = _LINK.sub(" ", answer)
+    for own in sorted(own_texts, key=len, reverse=True):
+        text = text.replace(own, "…" + (own[-1:] if own[-1:] in ".!?" else ""))
+    for line in text.splitlines():
+        found += [f"[{inner}]" for inner in re.findall(r"\[([^\[\]]*)\]", line)
+                  if not _label_or_choices(inner, labels)]
+        found += re.findall(r"[\[\]]", re.sub(r"\[[^\[\]]*\]", "", line))  # unpaired
+        found += [f"<{inner}>" for inner in re.findall(r"<([^<>]*)>", line)
+                  if not _label_or_choices(inner, labels)]
+    found += re.findall(r"\bNone\b|[{}]|(?<!\w)'[^'\n]+'(?!\w)|[.!?][.!?]", text)
+    found += re.findall(r"\b(?:de|en)\b", _CHOICES_IN_TEXT.sub(" ", text))
+    if language == "de":
+        found += [word for word in re.findall(r"[^\W\d_]+", text) if word.lower() in english]
+    return found
+
+
+_LINK = re.compile(r"https?://\S+")
+_CHOICES = re.compile(r"^\w+(\|\w+)+$")  # "de|en": the words to type, not a code
+_CHOICES_IN_TEXT = re.compile(r"\b\w+(?:\|\w+)+\b")
+
+
+def _label_or_choices(inner: str, labels: set[str]) -> bool:
+    return inner in labels or bool(_CHOICES.match(inner))
 
 
 def run_environment(instance: Instance, password: str, database_url: str,

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from bots import testing
+
 from plugins.status import Status
 from plugins.status.models import StatusChange
 
@@ -261,30 +263,21 @@ async def test_the_same_status_and_note_again_tells_nobody_until_staff_resend_it
 
 
 # --- no technical token a customer or staff member reads ------------------------------------
-TECHNICAL_TOKENS = {
-    "None": re.compile(r"\bNone\b"),
-    "a Python repr": re.compile(r"(?<!\w)'[^'\n]+'(?!\w)|<[^<>]*\bobject\b[^<>]*>"),
-    "an unfilled placeholder": re.compile(r"\{\w*\}"),
-    # not in a choice to type, as in `language de|en`
-    "a bare language code": re.compile(r"(?<![\w@/.|-])(?:de|en)(?![\w@/.|-])"),
-    # names whose English label differs (reference, on|off, address, status)
-    "a parameter name": re.compile(r"[<\[](?:ref|switch|jid|state)[\]>|]"
-                                   r"|\b(?:ref|switch|jid|state) (?:is missing|must|fehlt|muss)"),
-}
-GERMAN_ONLY = {  # in German answers: untranslated labels and the words of standard phrases
-    "a parameter name": re.compile(r"[<\[](?:code|kind|note|command|reference|address|status)"
-                                   r"[\]>|]|\b(?:code|kind|note|command) (?:fehlt|muss)"),
-    "an English word": re.compile(
-        r"\b(?:the|is|are|your|you|write|already|told|people|person|linked|notifications|"
-        r"reference|item|items|missing|changed|created|claim|notify|set|create|unlock|resend|"
-        r"help|open|on|off|now|again|nobody|Not|Done)\b"),
-}
+LABELS = {"en": {"reference", "code", "status", "note", "kind", "address", "command",
+                 "language"},
+          "de": {"Auftragsnummer", "Code", "Status", "Hinweis", "Art", "Adresse", "Befehl",
+                 "Sprache"}}
+ENGLISH = {"the", "is", "are", "your", "you", "write", "already", "told", "people",
+           "linked", "notifications", "reference", "item", "items", "missing", "changed",
+           "created", "claim", "notify", "set", "create", "unlock", "resend", "help", "open",
+           "on", "off", "now", "again", "nobody", "not", "done"}
+# the parameter names whose label differs, as an error would show them
+PARAMETER_NAME = re.compile(r"\b(?:ref|switch|jid|state) (?:is missing|must|fehlt|muss)")
 
 
 def technical_tokens(answer: str, language: str) -> list[str]:
-    checks = {**TECHNICAL_TOKENS, **(GERMAN_ONLY if language == "de" else {})}
-    return [f"{what}: {match.group()!r}" for what, pattern in checks.items()
-            for match in pattern.finditer(answer)]
+    return (testing.technical_tokens(answer, language, LABELS[language], ENGLISH)
+            + PARAMETER_NAME.findall(answer))
 
 
 class Reader:
