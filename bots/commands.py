@@ -202,7 +202,7 @@ def _parse_date(raw: str, name: str) -> datetime.date:
             return datetime.date(year, int(month), int(day))
         except ValueError:
             pass
-    raise UsageError(_("{name} must be a date like 2026-12-24 or 24.12.2026"), name=name)
+    raise UsageError(_("{name}: please write a date, like 24.12.2026"), name=name)
 
 
 def _parse_time(raw: str, name: str) -> datetime.time:
@@ -211,7 +211,7 @@ def _parse_time(raw: str, name: str) -> datetime.time:
     hour, minute = (int(match.group(1)), int(match.group(2) or 0)) if match else (24, 0)
     if hour < 24 and minute < 60:
         return datetime.time(hour, minute)
-    raise UsageError(_("{name} must be a time like 07:30"), name=name)
+    raise UsageError(_("{name}: please write a time, like 7:30"), name=name)
 
 
 def _unwrap_optional(hint) -> tuple[Any, bool]:

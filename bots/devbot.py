@@ -145,10 +145,16 @@ def _check_runnable(as_user: list[str], environ: dict[str, str]) -> None:
             "it with Debian's python3")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _free_port(preferred: int = 8731) -> int:
+    """The README's port (8731) when it is free, so its examples work; else any free one."""
+    for port in (preferred, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise DevBotError("no free port on 127.0.0.1 for the bot's web server")
 
 
 def _connected(port: int) -> bool:

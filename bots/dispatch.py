@@ -233,12 +233,13 @@ class Dispatcher:
 
     def _not_understood(self, message: Message, matches) -> str:
         language = message.person.language
-        quoted = message.text.strip()[:QUOTE_LENGTH]
-        allowed = {spec.name for spec in self.visible_to(message.person)}
-        suggestions = [match.command for match in matches
+        quoted = quote(message.text)
+        allowed = {spec.name: spec for spec in self.visible_to(message.person)}
+        suggestions = [allowed[match.command].word(language) for match in matches
                        if match.score >= SUGGEST_THRESHOLD and match.command in allowed][:3]
         first_word = next(iter(message.text.split(maxsplit=1)), "").casefold()
-        for close in difflib.get_close_matches(first_word, sorted(allowed), n=3, cutoff=0.6):
+        words = sorted(spec.word(language) for spec in allowed.values())
+        for close in difflib.get_close_matches(first_word, words, n=3, cutoff=0.6):
             if close not in suggestions:
                 suggestions.append(close)
         if suggestions:
@@ -251,7 +252,13 @@ class Dispatcher:
 
 def no_such_command(word: str, language: str) -> str:
     return render(_('I have no command "{command}". Write "help" for the list.'), language,
-                  command=word[:QUOTE_LENGTH])
+                  command=quote(word))
+
+
+def quote(text: str) -> str:
+    """A person's words quoted back: the first QUOTE_LENGTH characters, "…" where cut."""
+    text = text.strip()
+    return text if len(text) <= QUOTE_LENGTH else text[:QUOTE_LENGTH].rstrip() + "…"
 
 
 APOLOGY = _("Sorry, something went wrong on my side. Please try again later.")

@@ -442,10 +442,11 @@ def choice_of(quiz: Quiz, text: str) -> int | None:
 
 
 def feedback(quiz: Quiz, right: bool, language: str) -> str:
-    """The trainer's feedback, else ours; the right choice ends it as the course writes it, so
-    its own "?" or "!" is not followed by another mark."""
+    """Right or not first, in so many words, then the trainer's feedback, else the right
+    choice as the course writes it (so its own "?" or "!" is not followed by another mark)."""
     if right:
-        return quiz.right or render(_("Right: {answer}"), language,
-                                    answer=quiz.choices[quiz.answer])
-    return quiz.wrong or render(_("Not quite. The right answer: {answer}"), language,
-                                answer=quiz.choices[quiz.answer])
+        return (f"{render(_('Right!'), language)} {quiz.right}" if quiz.right else
+                render(_("Right: {answer}"), language, answer=quiz.choices[quiz.answer]))
+    return (f"{render(_('Not quite.'), language)} {quiz.wrong}" if quiz.wrong else
+            render(_("Not quite. The right answer: {answer}"), language,
+                   answer=quiz.choices[quiz.answer]))

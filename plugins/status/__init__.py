@@ -94,10 +94,13 @@ class Status(Plugin):
     def _one_item(self, ctx, item: Item, staff: bool) -> str:
         kind = self.kinds[item.kind]
         lines = [f"{kind.label[ctx.language]} {item.ref}: {kind.text(item.state, ctx.language)}"]
-        history = self.book.history(item)
+        history = self.book.history(item, limit=6)
+        # a message sent once more (resend) is no change: show it once
+        history = [change for newer, change in zip([None, *history], history)
+                   if newer is None or (newer.state, newer.note) != (change.state, change.note)]
         if history:
             lines.append(ctx._(_("Last changes:")))
-            for change in history:
+            for change in history[:3]:
                 note = f" — {change.note}" if change.note else ""
                 lines.append(f"• {self._when(ctx, change.changed_at)}: "
                              f"{kind.text(change.state, ctx.language)}{note}")

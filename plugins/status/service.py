@@ -163,7 +163,11 @@ class StatusBook:
 
     # --- checks ----------------------------------------------------------------------------
     def kind(self, name: str) -> Kind:
-        kind = self.kinds.get((name or "").strip().lower())
+        """A kind by its name or by what people call it in any language ("Fahrzeug")."""
+        wanted = (name or "").strip().casefold()
+        kind = self.kinds.get(wanted) or next(
+            (kind for kind in self.kinds.values()
+             if wanted in {label.casefold() for label in kind.label.values()}), None)
         if kind is None:
             raise StatusError("kind", _("unknown kind {kind}; known: {known}"),
                               kind=(name or "").strip()[:40], known=", ".join(self.kinds))

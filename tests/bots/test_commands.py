@@ -96,10 +96,10 @@ def test_dates_and_times_are_parsed_from_the_signature(text, day, opens):
 
 
 @pytest.mark.parametrize("text, problem", [
-    ("morgen 14:00 Inventur", "day must be a date like 2026-12-24 or 24.12.2026"),
-    ("31.02.2026 14:00 Inventur", "day must be a date like 2026-12-24 or 24.12.2026"),
-    ("2026-12-24 25:00 Inventur", "opens must be a time like 07:30"),
-    ("2026-12-24 mittags Inventur", "opens must be a time like 07:30"),
+    ("morgen 14:00 Inventur", "day: please write a date, like 24.12.2026"),
+    ("31.02.2026 14:00 Inventur", "day: please write a date, like 24.12.2026"),
+    ("2026-12-24 25:00 Inventur", "opens: please write a time, like 7:30"),
+    ("2026-12-24 mittags Inventur", "opens: please write a time, like 7:30"),
 ])
 def test_a_word_that_is_no_date_or_time_is_refused_with_the_field(text, problem):
     with pytest.raises(UsageError) as refused:

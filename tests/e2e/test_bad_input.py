@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bots.app import create_bot
-from bots.dispatch import QUOTE_LENGTH, RUN_THRESHOLD
+from bots.dispatch import RUN_THRESHOLD, quote
 from bots.i18n import render
 from bots.small_talk import small_talk
 from bots.testing import bot_config
@@ -45,7 +45,7 @@ ARGUMENTS = st.lists(WORD, min_size=1, max_size=5).map(" ".join)
 
 # What a command that finds nothing says, quoting the argument it was given.
 ECHOES = {
-    "help": lambda argument: (f'I have no command "{argument[:QUOTE_LENGTH]}". Write "help" '
+    "help": lambda argument: (f'I have no command "{quote(argument)}". Write "help" '
                               "for the list."),
     "status": lambda argument: (f"I know no item {argument[:MAX_REF_LENGTH]} of yours. To "
                                 f"link it, write: claim {argument[:MAX_REF_LENGTH]} <code> "
@@ -140,7 +140,7 @@ def assert_answered(answer: str, sent: str, commands) -> None:
 def assert_quoted_back(answer: str, sent: str, commands) -> None:
     """"I did not understand": it quotes the text as the bot received it (up to QUOTE_LENGTH
     characters), may suggest up to three of the commands, and points to help."""
-    quoted = as_received(sent).strip()[:QUOTE_LENGTH]
+    quoted = quote(as_received(sent))
     command = "|".join(re.escape(name) for name in commands)
     expected = (re.escape(f'I did not understand "{quoted}". ')
                 + rf"(Did you mean: (?:{command})(?:, (?:{command})){{0,2}}\? )?"

@@ -260,6 +260,9 @@ async def test_the_same_status_and_note_again_tells_nobody_until_staff_resend_it
     assert (await customer.next_message(jid))["body"] == push
     assert await staff.ask(jid, "resend NO-SUCH-REF") == "Not sent: no item NO-SUCH-REF"
     await no_more_messages(customer, jid)
+    # sent three times, changed once: the customer's history shows one change
+    history = (await customer.ask(jid, f"status {ref}")).split("Last changes:\n")[1]
+    assert history.count("Schlüssel am Empfang") == 1, history
 
 
 # --- no technical token a customer or staff member reads ------------------------------------

@@ -103,6 +103,13 @@ def test_an_event_id_the_table_cannot_hold_is_refused_by_name(book, event_id, pr
     assert book.set_state("1", "packed", event_id="x" * 200).changed
 
 
+def test_a_kind_is_known_by_what_people_call_it_too(book):
+    assert book.create("1", "Fahrzeug", code="ABCD23").kind == "vehicle"
+    assert book.create("2", "Order", code="ABCD23").kind == "order"
+    with pytest.raises(StatusError, match="unknown kind Rakete"):
+        book.create("3", "Rakete", code="ABCD23")
+
+
 def test_final_states_close_items_and_open_lists_the_rest(book):
     book.create("1", "book", code="ABCD23")
     book.create("2", "book", code="ABCD23")
