@@ -73,8 +73,10 @@ def main(ctx: click.Context, config_path: Path, verbose: int) -> None:
     """Botschaft: business messaging on your own XMPP server."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The bot's own state changes are worth seeing by default; slixmpp's chatter is not.
-    logging.getLogger("bots").setLevel(min(level, logging.INFO))
+    # A running bot's own state changes are worth seeing by default (slixmpp's chatter is
+    # not); a one-off command says only what it was asked.
+    if ctx.invoked_subcommand == "run":
+        logging.getLogger("bots").setLevel(min(level, logging.INFO))
     ctx.obj = config_path
 
 

@@ -145,7 +145,8 @@ def write_config(path: Path, xmpp_server, **xmpp) -> Path:
               "ca_file": str(instance.ca_file),
               "password": xmpp_server.devserver.ensure_user("bot"), **xmpp}
     lines = ["[xmpp]"] + [f"{key} = {json.dumps(value)}" for key, value in values.items()]
-    lines += ["[database]", f'url = "sqlite:///{path.parent / "bot.db"}"']
+    lines += ["[database]", f'url = "sqlite:///{path.parent / "bot.db"}"',
+              "[web]", 'listen = "127.0.0.1:0"']  # any free port: 8731 may be a dev bot's
     path.write_text("\n".join(lines) + "\n")
     return path
 
