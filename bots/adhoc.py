@@ -8,6 +8,7 @@ import logging
 from slixmpp.plugins.xep_0030.stanza import DiscoItems
 
 from bots.commands import CommandSpec, Parameter, UsageError
+from bots.stanza_text import safe_body
 from bots.dispatch import Dispatcher, Message
 from bots.i18n import render, translator
 from bots.people import role_allows
@@ -107,7 +108,7 @@ def _submitter(bot, dispatcher: Dispatcher, spec: CommandSpec, message: Message)
 async def _finish(session, reply: str):
     session["payload"] = None
     session["next"] = None
-    session["notes"] = [("info", reply)]
+    session["notes"] = [("info", safe_body(reply))]  # a handler's text, as in a chat answer
     return session
 
 

@@ -208,8 +208,8 @@ class Dispatcher:
                       "apology", spec.name, spec.plugin, type(result).__name__)
             return self._apology(person.language, spec.plugin, spec.name,
                                  TypeError(f"returned {type(result).__name__}, not text"))
-        answer = safe_body(render(result, person.language)) if result else render(
-            _("Done."), person.language)
+        answer = render(result, person.language) if result else render(_("Done."),
+                                                                       person.language)
         if message.room and spec.private:
             bot.send_text(person.jid, answer)
             return render(_("I have sent you my answer in a direct chat."), person.language)

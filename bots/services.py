@@ -24,7 +24,6 @@ import peewee
 from bots.outbox import enqueue_many
 from bots.people import PersonSetting
 from bots.scheduler import Run, Schedule, Scheduler
-from bots.stanza_text import safe_body
 
 if TYPE_CHECKING:
     from bots.config import Config
@@ -96,7 +95,7 @@ class Services:
         Only in the running bot; safe from any thread."""
         if self._send is None:
             raise RuntimeError("send() needs the running bot; use notify() to queue a message")
-        self._send(jid, safe_body(text))
+        self._send(jid, text)  # the bot's send_text cleans it, as every body it sends
 
     # --- people ------------------------------------------------------------------------------
     def languages_of(self, jids: Iterable[str]) -> dict[str, str]:

@@ -37,6 +37,14 @@ async def workshop(room, make_bot, chat_client, xmpp_server):
     return bot, owner, staff, customer
 
 
+async def enter(owner, person, nick: str) -> None:
+    """The owner makes `person` a member of the room, and they join it as `nick`."""
+    await owner.plugin["xep_0045"].set_affiliation(owner.room, "member",
+                                                   jid=person.boundjid.bare)
+    await person.plugin["xep_0045"].join_muc_wait(JID(owner.room), nick, maxstanzas=0,
+                                                  timeout=10)
+
+
 async def nothing_changed(bot, customer) -> None:
     item = await bot.storage.run(lambda: Item.get(Item.ref == "WOB-4711"))
     assert item.state == "received"
@@ -64,13 +72,10 @@ async def test_a_group_message_sent_straight_to_the_bot_is_ignored(workshop, mak
 async def test_a_room_nick_like_a_staff_address_gets_nothing_done(workshop, make_account,
                                                                   chat_client):
     bot, owner, staff, customer = workshop
-    xep_0045 = owner.plugin["xep_0045"]
     await eventually(lambda: owner.room in bot.joined_rooms)
     mallory = await chat_client()
-    await xep_0045.set_affiliation(owner.room, "member", jid=mallory.boundjid.bare)
     nick = f"mallory@{STAFF_DOMAIN}"
-    await mallory.plugin["xep_0045"].join_muc_wait(JID(owner.room), nick, maxstanzas=0,
-                                                   timeout=10)
+    await enter(owner, mallory, nick)
     mallory.send_message(mto=owner.room, mbody=FORGED.format(ref="WOB-4711"), mtype="groupchat")
     await next_room_message(mallory, owner.room)  # the room's echo of it
     answer = await next_room_message(mallory, owner.room)
@@ -86,12 +91,8 @@ async def test_staff_answers_in_a_room_go_to_the_staff_member_alone(workshop, ch
     xep_0045 = owner.plugin["xep_0045"]
     await eventually(lambda: owner.room in bot.joined_rooms)
     await xep_0045.set_affiliation(owner.room, "admin", jid=bot.boundjid.bare)  # sees real JIDs
-    for person in (staff, customer):
-        await xep_0045.set_affiliation(owner.room, "member", jid=person.boundjid.bare)
-    await staff.plugin["xep_0045"].join_muc_wait(JID(owner.room), "werkstatt", maxstanzas=0,
-                                                 timeout=10)
-    await customer.plugin["xep_0045"].join_muc_wait(JID(owner.room), "kundin", maxstanzas=0,
-                                                    timeout=10)
+    await enter(owner, staff, "werkstatt")
+    await enter(owner, customer, "kundin")
     staff.send_message(mto=owner.room, mbody="!open", mtype="groupchat")
     await next_room_message(customer, owner.room)  # the room's echo of it
     in_room = await next_room_message(customer, owner.room)
