@@ -20,13 +20,21 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Debian packages: ejabberd (the real server) with its SQLite driver, Python with venv, openssl
-# for the dev certificate.
+# for the dev certificate, npm for the web chat's Converse.js; for the tests also Chromium and
+# its WebDriver (the browser tests drive Debian's own browser; nothing is downloaded at run time).
 missing=()
 dpkg -s ejabberd >/dev/null 2>&1 || missing+=(ejabberd)
 dpkg -s erlang-p1-sqlite3 >/dev/null 2>&1 || missing+=(erlang-p1-sqlite3)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if [ "$mode" != botschaft ]; then
+    command -v npm >/dev/null || missing+=(npm)
+fi
+if [ "$mode" = test ]; then
+    dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
+    dpkg -s chromium-driver >/dev/null 2>&1 || missing+=(chromium-driver)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -67,6 +75,23 @@ if [ ! -e "$stamp" ]; then
         exit 1
     fi
     rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+# Converse.js for the web chat, at the version deploy/conversejs/package-lock.json pins; the dev
+# server copies its dist/ for ejabberd to serve. Reinstalled when the lock file changes.
+if [ "$mode" != botschaft ]; then
+    conversejs=deploy/conversejs
+    stamp=$conversejs/node_modules/.installed-$(sha256sum $conversejs/package-lock.json | cut -c1-16)
+    if [ ! -e "$stamp" ]; then
+        echo "Installing Converse.js into $conversejs/node_modules …"
+        if ! (cd $conversejs && npm ci --ignore-scripts --no-audit --no-fund) \
+                > $conversejs/npm-install.log 2>&1; then
+            tail -n 30 $conversejs/npm-install.log >&2
+            echo "Installing Converse.js with npm failed; the whole log is in $conversejs/npm-install.log." >&2
+            exit 1
+        fi
+        touch "$stamp"
+    fi
 fi
 
 case $mode in

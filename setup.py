@@ -23,6 +23,8 @@ setup(
         "prometheus_client>=0.20",
         "pyyaml>=6.0",
         "matplotlib>=3.8",
+        "segno>=1.6",
+        "pillow>=10.0",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
@@ -31,6 +33,8 @@ setup(
             "pytest-asyncio>=0.24",
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",
+            "selenium>=4.20",
+            "zxing-cpp>=2.2",
         ],
     },
     entry_points={

@@ -21,6 +21,8 @@ from bots.consent import SCHEMA as CONSENT_SCHEMA
 from bots.connection import ComponentSession, OutboxSession, Session
 from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
 from bots.i18n import negotiate, render, translator
+from bots.invites import SCHEMA as INVITES_SCHEMA
+from bots.join_page import JoinSite
 from bots.people import SCHEMA as PEOPLE_SCHEMA
 from bots.people import People
 from bots.plugin import Plugin, load_plugins
@@ -107,6 +109,7 @@ class Bot:
         self.outbox.on_delivered = self.metrics.messages_out.inc
         web = config.values["web"]
         self.web = WebServer(self, web["listen"], web["token"]) if web["listen"] else None
+        self.join_site = JoinSite(self) if config.get("join", "listen") else None
         self._plugins_started = False
         self.add_event_handler("message", self._on_direct_message)
         self.add_event_handler("groupchat_message", self._on_room_message)
@@ -116,15 +119,20 @@ class Bot:
     async def start(self, timeout: float | None = None) -> None:
         """Connect and return once online; the connection's errors as Resilient.start."""
         timeout = self.config.get("xmpp", "connect_timeout") if timeout is None else timeout
-        if self.web is not None:
+        if self.web is not None or self.join_site is not None:
             install_reactor()
-            self.web.start()
         try:
+            for listener in self._listeners():
+                listener.start()
             await super().start(*server_address(self.config), timeout=timeout)
         except BaseException:
-            if self.web is not None:
-                await self.web.stop()
+            for listener in self._listeners():
+                await listener.stop()
             raise
+
+    def _listeners(self) -> list:
+        """The HTTP servers: /healthz and /metrics, and the public join page."""
+        return [listener for listener in (self.web, self.join_site) if listener is not None]
 
     async def stop(self) -> None:
         if self._scheduler_task is not None:
@@ -132,8 +140,8 @@ class Bot:
         await self.outbox.stop()
         for plugin in self.plugins:
             await _isolated(plugin.stop(), f"stop of plugin {plugin.name!r}")
-        if self.web is not None:
-            await self.web.stop()
+        for listener in self._listeners():
+            await listener.stop()
         await super().stop()
 
     async def on_session_start(self) -> None:
@@ -347,7 +355,8 @@ def server_address(config: Config) -> tuple[str | None, int | None]:
 
 def schemas(plugins: list[Plugin]) -> list[Schema]:
     """The tables of the core and of these plugins."""
-    return [PEOPLE_SCHEMA, CONSENT_SCHEMA, SCHEDULER_SCHEMA, OUTBOX_SCHEMA, PRIVACY_SCHEMA] + [
+    return [PEOPLE_SCHEMA, CONSENT_SCHEMA, SCHEDULER_SCHEMA, OUTBOX_SCHEMA, PRIVACY_SCHEMA,
+            INVITES_SCHEMA] + [
         plugin.schema() for plugin in plugins if plugin.models]
 
 

@@ -1,11 +1,13 @@
-"""The commands every bot has, whatever plugins it runs: `help` and `language`."""
+"""The commands every bot has, whatever plugins it runs: `help`, `language`, and `invite` for
+staff."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from bots.dispatch import no_such_command
-from bots.i18n import LANGUAGES, render, translator
+from bots.i18n import LANGUAGES, format_moment, render, translator
+from bots.invites import InvitationError
 from bots.plugin import Plugin, command
 
 _ = translator(__name__)
@@ -15,7 +17,7 @@ LANGUAGE_NAMES = {"de": _("German"), "en": _("English")}
 
 class Builtins(Plugin):
     name = "core"
-    description = "help and language"
+    description = "help, language and invitations"
 
     def __init__(self, people=None, dispatcher=None):
         super().__init__()
@@ -51,6 +53,37 @@ class Builtins(Plugin):
                           ctx.language, language=LANGUAGE_NAMES[ctx.language])
         await self.people.set_language(ctx.person.jid, code)
         return render(_("From now on I answer you in English."), code)
+
+    @command(help=_("a one-time link for a new customer: invite, or invite <what> to link "
+                    "it at once (an item, a course)"), role="staff",
+             aliases={"de": ["einladen", "einladung"]}, arguments={"what": _("what")})
+    def invite(self, ctx, what: str | None = None) -> str:
+        language = ctx.language
+        invitations = ctx.bot.invitations
+        actions, refusals = {}, []
+        if what:
+            for name, action in invitations.actions.items():
+                try:
+                    actions = {name: action.check(what)}
+                    break
+                except InvitationError as refusal:
+                    refusals.append(render(refusal.message, language, **refusal.values))
+            else:
+                return "\n".join([render(_("I cannot link {what} to an invitation:"),
+                                          language, what=what[:64])] + refusals)
+        try:
+            made = ctx.bot.invite(ctx.person.jid, actions, note=what or "")
+        except InvitationError as refusal:
+            return render(refusal.message, language, **refusal.values)
+        does = [render(invitations.actions[name].describe, language, value=value)
+                for name, value in made.actions.items()]
+        lines = [render(_("A new invitation, valid once until {until}:"), language,
+                        until=format_moment(made.expires_at, language, ctx.bot.timezone)),
+                 made.url]
+        lines += [f"• {text}" for text in does]
+        lines.append(render(_("Give it only to the person it is for: whoever opens it first "
+                              "gets the account."), language))
+        return "\n".join(lines)
 
     def _an_example(self, language: str) -> str:
         for spec in self.dispatcher.specs.values():

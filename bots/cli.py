@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import ssl
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -23,6 +24,8 @@ from bots.devserver import BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevServer, D
 from bots.builtins import Builtins
 from bots.dispatch import Dispatcher
 from bots.doctor import diagnose, running_bot_health
+from bots.i18n import render
+from bots.invites import MAX_COUNT, InvitationError
 from bots.plugin import load_plugins
 from bots.scaffold import ScaffoldError
 from bots.services import Services
@@ -141,7 +144,8 @@ def server() -> None:
 def port_options(command):
     """--c2s-port, --component-port, … ; omitted ones keep last start's port or get a free one."""
     helps = {"c2s": "Port for Jabber clients.", "component": "Port for XMPP components.",
-             "api": "Port of the HTTP admin API.", "dist": "Erlang distribution port."}
+             "api": "Port of the HTTP admin API.", "dist": "Erlang distribution port.",
+             "web": "HTTPS port of the chat in the browser (Converse.js, WebSocket)."}
     for name in reversed(PORT_NAMES):
         command = click.option(f"--{name}-port", name, type=int, help=helps[name])(command)
     return command
@@ -374,10 +378,11 @@ def dev(state_dir: Path, domain: str, **ports: int | None) -> None:
             demo_password = server.ensure_user(DEMO_USER)
             server.add_contacts(DEMO_USER, BOT_USER)
             click.echo("Starting the bot …")
-            bot = DevBot(state_dir, f"{BOT_USER}@{instance.domain}", bot_password, "127.0.0.1",
-                         instance.c2s_port, instance.ca_file, [f"{DEMO_USER}@{instance.domain}"])
+            bot = DevBot(state_dir, instance, f"{BOT_USER}@{instance.domain}", bot_password,
+                         [f"{DEMO_USER}@{instance.domain}"])
             bot.start()
-            click.echo(login_instructions(instance, demo_password, bot.config_file))
+            click.echo(login_instructions(instance, demo_password, bot.config_file,
+                                          bot.join_url))
             bot.process.wait()
         except KeyboardInterrupt:
             pass
@@ -388,7 +393,7 @@ def dev(state_dir: Path, domain: str, **ports: int | None) -> None:
             click.echo("Stopped the bot and the private ejabberd.")
 
 
-def login_instructions(instance, password: str, config_file: Path) -> str:
+def login_instructions(instance, password: str, config_file: Path, join_url: str) -> str:
     jid = f"{DEMO_USER}@{instance.domain}"
     bot = f"{BOT_USER}@{instance.domain}"
     port = instance.c2s_port
@@ -412,6 +417,12 @@ one of the bot's admins, so it may use every command. To try the built-in plugin
   Gajim:      add the account with the password above, then set host 127.0.0.1 and port
               {port} in the account's connection settings.
   Dino:       has no host/port setting; start with `./dev.sh run --c2s-port 5222` instead.
+
+A customer's first minute, in a browser on this machine: make an invitation for an item
+(in the chat: "invite 4711", or from a second terminal: ./dev.sh botschaft invite create
+--claim 4711), open its link ({join_url}/join/…), press the button, then "Chat in the
+browser". The web chat is also at {instance.chat_url} (the certificate is self-signed: open
+{instance.web_url} once and accept it first).
 
 Admin commands reach this bot from a second terminal in this folder, e.g.
   ./dev.sh botschaft status show 4711      ./dev.sh botschaft privacy export {jid}
@@ -450,4 +461,73 @@ def outbox_retry(ids: tuple[int, ...]) -> None:
         queued = outbox.retry(list(ids))
     click.echo(f"{queued} of {len(ids)} queued again")
     if queued < len(ids):
+        raise SystemExit(1)
+
+
+def expires_option(what: str):
+    """`--expires 14d|36h` for commands that make invitations (a timedelta, or None)."""
+    return click.option("--expires", metavar="DURATION", callback=_duration,
+                        help=f"{what}: 14d, 36h (default: [join] invitation_days).")
+
+
+def _duration(_context, _parameter, value: str | None) -> timedelta | None:
+    """A lifetime written as "14d" or "36h"."""
+    if value is None:
+        return None
+    number, unit = value.strip()[:-1], value.strip()[-1:].lower()
+    if not number.isdigit() or unit not in ("d", "h"):
+        raise click.BadParameter(f"{value!r}: write a number of days or hours, e.g. 14d or 36h")
+    return timedelta(days=int(number)) if unit == "d" else timedelta(hours=int(number))
+
+
+@main.group("invite")
+def invite_group() -> None:
+    """One-time invitation links: whoever opens one gets an account on your server (the join
+    page, [join] in the settings), with the item or course it names already theirs."""
+
+
+@invite_group.command("create")
+@click.option("--claim", "ref", metavar="REF", help="Link this item (status) to the account.")
+@click.option("--course", metavar="ID", help="Subscribe the account to this course (lessons).")
+@expires_option("How long it stays valid")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, MAX_COUNT),
+              help="How many invitations alike (each for one person).")
+@click.option("--note", default="", help="A word for yourself, shown by `invite list`.")
+def invite_create(ref: str | None, course: str | None, expires: timedelta | None, count: int,
+                  note: str) -> None:
+    """Make invitations and print their links (shown only now: the server keeps a hash)."""
+    wanted = {name: value for name, value in (("claim", ref), ("course", course)) if value}
+    with _plugins_with_database() as (_report, bot):
+        try:
+            made = bot.invitations.create(f"cli:{getpass.getuser()}", wanted, expires, note,
+                                          count)
+        except InvitationError as refusal:
+            raise click.ClickException(render(refusal.message, "en", **refusal.values))
+    for invitation in made:
+        click.echo(f"{invitation.id:>6}  {invitation.url}")
+    click.echo(f"{len(made)} invitation(s), valid until {made[0].expires_at:%Y-%m-%d %H:%M} UTC, "
+               "each for one person")
+
+
+@invite_group.command("list")
+@click.option("--all", "everything", is_flag=True, help="Also used, revoked and expired ones.")
+def invite_list(everything: bool) -> None:
+    """Invitations, newest first: id, state, valid until (UTC), made by, what it does, note."""
+    with _plugins_with_database() as (_report, bot):
+        rows = bot.invitations.listing(everything)
+    for row in rows:
+        does = ", ".join(f"{name} {value}" for name, value in row.wanted.items()) or "-"
+        click.echo(f"{row.id:>6}  {row.state():<7}  {row.expires_at:%Y-%m-%d %H:%M}  "
+                   f"{row.created_by}  {does}  {row.note}".rstrip())
+    click.echo(f"{len(rows)} shown")
+
+
+@invite_group.command("revoke")
+@click.argument("ids", nargs=-1, type=int, required=True)
+def invite_revoke(ids: tuple[int, ...]) -> None:
+    """Make the invitations IDS unusable (used ones stay as they are)."""
+    with _plugins_with_database() as (_report, bot):
+        revoked = bot.invitations.revoke(list(ids))
+    click.echo(f"{revoked} of {len(ids)} revoked")
+    if revoked < len(ids):
         raise SystemExit(1)

@@ -112,6 +112,37 @@ SCHEMA: dict[str, list[Setting]] = {
         Setting("max_connections", int, 100, "Open connections at most; more are closed at "
                 "once (a few clients cannot hold the port).", check=_positive),
     ],
+    "join": [
+        Setting("listen", str, "", "Address of the public join page, where invitation links "
+                "lead (host:port; empty: none). It serves only /join and /chat; put your TLS "
+                "proxy in front of it."),
+        Setting("public_url", str, "", "The join page's address as people reach it, e.g. "
+                "https://chat.example.com (links and QR codes point there)."),
+        Setting("company", str, "", "The company's name, as the join page shows it."),
+        Setting("chat_url", str, "", "Converse.js as ejabberd serves it (mod_conversejs), e.g. "
+                "https://chat.example.com:5443/conversejs; empty: no chat in the browser."),
+        Setting("websocket_url", str, "", "ejabberd's XMPP over WebSocket, for the chat in the "
+                "browser, e.g. wss://chat.example.com:5443/ws."),
+        Setting("invitation_days", int, 14, "Days an invitation stays valid unless its maker "
+                "says otherwise.", check=_positive),
+        Setting("name_prefix", str, "kunde", "Generated account names: this, a dash and six "
+                "letters or digits (people may also choose their own)."),
+        Setting("attempts_per_address", int, 20, "Links to unknown or spent invitations one "
+                "network address may open in 10 minutes; then it is asked to wait.",
+                check=_positive),
+        Setting("behind_proxy", bool, False, "The join page is reached through a proxy on "
+                "this machine: take the visitor's address from X-Forwarded-For."),
+    ],
+    "server": [
+        Setting("api_url", str, "", "ejabberd's admin HTTP API (mod_http_api), e.g. "
+                "http://127.0.0.1:5281/api: the join page makes accounts through it."),
+        Setting("api_user", str, "", "An admin account of that API (ADMIN_ACCOUNTS in "
+                "ejabberd.yml), e.g. admin@chat.example.com."),
+        Setting("api_password", str, "", "Its password. Better: BOTSCHAFT_SERVER_API_PASSWORD "
+                "or api_password_file.", secret=True),
+        Setting("bots", list, [], "Every bot account of the server (BOT_ACCOUNTS in "
+                "ejabberd.yml) besides this bot's: new accounts may write to them."),
+    ],
     "plugins": [
         Setting("disabled", list, [], "Installed plugins not to load, e.g. [\"lessons\"]."),
     ],
@@ -192,6 +223,7 @@ def load(path: Path | None = DEFAULT_PATH, environ: dict[str, str] | None = None
                                if isinstance(given[key], dict)}
         values[section] = _check_section(section, settings, given, environ, source)
     _check_web(values["web"], source)
+    _check_join(values, source)
     return Config(values, plugin_sections, source, dict(environ))
 
 
@@ -225,6 +257,25 @@ def _check_web(web: dict[str, Any], source: str) -> None:
         raise ConfigError(f"{source}: [web] listen = {web['listen']} is reachable from other "
                           "machines: set [web] token (or BOTSCHAFT_WEB_TOKEN, or token_file) "
                           "to protect it, or listen on 127.0.0.1")
+
+
+def _check_join(values: dict[str, dict[str, Any]], source: str) -> None:
+    """A join page makes accounts: it needs the admin API, and its links need an address."""
+    join = values["join"]
+    if not join["listen"]:
+        return
+    try:
+        web_address(join["listen"])
+    except ValueError as exc:
+        raise ConfigError(f"{source}: [join] listen: {exc}") from None
+    needed = [("join", "public_url"), ("server", "api_url"), ("server", "api_user"),
+              ("server", "api_password")]
+    for section, name in needed:
+        if not values[section][name]:
+            raise ConfigError(f"{source}: [join] listen is set, so the join page needs "
+                              f"[{section}] {name} (or {_env_name(section, name)})")
+    if join["chat_url"] and not join["websocket_url"]:
+        raise ConfigError(f"{source}: [join] chat_url needs [join] websocket_url as well")
 
 
 def _check_section(section: str, settings: list[Setting], given: dict[str, Any],
@@ -278,6 +329,11 @@ def _env_name(section: str, name: str) -> str:
 def _from_env(raw: str, setting: Setting, where: str) -> Any:
     if setting.type is list:
         return [item.strip() for item in raw.split(",") if item.strip()]
+    if setting.type is bool:
+        answers = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        if raw.strip().lower() not in answers:
+            raise ConfigError(f"{where} must be true or false, not {raw!r}")
+        return answers[raw.strip().lower()]
     if setting.type in (int, float):
         try:
             return setting.type(raw)

@@ -21,7 +21,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bots.devserver import Instance
+
 BOT_SYSTEM_USER = "botschaft"
+DEFAULT_WEB_PORT = 8731  # /healthz and /metrics, as the README shows them
+DEFAULT_JOIN_PORT = 8732  # the join page
 BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
 
 
@@ -39,19 +43,24 @@ class DevBot:
     Its configuration is a file in its directory (`config_file`), which `./dev.sh botschaft …`
     hands to the command line, so that admin commands reach the dev bot's database."""
 
-    def __init__(self, state_dir: Path, jid: str, password: str, host: str, port: int,
-                 ca_file: Path, admins: list[str]):
+    def __init__(self, state_dir: Path, instance: Instance, jid: str, password: str,
+                 admins: list[str]):
         self.directory = bot_directory(state_dir)
         self.config_file = self.directory / "botschaft.toml"
-        self.settings = {"jid": jid, "host": host, "port": port, "admins": admins}
+        self.instance = instance
+        self.settings = {"jid": jid, "host": "127.0.0.1", "port": instance.c2s_port,
+                         "admins": admins}
         self.password = password
-        self.ca_file = ca_file
+        self.ca_file = instance.ca_file
+        self.join_url = ""  # the join page's address, from start() on
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> None:
         user = _ensure_system_user() if os.geteuid() == 0 else None
-        web_port = _free_port()
-        self._prepare_directory(web_port)
+        web_port = _free_port(DEFAULT_WEB_PORT)
+        join_port = _free_port(DEFAULT_JOIN_PORT)
+        self.join_url = f"http://127.0.0.1:{join_port}"
+        self._prepare_directory(web_port, join_port)
         if user is not None:
             for path in [self.directory, *self.directory.rglob("*")]:
                 os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
@@ -66,12 +75,16 @@ class DevBot:
                                         cwd=self.directory, preexec_fn=_private_files)
         self._wait_until_online(web_port, timeout)
 
-    def _prepare_directory(self, web_port: int) -> None:
+    def _prepare_directory(self, web_port: int, join_port: int) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         shutil.copyfile(self.ca_file, self.directory / "server-ca.pem")
         password_file = self.directory / "bot-password"
         password_file.touch(mode=0o600)
         password_file.write_text(self.password)
+        api_password_file = self.directory / "api-password"
+        api_password_file.touch(mode=0o600)
+        api_password_file.write_text(self.instance.admin_password)
+        api = self.instance.api()
         admins = ", ".join(f'"{admin}"' for admin in self.settings["admins"])
         self.config_file.write_text(f"""\
 # Written by `botschaft dev` at each start: the development bot's settings. Admin commands
@@ -91,6 +104,18 @@ admins = [{admins}]
 
 [web]
 listen = "127.0.0.1:{web_port}"
+
+[join]
+listen = "127.0.0.1:{join_port}"
+public_url = "{self.join_url}"
+company = "Botschaft Demo"
+chat_url = "{self.instance.chat_url}"
+websocket_url = "{self.instance.websocket_url}"
+
+[server]
+api_url = "{api.url}"
+api_user = "{self.instance.admin_jid}"
+api_password_file = "{api_password_file}"
 """, encoding="utf-8")
         self.config_file.chmod(0o600)
 
@@ -145,8 +170,8 @@ def _check_runnable(as_user: list[str], environ: dict[str, str]) -> None:
             "it with Debian's python3")
 
 
-def _free_port(preferred: int = 8731) -> int:
-    """The README's port (8731) when it is free, so its examples work; else any free one."""
+def _free_port(preferred: int) -> int:
+    """The README's port when it is free, so its examples work; else any free one."""
     for port in (preferred, 0):
         with socket.socket() as probe:
             try:
@@ -154,7 +179,7 @@ def _free_port(preferred: int = 8731) -> int:
             except OSError:
                 continue
             return probe.getsockname()[1]
-    raise DevBotError("no free port on 127.0.0.1 for the bot's web server")
+    raise DevBotError("no free port on 127.0.0.1 for the bot's web servers")
 
 
 def _connected(port: int) -> bool:

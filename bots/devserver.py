@@ -6,7 +6,8 @@ node: the distribution port is fixed (no epmd) and the cookie is its own. So it 
 system ejabberd or RabbitMQ without touching them, and `stop` can only ever stop this instance.
 
 The configuration is the repository's reference `ejabberd.yml`, unchanged; the site values it
-expects (host name, ports, paths, secrets) are written as macros to `botschaft-site.yml`.
+expects (host name, ports, paths, secrets) are written as macros to `botschaft-site.yml`. The web
+chat's Converse.js files are copied into the state directory, where ejabberd's user can read them.
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ log = logging.getLogger(__name__)
 SERVER_USER = "ejabberd"
 INSTALL_HINT = "Install it with: sudo apt-get install -y ejabberd erlang-p1-sqlite3"
 DEFAULT_STATE_DIR = Path("/var/lib/botschaft/devserver")
-PORT_NAMES = ("c2s", "component", "api", "dist")
+PORT_NAMES = ("c2s", "component", "api", "web", "dist")
 ADMIN_USER = "admin"
 BOT_USER = "bot"
 # The bots connect from loopback: failed logins from here never lock them out (mod_fail2ban).
 BOT_NETWORKS = ["127.0.0.1/32", "::1/128"]
-PRIVACY_LIST = "botschaft"
+CONVERSEJS_HINT = ("Install it with `./dev.sh run` (npm ci in deploy/conversejs), or set "
+                   "BOTSCHAFT_CONVERSEJS_DIR to the dist/ folder of the npm package converse.js")
 
 
 class DevServerError(Exception):
@@ -56,6 +58,17 @@ def reference_config() -> Path:
         if candidate.is_file():
             return candidate
     raise DevServerError("ejabberd.yml not found: reinstall botschaft (pip install .)")
+
+
+def conversejs_dist() -> Path | None:
+    """Converse.js's dist/ folder: BOTSCHAFT_CONVERSEJS_DIR, the repository's npm install
+    (deploy/conversejs), or a copy installed beside the package; None when there is none."""
+    candidates = [Path(__file__).resolve().parent.parent / "deploy" / "conversejs"
+                  / "node_modules" / "converse.js" / "dist",
+                  Path(sys.prefix) / "share" / "botschaft" / "conversejs"]
+    if os.environ.get("BOTSCHAFT_CONVERSEJS_DIR"):
+        candidates.insert(0, Path(os.environ["BOTSCHAFT_CONVERSEJS_DIR"]))
+    return next((path for path in candidates if (path / "converse.min.js").is_file()), None)
 
 
 def free_port() -> int:
@@ -96,6 +109,21 @@ class Instance:
         return self.ports["c2s"]
 
     @property
+    def web_url(self) -> str:
+        """The HTTPS listener of the web chat (ejabberd_http, TLS)."""
+        return f"https://{self.domain}:{self.ports['web']}"
+
+    @property
+    def websocket_url(self) -> str:
+        """XMPP over WebSocket (RFC 7395), as Converse.js connects."""
+        return f"wss://{self.domain}:{self.ports['web']}/ws"
+
+    @property
+    def chat_url(self) -> str:
+        """The web chat's page (Converse.js, served by mod_conversejs)."""
+        return f"{self.web_url}/conversejs"
+
+    @property
     def ca_file(self) -> Path:
         """The server's self-signed certificate, for clients that verify TLS against it."""
         return Path(self.certfile).with_suffix(".crt")
@@ -129,6 +157,10 @@ class DevServer:
     @property
     def logs(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def conversejs_dir(self) -> Path:
+        return self.state_dir / "conversejs"
 
     @property
     def pid_file(self) -> Path:
@@ -220,7 +252,7 @@ class DevServer:
         instance = self._running_instance()
         password = password or generate_password()
         try:
-            instance.api().call("register", user=user, host=instance.domain, password=password)
+            instance.api().register(user, instance.domain, password)
         except EjabberdAPIError as exc:
             raise DevServerError(f"cannot create {user}@{instance.domain}: {exc}") from exc
         self.keep_apart(instance, user)
@@ -251,18 +283,15 @@ class DevServer:
         bots = bot_accounts(instance.domain)
         if f"{user}@{instance.domain}" in bots:
             return
-        api = instance.api()
-        for query in customer_privacy_list(user, instance.domain, bots):
-            if api.call("privacy_set", user=user, host=instance.domain, xmlquery=query) != 0:
-                raise DevServerError(f"cannot set the privacy list of {user}@{instance.domain}")
+        try:
+            instance.api().keep_apart(user, instance.domain, bots)
+        except EjabberdAPIError as exc:
+            raise DevServerError(str(exc)) from exc
 
     def add_contacts(self, user: str, other: str, group: str = "Botschaft") -> None:
         """Put two accounts in each other's contact list, so clients show them online."""
         instance = self._running_instance()
-        api = instance.api()
-        for local, remote in ((user, other), (other, user)):
-            api.call("add_rosteritem", localuser=local, localhost=instance.domain, user=remote,
-                     host=instance.domain, nick=remote, group=group, subs="both")
+        instance.api().add_contacts(user, other, instance.domain, group)
 
     def delete_user(self, user: str) -> None:
         instance = self._running_instance()
@@ -325,6 +354,7 @@ class DevServer:
             accounts=previous.accounts if previous else {},
         )
         _create_sqlite_database_in_wal_mode(self.spool / "ejabberd.sqlite")
+        _copy_conversejs(self.conversejs_dir)
         shutil.copyfile(self.config_file or reference_config(), self.etc / "ejabberd.yml")
         (self.etc / "inetrc").write_text('{lookup, ["file", "native"]}.\n')
         (self.spool / "botschaft-site.yml").write_text(self._site_macros(instance))
@@ -349,8 +379,8 @@ class DevServer:
                     raise DevServerError(
                         f"port {port} ({name}) on 127.0.0.1 is in use by another program; "
                         f"choose another with --{name}-port, or leave it out to get a free one")
-            elif previous and port_is_free(previous.ports[name]):
-                port = previous.ports[name]
+            elif previous and name in previous.ports and port_is_free(previous.ports[name]):
+                port = previous.ports[name]  # an older instance.json lacks newer port names
             else:
                 port = free_port()
             ports[name] = port
@@ -367,6 +397,10 @@ class DevServer:
             "COMPONENT_PORT": instance.ports["component"],
             "COMPONENT_SECRET": instance.component_secret,
             "API_PORT": instance.ports["api"],
+            "WEB_IP": "127.0.0.1",
+            "WEB_PORT": instance.ports["web"],
+            "WEBSOCKET_URL": "auto",  # wss://XMPP_DOMAIN:WEB_PORT/ws, Instance.websocket_url
+            "CONVERSEJS_DIR": str(self.conversejs_dir),
             "ADMIN_ACCOUNTS": [instance.admin_jid],
             "SQL_TYPE": "sqlite",
             "SQL_DATABASE": str(self.spool / "ejabberd.sqlite"),  # ejabberd adds the tables
@@ -476,21 +510,6 @@ def bot_accounts(domain: str) -> list[str]:
     return [f"{BOT_USER}@{domain}"]
 
 
-def customer_privacy_list(user: str, domain: str, bots: list[str]) -> list[str]:
-    """The two privacy queries (XEP-0016) that keep a person's account apart from the others
-    on `domain`: the list, then making it the account's default. For `ejabberdctl privacy_set
-    USER DOMAIN QUERY` or the HTTP API's privacy_set; why and what it costs: ejabberd.yml."""
-    allowed = [f"{user}@{domain}", *bots]
-    items = [f"<item type='jid' value='{jid}' action='allow' order='{order}'/>"
-             for order, jid in enumerate(allowed, start=1)]
-    items.append(f"<item type='subscription' value='both' action='allow' "
-                 f"order='{len(items) + 1}'/>")
-    items.append(f"<item type='jid' value='{domain}' action='deny' order='{len(items) + 1}'/>")
-    return [f"<query xmlns='jabber:iq:privacy'><list name='{PRIVACY_LIST}'>{''.join(items)}"
-            "</list></query>",
-            f"<query xmlns='jabber:iq:privacy'><default name='{PRIVACY_LIST}'/></query>"]
-
-
 def _offers_starttls(port: int, domain: str) -> bool:
     """True when the c2s listener answers a stream header with its features."""
     header = (f"<?xml version='1.0'?><stream:stream to='{domain}' version='1.0' "
@@ -541,6 +560,19 @@ def _check_reachable_by_server_user(path: Path) -> None:
             raise DevServerError(
                 f"the user '{SERVER_USER}' cannot enter {parent}, so ejabberd cannot reach "
                 f"{path}; choose a state directory elsewhere with --state-dir")
+
+
+def _copy_conversejs(target: Path) -> None:
+    """A fresh copy of Converse.js for mod_conversejs (the repository may sit where ejabberd's
+    user cannot read, such as /root). Without one the server starts and the chat page stays
+    blank; the warning says how to install it."""
+    shutil.rmtree(target, ignore_errors=True)
+    source = conversejs_dist()
+    if source is None:
+        log.warning("Converse.js not found: the web chat will not work. %s", CONVERSEJS_HINT)
+        target.mkdir()
+        return
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.map"))
 
 
 def _create_sqlite_database_in_wal_mode(path: Path) -> None:

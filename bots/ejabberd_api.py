@@ -2,7 +2,9 @@
 
 Used to provision accounts (and later rooms) on the company's own server. The API listens on
 loopback and every call authenticates as an admin account (see api_permissions in ejabberd.yml).
-Command names and arguments follow ejabberd 23.01, the version in Debian bookworm.
+Command names and arguments follow ejabberd 23.01, the version in Debian bookworm. Besides the
+generic `call`, the typed helpers are what production code uses: `register` (raising
+`AccountExists` for a taken name), `keep_apart` (the customer privacy list) and `add_contacts`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,20 @@ import json
 import urllib.error
 import urllib.request
 
+PRIVACY_LIST = "botschaft"
+
 
 class EjabberdAPIError(Exception):
-    """The server refused or failed a command; the message is the server's own."""
+    """The server refused or failed a command; the message is the server's own, `status` its
+    HTTP status code (None when the server could not be reached)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class AccountExists(EjabberdAPIError):
+    """`register` for a name that is taken: the caller asks for another one."""
 
 
 class EjabberdAPI:
@@ -34,9 +47,51 @@ class EjabberdAPI:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
-            raise EjabberdAPIError(_describe(command, exc)) from None
+            raise EjabberdAPIError(_describe(command, exc), exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
             raise EjabberdAPIError(f"{command}: cannot reach {self.url}: {exc}") from None
+
+    def register(self, user: str, host: str, password: str) -> None:
+        """Create the account user@host; AccountExists when the name is taken. The account is
+        not yet kept apart from the others: call `keep_apart` next for a person's account."""
+        try:
+            self.call("register", user=user, host=host, password=password)
+        except EjabberdAPIError as exc:
+            if exc.status == 409:  # 23.01: Conflict, "User … already registered"
+                raise AccountExists(str(exc), exc.status) from None
+            raise
+
+    def keep_apart(self, user: str, domain: str, bot_jids: list[str]) -> None:
+        """Give user@domain the default privacy list that keeps customers apart (see
+        `customer_privacy_list`); not for bot accounts, which everyone must reach."""
+        for query in customer_privacy_list(user, domain, bot_jids):
+            if self.call("privacy_set", user=user, host=domain, xmlquery=query) != 0:
+                raise EjabberdAPIError(f"privacy_set: the server refused the privacy list of "
+                                       f"{user}@{domain}")
+
+    def add_contacts(self, user: str, other: str, host: str, group: str = "Botschaft") -> None:
+        """Put user@host and other@host in each other's contact list (subscription both), so
+        each sees the other online and the privacy list lets them talk."""
+        for local, remote in ((user, other), (other, user)):
+            if self.call("add_rosteritem", localuser=local, localhost=host, user=remote,
+                         host=host, nick=remote, group=group, subs="both") != 0:
+                raise EjabberdAPIError(f"add_rosteritem: the server refused to add {remote}@"
+                                       f"{host} to the contacts of {local}@{host}")
+
+
+def customer_privacy_list(user: str, domain: str, bot_jids: list[str]) -> list[str]:
+    """The two privacy queries (XEP-0016) that keep a person's account apart from the others
+    on `domain`: the list, then making it the account's default. For `ejabberdctl privacy_set
+    USER DOMAIN QUERY` or `EjabberdAPI.keep_apart`; why and what it costs: ejabberd.yml."""
+    allowed = [f"{user}@{domain}", *bot_jids]
+    items = [f"<item type='jid' value='{jid}' action='allow' order='{order}'/>"
+             for order, jid in enumerate(allowed, start=1)]
+    items.append(f"<item type='subscription' value='both' action='allow' "
+                 f"order='{len(items) + 1}'/>")
+    items.append(f"<item type='jid' value='{domain}' action='deny' order='{len(items) + 1}'/>")
+    return [(f"<query xmlns='jabber:iq:privacy'><list name='{PRIVACY_LIST}'>{''.join(items)}"
+             "</list></query>"),
+            f"<query xmlns='jabber:iq:privacy'><default name='{PRIVACY_LIST}'/></query>"]
 
 
 def _describe(command: str, error: urllib.error.HTTPError) -> str:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from twisted.web.resource import Resource
 
     from bots.config import Config
+    from bots.invites import InvitationAction
     from bots.services import Services
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,11 @@ class Plugin:
 
     def routes(self) -> dict[str, Resource]:
         """HTTP resources (twisted.web) served by the bot under /<plugin name>/<path>."""
+        return {}
+
+    def invitation_actions(self, bot) -> dict[str, InvitationAction]:
+        """What an invitation can do for a new account through this plugin, by name (e.g.
+        {"claim": …}); `bot` is the framework's services (bots/invites.py, docs/plugins.md)."""
         return {}
 
     # --- what the framework reads ----------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import peewee
 
-from bots import consent
+from bots import consent, invites
 from bots.outbox import OutboxMessage
 from bots.people import PersonSetting
 from bots.plugin import Plugin
@@ -46,6 +46,7 @@ def export(jid: str, plugins: list[Plugin]) -> dict:
     data = {"jid": jid,
             "settings": {"language": setting.language} if setting else {},
             "consents": consent.records_of(jid),
+            "invitations": invites.personal_data(jid),
             "messages_from_the_bot": [{"text": message.body, "state": message.state,
                                        "created_at": message.created_at.isoformat()}
                                       for message in messages]}
@@ -66,7 +67,8 @@ def erase(jid: str, plugins: list[Plugin], by: str) -> dict[str, int]:
             "settings": PersonSetting.delete().where(PersonSetting.jid == jid).execute(),
             "consents": consent.Consent.delete().where(consent.Consent.jid == jid).execute(),
             "messages_from_the_bot": OutboxMessage.delete().where(
-                OutboxMessage.recipient == jid).execute()}
+                OutboxMessage.recipient == jid).execute(),
+            "invitations": invites.erase_person(jid)}
         for plugin in plugins:
             deleted[plugin.name] = plugin.erase_person(jid)
         Erasure.create(by=by, parts=json.dumps(deleted))

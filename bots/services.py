@@ -16,11 +16,13 @@ here may change without notice.
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterable
 
 import peewee
 
+from bots.invites import Invitations, NewInvitation
 from bots.outbox import enqueue_many
 from bots.people import PersonSetting
 from bots.scheduler import Run, Schedule, Scheduler
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
     from bots.config import Config
     from bots.plugin import Plugin
     from bots.storage import Storage
+
+
+log = logging.getLogger(__name__)
 
 
 class UnknownPlugin(LookupError):
@@ -47,6 +52,7 @@ class Services:
         self._scheduler = scheduler or Scheduler(storage.db)
         self._wake = wake or (lambda: None)  # a CLI has no outbox: the running bot polls
         self._send = send
+        self._invitations: Invitations | None = None
 
     # --- settings ----------------------------------------------------------------------------
     @property
@@ -138,3 +144,28 @@ class Services:
         inside the transaction that moves their plans on (so what it notifies is sent exactly
         once). If it raises, the runs are tried one by one."""
         self._scheduler.register_batch(job, handler)
+
+    # --- invitations -------------------------------------------------------------------------
+    @property
+    def invitations(self) -> Invitations:
+        """Every invitation, with the actions the loaded plugins offer (bots/invites.py)."""
+        if self._invitations is None:
+            actions = {}
+            for plugin in self._plugins.values():
+                for name, action in plugin.invitation_actions(self).items():
+                    if name in actions:
+                        log.error("plugin %r offers the invitation action %r another plugin "
+                                  "offers already; the first one stays", plugin.name, name)
+                        continue
+                    actions[name] = action
+            join = self._config.values["join"]
+            self._invitations = Invitations(actions, join["public_url"],
+                                            join["invitation_days"])
+        return self._invitations
+
+    def invite(self, created_by: str, actions: dict[str, str] | None = None,
+               lifetime: timedelta | None = None, note: str = "") -> NewInvitation:
+        """A one-time link that makes an account on the company's server and does `actions`
+        for it, e.g. {"claim": "4711"}; plain peewee code (database thread). The token is in
+        what it returns and nowhere else. Raises InvitationError (the text says why)."""
+        return self.invitations.create(created_by, actions, lifetime, note)[0]

@@ -186,6 +186,17 @@ def bot_config(xmpp_server: TestServer, **settings: str) -> Config:
     return load_config(None, environ=environ)
 
 
+def join_settings(xmpp_server: TestServer, company: str = "Autohaus Beispiel") -> dict[str, str]:
+    """Settings for `make_bot` that switch on the join page (on a free port: the running bot's
+    `join_site.port`), making accounts on the test server."""
+    instance = xmpp_server.instance
+    return {"JOIN_LISTEN": "127.0.0.1:0", "JOIN_PUBLIC_URL": "http://join.test",
+            "JOIN_COMPANY": company, "JOIN_CHAT_URL": instance.chat_url,
+            "JOIN_WEBSOCKET_URL": instance.websocket_url,
+            "SERVER_API_URL": instance.api().url, "SERVER_API_USER": instance.admin_jid,
+            "SERVER_API_PASSWORD": instance.admin_password}
+
+
 def services_over(storage: Storage, plugins: list[Plugin] | None = None,
                   scheduler: Scheduler | None = None, **settings: str) -> Services:
     """The plugin services (what `plugin.bot` is in a running bot) over a database, without a

@@ -92,8 +92,6 @@ class WebServer:
 
     def start(self) -> int:
         """Bind and return the actual port (useful with port 0)."""
-        from twisted.internet import reactor
-
         root = _Guarded(self.token)
         root.putChild(b"healthz", _Health(self.bot))
         root.putChild(b"metrics", _MetricsPage(self.bot))
@@ -105,13 +103,7 @@ class WebServer:
                     branch.putChild(path.strip("/").encode(), resource)
                 root.putChild(plugin.name.encode(), branch)
         web = self.bot.config.values["web"]  # app.py passes listen and token only
-        site = _LimitedSite(root, web["request_timeout"], web["max_connections"])
-        try:
-            self._listening = reactor.listenTCP(self.port, site, interface=self.host)
-        except CannotListenError as exc:
-            raise ConfigError(f"[web] listen = {self.host}:{self.port}: cannot listen there "
-                              f"({exc.socketError}); choose another port, or leave it empty "
-                              "for no web server") from None
+        self._listening = listen_site(root, self.host, self.port, web, "[web] listen")
         self.port = self._listening.getHost().port
         log.info("web: listening on %s:%d", self.host, self.port)
         return self.port
@@ -121,6 +113,21 @@ class WebServer:
         if listening is not None:
             stopped = maybeDeferred(listening.stopListening)
             await Deferred.asFuture(stopped, asyncio.get_running_loop())
+
+
+def listen_site(root: Resource, host: str, port: int, web: dict, setting: str):
+    """Serve `root` on host:port with the limits of `[web]` (request_timeout,
+    max_connections); returns the listening port. `setting` names the address's setting in
+    the error when the port is taken."""
+    from twisted.internet import reactor
+
+    site = _LimitedSite(root, web["request_timeout"], web["max_connections"])
+    try:
+        return reactor.listenTCP(port, site, interface=host)
+    except CannotListenError as exc:
+        raise ConfigError(f"{setting} = {host}:{port}: cannot listen there "
+                          f"({exc.socketError}); choose another port, or leave it empty "
+                          "to serve nothing there") from None
 
 
 class _DeadlineChannel(HTTPChannel):

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import http.client
+import json
+import os
 import re
+import shutil
+import socket
+import ssl
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from bots.devserver import DevServer, free_port
 from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
+from bots.testing import TestServer, new_state_dir
 
 REFERENCE = Path(__file__).resolve().parent.parent / "ejabberd.yml"
 
@@ -82,3 +93,114 @@ def test_admin_api_needs_an_admin_login(xmpp_server, make_account):
         EjabberdAPI(url, jid, password).call("registered_users", host=instance.domain)
     users = instance.api().call("registered_users", host=instance.domain)
     assert jid.split("@")[0] in users
+
+
+# --- the web chat (Converse.js over WebSocket, served by this server) ------------------------
+
+def https_get(instance, url: str):
+    """GET over HTTPS, verified against the dev server's own certificate."""
+    context = ssl.create_default_context(cafile=str(instance.ca_file))
+    return urllib.request.urlopen(url, context=context, timeout=10)
+
+
+def test_the_web_chat_page_loads_converse_from_this_server(xmpp_server):
+    instance = xmpp_server.instance
+    with https_get(instance, instance.chat_url) as response:
+        assert response.headers["Content-Type"].startswith("text/html")
+        page = response.read().decode()
+    assert "cdn.conversejs.org" not in page
+    script = re.search(r"<script src='([^']+)'", page).group(1)
+    assert script.startswith("/") and script.endswith("/converse.min.js"), page
+    assert f'"websocket_url":"{instance.websocket_url}"' in page
+    assert '"allow_registration":false}' in page  # the last one counts: registration is closed
+    with https_get(instance, instance.web_url + script) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "text/javascript"
+        assert response.read() == (xmpp_server.devserver.conversejs_dir
+                                   / "converse.min.js").read_bytes()
+
+
+@pytest.mark.parametrize("path", ["/conversejs/converse.min.js", "/conversejs/converse.min.css",
+                                  "/conversejs-dist/chunkjs/locales/de-LC_MESSAGES-converse-po.js",
+                                  "/conversejs-dist/emoji.json"])
+def test_converse_and_its_translations_are_served_locally(xmpp_server, path):
+    """mod_conversejs serves the script by name; Converse 14 loads its translations and emoji
+    list from next to the script, which mod_http_fileserver serves."""
+    instance = xmpp_server.instance
+    with https_get(instance, instance.web_url + path) as response:
+        assert response.status == 200
+        assert response.read(1)
+
+
+def test_xmpp_over_websocket_is_offered_with_tls(xmpp_server):
+    instance = xmpp_server.instance
+    context = ssl.create_default_context(cafile=str(instance.ca_file))
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection(("127.0.0.1", instance.ports["web"]), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname=instance.domain) as sock:
+        sock.sendall((f"GET /ws HTTP/1.1\r\nHost: {instance.domain}:{instance.ports['web']}\r\n"
+                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                      "Sec-WebSocket-Protocol: xmpp\r\n\r\n").encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            assert chunk, answer
+            answer += chunk
+    status, *lines = answer.decode().split("\r\n\r\n")[0].split("\r\n")
+    assert status.startswith("HTTP/1.1 101"), answer
+    headers = {name.strip().lower(): value.strip()
+               for name, value in (line.split(":", 1) for line in lines)}
+    assert headers["sec-websocket-protocol"] == "xmpp"
+    assert headers["sec-websocket-accept"] == base64.b64encode(hashlib.sha1(
+        (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+
+
+def test_the_web_chat_listener_refuses_plain_http(xmpp_server):
+    instance = xmpp_server.instance
+    plain = instance.chat_url.replace("https://", "http://")
+    with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+        urllib.request.urlopen(plain, timeout=10).read()
+
+
+# --- the federation allow-list (documented in ejabberd.yml, off by default) -----------------
+
+LISTED = "partner.invalid"  # .invalid: never resolves, so a connection attempt fails for DNS
+
+
+def with_federation_allow_list(text: str, s2s_port: int) -> str:
+    """The reference configuration switched to the allow-list exactly as its comment says
+    (uncomment the `#~` lines, delete `s2s_access: none`), with the site's macros filled in."""
+    assert "sed -i -e 's/^#~//' -e '/^s2s_access: none$/d' ejabberd.yml" in text
+    text = re.sub(r"^s2s_access: none\n", "", re.sub(r"^#~", "", text, flags=re.MULTILINE), flags=re.MULTILINE)
+    return (text.replace("FEDERATED_DOMAINS", json.dumps([LISTED]))
+            .replace("S2S_IP", '"127.0.0.1"').replace("S2S_PORT", str(s2s_port)))
+
+
+@pytest.fixture
+def federating_server(tmp_path):
+    config = tmp_path / "ejabberd.yml"
+    config.write_text(with_federation_allow_list(REFERENCE.read_text(), free_port()))
+    devserver = DevServer(new_state_dir(), config_file=config)
+    try:
+        yield TestServer(devserver, devserver.start())
+    finally:
+        devserver.stop()
+        shutil.rmtree(devserver.state_dir, ignore_errors=True)
+
+
+async def test_the_allow_list_federates_only_with_listed_servers(federating_server):
+    """A listed server is tried (and, in this test, fails for want of DNS); any other is
+    refused by policy at once, as when federation is off."""
+    client = await federating_server.login(*federating_server.make_account())
+    try:
+        conditions = {}
+        for remote in (f"someone@{LISTED}", "someone@example.org"):
+            client.send_message(mto=remote, mbody="hello", mtype="chat")
+            bounce = await client.next_message(remote, timeout=30)
+            assert bounce["type"] == "error"
+            conditions[remote] = bounce["error"]["condition"]
+        assert conditions["someone@example.org"] == "forbidden"
+        assert conditions[f"someone@{LISTED}"] == "remote-server-not-found", conditions
+    finally:
+        await client.stop(wait=1)

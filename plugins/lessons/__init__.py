@@ -14,6 +14,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from bots.i18n import plural_translator, translator
+from bots.invites import InvitationAction
 from bots.plugin import Plugin, command
 from plugins.lessons.classroom import (JOB, STATE_ANSWERS, Classroom, LessonsError, Subscribed,
                                        wall_clock)
@@ -217,6 +218,16 @@ class Lessons(Plugin):
     def cli(self):
         from plugins.lessons.cli import lessons_cli
         return lessons_cli()
+
+    def invitation_actions(self, bot) -> dict[str, InvitationAction]:
+        """`botschaft invite create --course ID`: the join page lists the course, and its
+        button is the new learner's yes to it (consent recorded as for `subscribe`)."""
+        classroom = self.classroom or self.make_classroom(bot)
+        return {"course": InvitationAction(check=classroom.invited_course,
+                                           run=classroom.subscribe,
+                                           describe=_("the new account is subscribed to "
+                                                    "the course {value}, one lesson a "
+                                                    "day"))}
 
     def personal_data(self, jid: str) -> dict:
         from plugins.lessons.stats import personal_data

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, time
 from typing import Callable
 
 from bots import consent
+from bots.invites import InvitationError
 from bots.i18n import render, translator
 from bots.scheduler import Run, zone
 from bots.services import Services
@@ -188,6 +189,14 @@ class Classroom:
         progress = self.progress(subscription)
         return Subscribed(subscription, due, self.upcoming(subscription), progress,
                           returning=progress.delivered > 0)
+
+    def invited_course(self, slug: str) -> str:
+        """An invitation may subscribe its new account to this course (bots.invites)."""
+        try:
+            return self.course(slug).slug
+        except LessonsError:
+            raise InvitationError(_('There is no course "{course}".'),
+                                  course=(slug or "")[:64]) from None
 
     def _settings_of(self, jid: str, course: Course) -> dict:
         """A new subscription takes the learner's time and zone from their other ones, else

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from bots import consent
 from bots.i18n import format_moment, plural_translator, translator
+from bots.invites import InvitationAction
 from bots.plugin import Plugin, command, job
 from plugins.status import service
 from plugins.status.kinds import load_kinds
@@ -232,6 +233,15 @@ class Status(Plugin):
     def routes(self):
         from plugins.status.web import feed_routes
         return feed_routes(self)
+
+    def invitation_actions(self, bot) -> dict[str, InvitationAction]:
+        """`invite 4711`, `botschaft invite create --claim 4711`, the job card: whoever joins
+        has the item linked, and its status waiting."""
+        book = self.book or self.make_book(bot)
+        return {"claim": InvitationAction(check=book.invited_ref, run=book.claim_invited,
+                                          describe=_("item {value} is linked to the new "
+                                                    "account, and changes of its status are "
+                                                    "sent there"))}
 
     def personal_data(self, jid: str) -> dict:
         return service.personal_data(jid)

@@ -1,23 +1,29 @@
 """`botschaft status …`: set, resend, create, show and list items, import a CSV file, list the
-kinds, unlock a person who made too many wrong claims."""
+kinds, unlock a person who made too many wrong claims, print an item's job card."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import getpass
 import os
+import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
-from bots.cli import plugin_database
-from bots.i18n import format_moment, render
+from bots.cli import expires_option, load_config, plugin_database
+from bots.i18n import LANGUAGES, format_moment, render
+from bots.invites import InvitationError
 from plugins.status import CLEARED, TOLD
+from plugins.status.card import CardError, JobCard, card_format, write_card
 from plugins.status.feed import FeedError, apply_rows, check_csv
 from plugins.status.service import StatusError, bare_jid
 
 SHOWN_ERRORS = 50
+FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")  # in a reference, but not in card-REF.png
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -125,6 +131,55 @@ def status_cli() -> click.Group:
             jid = bare_jid(jid)
             cleared = book.unlock(jid)
         click.echo(f"{jid}: {render(CLEARED, 'en', count=cleared)}")
+
+    @group.command("card")
+    @click.argument("ref")
+    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+                  help="The file to write, .png or .pdf (default: card-REF.png here).")
+    @click.option("--language", type=click.Choice(LANGUAGES),
+                  help="The card's language (default: [bot] language).")
+    @expires_option("How long its QR code stays valid")
+    def card(ref: str, out: Path | None, language: str | None,
+             expires: timedelta | None) -> None:
+        """Write the job card of item REF: its claim code, and a QR code with a one-time
+        invitation that makes an account with the item already claimed."""
+        if out is not None:
+            try:
+                card_format(out)
+            except CardError as error:
+                raise click.BadParameter(str(error), param_hint="--out") from None
+        config = load_config()
+        bot_jid = config.get("xmpp", "jid")
+        if not bot_jid:
+            raise click.ClickException("[xmpp] jid is not set: the card tells customers the "
+                                       "bot's address; set it in the bot's settings")
+        with _book() as (book, bot):
+            item = book.find(ref)
+            if item is None:
+                raise click.ClickException(f"no item {ref.strip().upper()}")
+            out = out or Path(f"card-{FILE_NAME_UNSAFE.sub('-', item.ref)}.png")
+            language = language or bot.language
+            with bot.database.atomic():  # no card written: no invitation either
+                try:
+                    invitation = bot.invite(f"cli:{getpass.getuser()}", {"claim": item.ref},
+                                            expires, note=f"job card {item.ref}")
+                except InvitationError as refusal:
+                    raise click.ClickException(render(refusal.message, "en", **refusal.values))
+                kind = book.kinds[item.kind]
+                facts = JobCard(config.get("join", "company"),
+                                f"{kind.label[language]} {item.ref}", item.ref, item.code,
+                                invitation.url, invitation.expires_at, bot_jid, bot.timezone)
+                try:
+                    write_card(facts, language, out)
+                except CardError as error:
+                    raise click.ClickException(str(error)) from None
+                except OSError as error:
+                    raise click.ClickException(f"--out {out}: cannot write there "
+                                               f"({error.strerror}); no invitation was made"
+                                               ) from None
+        click.echo(f"join link (valid once, until {invitation.expires_at:%Y-%m-%d %H:%M} UTC): "
+                   f"{invitation.url}")
+        click.echo(f"card: {out.resolve()}")
 
     @group.command("import")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -22,6 +22,7 @@ from slixmpp.jid import InvalidJID
 
 from bots import consent
 from bots.i18n import Text, render, translator
+from bots.invites import InvitationError
 from bots.services import Services
 from bots.stanza_text import without_forbidden_characters
 from plugins.status.kinds import Kind
@@ -32,6 +33,7 @@ _ = translator(__name__)
 
 NOTIFY_PURPOSE = "status.notify"
 CLAIM_TEXT_VERSION = "status.claim.1"  # bump when the claim answer's wording about pushes changes
+INVITED_TEXT_VERSION = "join.privacy.1"  # joined through an invitation for the item: its notice
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a receipt safely
 CODE_LENGTH = 6
 MAX_REF_LENGTH = 64
@@ -313,6 +315,30 @@ class StatusBook:
                     and not consent.ever_withdrawn(jid, NOTIFY_PURPOSE):
                 consent.give(jid, NOTIFY_PURPOSE, CLAIM_TEXT_VERSION)
         return (ClaimResult.LINKED if created else ClaimResult.ALREADY), item
+
+    def invited_ref(self, ref: str) -> str:
+        """An invitation may link this item (bots.invites): its normal form, or
+        InvitationError."""
+        try:
+            normal = normalise_ref(ref)
+        except StatusError:
+            normal = None
+        if normal is None or self.find(normal) is None:
+            raise InvitationError(_("There is no item {ref}."), ref=ref.strip()[:64])
+        return normal
+
+    def claim_invited(self, jid: str, ref: str, language: str) -> None:
+        """A person joined through an invitation for `ref`: the item is theirs, and its
+        current status is the first message waiting for them. The join page's notice said
+        they would be told of changes (INVITED_TEXT_VERSION) unless they said no before."""
+        item = Item.get(Item.ref == ref)
+        Watcher.insert(item=item, jid=jid, language=language).on_conflict_ignore().execute()
+        if not consent.ever_withdrawn(jid, NOTIFY_PURPOSE):
+            consent.give(jid, NOTIFY_PURPOSE, INVITED_TEXT_VERSION)
+        change = self._last_change(item)
+        self.bot.notify(f"status:{change.id}:{jid}", jid,
+                        push_text(self.kind(item.kind), item.ref, change.state, change.note,
+                                  language))
 
     def _one_claim_at_a_time(self, jid: str) -> None:
         """Count and record one person's failures in turn, also across connections: without

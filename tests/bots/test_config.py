@@ -122,3 +122,29 @@ def test_a_secret_that_fails_its_check_is_described_without_its_value(tmp_path, 
                                           r"not '\*\*\*'") as error:
         load(None, environ={"BOTSCHAFT_WEB_TOKEN": "hunter2"})
     assert "hunter2" not in str(error.value)
+
+
+def test_a_join_page_needs_the_admin_api_and_its_public_address(tmp_path):
+    path = write(tmp_path, '[join]\nlisten = "127.0.0.1:8732"\npublic_url = "https://x.example"\n'
+                           '[server]\napi_url = "http://127.0.0.1:5281/api"\n'
+                           'api_user = "admin@x.example"\n')
+    with pytest.raises(ConfigError, match=r"the join page needs \[server\] api_password \(or "
+                                          r"BOTSCHAFT_SERVER_API_PASSWORD\)"):
+        load(path, environ={})
+    config = load(path, environ={"BOTSCHAFT_SERVER_API_PASSWORD": "secret"})
+    assert config.get("server", "api_password") == "secret"
+    with pytest.raises(ConfigError, match=r"chat_url needs \[join\] websocket_url"):
+        load(path, environ={"BOTSCHAFT_SERVER_API_PASSWORD": "secret",
+                            "BOTSCHAFT_JOIN_CHAT_URL": "https://x.example/conversejs"})
+    with pytest.raises(ConfigError, match=r"\[join\] listen: 'anywhere' is no host:port"):
+        load(write(tmp_path, '[join]\nlisten = "anywhere"\n'), environ={})
+
+
+@pytest.mark.parametrize("raw, value", [("true", True), ("YES", True), ("0", False),
+                                        ("false", False)])
+def test_switches_come_from_the_environment_as_words(raw, value):
+    assert load(None, environ={"BOTSCHAFT_JOIN_BEHIND_PROXY": raw}).get(
+        "join", "behind_proxy") is value
+    with pytest.raises(ConfigError, match="BOTSCHAFT_JOIN_BEHIND_PROXY must be true or false, "
+                                          "not 'maybe'"):
+        load(None, environ={"BOTSCHAFT_JOIN_BEHIND_PROXY": "maybe"})

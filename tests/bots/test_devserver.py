@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
+import ssl
+import urllib.error
+import urllib.request
 
 import pytest
 
-from bots.devserver import DevServer, DevServerError, _wait_for_exit
+from bots.devserver import DevServer, DevServerError, _wait_for_exit, conversejs_dist
 from bots.testing import new_state_dir
 
 
@@ -105,3 +109,38 @@ def test_accounts_are_created_reused_and_deleted(new_devserver):
 def test_commands_on_a_stopped_server_say_how_to_start_it(new_devserver):
     with pytest.raises(DevServerError, match="botschaft server start"):
         new_devserver().add_user("nobody")
+
+
+def test_an_instance_file_from_before_the_web_chat_gets_a_web_port(new_devserver):
+    server = new_devserver()
+    old = server.start()
+    server.stop()
+    saved = json.loads(server.instance_file.read_text())
+    del saved["ports"]["web"]  # as written before the web chat existed
+    server.instance_file.write_text(json.dumps(saved))
+    instance = server.start()
+    assert {name: port for name, port in instance.ports.items() if name != "web"} == {
+        name: port for name, port in old.ports.items() if name != "web"}
+    assert instance.chat_url == f"https://localhost:{instance.ports['web']}/conversejs"
+    assert instance.websocket_url == f"wss://localhost:{instance.ports['web']}/ws"
+
+
+def test_the_converse_files_are_found_where_the_environment_says(tmp_path, monkeypatch):
+    (tmp_path / "converse.min.js").write_text("/* converse */")
+    monkeypatch.setenv("BOTSCHAFT_CONVERSEJS_DIR", str(tmp_path))
+    assert conversejs_dist() == tmp_path
+
+
+def test_without_converse_the_server_starts_and_says_how_to_install_it(new_devserver,
+                                                                         monkeypatch, caplog):
+    monkeypatch.setattr("bots.devserver.conversejs_dist", lambda: None)
+    server = new_devserver()
+    instance = server.start()
+    assert server.status()["running"]
+    assert list(server.conversejs_dir.iterdir()) == []
+    assert "Converse.js not found" in caplog.text and "./dev.sh run" in caplog.text
+    context = ssl.create_default_context(cafile=str(instance.ca_file))
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{instance.chat_url}/converse.min.js", context=context,
+                               timeout=10)
+    assert missing.value.code == 404  # not a redirect to a CDN

@@ -30,11 +30,14 @@ def test_export_shows_and_erase_deletes_everything_about_one_person(tmp_path, mo
     plugin = Status()
     storage = Storage(f"sqlite:///{tmp_path / 'bot.db'}")
     storage.migrate(schemas([plugin]))
-    book = plugin.make_book(services_over(storage, [plugin]))
+    services = services_over(storage, [plugin], JOIN_PUBLIC_URL="https://join.example.com")
+    book = plugin.make_book(services)
     for jid in (ALICE, BOB):
         book.claim(jid, "4711", "ABCD23", "de")
         PersonSetting.create(jid=jid, language="de")
         enqueue(f"test:{jid}", jid, f"Hallo {jid}")
+        invitation = services.invite("staff@example.com", {"claim": "4711"})
+        services.invitations.take(invitation.token, jid)
     storage.close()
 
     exported = runner.invoke(main, ["privacy", "export", "Alice@Example.com/phone"])
@@ -43,13 +46,14 @@ def test_export_shows_and_erase_deletes_everything_about_one_person(tmp_path, mo
     assert data["consents"][0]["purpose"] == "status.notify"
     assert data["messages_from_the_bot"][0]["text"] == f"Hallo {ALICE}"
     assert data["status"]["claimed_items"][0]["ref"] == "4711"
+    assert data["invitations"][0]["actions"] == {"claim": "4711"}
 
     erased = runner.invoke(main, ["privacy", "erase", ALICE, "--yes"])
     assert erased.exit_code == 0, erased.output
-    assert "settings 1, consents 1, messages_from_the_bot 1" in erased.output
+    assert "settings 1, consents 1, messages_from_the_bot 1, invitations 1" in erased.output
     after = json.loads(runner.invoke(main, ["privacy", "export", ALICE]).output)
     assert after == {"jid": ALICE, "settings": {}, "consents": [], "messages_from_the_bot": [],
-                     "lessons": {"subscriptions": []},
+                     "invitations": [], "lessons": {"subscriptions": []},
                      "status": {"claimed_items": [], "failed_claims": []}}
     assert json.loads(runner.invoke(main, ["privacy", "export", BOB]).output)["status"][
         "claimed_items"]  # the other person's data stays
