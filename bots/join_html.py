@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from html import escape
+from urllib.parse import urlparse
 
 import segno
 
@@ -97,6 +98,9 @@ IN_APP = _("In a chat app")
 APP_STEPS = _("Install a chat app, log in with the address and password above, then scan "
               "this code or tap the button to write to us.")
 OPEN_APP = _("Open the chat in my app")
+# Where ejabberd serves Converse's dist/ folder (ejabberd.yml: /conversejs-dist, beside the
+# /conversejs page): the script, its styles, translations and emoji.
+CONVERSE_ASSETS = "/conversejs-dist"
 APPS = ('<li>Android: <a href="https://f-droid.org/packages/eu.siacs.conversations/">'
         'Conversations</a></li><li>iPhone, iPad, Mac: <a href="https://monal-im.org/">Monal</a>'
         '</li><li>Windows, Linux: <a href="https://gajim.org/">Gajim</a>, '
@@ -169,14 +173,14 @@ def chat_page(language: str, chat_url: str, websocket_url: str, bot_jid: str) ->
     """Converse.js from ejabberd (mod_conversejs), logged in with what the welcome page left
     in this tab's session storage, showing only the chat with the bot. Without it (a new tab,
     days later): ejabberd's own Converse page, which asks for address and password."""
-    settings = {"websocket_url": websocket_url, "assets_path": chat_url.rstrip("/") + "/",
+    assets = origin(chat_url) + CONVERSE_ASSETS
+    settings = {"websocket_url": websocket_url, "assets_path": assets + "/",
                 "auto_login": True, "singleton": True, "view_mode": "fullscreen",
                 "auto_join_private_chats": [bot_jid], "discover_connection_methods": False,
                 "allow_registration": False, "i18n": language, "auto_reconnect": True,
                 "show_controlbox_by_default": False, "clear_cache_on_logout": True}
-    base = escape(chat_url.rstrip("/"))
-    head = (f'<link rel="stylesheet" href="{base}/converse.min.css">'
-            f'<script src="{base}/converse.min.js" charset="utf-8"></script>')
+    head = (f'<link rel="stylesheet" href="{escape(assets)}/converse.min.css">'
+            f'<script src="{escape(assets)}/converse.min.js" charset="utf-8"></script>')
     html = (f'<!DOCTYPE html><html lang="{language}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<title>Chat</title>{head}</head><body>'
@@ -186,3 +190,9 @@ def chat_page(language: str, chat_url: str, websocket_url: str, bot_jid: str) ->
             f"converse.initialize(Object.assign({js(settings)},"
             "{jid:login.jid,password:login.password}));})();</script></body></html>")
     return Page(200, html.encode())
+
+
+def origin(url: str) -> str:
+    """scheme://host:port of a URL ("" for none)."""
+    parts = urlparse(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""

@@ -32,7 +32,7 @@ from bots.config import web_address
 from bots.ejabberd_api import AccountExists, EjabberdAPI, EjabberdAPIError
 from bots.i18n import LANGUAGES, Text, negotiate, render, translator
 from bots.invites import Invitation, token_hash
-from bots.join_html import Page, chat_page, join_form, problem, welcome
+from bots.join_html import Page, chat_page, join_form, origin, problem, welcome
 from bots.people import PersonSetting
 from bots.web import AsyncResource, listen_site
 
@@ -323,7 +323,7 @@ class JoinSite:
         self.secure = urlparse(join["public_url"]).scheme == "https"
         self.listen = join["listen"]
         self.web_settings = bot.config.values["web"]
-        origins = {_origin(join["chat_url"]), _origin(join["websocket_url"])} - {""}
+        origins = {origin(join["chat_url"]), origin(join["websocket_url"])} - {""}
         self._chat_sources = " ".join(sorted(origins))
         self._listening = None
         self.port: int | None = None  # from start() on
@@ -373,7 +373,3 @@ class JoinSite:
 def _valid_csrf(value: str) -> bool:
     return 20 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum()
 
-
-def _origin(url: str) -> str:
-    parts = urlparse(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
