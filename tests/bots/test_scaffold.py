@@ -16,8 +16,13 @@ from pathlib import Path
 import pytest
 
 from bots import scaffold
+from bots.app import schemas
 from bots.i18n import translator
+from bots.invites import InvitationAction, InvitationError
+from bots.outbox import OutboxMessage
 from bots.plugin import Plugin, command
+from bots.storage import Storage
+from bots.testing import services_over
 from plugins.status import Status
 
 _ = translator(__name__)
@@ -34,6 +39,38 @@ class Linked(Plugin):
     def linked(self, ctx) -> str:
         book = ctx.bot.plugin("status").book  # bots.services.UnknownPlugin if it is not loaded
         return ctx._(_("Linked items: {count}"), count=len(book.items_of(ctx.person.jid)))
+
+
+class Welcome(Plugin):
+    """The guide's example of an invitation action."""
+
+    name = "welcome"
+
+    def invitation_actions(self, bot) -> dict[str, InvitationAction]:
+        def check(text: str) -> str:
+            if not text.strip():
+                raise InvitationError(_("A welcome note needs a text."))
+            return text.strip()[:200]
+
+        def run(jid: str, text: str, language: str) -> None:
+            bot.notify(f"welcome-note:{jid}", jid, text)
+
+        return {"note": InvitationAction(check=check, run=run,
+                                         describe=_("a welcome note: {value}"))}
+
+
+def test_a_plugin_offers_what_an_invitation_does(tmp_path):
+    storage = Storage(f"sqlite:///{tmp_path / 'bot.db'}")
+    storage.migrate(schemas([]))
+    bot = services_over(storage, [Welcome()], JOIN_PUBLIC_URL="https://join.example.com")
+    with pytest.raises(InvitationError, match="needs a text"):
+        bot.invite("staff@example.com", {"note": "  "})
+    made = bot.invite("staff@example.com", {"note": " Hello! "})
+    invitation = bot.invitations.take(made.token, "new@example.com")
+    bot.invitations.carry_out(invitation, "new@example.com", "en")
+    assert [(row.recipient, row.body) for row in OutboxMessage.select()] == [
+        ("new@example.com", "Hello!")]
+    storage.close()
 
 
 async def test_a_plugin_uses_another_plugins_service(make_bot, chat_client):
