@@ -15,6 +15,7 @@ from bots.app import schemas, server_address
 from bots.builtins import Builtins
 from bots.connection import ComponentSession, LoginFailed, Session
 from bots.dispatch import Dispatcher
+from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
 from bots.plugin import load_plugins
 from bots.storage import Storage, StorageError
 
@@ -41,6 +42,8 @@ def diagnose(config_path: Path | None) -> list[Result]:
 
     if config.get("web", "listen"):
         results.append(_check_web_port(config))
+    if config.get("join", "listen"):
+        results.append(_check_admin_api(config))
     results.append(_check_database(config, report.plugins))
     results.append(asyncio.run(_check_login(config)))
     return results
@@ -66,6 +69,19 @@ def _check_database(config, plugins) -> Result:
                                   f"{'; '.join(missing)}. The plugin needs a migration that " \
                                   "adds them (migrations/NNNN_name.py with up(migrator, db))."
     return True, f"database ({storage.backend})", ""
+
+
+def _check_admin_api(config) -> Result:
+    """The join page makes accounts through ejabberd's admin API: reachable, and ours."""
+    server = config.values["server"]
+    api = EjabberdAPI(server["api_url"], server["api_user"], server["api_password"], timeout=5)
+    try:
+        api.call("status")
+    except EjabberdAPIError as exc:
+        return False, "ejabberd admin API (for the join page)", \
+            f"{exc}. Check [server] api_url, and that api_user is one of ADMIN_ACCOUNTS in " \
+            "ejabberd's botschaft-site.yml with api_password its password."
+    return True, f"ejabberd admin API ({server['api_url']})", ""
 
 
 def _check_web_port(config) -> Result:

@@ -8,8 +8,9 @@ import socket
 import peewee
 
 from bots.config import load
-from bots.doctor import _check_web_port, missing_columns
+from bots.doctor import _check_admin_api, _check_web_port, missing_columns
 from bots.storage import Schema, Storage
+from bots.testing import join_settings
 
 
 class NoteBefore(peewee.Model):
@@ -48,3 +49,12 @@ def test_a_web_port_another_program_has_is_named(tmp_path):
     assert detail.startswith("cannot listen there (Address already in use): another program")
     ok, what, _detail = _check_web_port(config)  # the port is free again
     assert ok and what == f"web listen 127.0.0.1:{port} (free)"
+
+
+def test_the_join_pages_admin_api_is_checked_with_its_login(xmpp_server):
+    settings = {f"BOTSCHAFT_{name}": value for name, value in join_settings(xmpp_server).items()}
+    ok, what, _fix = _check_admin_api(load(None, environ=settings))
+    assert ok and what.startswith("ejabberd admin API (http://127.0.0.1:")
+    wrong = load(None, environ={**settings, "BOTSCHAFT_SERVER_API_PASSWORD": "wrong"})
+    ok, what, fix = _check_admin_api(wrong)
+    assert not ok and "api_user is one of ADMIN_ACCOUNTS" in fix and "wrong" not in fix
