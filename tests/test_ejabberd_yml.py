@@ -121,10 +121,10 @@ def test_the_web_chat_page_loads_converse_from_this_server(xmpp_server):
 
 
 @pytest.mark.parametrize("path", ["/conversejs/converse.min.js", "/conversejs/converse.min.css",
-                                  "/conversejs-dist/chunkjs/locales/de-LC_MESSAGES-converse-po.js",
-                                  "/conversejs-dist/emoji.json"])
+                                  "/conversejs-dist/locales/de-LC_MESSAGES-converse-po.js",
+                                  "/conversejs-dist/emojis.js"])
 def test_converse_and_its_translations_are_served_locally(xmpp_server, path):
-    """mod_conversejs serves the script by name; Converse 14 loads its translations and emoji
+    """mod_conversejs serves the script by name; Converse 10 loads its translations, emoji
     list from next to the script, which mod_http_fileserver serves."""
     instance = xmpp_server.instance
     with https_get(instance, instance.web_url + path) as response:

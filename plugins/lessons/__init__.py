@@ -225,7 +225,7 @@ class Lessons(Plugin):
         classroom = self.classroom or self.make_classroom(bot)
         return {"course": InvitationAction(check=classroom.invited_course,
                                            run=classroom.subscribe,
-                                           describe=_("the new account is subscribed to "
+                                           describe=_("The new account is subscribed to "
                                                     "the course {value}, one lesson a "
                                                     "day"))}
 

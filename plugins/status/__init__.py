@@ -239,7 +239,7 @@ class Status(Plugin):
         has the item linked, and its status waiting."""
         book = self.book or self.make_book(bot)
         return {"claim": InvitationAction(check=book.invited_ref, run=book.claim_invited,
-                                          describe=_("item {value} is linked to the new "
+                                          describe=_("Item {value} is linked to the new "
                                                     "account, and changes of its status are "
                                                     "sent there"))}
 

@@ -190,7 +190,7 @@ async def test_a_course_invitation_subscribes_the_new_learner(workshop, chat_cli
     link = await invite(workshop, {"course": "deutsch-alltag"})
     visitor = Visitor(workshop.join_site.port)
     page = await visitor.get(link)
-    assert "subscribed to the course deutsch-alltag" in page.text
+    assert "The new account is subscribed to the course deutsch-alltag" in page.text
     welcome = await visitor.post(link, csrf=page.field("csrf"), name="")
     learner = await chat_client(welcome.shown("jid"), welcome.shown("password"))
     progress = await learner.ask("bot@localhost", "progress")
