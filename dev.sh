@@ -25,6 +25,7 @@ fi
 missing=()
 dpkg -s ejabberd >/dev/null 2>&1 || missing+=(ejabberd)
 dpkg -s erlang-p1-sqlite3 >/dev/null 2>&1 || missing+=(erlang-p1-sqlite3)
+dpkg -s erlang-p1-oauth2 >/dev/null 2>&1 || missing+=(erlang-p1-oauth2)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)

@@ -13,9 +13,9 @@ alternates from round to round, as the server's database grows):
   - accounts: what the join page asks of ejabberd per account (`create_account`: register, the
     privacy list, the contacts with the bot), from `--clients` threads, with the time of each
     admin API command: where a join's time goes, if it is far from the register loop.
-and the CPU time per account of the bot's process and of ejabberd. join and accounts put each
-new account in the bot's roster, and ejabberd's add_rosteritem grows dearer with it: later
-rounds cost more (hence the alternating order, and the ranges).
+and the CPU time per account of the bot's process and of ejabberd. Every API client here
+authenticates as the join page does, with a token (`EjabberdAPI.use_token`): a password would
+cost ejabberd a SCRAM check per call, ~15 ms of its CPU.
 
 Visitors and API loops run in a process of their own (this file, `--worker`: threads with
 http.client / urllib), never in the bot's: threads in the bot's process would compete with its
@@ -150,7 +150,7 @@ def api_loop(api, job: dict, name: str) -> dict:
         if job["kind"] == "register":
             api.register(name, job["domain"], password)
         else:
-            create_account(api, name, job["domain"], password, job["bot_jid"], [])
+            create_account(api, name, job["domain"], password, job["bot_jid"], [], "Bench")
     except EjabberdAPIError as exc:
         return {"failure": str(exc)}
     return {"seconds": time.perf_counter() - started, "jid": f"{name}@{job['domain']}",
@@ -165,6 +165,7 @@ def run_worker() -> None:
         items, task = job["tokens"], lambda token: join_flow(job["port"], token)
     else:
         api = timed_api(job, timed)
+        api.use_token()  # as the join page does, before the clock starts
         items, task = job["names"], lambda name: api_loop(api, job, name)
     cpu = time.process_time()
     with ThreadPoolExecutor(job["clients"]) as pool:

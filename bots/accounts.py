@@ -59,16 +59,16 @@ def _random_text(length: int) -> str:
 
 
 def create_account(api: EjabberdAPI, user: str, domain: str, password: str,
-                   bot_jid: str, other_bots: list[str]) -> None:
+                   bot_jid: str, other_bots: list[str], bot_name: str) -> None:
     """Register `user`, keep it apart from the other customers and put the bot in its contacts
-    (and it in the bot's). Raises AccountExists when the name is taken; on any other failure
-    the half-made account is removed again, and EjabberdAPIError says why."""
+    as `bot_name`. Only on the customer's side: a bot with every customer in its own contact
+    list would slow every further one down and send its presence to all of them; the privacy
+    list lets the two talk anyway. Raises AccountExists when the name is taken; on any other
+    failure the half-made account is removed again, and EjabberdAPIError says why."""
     api.register(user, domain, password)
     try:
         api.keep_apart(user, domain, [bot_jid, *other_bots])
-        bot_user, _at, bot_domain = bot_jid.partition("@")
-        if bot_domain == domain:  # a bot account of this server (not a component)
-            api.add_contacts(user, bot_user, domain)
+        api.add_contact(user, domain, bot_jid, bot_name)
     except EjabberdAPIError:
         api.call("unregister", user=user, host=domain)
         raise

@@ -34,7 +34,8 @@ from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
 log = logging.getLogger(__name__)
 
 SERVER_USER = "ejabberd"
-INSTALL_HINT = "Install it with: sudo apt-get install -y ejabberd erlang-p1-sqlite3"
+INSTALL_HINT = ("Install it with: sudo apt-get install -y ejabberd erlang-p1-sqlite3 "
+                "erlang-p1-oauth2")
 DEFAULT_STATE_DIR = Path("/var/lib/botschaft/devserver")
 PORT_NAMES = ("c2s", "component", "api", "web", "dist")
 ADMIN_USER = "admin"

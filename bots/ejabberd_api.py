@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 
 PRIVACY_LIST = "botschaft"
+TOKEN_SCOPE = "ejabberd:admin"
+TOKEN_TTL = 86400  # seconds
 
 
 class EjabberdAPIError(Exception):
@@ -31,18 +33,47 @@ class AccountExists(EjabberdAPIError):
 
 
 class EjabberdAPI:
+    """Calls authenticate with the admin's password, or, after `use_token()`, with a token:
+    ejabberd checks a SCRAM password at a cost of ~15 ms of its CPU on every call, a token by
+    looking it up. A token that expired is renewed once with the password."""
+
     def __init__(self, url: str, admin_jid: str, password: str, timeout: float = 10.0):
         self.url = url.rstrip("/")
+        self.admin_jid = admin_jid
         credentials = base64.b64encode(f"{admin_jid}:{password}".encode()).decode()
-        self._headers = {"Authorization": f"Basic {credentials}",
-                         "Content-Type": "application/json"}
+        self._basic = f"Basic {credentials}"
+        self._authorization = self._basic
+        self._token_ttl: int | None = None
         self.timeout = timeout
+
+    @property
+    def uses_token(self) -> bool:
+        return self._token_ttl is not None
+
+    def use_token(self, ttl: int = TOKEN_TTL) -> None:
+        """From now on, authenticate with a token valid for `ttl` seconds (asked for with the
+        password; needs the "admin accounts' tokens" rule of ejabberd.yml)."""
+        self._authorization = self._basic
+        answer = self.call("oauth_issue_token", jid=self.admin_jid, ttl=ttl,
+                           scopes=TOKEN_SCOPE)
+        self._authorization = f"Bearer {answer['token']}"
+        self._token_ttl = ttl
 
     def call(self, command: str, **arguments):
         """Run one command and return its decoded result (ejabberd's JSON)."""
+        try:
+            return self._call(command, arguments)
+        except EjabberdAPIError as exc:
+            if exc.status != 401 or self._token_ttl is None:
+                raise
+        self.use_token(self._token_ttl)  # the token expired, or the server forgot it
+        return self._call(command, arguments)
+
+    def _call(self, command: str, arguments: dict):
         request = urllib.request.Request(
             f"{self.url}/{command}", data=json.dumps(arguments).encode(),
-            headers=self._headers, method="POST")
+            headers={"Authorization": self._authorization, "Content-Type": "application/json"},
+            method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"null")
@@ -73,10 +104,16 @@ class EjabberdAPI:
         """Put user@host and other@host in each other's contact list (subscription both), so
         each sees the other online and the privacy list lets them talk."""
         for local, remote in ((user, other), (other, user)):
-            if self.call("add_rosteritem", localuser=local, localhost=host, user=remote,
-                         host=host, nick=remote, group=group, subs="both") != 0:
-                raise EjabberdAPIError(f"add_rosteritem: the server refused to add {remote}@"
-                                       f"{host} to the contacts of {local}@{host}")
+            self.add_contact(local, host, f"{remote}@{host}", remote, group, "both")
+
+    def add_contact(self, user: str, host: str, contact: str, nick: str,
+                    group: str = "Botschaft", subscription: str = "none") -> None:
+        """Put `contact` (a JID) in user@host's contact list, on that side only."""
+        contact_user, _at, contact_host = contact.partition("@")
+        if self.call("add_rosteritem", localuser=user, localhost=host, user=contact_user,
+                     host=contact_host, nick=nick, group=group, subs=subscription) != 0:
+            raise EjabberdAPIError(f"add_rosteritem: the server refused to add {contact} to "
+                                   f"the contacts of {user}@{host}")
 
 
 def customer_privacy_list(user: str, domain: str, bot_jids: list[str]) -> list[str]:

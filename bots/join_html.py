@@ -139,7 +139,8 @@ def welcome(language: str, company: str, jid: str, password: str, bot_jid: str,
             chat_path: str | None) -> Page:
     """After joining: the address and password (this once), the app way and the browser way."""
     chat_uri = f"xmpp:{bot_jid}?message"
-    qr = segno.make(chat_uri, error="m").svg_inline(scale=4, border=2, title=chat_uri, omitsize=True)
+    qr = segno.make(chat_uri, error="m").svg_inline(scale=4, border=2, title=chat_uri,
+                                                    omitsize=True)
     browser = ""
     if chat_path:
         credentials = json.dumps({"jid": jid, "password": password})

@@ -44,7 +44,7 @@ NOTICE_VERSION = "join.privacy.1"  # the wording of join_html.join_form's notice
 CSRF_COOKIE = b"botschaft_join"
 ATTEMPT_WINDOW = 600.0  # seconds over which [join] attempts_per_address counts
 ANSWER_KEPT = 900.0  # seconds a browser sees its own welcome page again (double click, reload)
-API_WORKERS = 4  # threads for the admin API's blocking HTTP calls
+API_WORKERS = 4  # threads for the admin API's blocking HTTP calls and the QR codes
 GENERATED_NAME_TRIES = 5
 NAME_TAKEN = _("This name is taken. Please choose another, or leave the field empty for one "
                "we make up.")
@@ -87,6 +87,8 @@ class JoinService:
         self.domain = account_domain(self.bot_jid, bot.config.get("xmpp", "mode"))
         self.other_bots = [jid for jid in server["bots"] if jid != self.bot_jid]
         self.api = EjabberdAPI(server["api_url"], server["api_user"], server["api_password"])
+        self._token_refused = False
+        self.bot_name = join["company"] or bot.config.get("bot", "nick")  # in their contacts
         self.limiter = AttemptLimiter(join["attempts_per_address"])
         self.keep_days = bot.config.get("retention", "outbox_days")
         self._answers: dict[tuple[str, str], tuple[float, Page]] = {}
@@ -160,9 +162,7 @@ class JoinService:
                 return self._not_usable(found, language)
             password = generated_password()
             try:
-                await asyncio.get_running_loop().run_in_executor(
-                    self._api_pool, create_account, self.api, name, self.domain, password,
-                    self.bot_jid, self.other_bots)
+                await self._off_the_loop(self._create_account, name, password)
             except AccountExists:
                 await self.bot.storage.run(self.invitations.give_back, invitation)
                 if user:
@@ -174,9 +174,25 @@ class JoinService:
                 return self._try_again(language)
             await self.bot.storage.run(self._welcome_in_db, invitation, jid, language)
             log.info("join: invitation %d redeemed, an account was made", invitation.id)
-            return welcome(language, self.company, jid, password, self.bot_jid,
-                           "/chat" if self.join["chat_url"] else None)
+            return await self._off_the_loop(  # its QR code takes a few milliseconds
+                welcome, language, self.company, jid, password, self.bot_jid,
+                "/chat" if self.join["chat_url"] else None)
         return self._try_again(language)
+
+    async def _off_the_loop(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._api_pool, fn, *args)
+
+    def _create_account(self, name: str, password: str) -> None:
+        """On an API thread: the account, through a token once one is to be had."""
+        if not self.api.uses_token and not self._token_refused:
+            try:
+                self.api.use_token()
+            except EjabberdAPIError as exc:
+                self._token_refused = True
+                log.warning("join: the admin API gives no token (%s), so every call costs "
+                            "ejabberd a password check: see api_tokens in ejabberd.yml", exc)
+        create_account(self.api, name, self.domain, password, self.bot_jid, self.other_bots,
+                       self.bot_name)
 
     def _try_again(self, language: str) -> Page:
         return problem(503, language, self.company, _("Please try again shortly"),

@@ -11,6 +11,7 @@ from bots.devserver import bot_accounts
 from bots.ejabberd_api import (
     PRIVACY_LIST,
     AccountExists,
+    EjabberdAPI,
     EjabberdAPIError,
     customer_privacy_list,
 )
@@ -77,3 +78,24 @@ async def test_add_contacts_makes_two_accounts_mutual_contacts(xmpp_server, chat
     client = await chat_client(f"{first}@{domain}", "Secret-123")
     item = client.client_roster[f"{second}@{domain}"]  # fetched at login, as clients do
     assert item["subscription"] == "both" and item["groups"] == ["Botschaft"]
+
+
+def test_a_token_replaces_the_password_and_is_renewed_when_the_server_forgets_it(xmpp_server):
+    api, domain = xmpp_server.instance.api(), xmpp_server.domain
+    api.use_token(ttl=600)
+    assert api._authorization.startswith("Bearer ")
+    user = new_name()
+    api.register(user, domain, "Secret-123")
+    assert api.call("check_account", user=user, host=domain) == 0
+    token = api._authorization
+    api.call("oauth_revoke_token", token=token.removeprefix("Bearer "))
+    assert api.call("check_account", user=user, host=domain) == 0  # renewed, then done
+    assert api._authorization.startswith("Bearer ") and api._authorization != token
+
+
+def test_a_token_does_not_open_the_api_to_anyone_but_admins(xmpp_server):
+    jid, password = xmpp_server.make_account("notadmin")
+    api = EjabberdAPI(xmpp_server.instance.api().url, jid, password)
+    with pytest.raises(EjabberdAPIError) as refused:
+        api.use_token(ttl=600)
+    assert refused.value.status in (401, 403)
