@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 from urllib.parse import urlparse
 
@@ -139,8 +140,7 @@ def welcome(language: str, company: str, jid: str, password: str, bot_jid: str,
             chat_path: str | None) -> Page:
     """After joining: the address and password (this once), the app way and the browser way."""
     chat_uri = f"xmpp:{bot_jid}?message"
-    qr = segno.make(chat_uri, error="m").svg_inline(scale=4, border=2, title=chat_uri,
-                                                    omitsize=True)
+    qr = qr_code(chat_uri)
     browser = ""
     if chat_path:
         credentials = json.dumps({"jid": jid, "password": password})
@@ -157,6 +157,13 @@ def welcome(language: str, company: str, jid: str, password: str, bot_jid: str,
             f'<a class="button second" href="{escape(chat_uri)}">{t(OPEN_APP, language)}</a>'
             f'<ul class="apps">{APPS}</ul></section>')
     return page(200, language, READY_TITLE, body, company)
+
+
+@lru_cache(maxsize=16)
+def qr_code(text: str) -> str:
+    """An inline SVG QR code; the same for everyone who joins (the bot's address), so it is
+    made once: it costs a few milliseconds."""
+    return segno.make(text, error="m").svg_inline(scale=4, border=2, title=text, omitsize=True)
 
 
 def js(value) -> str:

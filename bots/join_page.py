@@ -44,7 +44,7 @@ NOTICE_VERSION = "join.privacy.1"  # the wording of join_html.join_form's notice
 CSRF_COOKIE = b"botschaft_join"
 ATTEMPT_WINDOW = 600.0  # seconds over which [join] attempts_per_address counts
 ANSWER_KEPT = 900.0  # seconds a browser sees its own welcome page again (double click, reload)
-API_WORKERS = 4  # threads for the admin API's blocking HTTP calls and the QR codes
+API_WORKERS = 4  # threads for the admin API's blocking HTTP calls
 GENERATED_NAME_TRIES = 5
 NAME_TAKEN = _("This name is taken. Please choose another, or leave the field empty for one "
                "we make up.")
@@ -162,7 +162,8 @@ class JoinService:
                 return self._not_usable(found, language)
             password = generated_password()
             try:
-                await self._off_the_loop(self._create_account, name, password)
+                await asyncio.get_running_loop().run_in_executor(
+                    self._api_pool, self._create_account, name, password)
             except AccountExists:
                 await self.bot.storage.run(self.invitations.give_back, invitation)
                 if user:
@@ -174,13 +175,9 @@ class JoinService:
                 return self._try_again(language)
             await self.bot.storage.run(self._welcome_in_db, invitation, jid, language)
             log.info("join: invitation %d redeemed, an account was made", invitation.id)
-            return await self._off_the_loop(  # its QR code takes a few milliseconds
-                welcome, language, self.company, jid, password, self.bot_jid,
-                "/chat" if self.join["chat_url"] else None)
+            return welcome(language, self.company, jid, password, self.bot_jid,
+                           "/chat" if self.join["chat_url"] else None)
         return self._try_again(language)
-
-    async def _off_the_loop(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._api_pool, fn, *args)
 
     def _create_account(self, name: str, password: str) -> None:
         """On an API thread: the account, through a token once one is to be had."""
