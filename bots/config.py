@@ -77,7 +77,8 @@ SCHEMA: dict[str, list[Setting]] = {
     "people": [
         Setting("admins", list, [], "Admins: JIDs, or domains written as \"@example.com\"."),
         Setting("staff", list, [], "Staff (set statuses, see statistics): JIDs or domains."),
-        Setting("bots", list, [], "Other bots: never answered, so two bots cannot loop."),
+        Setting("bots", list, [], "Other bots: never answered, so two bots cannot loop. Those "
+                "named by address may also write to the accounts the join page makes."),
     ],
     "database": [
         Setting("url", str, "sqlite:///botschaft.db", "sqlite:///path/to/file.db (embedded) "
@@ -133,15 +134,13 @@ SCHEMA: dict[str, list[Setting]] = {
         Setting("behind_proxy", bool, False, "The join page is reached through a proxy on "
                 "this machine: take the visitor's address from X-Forwarded-For."),
     ],
-    "server": [
+    "ejabberd": [
         Setting("api_url", str, "", "ejabberd's admin HTTP API (mod_http_api), e.g. "
                 "http://127.0.0.1:5281/api: the join page makes accounts through it."),
-        Setting("api_user", str, "", "An admin account of that API (ADMIN_ACCOUNTS in "
+        Setting("admin_jid", str, "", "An admin account of that API (ADMIN_ACCOUNTS in "
                 "ejabberd.yml), e.g. admin@chat.example.com."),
-        Setting("api_password", str, "", "Its password. Better: BOTSCHAFT_SERVER_API_PASSWORD "
-                "or api_password_file.", secret=True),
-        Setting("bots", list, [], "Every bot account of the server (BOT_ACCOUNTS in "
-                "ejabberd.yml) besides this bot's: new accounts may write to them."),
+        Setting("admin_password", str, "", "Its password. Better: "
+                "BOTSCHAFT_EJABBERD_ADMIN_PASSWORD or admin_password_file.", secret=True),
     ],
     "plugins": [
         Setting("disabled", list, [], "Installed plugins not to load, e.g. [\"lessons\"]."),
@@ -268,8 +267,8 @@ def _check_join(values: dict[str, dict[str, Any]], source: str) -> None:
         web_address(join["listen"])
     except ValueError as exc:
         raise ConfigError(f"{source}: [join] listen: {exc}") from None
-    needed = [("join", "public_url"), ("server", "api_url"), ("server", "api_user"),
-              ("server", "api_password")]
+    needed = [("join", "public_url"), ("ejabberd", "api_url"), ("ejabberd", "admin_jid"),
+              ("ejabberd", "admin_password")]
     for section, name in needed:
         if not values[section][name]:
             raise ConfigError(f"{source}: [join] listen is set, so the join page needs "

@@ -81,9 +81,9 @@ class DevBot:
         password_file = self.directory / "bot-password"
         password_file.touch(mode=0o600)
         password_file.write_text(self.password)
-        api_password_file = self.directory / "api-password"
-        api_password_file.touch(mode=0o600)
-        api_password_file.write_text(self.instance.admin_password)
+        admin_password_file = self.directory / "ejabberd-admin-password"
+        admin_password_file.touch(mode=0o600)
+        admin_password_file.write_text(self.instance.admin_password)
         api = self.instance.api()
         admins = ", ".join(f'"{admin}"' for admin in self.settings["admins"])
         self.config_file.write_text(f"""\
@@ -112,10 +112,10 @@ company = "Botschaft Demo"
 chat_url = "{self.instance.chat_url}"
 websocket_url = "{self.instance.websocket_url}"
 
-[server]
+[ejabberd]
 api_url = "{api.url}"
-api_user = "{self.instance.admin_jid}"
-api_password_file = "{api_password_file}"
+admin_jid = "{self.instance.admin_jid}"
+admin_password_file = "{admin_password_file}"
 """, encoding="utf-8")
         self.config_file.chmod(0o600)
 

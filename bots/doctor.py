@@ -73,14 +73,15 @@ def _check_database(config, plugins) -> Result:
 
 def _check_admin_api(config) -> Result:
     """The join page makes accounts through ejabberd's admin API: reachable, and ours."""
-    server = config.values["server"]
-    api = EjabberdAPI(server["api_url"], server["api_user"], server["api_password"], timeout=5)
+    server = config.values["ejabberd"]
+    api = EjabberdAPI(server["api_url"], server["admin_jid"], server["admin_password"],
+                      timeout=5)
     try:
         api.call("status")
     except EjabberdAPIError as exc:
         return False, "ejabberd admin API (for the join page)", \
-            f"{exc}. Check [server] api_url, and that api_user is one of ADMIN_ACCOUNTS in " \
-            "ejabberd's botschaft-site.yml with api_password its password."
+            f"{exc}. Check [ejabberd] api_url, and that admin_jid is one of ADMIN_ACCOUNTS " \
+            "in ejabberd's botschaft-site.yml with admin_password its password."
     return True, f"ejabberd admin API ({server['api_url']})", ""
 
 

@@ -80,13 +80,16 @@ class JoinService:
 
     def __init__(self, bot):
         self.bot = bot
-        join, server = bot.config.values["join"], bot.config.values["server"]
+        join, server = bot.config.values["join"], bot.config.values["ejabberd"]
         self.join = join
         self.company = join["company"]
         self.bot_jid = bot.config.get("xmpp", "jid")
         self.domain = account_domain(self.bot_jid, bot.config.get("xmpp", "mode"))
-        self.other_bots = [jid for jid in server["bots"] if jid != self.bot_jid]
-        self.api = EjabberdAPI(server["api_url"], server["api_user"], server["api_password"])
+        # the other bots, by address, may write to the new accounts (a whole "@domain" never)
+        self.other_bots = [jid for jid in bot.config.get("people", "bots")
+                           if not jid.startswith("@") and jid != self.bot_jid]
+        self.api = EjabberdAPI(server["api_url"], server["admin_jid"],
+                               server["admin_password"])
         self._token_refused = False
         self.bot_name = join["company"] or bot.config.get("bot", "nick")  # in their contacts
         self.limiter = AttemptLimiter(join["attempts_per_address"])

@@ -193,8 +193,8 @@ def join_settings(xmpp_server: TestServer, company: str = "Autohaus Beispiel") -
     return {"JOIN_LISTEN": "127.0.0.1:0", "JOIN_PUBLIC_URL": "http://join.test",
             "JOIN_COMPANY": company, "JOIN_CHAT_URL": instance.chat_url,
             "JOIN_WEBSOCKET_URL": instance.websocket_url,
-            "SERVER_API_URL": instance.api().url, "SERVER_API_USER": instance.admin_jid,
-            "SERVER_API_PASSWORD": instance.admin_password}
+            "EJABBERD_API_URL": instance.api().url, "EJABBERD_ADMIN_JID": instance.admin_jid,
+            "EJABBERD_ADMIN_PASSWORD": instance.admin_password}
 
 
 def services_over(storage: Storage, plugins: list[Plugin] | None = None,

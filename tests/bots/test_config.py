@@ -126,15 +126,15 @@ def test_a_secret_that_fails_its_check_is_described_without_its_value(tmp_path, 
 
 def test_a_join_page_needs_the_admin_api_and_its_public_address(tmp_path):
     path = write(tmp_path, '[join]\nlisten = "127.0.0.1:8732"\npublic_url = "https://x.example"\n'
-                           '[server]\napi_url = "http://127.0.0.1:5281/api"\n'
-                           'api_user = "admin@x.example"\n')
-    with pytest.raises(ConfigError, match=r"the join page needs \[server\] api_password \(or "
-                                          r"BOTSCHAFT_SERVER_API_PASSWORD\)"):
+                           '[ejabberd]\napi_url = "http://127.0.0.1:5281/api"\n'
+                           'admin_jid = "admin@x.example"\n')
+    with pytest.raises(ConfigError, match=r"the join page needs \[ejabberd\] admin_password \(or "
+                                          r"BOTSCHAFT_EJABBERD_ADMIN_PASSWORD\)"):
         load(path, environ={})
-    config = load(path, environ={"BOTSCHAFT_SERVER_API_PASSWORD": "secret"})
-    assert config.get("server", "api_password") == "secret"
+    config = load(path, environ={"BOTSCHAFT_EJABBERD_ADMIN_PASSWORD": "secret"})
+    assert config.get("ejabberd", "admin_password") == "secret"
     with pytest.raises(ConfigError, match=r"chat_url needs \[join\] websocket_url"):
-        load(path, environ={"BOTSCHAFT_SERVER_API_PASSWORD": "secret",
+        load(path, environ={"BOTSCHAFT_EJABBERD_ADMIN_PASSWORD": "secret",
                             "BOTSCHAFT_JOIN_CHAT_URL": "https://x.example/conversejs"})
     with pytest.raises(ConfigError, match=r"\[join\] listen: 'anywhere' is no host:port"):
         load(write(tmp_path, '[join]\nlisten = "anywhere"\n'), environ={})

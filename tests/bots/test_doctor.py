@@ -55,6 +55,6 @@ def test_the_join_pages_admin_api_is_checked_with_its_login(xmpp_server):
     settings = {f"BOTSCHAFT_{name}": value for name, value in join_settings(xmpp_server).items()}
     ok, what, _fix = _check_admin_api(load(None, environ=settings))
     assert ok and what.startswith("ejabberd admin API (http://127.0.0.1:")
-    wrong = load(None, environ={**settings, "BOTSCHAFT_SERVER_API_PASSWORD": "wrong"})
+    wrong = load(None, environ={**settings, "BOTSCHAFT_EJABBERD_ADMIN_PASSWORD": "wrong"})
     ok, what, fix = _check_admin_api(wrong)
-    assert not ok and "api_user is one of ADMIN_ACCOUNTS" in fix and "wrong" not in fix
+    assert not ok and "admin_jid is one of ADMIN_ACCOUNTS" in fix and "wrong" not in fix
