@@ -418,11 +418,12 @@ one of the bot's admins, so it may use every command. To try the built-in plugin
               {port} in the account's connection settings.
   Dino:       has no host/port setting; start with `./dev.sh run --c2s-port 5222` instead.
 
-A customer's first minute, in a browser on this machine: make an invitation for an item
-(in the chat: "invite 4711", or from a second terminal: ./dev.sh botschaft invite create
---claim 4711), open its link ({join_url}/join/…), press the button, then "Chat in the
-browser". The web chat is also at {instance.chat_url} (the certificate is self-signed: open
-{instance.web_url} once and accept it first).
+A customer's first minute, in a browser on this machine:
+  1. write "create vehicle 4711", then "invite 4711" to the bot (or, from a second terminal:
+     ./dev.sh botschaft status create 4711 vehicle; ./dev.sh botschaft invite create --claim 4711)
+  2. open {instance.chat_url} once and accept its self-signed certificate (the
+     web chat's files and its WebSocket come from there; returning users log in on that page)
+  3. open the invitation's link ({join_url}/join/…), press the button, then "Chat in the browser"
 
 Admin commands reach this bot from a second terminal in this folder, e.g.
   ./dev.sh botschaft status show 4711      ./dev.sh botschaft privacy export {jid}
