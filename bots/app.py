@@ -7,6 +7,7 @@ so a slow answer to one person never holds up the next person's.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import signal
 import time
@@ -104,7 +105,7 @@ class Bot:
             stream.add_event_handler("message", self._on_direct_message)
         self.outbox = Outbox(stream, storage, main=self, **outbox)  # [outbox] settings by name
         self.services = Services(config, storage, plugins, self.scheduler, self.outbox.wake,
-                                 self.send_text)
+                                 self.send_text, RoomActions(self))
         self.metrics = Metrics()
         self.outbox.on_delivered = self.metrics.messages_out.inc
         web = config.values["web"]
@@ -303,6 +304,42 @@ class Bot:
             send()
         else:
             self.loop.call_soon_threadsafe(send)
+
+
+class RoomActions:
+    """What a plugin may do in group rooms through the bot's connection (`bot.rooms`); every
+    method is safe from any thread and returns at once."""
+
+    def __init__(self, bot: Bot):
+        self._bot = bot
+
+    def join(self, room: str) -> concurrent.futures.Future:
+        """Join `room` (as `[bot] nick`); the future is done once the bot is in it. Wait for
+        it only on a worker thread, never on the event loop."""
+        return asyncio.run_coroutine_threadsafe(self._bot.join_room(room), self._bot.loop)
+
+    def say(self, room: str, text: str) -> None:
+        """A message to everyone in a room the bot is in."""
+        text = safe_body(text)
+        self._on_loop(lambda: self._bot.send_message(mto=room, mbody=text, mtype="groupchat"))
+
+    def invite(self, room: str, jid: str, reason: str) -> None:
+        """A direct invitation (XEP-0249) to `room`, which the person's client offers to join;
+        make them a member first, or a members-only room turns them away."""
+        reason = safe_body(reason)
+
+        def send():
+            if "xep_0249" not in self._bot.plugin:
+                self._bot.register_plugin("xep_0249")
+            self._bot.plugin["xep_0249"].send_invitation(slixmpp.JID(jid), slixmpp.JID(room),
+                                                         reason=reason)
+        self._on_loop(send)
+
+    def _on_loop(self, action) -> None:
+        if _on_loop_thread(self._bot.loop):
+            action()
+        else:
+            self._bot.loop.call_soon_threadsafe(action)
 
 
 class ClientBot(Bot, Session):

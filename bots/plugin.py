@@ -129,6 +129,12 @@ class Plugin:
     async def on_room_joined(self, room: str) -> None:
         """The bot has joined a group room."""
 
+    def on_event(self, bot: Services, event: str, data: dict) -> None:
+        """Another plugin's news (`bot.emit`), e.g. "lessons.subscribed" with `jid` and
+        `course`: plain peewee code, on the emitter's database thread and in its transaction
+        (a savepoint of its own: what it writes before failing is undone, the emitter's stays).
+        Also in CLI commands: use `bot`, not what `start()` made."""
+
     # --- personal data (plain peewee code, run on a database thread) -----------------------
     def personal_data(self, jid: str) -> dict:
         """Everything this plugin stores about a person (`botschaft privacy export`)."""

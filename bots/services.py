@@ -12,6 +12,8 @@ here may change without notice.
     bot.daily("mine.remind", f"person:{jid}", "07:30", "Europe/Berlin")   # per-person jobs
     bot.on_due("mine.remind", handler)       # handler(runs) takes due runs in batches
     bot.languages_of(jids)                   # the language each person chose, if any
+    bot.emit("mine.done", jid=jid)           # news for other plugins (Plugin.on_event)
+    bot.ejabberd.set_room_affiliation(...)   # the server's admin API (bots/ejabberd_api.py)
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 import peewee
 
+from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
 from bots.invites import Invitations, NewInvitation
 from bots.outbox import enqueue_many
 from bots.people import PersonSetting
 from bots.scheduler import Run, Schedule, Scheduler
 
 if TYPE_CHECKING:
+    from bots.app import RoomActions
     from bots.config import Config
     from bots.plugin import Plugin
     from bots.storage import Storage
@@ -45,7 +49,7 @@ class Services:
 
     def __init__(self, config: Config, storage: Storage, plugins: list[Plugin],
                  scheduler: Scheduler | None = None, wake: Callable[[], None] | None = None,
-                 send: Callable[[str, str], None] | None = None):
+                 send: Callable[[str, str], None] | None = None, rooms: RoomActions | None = None):
         self._config = config
         self._storage = storage
         self._plugins = {plugin.name: plugin for plugin in plugins}
@@ -53,6 +57,8 @@ class Services:
         self._wake = wake or (lambda: None)  # a CLI has no outbox: the running bot polls
         self._send = send
         self._invitations: Invitations | None = None
+        self._rooms = rooms
+        self._ejabberd: EjabberdAPI | None = None
 
     # --- settings ----------------------------------------------------------------------------
     @property
@@ -169,3 +175,41 @@ class Services:
         for it, e.g. {"claim": "4711"}; plain peewee code (database thread). The token is in
         what it returns and nowhere else. Raises InvitationError (the text says why)."""
         return self.invitations.create(created_by, actions, lifetime, note)[0]
+
+    # --- news between plugins ----------------------------------------------------------------
+    def emit(self, event: str, **data) -> None:
+        """Tell every plugin (`Plugin.on_event`), in this thread and transaction, e.g.
+        `bot.emit("lessons.stopped", jid=jid, course=slug)`. Name events "<plugin>.<what>". A
+        plugin whose handler fails is logged; its writes are undone, the others' stay."""
+        for plugin in self._plugins.values():
+            try:
+                with self.database.atomic():
+                    plugin.on_event(self, event, data)
+            except Exception:
+                log.exception("plugin %r failed on the event %r", plugin.name, event)
+
+    # --- the server --------------------------------------------------------------------------
+    @property
+    def ejabberd(self) -> EjabberdAPI:
+        """ejabberd's admin API (`[ejabberd]` settings), authenticating with a token: for what
+        the bot's account may not do over XMPP (make rooms, set affiliations). Blocking HTTP:
+        call it on a worker thread. Raises EjabberdAPIError when it is not set up."""
+        if self._ejabberd is None:
+            settings = self._config.values["ejabberd"]
+            if not settings["api_url"]:
+                raise EjabberdAPIError("the admin API is not set up: [ejabberd] api_url, "
+                                       "admin_jid and admin_password in the bot's settings")
+            api = EjabberdAPI(settings["api_url"], settings["admin_jid"],
+                              settings["admin_password"])
+            api.use_token()
+            self._ejabberd = api
+        return self._ejabberd
+
+    @property
+    def rooms(self) -> RoomActions:
+        """Group-room actions of the running bot's XMPP connection: join a room, write to
+        it, invite someone (XEP-0249). Not in CLI commands (RuntimeError): there, queue what
+        the running bot should do."""
+        if self._rooms is None:
+            raise RuntimeError("group-room actions need the running bot")
+        return self._rooms

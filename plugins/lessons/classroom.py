@@ -186,6 +186,7 @@ class Classroom:
                 subscription.save()
             consent.give(jid, purpose(course), CONSENT_VERSION)
             due = self._plan(subscription)
+            self.bot.emit("lessons.subscribed", jid=jid, course=course.slug)
         progress = self.progress(subscription)
         return Subscribed(subscription, due, self.upcoming(subscription), progress,
                           returning=progress.delivered > 0)
@@ -284,6 +285,8 @@ class Classroom:
                 Subscription.id == subscription.id).execute()
             self.bot.cancel(JOB, schedule_key(subscription.id))
             consent.withdraw(subscription.jid, purpose(subscription.course))
+            self.bot.emit("lessons.stopped", jid=subscription.jid,
+                          course=subscription.course.slug)
 
     # --- lessons ---------------------------------------------------------------------------
     def next_text(self, subscription: Subscription, language: str) -> str:
