@@ -35,6 +35,7 @@ setup(
             "hypothesis>=6.100",
             "selenium>=4.20",
             "zxing-cpp>=2.2",
+            "aiohttp>=3.9",  # slixmpp's HTTP upload (XEP-0363) client, in the upload tests
         ],
     },
     entry_points={

@@ -125,6 +125,11 @@ class Instance:
         return f"{self.web_url}/conversejs"
 
     @property
+    def upload_url(self) -> str:
+        """Where clients send and fetch shared files (mod_http_upload on the HTTPS listener)."""
+        return f"{self.web_url}/upload"
+
+    @property
     def ca_file(self) -> Path:
         """The server's self-signed certificate, for clients that verify TLS against it."""
         return Path(self.certfile).with_suffix(".crt")
@@ -162,6 +167,11 @@ class DevServer:
     @property
     def conversejs_dir(self) -> Path:
         return self.state_dir / "conversejs"
+
+    @property
+    def upload_dir(self) -> Path:
+        """Files people upload (mod_http_upload's docroot), inside ejabberd's own spool."""
+        return self.spool / "upload"
 
     @property
     def pid_file(self) -> Path:
@@ -339,7 +349,8 @@ class DevServer:
 
     def _prepare(self, previous: Instance | None, wanted: dict[str, int]) -> Instance:
         ports = self._choose_ports(previous, wanted)
-        for path in (self.state_dir, self.etc, self.spool, self.logs, self.pid_file.parent):
+        for path in (self.state_dir, self.etc, self.spool, self.upload_dir, self.logs,
+                     self.pid_file.parent):
             path.mkdir(parents=True, exist_ok=True)
         _check_reachable_by_server_user(self.state_dir)
         certfile = self.etc / "server.pem"
@@ -402,6 +413,9 @@ class DevServer:
             "WEB_PORT": instance.ports["web"],
             "WEBSOCKET_URL": "auto",  # wss://XMPP_DOMAIN:WEB_PORT/ws, Instance.websocket_url
             "CONVERSEJS_DIR": str(self.conversejs_dir),
+            "UPLOAD_DIR": str(self.upload_dir),
+            # ejabberd puts the host name in for @HOST@; the HTTPS listener answers there.
+            "UPLOAD_URL": f"https://@HOST@:{instance.ports['web']}/upload",
             "ADMIN_ACCOUNTS": [instance.admin_jid],
             "SQL_TYPE": "sqlite",
             "SQL_DATABASE": str(self.spool / "ejabberd.sqlite"),  # ejabberd adds the tables
@@ -424,8 +438,8 @@ class DevServer:
             "# Written by `botschaft server start`.",
             f"ERLANG_NODE={self.node}",
             f"ERL_DIST_PORT={instance.ports['dist']}",
-            'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 '
-            '-kernel inet_dist_use_interface {127,0,0,1}"',
+            ('ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 '
+             '-kernel inet_dist_use_interface {127,0,0,1}"'),
             f"EJABBERD_PID_PATH={self.pid_file}",
             "EJABBERD_BYPASS_WARNINGS=true",
             "",
@@ -452,8 +466,9 @@ class DevServer:
             "--logs", str(self.logs), *args]
         env = {"HOME": str(self.state_dir), "LANG": "C.UTF-8",
                "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-        result = subprocess.run(command, env=env, cwd=self.state_dir, capture_output=True,
-                                text=True, timeout=timeout, preexec_fn=_raise_open_files_limit)
+        result = subprocess.run(command, check=False, env=env, cwd=self.state_dir,
+                                capture_output=True, text=True, timeout=timeout,
+                                preexec_fn=_raise_open_files_limit)
         if result.returncode != 0:
             output = (result.stdout + result.stderr).strip()
             raise DevServerError(f"ejabberdctl {args[0]} failed: {output}")

@@ -16,12 +16,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bots.devserver import DevServer, free_port
 from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
 from bots.testing import TestServer, new_state_dir
 
 REFERENCE = Path(__file__).resolve().parent.parent / "ejabberd.yml"
+EXAMPLE = REFERENCE.parent / "deploy" / "botschaft-site.yml.example"
 
 
 def test_the_server_runs_on_the_reference_configuration_without_complaints(xmpp_server):
@@ -33,6 +35,24 @@ def test_the_server_runs_on_the_reference_configuration_without_complaints(xmpp_
     config_complaints = [line for line in log.splitlines()
                          if "ejabberd_config" in line or "adjust your configuration" in line]
     assert [line for line in config_complaints if "[warning]" in line or "[error]" in line] == []
+
+
+def macros_used(node) -> set[str]:
+    """The macro names in a loaded configuration: values that are a bare UPPER_CASE name."""
+    if isinstance(node, dict):
+        return set().union(*map(macros_used, node.values()))
+    if isinstance(node, list):
+        return set().union(*map(macros_used, node))
+    return {node} if isinstance(node, str) and re.fullmatch(r"[A-Z][A-Z0-9_]+", node) else set()
+
+
+def test_every_macro_is_set_by_the_dev_server_and_documented_for_production(xmpp_server):
+    used = macros_used(yaml.safe_load(REFERENCE.read_text()))
+    assert {"XMPP_DOMAIN", "UPLOAD_DIR", "UPLOAD_URL"} <= used
+    written = yaml.safe_load((xmpp_server.devserver.spool / "botschaft-site.yml").read_text())
+    example = yaml.safe_load(EXAMPLE.read_text())
+    assert used - set(written["define_macro"]) == set()
+    assert used - set(example["define_macro"]) == set()
 
 
 def test_login_without_tls_is_refused(raw_stream, make_account):
@@ -204,3 +224,4 @@ async def test_the_allow_list_federates_only_with_listed_servers(federating_serv
         assert conditions[f"someone@{LISTED}"] == "remote-server-not-found", conditions
     finally:
         await client.stop(wait=1)
+
