@@ -41,6 +41,6 @@ setup(
     entry_points={
         "console_scripts": ["botschaft = bots.cli:main"],
         "botschaft.plugins": ["ping = plugins.ping:Ping", "status = plugins.status:Status",
-                              "lessons = plugins.lessons:Lessons"],
+                              "lessons = plugins.lessons:Lessons", "rooms = plugins.rooms:Rooms"],
     },
 )

@@ -155,7 +155,8 @@ class Bot:
             await self.storage.run(self._plan_plugin_jobs)
             self._scheduler_task = asyncio.create_task(self._run_scheduler())
             await self.outbox.start(server_address(self.config))
-        for room in self.config.get("bot", "rooms"):
+        # the configured rooms, and after a reconnect those plugins had the bot join (bot.rooms)
+        for room in set(self.config.get("bot", "rooms")) | self.joined_rooms:
             asyncio.create_task(self.join_room(room))
         log.info("bot is online with %d commands", len(self.dispatcher.specs))
 

@@ -67,6 +67,11 @@ class Services:
         return self._config.get("bot", "language")
 
     @property
+    def jid(self) -> str:
+        """The bot's own address (`[xmpp] jid`): a room's owner, a contact's name."""
+        return self._config.get("xmpp", "jid")
+
+    @property
     def timezone(self) -> str:
         """The company's time zone (`[bot] timezone`)."""
         return self._config.get("bot", "timezone")

@@ -191,6 +191,15 @@ class Classroom:
         return Subscribed(subscription, due, self.upcoming(subscription), progress,
                           returning=progress.delivered > 0)
 
+    def learners(self, slug: str) -> list[str] | None:
+        """Who takes the course now (subscribed, not paused or stopped), for other plugins
+        (`bot.plugin("lessons")`); None when there is no such course."""
+        course = Course.get_or_none(Course.slug == (slug or "").strip().lower())
+        if course is None:
+            return None
+        return [jid for (jid,) in Subscription.select(Subscription.jid).where(
+            (Subscription.course == course) & (Subscription.state == ACTIVE)).tuples()]
+
     def invited_course(self, slug: str) -> str:
         """An invitation may subscribe its new account to this course (bots.invites)."""
         try:

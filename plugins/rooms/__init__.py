@@ -1,0 +1,238 @@
+"""Group rooms: the course's group chat, made and kept up by the bot (XEP-0045 on the company's
+server).
+
+People are asked into a room (by subscribing to its course, by staff, from a CSV file), are
+told what it keeps, and join with `join <room>`; who does not join still gets the trainer's
+announcements (`!all …` in the room) directly and answers with `reply <room> <text>`. Staff
+use `room add|remove|list|members|announce`, admins `botschaft rooms …`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Literal
+
+from bots.i18n import render, translator
+from bots.invites import InvitationAction, InvitationError
+from bots.plugin import Plugin, command, job
+from plugins.rooms.models import ACTIVE, JOINED, MODELS, Member, Room, utcnow
+from plugins.rooms.service import RoomBook, RoomsError, Settings
+
+_ = translator(__name__)
+log = logging.getLogger(__name__)
+
+ROOM, TEXT, ADDRESS = _("room"), _("text"), _("address")
+JOIN_WAIT = 30  # seconds the bot waits to be in a room
+STATE_NAMES = {"invited": _("invited"), "joined": _("in the room"), "left": _("left")}
+WELCOME = _("Welcome to \"{name}\"! {description}\n"
+            "The rules: be kind; share only what everyone here may see; no advertising. "
+            "Messages and files are kept for {days} days. Members see each other's nicknames, "
+            "the trainer also the addresses. I answer here only when addressed (!help). To "
+            "leave, write to me directly: leave {slug}")
+GREETING = _("A new member has joined. Welcome!")
+INVITE_REASON = _("The group chat \"{name}\"")
+
+
+def explained(handler):
+    """A command whose RoomsError is its answer: what cannot be done, and why."""
+    @functools.wraps(handler)
+    def answer(self, ctx, *arguments, **keywords):
+        try:
+            return handler(self, ctx, *arguments, **keywords)
+        except RoomsError as error:
+            return ctx._(_("Not done: {error}."), error=error.text(ctx.language))
+    return answer
+
+
+class Rooms(Plugin):
+    name = "rooms"
+    description = "Group rooms: the course's group chat, with consent first."
+    models = MODELS
+    default_config = {
+        "service": "",  # the MUC service; empty: conference.<the bot's domain>
+        "archive_days": 30,  # the room archive's retention people are told (ejabberd.yml)
+    }
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.book: RoomBook | None = None  # from start() on: the service for other plugins
+        self.entered: set[str] = set()  # rooms the running bot is in
+
+    def make_book(self, bot) -> RoomBook:
+        """The book over `bot`'s services (the running bot's, or a CLI command's)."""
+        return RoomBook(bot, Settings(bot.jid.strip().lower(),
+                                      self.config["service"].strip().lower(),
+                                      self.config["archive_days"]))
+
+    async def start(self, bot) -> None:
+        self.book = self.make_book(bot)
+        await bot.run(self.enter_rooms)
+
+    def enter_rooms(self) -> None:
+        """The running bot goes into its active rooms (to hear `!all` and greet), and posts
+        the welcome with the rules once in each new one. Plain code for a database thread."""
+        for room in Room.select().where(Room.state == ACTIVE):
+            address = self.book.address(room)
+            if address in self.entered:
+                continue
+            try:
+                self.bot.rooms.join(address).result(JOIN_WAIT)
+            except Exception:
+                log.exception("the bot could not enter a room; trying again in a minute")
+                continue
+            self.entered.add(address)
+            if room.welcomed_at is None:
+                self.bot.rooms.say(address, render(
+                    WELCOME, room.language, name=room.name, description=room.description,
+                    days=self.book.settings.archive_days, slug=room.slug))
+                Room.update(welcomed_at=utcnow()).where(Room.id == room.id).execute()
+
+    # --- everyone asked into a room ----------------------------------------------------------
+    @command(help=_("join a group chat you are invited to"), aliases={"de": ["beitreten"]},
+             arguments={"room": ROOM})
+    @explained
+    def join(self, ctx, room: str) -> str:
+        joined, now = self.book.join(ctx.person.jid, room)
+        address = self.book.address(joined)
+        ctx.bot.rooms.invite(address, ctx.person.jid,
+                             render(INVITE_REASON, ctx.language, name=joined.name))
+        if now and address in self.entered:
+            ctx.bot.rooms.say(address, render(GREETING, joined.language))
+        return ctx._(_("You are a member of \"{name}\" now: your app offers you to enter "
+                       "({address}). To leave: leave {slug}"), name=joined.name,
+                     address=address, slug=joined.slug)
+
+    @command(help=_("leave a group chat"), aliases={"de": ["verlassen"]},
+             arguments={"room": ROOM})
+    @explained
+    def leave(self, ctx, room: str) -> str:
+        left = self.book.leave(ctx.person.jid, room)
+        return ctx._(_("You are no member of \"{name}\" any more. The trainer's announcements "
+                       "still reach you here; to join again: join {slug}"), name=left.name,
+                     slug=left.slug)
+
+    @command(help=_("answer the trainer of a group chat, without writing in it"),
+             aliases={"de": ["antworten"]}, arguments={"room": ROOM, "text": TEXT})
+    @explained
+    def reply(self, ctx, room: str, text: str) -> str:
+        answered = self.book.reply(ctx.person.jid, room, text)
+        return ctx._(_("Sent to the trainer of \"{name}\" (only to them)."), name=answered.name)
+
+    @command("all", help=_("in a group chat: the trainer's announcement, also to those not in "
+                           "it"), aliases={"de": ["alle"]}, arguments={"text": TEXT},
+             private=False)
+    @explained
+    def announce_here(self, ctx, text: str) -> str:
+        room = Room.get_or_none(Room.slug == self._slug_of(ctx.message.room))
+        if room is None:
+            return ctx._(_("Write this in the group chat, starting with !all"))
+        if not self.book.may_announce(room, ctx.person.jid, ctx.person.may("staff")):
+            return ctx._(_("Only the trainer makes announcements here."))
+        return ctx._(_("Sent directly to {count} who are not in the room."),
+                     count=self.book.announce(room, text))
+
+    def _slug_of(self, address: str | None) -> str | None:
+        if not address or not address.endswith("@" + self.book.settings.muc_service):
+            return None
+        return address.split("@", 1)[0]
+
+    # --- staff -----------------------------------------------------------------------------
+    @command(help=_("group chats: room list | room members <room> | room add <room> <address> "
+                    "| room remove <room> <address> | room announce <room> <text>"),
+             role="staff", aliases={"de": ["raum"]},
+             arguments={"action": _("what"), "room": ROOM, "rest": _("address or text")})
+    @explained
+    def room(self, ctx, action: Literal["list", "members", "add", "remove", "announce"],
+             room: str | None = None, rest: str | None = None) -> str:
+        if action == "list":
+            return self._list(ctx)
+        if not room:
+            return ctx._(_("Which room? Write e.g.: room {action} <room>"), action=action)
+        chosen = self.book.room(room)
+        if action == "members":
+            return self._members(ctx, chosen)
+        if not rest:
+            return ctx._(_("Write: room {action} {room} <address or text>"), action=action,
+                         room=chosen.slug)
+        if action == "add":
+            new = self.book.invite(chosen, rest)
+            return ctx._(_("{jid} is invited to {room}; they join with: join {room}") if new
+                         else _("{jid} was invited to {room} already."), jid=rest.strip(),
+                         room=chosen.slug)
+        if action == "remove":
+            removed = self.book.remove(chosen, rest)
+            return ctx._(_("{jid} is out of {room}.") if removed
+                         else _("{jid} was not in {room}; nothing changed."), jid=rest.strip(),
+                         room=chosen.slug)
+        count = self.book.announce(chosen, rest)
+        ctx.bot.rooms.say(self.book.address(chosen), rest)
+        return ctx._(_("Said in {room}, and sent directly to {count} who are not in it."),
+                     room=chosen.slug, count=count)
+
+    def _list(self, ctx) -> str:
+        rooms = self.book.rooms()
+        if not rooms:
+            return ctx._(_("No group chats yet (botschaft rooms create)."))
+        lines = [ctx._(_("Group chats:"))]
+        for room in rooms:
+            joined = room.members.where(Member.state == JOINED).count()
+            lines.append(ctx._(_("• {room} — {name}: {joined} of {count} in the room{archived}"),
+                               room=room.slug, name=room.name, joined=joined,
+                               count=room.members.count(),
+                               archived="" if room.state == ACTIVE
+                               else ctx._(_(" (archived)"))))
+        return "\n".join(lines)
+
+    def _members(self, ctx, room: Room) -> str:
+        members = self.book.members(room)
+        if not members:
+            return ctx._(_("Nobody is invited to {room} yet."), room=room.slug)
+        return "\n".join(f"• {member.jid}: {ctx._(STATE_NAMES[member.state])}"
+                         for member in members)
+
+    # --- housekeeping, extensions -----------------------------------------------------------
+    @job(every="1m")
+    def keep_rooms(self, ctx) -> None:
+        """Rooms made from the command line meanwhile: the bot goes in and welcomes."""
+        self.enter_rooms()
+
+    @job(at="03:00")
+    def destroy_due_rooms(self, ctx) -> None:
+        """Archived rooms whose time has come (`botschaft rooms archive --destroy-after`)."""
+        destroyed = self.book.destroy_due(ctx.run.now)
+        if destroyed:
+            log.info("%d archived room(s) destroyed", destroyed)
+
+    def on_event(self, bot, event: str, data: dict) -> None:
+        """Membership follows the course: a subscriber is asked in, who stops is out."""
+        if event in ("lessons.subscribed", "lessons.stopped"):
+            self.make_book(bot).on_course_event(event, data["jid"], data["course"])
+
+    def cli(self):
+        from plugins.rooms.cli import rooms_cli
+        return rooms_cli()
+
+    def invitation_actions(self, bot) -> dict[str, InvitationAction]:
+        """`botschaft invite create --room ID`: the new account is asked into the room (told
+        what it is; joining is still theirs to say)."""
+        book = self.book or self.make_book(bot)
+
+        def check(name: str) -> str:
+            try:
+                room = book.room(name)
+            except RoomsError:
+                raise InvitationError(_('There is no group chat "{room}".'),
+                                      room=(name or "")[:64]) from None
+            return room.slug
+
+        return {"room": InvitationAction(
+            check=check, run=lambda jid, slug, language: book.invite(book.room(slug), jid),
+            describe=_("The new account is invited to the group chat {value}"))}
+
+    def personal_data(self, jid: str) -> dict:
+        return self.make_book(self.bot).personal_data(jid)
+
+    def erase_person(self, jid: str) -> int:
+        return self.make_book(self.bot).erase_person(jid)
+

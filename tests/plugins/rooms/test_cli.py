@@ -1,0 +1,57 @@
+"""`botschaft rooms …` as an admin runs it, against the session's real ejabberd: create (twice),
+add, list, import with a report naming each bad line, archive, destroy."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from bots.cli import main
+from bots.devserver import BOT_USER
+from bots.testing import join_settings
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch, xmpp_server):
+    monkeypatch.setenv("BOTSCHAFT_CONFIG", "/dev/null")
+    monkeypatch.setenv("BOTSCHAFT_DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    monkeypatch.setenv("BOTSCHAFT_XMPP_JID", f"{BOT_USER}@{xmpp_server.domain}")
+    for name, value in join_settings(xmpp_server).items():
+        if name.startswith("EJABBERD_"):
+            monkeypatch.setenv(f"BOTSCHAFT_{name}", value)
+    xmpp_server.devserver.ensure_user(BOT_USER)
+    monkeypatch.chdir(tmp_path)
+    return lambda *arguments: CliRunner().invoke(main, ["rooms", *arguments])
+
+
+def test_a_room_s_life_on_the_command_line(run, make_account, tmp_path, xmpp_server):
+    room = f"team-{uuid.uuid4().hex[:6]}"
+    address = f"{room}@conference.{xmpp_server.domain}"
+    assert run("create", room, "Team Nord").stdout == f"{address}: created\n"
+    assert "exists already, unchanged" in run("create", room, "Team Nord").output
+    bad = run("create", "zwei worte", "Name")
+    assert bad.exit_code == 1 and "cannot name a room" in bad.output
+
+    anna = make_account("anna")[0]
+    assert run("add", room, anna).stdout == f"{anna}: invited\n"
+    assert run("add", room, anna).stdout == f"{anna}: invited already\n"
+
+    bert = make_account("bert")[0]
+    (tmp_path / "people.csv").write_text(f"jid;role\n{bert};member\nnobody;member\n"
+                                         f"{anna};chef\n", encoding="utf-8")
+    refused = run("import", room, "people.csv")
+    assert refused.exit_code == 1 and "nothing was imported" in refused.output
+    assert "line 3, field jid: nobody is no Jabber address" in refused.output
+    assert "line 4, field role" in refused.output
+    (tmp_path / "people.csv").write_text(f"jid\n{bert}\n{anna}\n", encoding="utf-8")
+    assert "2 rows, 1 newly invited" in run("import", room, "people.csv").output
+    (tmp_path / "latin.csv").write_bytes("jid\nbörse@x.example\n".encode("latin-1"))
+    assert "line 2: not UTF-8" in run("import", room, "latin.csv").output
+
+    assert f"{address:<40} active    0/2" in run("list").output
+    assert "archived" in run("archive", room, "--destroy-after", "90d").output
+    assert run("archive", room, "--destroy-after", "soon").exit_code == 2
+    assert run("destroy", room, "--yes").stdout == f"{room}: destroyed\n"
+    assert "there is no room" in run("destroy", room, "--yes").output
