@@ -67,14 +67,14 @@ class Builtins(Plugin):
                     actions = {name: action.check(what)}
                     break
                 except InvitationError as refusal:
-                    refusals.append(render(refusal.message, language, **refusal.values))
+                    refusals.append(refusal.text(language))
             else:
                 return "\n".join([render(_("I cannot link {what} to an invitation:"),
                                           language, what=what[:64])] + refusals)
         try:
             made = ctx.bot.invite(ctx.person.jid, actions, note=what or "")
         except InvitationError as refusal:
-            return render(refusal.message, language, **refusal.values)
+            return refusal.text(language)
         does = [render(invitations.actions[name].describe, language, value=value)
                 for name, value in made.actions.items()]
         lines = [render(_("A new invitation, valid once until {until}:"), language,

@@ -24,7 +24,6 @@ from bots.devserver import BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevServer, D
 from bots.builtins import Builtins
 from bots.dispatch import Dispatcher
 from bots.doctor import diagnose, running_bot_health
-from bots.i18n import render
 from bots.invites import MAX_COUNT, InvitationError
 from bots.plugin import load_plugins
 from bots.scaffold import ScaffoldError
@@ -503,7 +502,7 @@ def invite_create(ref: str | None, course: str | None, expires: timedelta | None
             made = bot.invitations.create(f"cli:{getpass.getuser()}", wanted, expires, note,
                                           count)
         except InvitationError as refusal:
-            raise click.ClickException(render(refusal.message, "en", **refusal.values))
+            raise click.ClickException(str(refusal)) from None
     for invitation in made:
         click.echo(f"{invitation.id:>6}  {invitation.url}")
     click.echo(f"{len(made)} invitation(s), valid until {made[0].expires_at:%Y-%m-%d %H:%M} UTC, "

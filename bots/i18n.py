@@ -136,3 +136,19 @@ def format_moment(moment: datetime, language: str, timezone: str) -> str:
     """A stored time (naive UTC) as people read it: local time, their language's short form."""
     return format_datetime(moment.replace(tzinfo=UTC), "short", tzinfo=ZoneInfo(timezone),
                            locale=TIME_LOCALES.get(language, language))
+
+
+class TextError(ValueError):
+    """What someone asked cannot be done, and why, in their language: `text(language)`;
+    `str()` is the English (for logs, the CLI, an HTTP feed). `field` names the part at
+    fault, when there is one ("ref", "jid")."""
+
+    def __init__(self, message: Text, field: str = "", **values):
+        english = render(message, SOURCE_LANGUAGE, **values)
+        super().__init__(f"{field}: {english}" if field else english)
+        self.field = field
+        self.message = message
+        self.values = values
+
+    def text(self, language: str) -> str:
+        return render(self.message, language, **self.values)

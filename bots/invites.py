@@ -19,7 +19,7 @@ from typing import Callable
 
 import peewee
 
-from bots.i18n import Text, translator
+from bots.i18n import Text, TextError, translator
 from bots.storage import Schema
 
 _ = translator(__name__)
@@ -65,13 +65,9 @@ class Invitation(peewee.Model):
 SCHEMA = Schema("invites", (Invitation,))
 
 
-class InvitationError(ValueError):
-    """An invitation cannot be made as asked; `text` says why, for the person who asked."""
-
-    def __init__(self, text: Text, **values):
-        super().__init__(str(text).format(**values))
-        self.message = text
-        self.values = values
+class InvitationError(TextError):
+    """An invitation cannot be made as asked; `text(language)` says why, for the person who
+    asked."""
 
 
 @dataclass(frozen=True)

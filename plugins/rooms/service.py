@@ -22,7 +22,7 @@ from slixmpp.jid import InvalidJID
 
 from bots import consent
 from bots.ejabberd_api import NoSuchRoom, RoomExists
-from bots.i18n import Text, render, translator
+from bots.i18n import Text, TextError, render, translator
 from bots.services import Services, UnknownPlugin
 from bots.stanza_text import without_forbidden_characters
 from plugins.rooms.models import ACTIVE, ARCHIVED, JOINED, LEFT, Member, Room, utcnow
@@ -58,18 +58,12 @@ ANNOUNCEMENT = _("Announcement in \"{name}\": {text}\n(To answer the trainer: re
 RELAYED = _("Answer from {jid} to your announcement in \"{name}\": {text}")
 
 
-class RoomsError(ValueError):
+class RoomsError(TextError):
     """Input the book cannot take: `field` names it and the message says why; `str()` in
     English for the CLI, `text(language)` for a person in chat."""
 
     def __init__(self, field: str, message: Text, **values):
-        super().__init__(f"{field}: {render(message, 'en', **values)}")
-        self.field = field
-        self.message = message
-        self.values = values
-
-    def text(self, language: str) -> str:
-        return render(self.message, language, **self.values)
+        super().__init__(message, field, **values)
 
 
 @dataclass(frozen=True)

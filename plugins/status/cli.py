@@ -164,7 +164,7 @@ def status_cli() -> click.Group:
                     invitation = bot.invite(f"cli:{getpass.getuser()}", {"claim": item.ref},
                                             expires, note=f"job card {item.ref}")
                 except InvitationError as refusal:
-                    raise click.ClickException(render(refusal.message, "en", **refusal.values))
+                    raise click.ClickException(str(refusal)) from None
                 kind = book.kinds[item.kind]
                 facts = JobCard(config.get("join", "company"),
                                 f"{kind.label[language]} {item.ref}", item.ref, item.code,

@@ -21,7 +21,7 @@ import slixmpp
 from slixmpp.jid import InvalidJID
 
 from bots import consent
-from bots.i18n import Text, render, translator
+from bots.i18n import Text, TextError, render, translator
 from bots.invites import InvitationError
 from bots.services import Services
 from bots.stanza_text import without_forbidden_characters
@@ -41,18 +41,12 @@ MAX_EVENT_ID_LENGTH = 200  # FeedEvent.event_id
 SOURCES = ("chat", "cli", "http", "import", "api")
 
 
-class StatusError(ValueError):
+class StatusError(TextError):
     """Input the book cannot take: `field` names it, and the message says why; `str()` in
     English for the feed and the CLI, `text(language)` for a person in chat."""
 
     def __init__(self, field: str, message: Text, **values):
-        super().__init__(f"{field}: {render(message, 'en', **values)}")
-        self.field = field
-        self.message = message
-        self.values = values
-
-    def text(self, language: str) -> str:
-        return render(self.message, language, **self.values)
+        super().__init__(message, field, **values)
 
 
 class UnknownItem(StatusError):

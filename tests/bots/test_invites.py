@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from bots.app import schemas
 from bots.cli import main
-from bots.i18n import render
 from bots.invites import Invitation, InvitationError, token_hash
 from bots.storage import Storage
 from bots.testing import services_over
@@ -82,7 +81,7 @@ def test_plugins_check_what_an_invitation_does_before_it_is_made(bot):
     for actions in ({"claim": "0815"}, {"course": "klingonisch"}, {"fly": "away"}):
         with pytest.raises(InvitationError) as refused:
             bot.invite("s@example.com", actions)
-        refusals.append(render(refused.value.message, "de", **refused.value.values))
+        refusals.append(refused.value.text("de"))
     assert refusals == ["Einen Vorgang 0815 gibt es nicht.",
                         "Einen Kurs „klingonisch“ gibt es nicht.",
                         "Eine Einladung kann hier nicht 'fly'; sie kann: claim, course."]
