@@ -4,34 +4,54 @@ server).
 People are asked into a room (by subscribing to its course, by staff, from a CSV file), are
 told what it keeps, and join with `join <room>`; who does not join still gets the trainer's
 announcements (`!all …` in the room) directly and answers with `reply <room> <text>`. Staff
-use `room add|remove|list|members|announce`, admins `botschaft rooms …`.
+use `room list|members|add|remove|announce` (German `raum liste|mitglieder|…`), admins
+`botschaft rooms …`.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from typing import Literal
 
-from bots.i18n import render, translator
+from bots.i18n import LANGUAGES, plural_translator, render, translator
 from bots.invites import InvitationAction, InvitationError
 from bots.plugin import Plugin, command, job
 from plugins.rooms.models import ACTIVE, JOINED, MODELS, Member, Room, utcnow
 from plugins.rooms.service import RoomBook, RoomsError, Settings
 
 _ = translator(__name__)
+_n = plural_translator(__name__)
 log = logging.getLogger(__name__)
 
 ROOM, TEXT, ADDRESS = _("room"), _("text"), _("address")
 JOIN_WAIT = 30  # seconds the bot waits to be in a room
-STATE_NAMES = {"invited": _("invited"), "joined": _("in the room"), "left": _("left")}
+STATE_NAMES = {"invited": _("not joined yet"), "joined": _("joined"), "left": _("left again")}
+# The staff command's sub-words: the English ones name the actions in the code, a language's
+# own are accepted from everyone and shown in its help (`raum liste`).
+ACTION_WORDS = _("list|members|add|remove|announce")
+ACTIONS = tuple(ACTION_WORDS.split("|"))
 WELCOME = _("Welcome to \"{name}\"! {description}\n"
             "The rules: be kind; share only what everyone here may see; no advertising. "
             "Messages and files are kept for {days} days. Members see each other's nicknames, "
             "the trainer also the addresses. I answer here only when addressed (!help). To "
             "leave, write to me directly: leave {slug}")
 GREETING = _("A new member has joined. Welcome!")
+ROOM_ANNOUNCEMENT = _("Announcement: {text}")
 INVITE_REASON = _("The group chat \"{name}\"")
+
+
+def action_words(language: str) -> dict[str, str]:
+    """Each action of `room` → the word people of `language` write for it."""
+    return dict(zip(ACTIONS, render(ACTION_WORDS, language).split("|")))
+
+
+def action_for(word: str) -> str | None:
+    """The action a sub-word of `room` means, in any language ("liste", "list"), or None."""
+    for language in LANGUAGES:
+        for action, shown in action_words(language).items():
+            if shown.casefold() == word.casefold():
+                return action
+    return None
 
 
 def explained(handler):
@@ -99,16 +119,18 @@ class Rooms(Plugin):
                              render(INVITE_REASON, ctx.language, name=joined.name))
         if now and address in self.entered:
             ctx.bot.rooms.say(address, render(GREETING, joined.language))
-        return ctx._(_("You are a member of \"{name}\" now: your app offers you to enter "
-                       "({address}). To leave: leave {slug}"), name=joined.name,
-                     address=address, slug=joined.slug)
+        return ctx._(_("You are a member of \"{name}\" now. Your app shows you an invitation "
+                       "to enter it ({address}). To leave: leave {slug}") if now
+                     else _("You are a member of \"{name}\" already. I have sent you the "
+                            "invitation to enter it ({address}) once more."),
+                     name=joined.name, address=address, slug=joined.slug)
 
     @command(help=_("leave a group chat"), aliases={"de": ["verlassen"]},
              arguments={"room": ROOM})
     @explained
     def leave(self, ctx, room: str) -> str:
         left = self.book.leave(ctx.person.jid, room)
-        return ctx._(_("You are no member of \"{name}\" any more. The trainer's announcements "
+        return ctx._(_("You are no longer a member of \"{name}\". The trainer's announcements "
                        "still reach you here; to join again: join {slug}"), name=left.name,
                      slug=left.slug)
 
@@ -119,9 +141,9 @@ class Rooms(Plugin):
         answered = self.book.reply(ctx.person.jid, room, text)
         return ctx._(_("Sent to the trainer of \"{name}\" (only to them)."), name=answered.name)
 
-    @command("all", help=_("in a group chat: the trainer's announcement, also to those not in "
-                           "it"), aliases={"de": ["alle"]}, arguments={"text": TEXT},
-             private=False)
+    @command("all", help=_("for trainers, in the group chat: an announcement that also "
+                           "reaches those who are not in it"), aliases={"de": ["alle"]},
+             arguments={"text": TEXT}, private=False)
     @explained
     def announce_here(self, ctx, text: str) -> str:
         room = Room.get_or_none(Room.slug == self._slug_of(ctx.message.room))
@@ -129,7 +151,8 @@ class Rooms(Plugin):
             return ctx._(_("Write this in the group chat, starting with !all"))
         if not self.book.may_announce(room, ctx.person.jid, ctx.person.may("staff")):
             return ctx._(_("Only the trainer makes announcements here."))
-        return ctx._(_("Sent directly to {count} who are not in the room."),
+        return ctx._(_n("Sent directly to {count} person who is not in the room.",
+                        "Sent directly to {count} people who are not in the room."),
                      count=self.book.announce(room, text))
 
     def _slug_of(self, address: str | None) -> str | None:
@@ -138,46 +161,60 @@ class Rooms(Plugin):
         return address.split("@", 1)[0]
 
     # --- staff -----------------------------------------------------------------------------
-    @command(help=_("group chats: room list | room members <room> | room add <room> <address> "
-                    "| room remove <room> <address> | room announce <room> <text>"),
+    @command(help=_("the group chats: room list; room members <room>; room add <room> "
+                    "<address>; room remove <room> <address>; room announce <room> <text>"),
              role="staff", aliases={"de": ["raum"]},
-             arguments={"action": _("what"), "room": ROOM, "rest": _("address or text")})
+             arguments={"action": ACTION_WORDS, "room": ROOM, "rest": _("address or text")})
     @explained
-    def room(self, ctx, action: Literal["list", "members", "add", "remove", "announce"],
-             room: str | None = None, rest: str | None = None) -> str:
-        if action == "list":
+    def room(self, ctx, action: str | None = None, room: str | None = None,
+             rest: str | None = None) -> str:
+        # Sub-words as a plain text, not a Literal: bots.commands shows and takes a Literal's
+        # values as they are, in English only.
+        chosen_action = action_for(action) if action else "list"
+        words = action_words(ctx.language)
+        if chosen_action is None:
+            return ctx._(_("I do not know \"{word}\" here. Write one of: {words}; e.g. room "
+                           "{example}"), word=action[:40], words=", ".join(words.values()),
+                         example=words["list"])
+        if chosen_action == "list":
             return self._list(ctx)
+        word = words[chosen_action]
         if not room:
-            return ctx._(_("Which room? Write e.g.: room {action} <room>"), action=action)
+            return ctx._(_("Which room? Write e.g.: room {action} <room>"), action=word)
         chosen = self.book.room(room)
-        if action == "members":
+        if chosen_action == "members":
             return self._members(ctx, chosen)
         if not rest:
-            return ctx._(_("Write: room {action} {room} <address or text>"), action=action,
-                         room=chosen.slug)
-        if action == "add":
+            usage = (_("Write: room {action} {room} <text>") if chosen_action == "announce"
+                     else _("Write: room {action} {room} <address>"))
+            return ctx._(usage, action=word, room=chosen.slug)
+        if chosen_action == "add":
             new = self.book.invite(chosen, rest)
-            return ctx._(_("{jid} is invited to {room}; they join with: join {room}") if new
-                         else _("{jid} was invited to {room} already."), jid=rest.strip(),
-                         room=chosen.slug)
-        if action == "remove":
+            return ctx._(_("{jid} is invited to {room}; I have written them how to join.")
+                         if new else _("{jid} was invited to {room} already."),
+                         jid=rest.strip(), room=chosen.slug)
+        if chosen_action == "remove":
             removed = self.book.remove(chosen, rest)
             return ctx._(_("{jid} is out of {room}.") if removed
                          else _("{jid} was not in {room}; nothing changed."), jid=rest.strip(),
                          room=chosen.slug)
         count = self.book.announce(chosen, rest)
-        ctx.bot.rooms.say(self.book.address(chosen), rest)
-        return ctx._(_("Said in {room}, and sent directly to {count} who are not in it."),
-                     room=chosen.slug, count=count)
+        ctx.bot.rooms.say(self.book.address(chosen),
+                          render(ROOM_ANNOUNCEMENT, chosen.language, text=rest.strip()))
+        return ctx._(_n("Posted in {room}, and sent directly to {count} person who is not in "
+                        "it.", "Posted in {room}, and sent directly to {count} people who are "
+                        "not in it."), room=chosen.slug, count=count)
 
     def _list(self, ctx) -> str:
         rooms = self.book.rooms()
         if not rooms:
-            return ctx._(_("No group chats yet (botschaft rooms create)."))
+            return ctx._(_("No group chats yet; an admin creates them (botschaft rooms "
+                           "create)."))
         lines = [ctx._(_("Group chats:"))]
         for room in rooms:
             joined = room.members.where(Member.state == JOINED).count()
-            lines.append(ctx._(_("• {room} — {name}: {joined} of {count} in the room{archived}"),
+            lines.append(ctx._(_("• {room} — {name}: {count} invited, {joined} joined"
+                                 "{archived}"),
                                room=room.slug, name=room.name, joined=joined,
                                count=room.members.count(),
                                archived="" if room.state == ACTIVE
@@ -188,8 +225,9 @@ class Rooms(Plugin):
         members = self.book.members(room)
         if not members:
             return ctx._(_("Nobody is invited to {room} yet."), room=room.slug)
-        return "\n".join(f"• {member.jid}: {ctx._(STATE_NAMES[member.state])}"
-                         for member in members)
+        return "\n".join([ctx._(_("Invited to {room}:"), room=room.slug)]
+                         + [f"• {member.jid}: {ctx._(STATE_NAMES[member.state])}"
+                            for member in members])
 
     # --- housekeeping, extensions -----------------------------------------------------------
     @job(every="1m")

@@ -99,7 +99,8 @@ def rooms_cli() -> click.Group:
     @click.option("--destroy-after", callback=_days, metavar="DAYS",
                   help="Destroy it (and its archive) this long from now, e.g. 90d.")
     def archive(room: str, destroy_after: timedelta | None) -> None:
-        """Archive ROOM: moderated, nobody new is asked in."""
+        """Archive ROOM: nobody new is asked in or joins; members stay (ejabberd 23.01 cannot
+        make the room read-only for them)."""
         with _book() as book:
             chosen = book.room(room)
             book.archive(chosen, destroy_after)

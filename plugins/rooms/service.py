@@ -22,13 +22,14 @@ from slixmpp.jid import InvalidJID
 
 from bots import consent
 from bots.ejabberd_api import NoSuchRoom, RoomExists
-from bots.i18n import Text, TextError, render, translator
+from bots.i18n import Text, TextError, plural_translator, render, translator
 from bots.services import Services, UnknownPlugin
 from bots.stanza_text import without_forbidden_characters
 from plugins.rooms.models import ACTIVE, ARCHIVED, JOINED, LEFT, Member, Room, utcnow
 
 log = logging.getLogger(__name__)
 _ = translator(__name__)
+_n = plural_translator(__name__)
 
 CONSENT_VERSION = "rooms.invitation.1"  # the wording of INVITATION
 MAX_SLUG_LENGTH = 64
@@ -51,8 +52,10 @@ INVITATION = _("You are invited to the group chat \"{name}\" ({room}). {people} 
                "To join, write: join {slug} — to leave later: leave {slug}.\n"
                "If you do not join, you still get the trainer's announcements here and can "
                "answer with: reply {slug} <your text>")
-PEOPLE_WITH_TRAINER = _("{count} people are invited; the trainer is {trainer}.")
-PEOPLE = _("{count} people are invited.")
+# `count` includes the person the note is for: the first one invited is told so
+PEOPLE_WITH_TRAINER = _n("You are the first one invited; the trainer is {trainer}.",
+                         "{count} people are invited so far; the trainer is {trainer}.")
+PEOPLE = _n("You are the first one invited.", "{count} people are invited so far.")
 ANNOUNCEMENT = _("Announcement in \"{name}\": {text}\n(To answer the trainer: reply {slug} "
                  "<your text>)")
 RELAYED = _("Answer from {jid} to your announcement in \"{name}\": {text}")
@@ -93,7 +96,7 @@ def bare_jid(text: str) -> str:
     except InvalidJID:
         jid = None
     if jid is None or not jid.user:
-        raise RoomsError("jid", _("{given} is no Jabber address (name@domain)"),
+        raise RoomsError("jid", _("{given} is not a Jabber address (name@domain)"),
                          given=(text or "").strip()[:80])
     return jid.bare
 
@@ -139,7 +142,7 @@ class RoomBook:
         user, _at, domain = jid.partition("@")
         if domain != self.settings.domain or self.bot.ejabberd.call(
                 "check_account", user=user, host=domain) != 0:
-            raise RoomsError("jid", _("{jid} is no account on this server"), jid=jid)
+            raise RoomsError("jid", _("{jid} is not an account on this server"), jid=jid)
         return jid
 
     def room(self, name: str) -> Room:
@@ -378,10 +381,10 @@ class RoomBook:
                 "trainer_of": [room.slug for room in Room.select().where(Room.trainer == jid)]}
 
     def erase_person(self, jid: str) -> int:
-        """Out of every room, on the server too; a trainer's rooms stay, without them."""
-        rooms = list(Room.select().join(Member).where(Member.jid == jid)) + list(
-            Room.select().where(Room.trainer == jid))
-        for room in rooms:
+        """Out of every room, on the server too; a trainer's rooms stay, without them. Every
+        room the bot keeps, not only those the book names them in: a co-trainer from a CSV
+        file (`make_owner`) is an owner on the server with no row here."""
+        for room in Room.select():
             self._affiliate(room, jid, "none")
         deleted = Member.delete().where(Member.jid == jid).execute()
         return deleted + Room.update(trainer=None).where(Room.trainer == jid).execute()

@@ -1,8 +1,10 @@
 """`botschaft rooms …` as an admin runs it, against the session's real ejabberd: create (twice),
-add, list, import with a report naming each bad line, archive, destroy."""
+add, list, import with a report naming each bad line, archive, destroy; and `botschaft privacy
+erase` of a room's member and co-trainer, in the book and on the server."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -14,7 +16,8 @@ from bots.testing import join_settings
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch, xmpp_server):
+def botschaft(tmp_path, monkeypatch, xmpp_server):
+    """`botschaft …` over the test's database, as the bot on the session's server."""
     monkeypatch.setenv("BOTSCHAFT_CONFIG", "/dev/null")
     monkeypatch.setenv("BOTSCHAFT_DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
     monkeypatch.setenv("BOTSCHAFT_XMPP_JID", f"{BOT_USER}@{xmpp_server.domain}")
@@ -23,7 +26,13 @@ def run(tmp_path, monkeypatch, xmpp_server):
             monkeypatch.setenv(f"BOTSCHAFT_{name}", value)
     xmpp_server.devserver.ensure_user(BOT_USER)
     monkeypatch.chdir(tmp_path)
-    return lambda *arguments: CliRunner().invoke(main, ["rooms", *arguments])
+    return lambda *arguments: CliRunner().invoke(main, list(arguments))
+
+
+@pytest.fixture
+def run(botschaft):
+    """`botschaft rooms …`."""
+    return lambda *arguments: botschaft("rooms", *arguments)
 
 
 def test_a_room_s_life_on_the_command_line(run, make_account, tmp_path, xmpp_server):
@@ -43,7 +52,7 @@ def test_a_room_s_life_on_the_command_line(run, make_account, tmp_path, xmpp_ser
                                          f"{anna};chef\n", encoding="utf-8")
     refused = run("import", room, "people.csv")
     assert refused.exit_code == 1 and "nothing was imported" in refused.output
-    assert "line 3, field jid: nobody is no Jabber address" in refused.output
+    assert "line 3, field jid: nobody is not a Jabber address" in refused.output
     assert "line 4, field role" in refused.output
     (tmp_path / "people.csv").write_text(f"jid\n{bert}\n{anna}\n", encoding="utf-8")
     assert "2 rows, 1 newly invited" in run("import", room, "people.csv").output
@@ -55,3 +64,32 @@ def test_a_room_s_life_on_the_command_line(run, make_account, tmp_path, xmpp_ser
     assert run("archive", room, "--destroy-after", "soon").exit_code == 2
     assert run("destroy", room, "--yes").stdout == f"{room}: destroyed\n"
     assert "there is no room" in run("destroy", room, "--yes").output
+
+
+def test_erasing_a_member_and_a_co_trainer_takes_them_out_of_the_room_on_the_server(
+        run, botschaft, open_book, make_account, tmp_path, xmpp_server):
+    room = f"team-{uuid.uuid4().hex[:6]}"
+    run("create", room, "Team Süd")
+    member, co_trainer = make_account("anna")[0], make_account("cora")[0]
+    run("add", room, member)
+    (tmp_path / "owners.csv").write_text(f"jid;role\n{co_trainer};owner\n", encoding="utf-8")
+    run("import", room, "owners.csv")
+    open_book(f"sqlite:///{tmp_path / 'bot.db'}").join(member, room)  # she said `join`
+    api, service = xmpp_server.instance.api(), f"conference.{xmpp_server.domain}"
+
+    def affiliation(jid: str) -> str:
+        return {entry.jid: entry.affiliation for entry in
+                api.get_room_affiliations(room, service)}.get(jid, "none")
+
+    def rooms_of(jid: str) -> list[str]:
+        exported = botschaft("privacy", "export", jid)
+        assert exported.exit_code == 0, exported.output
+        return [row["room"] for row in json.loads(exported.stdout)["rooms"]["rooms"]]
+
+    assert (affiliation(member), affiliation(co_trainer)) == ("member", "owner")
+    assert rooms_of(member) == [room]
+    erased = botschaft("privacy", "erase", member, "--yes")
+    assert erased.exit_code == 0 and "rooms 1" in erased.stdout, erased.output
+    assert affiliation(member) == "none" and rooms_of(member) == []
+    assert botschaft("privacy", "erase", co_trainer, "--yes").exit_code == 0
+    assert affiliation(co_trainer) == "none"  # an owner the book has no row for

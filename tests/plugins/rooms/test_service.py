@@ -8,14 +8,7 @@ import uuid
 import pytest
 
 from bots import consent
-from bots.app import schemas
-from bots.devserver import BOT_USER
 from bots.outbox import OutboxMessage
-from bots.storage import Storage
-from bots.testing import join_settings, services_over
-from plugins.lessons import EXAMPLE_COURSES, Lessons
-from plugins.lessons.course import load_courses
-from plugins.rooms import Rooms
 from plugins.rooms.members_csv import read_members
 from plugins.rooms.models import JOINED, Member, Room
 from plugins.rooms.service import RoomsError, purpose
@@ -23,19 +16,8 @@ from tests.conftest import eventually
 
 
 @pytest.fixture
-def book(xmpp_server, tmp_path):
-    plugin, lessons = Rooms(), Lessons()
-    storage = Storage(f"sqlite:///{tmp_path / 'rooms.db'}")
-    storage.migrate(schemas([plugin, lessons]))
-    settings = {name: value for name, value in join_settings(xmpp_server).items()
-                if name.startswith("EJABBERD_")}
-    xmpp_server.devserver.ensure_user(BOT_USER)
-    bot = services_over(storage, [plugin, lessons], BOT_LANGUAGE="en",
-                        XMPP_JID=f"{BOT_USER}@{xmpp_server.domain}", **settings)
-    for course in load_courses(EXAMPLE_COURSES):
-        lessons.make_classroom(bot).import_course(course)
-    yield plugin.make_book(bot)
-    storage.close()
+def book(open_book, tmp_path):
+    return open_book(f"sqlite:///{tmp_path / 'rooms.db'}")
 
 
 def slug() -> str:
@@ -84,7 +66,7 @@ def test_a_name_taken_on_the_server_is_refused_and_nothing_is_recorded(book):
 
 
 def test_a_trainer_who_is_no_account_makes_no_room(book, xmpp_server):
-    with pytest.raises(RoomsError, match="no account"):
+    with pytest.raises(RoomsError, match="is not an account"):
         book.create(slug(), "Name", trainer=f"nobody-{uuid.uuid4().hex[:6]}@"
                                             f"{xmpp_server.domain}")
     assert Room.select().count() == 0
