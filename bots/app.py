@@ -48,6 +48,7 @@ CANNOT_SEE_WHO = _("I cannot see who you are in this room, so I do not act on it
                    "non-anonymous.")
 WRITE_DIRECTLY = _("Please write to me directly from your own address, not through the room: "
                    "there I cannot tell who you are.")
+ROOMS_LOCALPART = "rooms"  # a component's address in group rooms: rooms@bot.example.com
 PLUGIN_JOB_KEY = "plugin"  # a plugin's own @job has one schedule row under this key
 SCHEDULER_INTERVAL = 1.0  # seconds between looks for due work
 FAILURE_REPORT_INTERVAL = 900  # seconds: at most one message to the admins per failing command
@@ -174,7 +175,9 @@ class Bot:
         # incoming stanza is matched against: only a bot that joins rooms pays for them.
         if "xep_0045" not in self.plugin:
             self.register_plugin("xep_0045")
-        await self.plugin["xep_0045"].join_muc_wait(slixmpp.JID(room), self.nick, maxstanzas=0)
+        presence = {"pfrom": self.room_jid} if self.is_component else {}
+        await self.plugin["xep_0045"].join_muc_wait(slixmpp.JID(room), self.nick, maxstanzas=0,
+                                                    presence_options=presence)
         self.joined_rooms.add(slixmpp.JID(room).bare)
         for plugin in self.plugins:
             await _isolated(plugin.on_room_joined(room), f"on_room_joined of {plugin.name!r}")
@@ -253,13 +256,13 @@ class Bot:
             return
         if sender is None:
             answer = render(CANNOT_SEE_WHO, self._language_of(message))
-            self.send_message(mto=room, mbody=f"{nick}: {answer}", mtype="groupchat")
+            self.say_in_room(room, f"{nick}: {answer}")
             return
         self.metrics.messages_in.inc()
         with self.metrics.handler_seconds.time():
             person = await self.people.person(sender, message["lang"] or None)
             answer = await self.dispatcher.answer(Message(person, text, room=room), self)
-        self.send_message(mto=room, mbody=f"{nick}: {answer}", mtype="groupchat")
+        self.say_in_room(room, f"{nick}: {answer}")
         self.metrics.messages_out.inc()
 
     def _stray_groupchat(self, source: str) -> None:
@@ -294,6 +297,20 @@ class Bot:
         for plugin in self.plugins:
             await _isolated(plugin.on_presence(presence), f"on_presence of {plugin.name!r}")
 
+    @property
+    def room_jid(self) -> slixmpp.JID:
+        """The bot's address in group rooms. A component names one of its addresses itself,
+        and one with a local part: ejabberd 23.01 keeps no room affiliation for a bare domain
+        such as bot.example.com, so the room would turn it away (rooms@bot.example.com)."""
+        if self.is_component:
+            return slixmpp.JID(f"{ROOMS_LOCALPART}@{self.boundjid.domain}")
+        return self.boundjid
+
+    def say_in_room(self, room: str, text: str) -> None:
+        """A group message from the bot."""
+        self.send_message(mto=room, mbody=text, mtype="groupchat",
+                          mfrom=self.room_jid if self.is_component else None)
+
     def send_text(self, jid: str, text: str) -> None:
         """Send a chat message; safe to call from worker threads."""
         sender = self.boundjid if self.is_component else None
@@ -322,7 +339,7 @@ class RoomActions:
     def say(self, room: str, text: str) -> None:
         """A message to everyone in a room the bot is in."""
         text = safe_body(text)
-        self._on_loop(lambda: self._bot.send_message(mto=room, mbody=text, mtype="groupchat"))
+        self._on_loop(lambda: self._bot.say_in_room(room, text))
 
     def invite(self, room: str, jid: str, reason: str) -> None:
         """A direct invitation (XEP-0249) to `room`, which the person's client offers to join;
@@ -332,8 +349,9 @@ class RoomActions:
         def send():
             if "xep_0249" not in self._bot.plugin:
                 self._bot.register_plugin("xep_0249")
-            self._bot.plugin["xep_0249"].send_invitation(slixmpp.JID(jid), slixmpp.JID(room),
-                                                         reason=reason)
+            self._bot.plugin["xep_0249"].send_invitation(
+                slixmpp.JID(jid), slixmpp.JID(room), reason=reason,
+                mfrom=self._bot.room_jid if self._bot.is_component else None)
         self._on_loop(send)
 
     def _on_loop(self, action) -> None:

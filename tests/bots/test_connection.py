@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from slixmpp import JID
 
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import OutboxMessage, enqueue
@@ -64,15 +65,19 @@ async def test_messages_sent_while_the_bot_was_away_are_answered_once(make_bot, 
 
 
 @pytest.fixture
-def component_bot(xmpp_server, tmp_path):
+def component_bot(xmpp_server, tmp_path, request):
     """`botschaft run` in component mode as bot.<domain>, in its own process: slixmpp's client
-    and component stanza namespaces cannot share one interpreter (the test's clients)."""
+    and component stanza namespaces cannot share one interpreter (the test's clients). More
+    settings come as the test's parameter (indirect); rooms it is to join exist first."""
+    settings = getattr(request, "param", {})
+    if "BOT_ROOMS" in settings:
+        request.getfixturevalue("component_room")
     instance = xmpp_server.instance
     database = f"sqlite:///{tmp_path / 'component.db'}"
     env = run_environment(instance, "", database, XMPP_MODE="component",
                           XMPP_JID=f"bot.{instance.domain}",
                           XMPP_COMPONENT_SECRET=instance.component_secret,
-                          XMPP_PORT=str(instance.ports["component"]))
+                          XMPP_PORT=str(instance.ports["component"]), **settings)
     process = subprocess.Popen([BOTSCHAFT, "run"], env=env)
     storage = Storage(database)
     storage.migrate([OUTBOX_SCHEMA])
@@ -112,6 +117,39 @@ async def test_in_component_mode_the_bot_answers_every_address_of_its_domain(
     assert await ask_until_online(client, component_bot.domain) == "pong"
     answer = await client.ask(f"werkstatt@{component_bot.domain}", "ping")
     assert answer == "pong"
+
+
+COMPONENT_ROOM = "werkstatt-team@conference.localhost"
+
+
+@pytest.fixture
+def component_room(xmpp_server):
+    """A members-only room with the component bot among its owners (so it sees who writes),
+    as its rooms address (bots.app.ROOMS_LOCALPART)."""
+    api = xmpp_server.instance.api()
+    name, service = COMPONENT_ROOM.split("@")
+    api.create_room_with_opts(name, service, xmpp_server.domain, {"persistent": True})
+    api.set_room_affiliation(name, service, f"rooms@bot.{xmpp_server.domain}", "owner")
+    yield api
+    api.destroy_room(name, service)
+
+
+@pytest.mark.parametrize("component_bot", [{"BOT_ROOMS": COMPONENT_ROOM}], indirect=True)
+async def test_in_component_mode_the_bot_joins_its_rooms_and_answers_there(
+        component_room, component_bot, chat_client, xmpp_server):
+    client = await chat_client()
+    name, service = COMPONENT_ROOM.split("@")
+    component_room.set_room_affiliation(name, service, client.boundjid.bare, "member")
+    await ask_until_online(client, component_bot.domain)
+    await client.plugin["xep_0045"].join_muc_wait(JID(COMPONENT_ROOM), "kim", maxstanzas=0)
+    await eventually(lambda: "Botschaft" in client.plugin["xep_0045"].get_roster(
+        JID(COMPONENT_ROOM)))
+    client.send_message(mto=COMPONENT_ROOM, mbody="!ping", mtype="groupchat")
+    while True:
+        message = await client.next_message(COMPONENT_ROOM)
+        if message["from"].resource == "Botschaft":
+            break
+    assert message["body"] == "kim: pong"
 
 
 async def test_in_component_mode_the_bot_accepts_subscription_requests(component_bot,
