@@ -54,6 +54,7 @@ def test_export_shows_and_erase_deletes_everything_about_one_person(tmp_path, mo
     after = json.loads(runner.invoke(main, ["privacy", "export", ALICE]).output)
     assert after == {"jid": ALICE, "settings": {}, "consents": [], "messages_from_the_bot": [],
                      "invitations": [], "lessons": {"subscriptions": []},
+                     "rooms": {"rooms": [], "trainer_of": []},
                      "status": {"claimed_items": [], "failed_claims": []}}
     assert json.loads(runner.invoke(main, ["privacy", "export", BOB]).output)["status"][
         "claimed_items"]  # the other person's data stays
