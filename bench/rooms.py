@@ -15,20 +15,22 @@ round to round, as the server's rooms pile up), with `--rooms` new rooms each:
     the bot's database) and `RoomBook.invite` per member (the account checked, the member
     recorded, the invitation note queued in the outbox), as `botschaft rooms create` and `rooms
     add` do, `--clients` rooms at a time through the bot's handler threads (`[database]
-    handler_workers` set to `--clients` for this); then the bot enters the new rooms (the
-    plugin's `enter_rooms`: it joins and posts the welcome, a minute later its job would), the
-    notes reach the people, and every member accepts: writes `join <room>` to the bot (consent,
-    affiliation member, a XEP-0249 invitation and an answer), and on the invitation enters the
-    room and talks.
+    handler_workers` set to `--clients` for this); then the notes reach the people, the bot
+    enters the new rooms (the plugin's `enter_rooms`: it joins and posts the welcome; a minute
+    later its job would), and every member accepts: writes `join <room>` to the bot (consent,
+    affiliation member, a XEP-0249 invitation and an answer; all members at once), and on the
+    invitation enters the room and talks.
 "Talks": a member enters (XEP-0045, no history), says one line, and counts once the room has
 reflected it to them; then it leaves (staying would make the clients' own parsing of M²
-presences per room the limit). At most IN_FLIGHT members are entering at once.
+presences per room the limit). At most IN_FLIGHT members are entering at once, member by member
+across the rooms.
 
 Figures: rooms/s = rooms with all their members added / the time from the first call to the
 last room done (api: affiliations set; bot: invitations noted); invitations/s (bot) = accepted
 joins / the time from the first `join` written to the last invitation received; talk_s = the
 time until every member has talked (api: from the end of the loop; bot: from the first `join`
-written, so it includes accepting); the CPU time per room of ejabberd and of the bot's process.
+written, so it includes accepting); notes_s, enter_s: until the people had the notes, then
+until the bot was in the rooms; the CPU time per room of ejabberd and of the bot's process.
 ratio_to_api_loop = the bot's rooms/s / the api loop's rooms/s (medians), creation with members
 added on both sides: members noted and invited by the bot vs. members affiliated by the bare
 loop (the bot sets the affiliation when they accept, counted in invitations/s). The issue's
@@ -36,7 +38,9 @@ target, printed, not asserted: ratio >= 0.7. Every API client authenticates with
 (`EjabberdAPI.use_token`), as the bot does.
 
 People's connections are shaped by ejabberd.yml (c2s_shaper `normal`: 3,000 bytes/s after a
-20,000-byte burst, per connection); with many rooms per person, talk_s may measure it.
+20,000-byte burst, per connection); with many rooms per person, talk_s may measure it. The bot
+account may be in at most 100 rooms at once (mod_muc's max_user_conferences, not set in
+ejabberd.yml): beyond, it is refused ("You have joined too many conferences"), a failure here.
 The clients and the api loop run in a process of their own (this file, `--worker`, driven by
 JSON lines on stdin); the bot runs in this process, on its own event loop. Checked on the way,
 failures printed: every room made, every note received, every member accepted and talked, and
@@ -73,6 +77,8 @@ WARM_UP = 3  # rooms of each path before the first round, not counted
 SAMPLE_ROOMS = 3  # rooms per batch whose options and affiliations are read back
 IN_FLIGHT = 50  # members entering and talking at once, over all clients
 TIMEOUT = 120  # seconds a member waits for one step (the server or the bot may be busy)
+SLOWEST_ACCEPTS = 10  # per second: everyone writes `join` at once, so the last one waits
+# for all the others' invitations too: TIMEOUT + members in all / this
 TARGET_RATIO = 0.7
 NOTE_START = "You are invited to the group chat"  # the plugin's note, in English
 
@@ -126,16 +132,22 @@ class Person(Session):
         reflected = asyncio.get_running_loop().create_future()
         self.reflected[(room, body)] = reflected
         self.send_message(mto=room, mbody=body, mtype="groupchat")
-        done = await asyncio.wait_for(reflected, TIMEOUT)
+        try:
+            done = await asyncio.wait_for(reflected, TIMEOUT)
+        except TimeoutError:
+            raise TimeoutError(f"the room did not reflect the message in {TIMEOUT} s") from None
         muc.leave_muc(JID(room), self.nick)
         return done
 
-    async def accept(self, room: str) -> float:
+    async def accept(self, room: str, timeout: float) -> float:
         """Write `join <room>` to the bot; when its XEP-0249 invitation came."""
         invited = asyncio.get_running_loop().create_future()
         self.invited[room] = invited
         self.send_message(mto=self.bot_jid, mbody=f"join {room.split('@')[0]}", mtype="chat")
-        return await asyncio.wait_for(invited, TIMEOUT)
+        try:
+            return await asyncio.wait_for(invited, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no invitation from the bot in {timeout:.0f} s") from None
 
 
 class Pool:
@@ -172,12 +184,13 @@ class Pool:
     async def members(self, job: dict, accept: bool) -> dict:
         """Every member of every room talks (after accepting the bot's invitation)."""
         entering = asyncio.Semaphore(IN_FLIGHT)
+        patience = TIMEOUT + sum(map(len, job["rooms"].values())) / SLOWEST_ACCEPTS
         started = time.perf_counter()
 
         async def one(room: str, jid: str) -> dict:
             person = self.people[jid]
             try:
-                invited = await person.accept(room) - started if accept else None
+                invited = await person.accept(room, patience) - started if accept else None
                 async with entering:
                     entered = time.perf_counter()
                     talked = await person.talk(room)
@@ -185,7 +198,10 @@ class Pool:
                 return {"failure": f"{jid} in {room}: {type(exc).__name__}: {exc}"[:300]}
             return {"invited_s": invited, "talked_s": talked - started,
                     "talk_seconds": talked - entered}
-        tasks = [one(room, jid) for room, jids in job["rooms"].items() for jid in jids]
+        # Member by member across the rooms: those entering at once are in different rooms,
+        # as people accepting at different times would be (not 30 presences each at once).
+        tasks = [one(room, jids[turn]) for turn in range(max(map(len, job["rooms"].values())))
+                 for room, jids in job["rooms"].items() if turn < len(jids)]
         return {"results": await asyncio.gather(*tasks)}
 
     async def stop(self) -> None:
@@ -292,10 +308,12 @@ class Bench:
         self.api.use_token()
 
     def plan(self, path: str, count: int, label: str) -> dict[str, list[str]]:
-        """`count` new rooms, each with `members` people in turn: room slug → member JIDs."""
+        """`count` new rooms, each with `members` people in turn: room slug → member JIDs.
+        Room n starts at person n: the n-th members of neighbouring rooms, who enter at about
+        the same time, are different people (each connection has its own shaper)."""
         start = random.randrange(len(self.people))
         return {f"bench-{label}-{path}-{number:05d}": [
-                    self.people[(start + number * self.members + offset) % len(self.people)]
+                    self.people[(start + number + offset) % len(self.people)]
                     for offset in range(self.members)]
                 for number in range(count)}
 
@@ -328,7 +346,8 @@ class Bench:
                 **self.talk_figures(talked, rooms, failures),
                 "total_s": made["wall_s"] + self.last(talked, "talked_s"),
                 **{f"{command}_ms": statistics.median(times) * 1000
-                   for command, times in made["api_calls"].items()},
+                   for command, times in made["api_calls"].items()
+                   if command != "oauth_issue_token"},
                 "client_cpu_ms": (made["client_cpu_s"] + talked["client_cpu_s"]) * 1000
                 / len(rooms), "failures": failures}
 
@@ -360,15 +379,14 @@ class Bench:
         self.notes_expected += sum(len(members) for members in rooms.values())
         noted = await self.worker.ask("notes", expected=self.notes_expected, timeout=TIMEOUT)
         notes = time.perf_counter() - started
-        # After the notes: enter_rooms writes while it reads its rooms, which SQLite refuses
-        # ("database is locked") while the outbox writes too.
-        await self.bot.services.run(self.rooms.enter_rooms)
-        entered = time.perf_counter() - started
         failures = [result["failure"] for result in results if "failure" in result]
+        failures += await self.enter(len(rooms)) + self.bot_outside(rooms)
+        entered = time.perf_counter() - started
         if noted["received"] != self.notes_expected:
             failures.append(f"notes: {noted['received']} received of {self.notes_expected}")
         seconds = [result["seconds"] for result in results if "seconds" in result]
         accepted = await self.worker.ask("accept", rooms=self.addresses(rooms))
+        failures += await self.bot.services.run(self.without_consent, rooms)
         invited = [result["invited_s"] for result in accepted["results"] if "invited_s" in result]
         return {"rooms_per_s": len(seconds) / wall,
                 "room_p50_ms": statistics.median(seconds or [float("nan")]) * 1000,
@@ -379,6 +397,47 @@ class Bench:
                 "total_s": entered + self.last(accepted, "talked_s"),
                 "client_cpu_ms": (noted["client_cpu_s"] + accepted["client_cpu_s"]) * 1000
                 / len(rooms), "failures": failures}
+
+    async def enter(self, count: int) -> list[str]:
+        """The bot enters its new rooms and welcomes (the plugin's `enter_rooms`), once the
+        outbox is quiet. enter_rooms writes to SQLite while it reads its rooms, which SQLite
+        refuses ("database is locked") when another connection wrote meanwhile; each failed
+        call has entered one room more, so it is called again, up to once a room, and the
+        failures are counted."""
+        import peewee
+
+        while (await self.bot.outbox.depth())[0]:
+            await asyncio.sleep(0.05)  # the acknowledgements of the last notes, settling
+        locked = []
+        for _attempt in range(count):
+            try:
+                await self.bot.services.run(self.rooms.enter_rooms)
+                break
+            except peewee.OperationalError as exc:
+                locked.append(str(exc))
+        if not locked:
+            return []
+        return [f"bot: enter_rooms failed {len(locked)} times ({locked[0]}), called again"]
+
+    def bot_outside(self, rooms: dict[str, list[str]]) -> list[str]:
+        """The new rooms the bot did not get into (enter_rooms logs why, above)."""
+        outside = [address for address in self.addresses(rooms)
+                   if address not in self.bot.joined_rooms]
+        if not outside:
+            return []
+        return [f"bot: not in {len(outside)} of its {len(rooms)} new rooms, e.g. {outside[0]}"]
+
+    def without_consent(self, rooms: dict[str, list[str]]) -> list[str]:
+        """Every member who accepted gave the consent rooms.<room> (bot's database)."""
+        from bots import consent
+        from plugins.rooms.service import purpose
+
+        missing = [f"{jid} in {slug}" for slug, members in rooms.items()
+                   for jid in set(members) - consent.given_among(
+                       members, purpose(self.rooms.book.room(slug)))]
+        if not missing:
+            return []
+        return [f"bot: {len(missing)} members without consent, e.g. {missing[0]}"]
 
     def addresses(self, rooms: dict[str, list[str]]) -> dict[str, list[str]]:
         return {self.rooms.book.address(slug): members for slug, members in rooms.items()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 
 from bots.i18n import LANGUAGES, plural_translator, render, translator
 from bots.invites import InvitationAction, InvitationError
@@ -78,6 +79,7 @@ class Rooms(Plugin):
         super().__init__(config)
         self.book: RoomBook | None = None  # from start() on: the service for other plugins
         self.entered: set[str] = set()  # rooms the running bot is in
+        self._entering = threading.Lock()
 
     def make_book(self, bot) -> RoomBook:
         """The book over `bot`'s services (the running bot's, or a CLI command's)."""
@@ -91,8 +93,18 @@ class Rooms(Plugin):
 
     def enter_rooms(self) -> None:
         """The running bot goes into its active rooms (to hear `!all` and greet), and posts
-        the welcome with the rules once in each new one. Plain code for a database thread."""
-        for room in Room.select().where(Room.state == ACTIVE):
+        the welcome with the rules once in each new one. Plain code for a database thread;
+        one pass at a time (the start and the every-minute job may meet)."""
+        if not self._entering.acquire(blocking=False):
+            return
+        try:
+            self._enter_rooms()
+        finally:
+            self._entering.release()
+
+    def _enter_rooms(self) -> None:
+        # read the rooms first: no statement stays open while entering takes seconds
+        for room in list(Room.select().where(Room.state == ACTIVE)):
             address = self.book.address(room)
             if address in self.entered:
                 continue
