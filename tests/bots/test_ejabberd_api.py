@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from xml.etree import ElementTree as ET
 
@@ -26,6 +27,9 @@ from tests.conftest import eventually
 PRIVACY = "jabber:iq:privacy"
 
 
+PASSWORD = secrets.token_urlsafe(12)  # of the throwaway accounts these tests make
+
+
 def new_name() -> str:
     return f"joiner-{uuid.uuid4().hex[:8]}"
 
@@ -33,8 +37,8 @@ def new_name() -> str:
 def test_register_creates_an_account_that_can_log_in(xmpp_server):
     api, domain = xmpp_server.instance.api(), xmpp_server.domain
     user = new_name()
-    api.register(user, domain, "Secret-123")
-    assert api.call("check_password", user=user, host=domain, password="Secret-123") == 0
+    api.register(user, domain, PASSWORD)
+    assert api.call("check_password", user=user, host=domain, password=PASSWORD) == 0
 
 
 def test_a_taken_name_raises_account_exists_and_keeps_the_old_password(xmpp_server):
@@ -51,7 +55,7 @@ def test_other_refusals_are_no_account_exists(xmpp_server):
     """A name XMPP forbids is refused too, but not as taken: the join page says something else."""
     api = xmpp_server.instance.api()
     with pytest.raises(EjabberdAPIError) as refused:
-        api.register("no spaces allowed", xmpp_server.domain, "Secret-123")
+        api.register("no spaces allowed", xmpp_server.domain, PASSWORD)
     assert not isinstance(refused.value, AccountExists)
 
 
@@ -59,9 +63,9 @@ async def test_keep_apart_gives_the_account_its_default_privacy_list(xmpp_server
                                                                       chat_client):
     api, domain = xmpp_server.instance.api(), xmpp_server.domain
     user = new_name()
-    api.register(user, domain, "Secret-123")
+    api.register(user, domain, PASSWORD)
     api.keep_apart(user, domain, bot_accounts(domain))
-    client = await chat_client(f"{user}@{domain}", "Secret-123")
+    client = await chat_client(f"{user}@{domain}", PASSWORD)
     names = await client.make_iq_get(PRIVACY).send(timeout=10)
     assert names.xml.find(f"{{{PRIVACY}}}query/{{{PRIVACY}}}default").get("name") == PRIVACY_LIST
     query = client.make_iq_get()
@@ -79,10 +83,10 @@ async def test_add_contacts_makes_two_accounts_mutual_contacts(xmpp_server, chat
     api, domain = xmpp_server.instance.api(), xmpp_server.domain
     first, second = new_name(), new_name()
     for user in (first, second):
-        api.register(user, domain, "Secret-123")
+        api.register(user, domain, PASSWORD)
     api.add_contacts(first, second, domain)
     api.add_contacts(first, second, domain)  # again, as every `./dev.sh run` does: no error
-    client = await chat_client(f"{first}@{domain}", "Secret-123")
+    client = await chat_client(f"{first}@{domain}", PASSWORD)
     item = client.client_roster[f"{second}@{domain}"]  # fetched at login, as clients do
     assert item["subscription"] == "both" and item["groups"] == ["Botschaft"]
 
@@ -92,7 +96,7 @@ def test_a_token_replaces_the_password_and_is_renewed_when_the_server_forgets_it
     api.use_token(ttl=600)
     assert api._authorization.startswith("Bearer ")
     user = new_name()
-    api.register(user, domain, "Secret-123")
+    api.register(user, domain, PASSWORD)
     assert api.call("check_account", user=user, host=domain) == 0
     token = api._authorization
     api.call("oauth_revoke_token", token=token.removeprefix("Bearer "))

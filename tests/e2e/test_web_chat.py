@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import shutil
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,9 @@ from bots.testing import join_settings
 from plugins.lessons import Lessons
 from plugins.status import Status
 
-# Debian's packages, named outright: Selenium must not go looking for (and download) a browser.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Debian's packages (chromium, chromium-driver), found on the PATH and handed to Selenium, so
+# that it never goes looking for (and downloading) a browser of its own.
+BROWSER_PROGRAMS = ("chromium", "chromedriver")
 PHONE = {"width": 390, "height": 844, "pixelRatio": 2, "mobile": True, "touch": True}
 PATIENCE = 30  # seconds for anything the page does: a loaded machine is slow, not broken
 BOT = "bot@localhost"
@@ -77,12 +78,12 @@ def screenshots(tmp_path_factory) -> Path:
 def browser(xmpp_server):
     """One headless Chromium for the module: a German phone that trusts the test server's
     certificate (its key, pinned) and nothing else that is self-signed."""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        pytest.fail(f"{' and '.join(missing)} missing: `./dev.sh test` installs Debian's "
-                    "chromium and chromium-driver", pytrace=False)
+    chromium, chromedriver = (shutil.which(name) for name in BROWSER_PROGRAMS)
+    if not (chromium and chromedriver):
+        pytest.fail("chromium or chromedriver is not on the PATH: `./dev.sh test` installs "
+                    "Debian's chromium and chromium-driver", pytrace=False)
     options = Options()
-    options.binary_location = str(CHROMIUM)
+    options.binary_location = chromium
     options.add_argument("--headless=new")
     options.add_argument("--lang=de-DE")
     options.add_argument("--ignore-certificate-errors-spki-list="
@@ -92,7 +93,7 @@ def browser(xmpp_server):
     options.add_experimental_option("prefs", {"intl.accept_languages": "de-DE,de"})
     options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)),
+    driver = webdriver.Chrome(service=Service(executable_path=chromedriver),
                               options=options)
     yield driver
     driver.quit()
