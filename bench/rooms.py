@@ -12,14 +12,14 @@ round to round, as the server's rooms pile up), with `--rooms` new rooms each:
     description and language) and one `set_room_affiliation … member` per member, from
     `--clients` threads; then every member enters the room and talks (below);
   - bot: the plugin's `RoomBook.create` (the room on the server, the bot its owner, the row in
-    the bot's database) and `RoomBook.invite` per member (the account checked, the member
-    recorded, the invitation note queued in the outbox), as `botschaft rooms create` and `rooms
-    add` do, `--clients` rooms at a time through the bot's handler threads (`[database]
-    handler_workers` set to `--clients` for this); then the notes reach the people, the bot
-    enters the new rooms (the plugin's `enter_rooms`: it joins and posts the welcome; a minute
-    later its job would), and every member accepts: writes `join <room>` to the bot (consent,
-    affiliation member, a XEP-0249 invitation and an answer; all members at once), and on the
-    invitation enters the room and talks.
+    the bot's database) and `RoomBook.invite_many` with its members (each account checked, the
+    members recorded and the invitation notes queued in the outbox, one transaction), as
+    `botschaft rooms create` and `rooms add` do, `--clients` rooms at a time through the bot's
+    handler threads (`[database] handler_workers` set to `--clients` for this); then the notes
+    reach the people, the bot enters the new rooms (the plugin's `enter_rooms`: it joins and
+    posts the welcome; a minute later its job would), and every member accepts: writes `join
+    <room>` to the bot (consent, affiliation member, a XEP-0249 invitation and an answer; all
+    members at once), and on the invitation enters the room and talks.
 "Talks": a member enters (XEP-0045, no history), says one line, and counts once the room has
 reflected it to them; then it leaves (staying would make the clients' own parsing of M²
 presences per room the limit). At most IN_FLIGHT members are entering at once, member by member
@@ -361,8 +361,7 @@ class Bench:
             room, new = book.create(slug, f"Room {slug}", "A bench room")
             if not new:
                 raise RuntimeError(f"{slug} was there already")
-            for jid in members:
-                book.invite(room, jid)
+            book.invite_many(room, members)
 
         async def one(slug: str) -> dict:
             async with at_once:

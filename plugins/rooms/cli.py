@@ -15,7 +15,7 @@ from bots.cli import plugin_database
 from bots.ejabberd_api import EjabberdAPIError
 from plugins.rooms.members_csv import read_members
 from plugins.rooms.models import JOINED, Member
-from plugins.rooms.service import RoomsError
+from plugins.rooms.service import RoomsError, bare_jid
 
 SHOWN_ERRORS = 50
 
@@ -78,10 +78,10 @@ def rooms_cli() -> click.Group:
     def add(room: str, jids: tuple[str, ...]) -> None:
         """Invite JIDS to ROOM (each is told, and joins by writing: join ROOM)."""
         with _book() as book:
-            chosen = book.room(room)
+            new = set(book.invite_many(book.room(room), jids))
             for jid in jids:
-                new = book.invite(chosen, jid)
-                click.echo(f"{jid.strip()}: {'invited' if new else 'invited already'}")
+                click.echo(f"{jid.strip()}: "
+                           f"{'invited' if bare_jid(jid) in new else 'invited already'}")
 
     @group.command("remove")
     @click.argument("room")
@@ -135,13 +135,12 @@ def rooms_cli() -> click.Group:
                     click.echo(f"… and {len(errors) - SHOWN_ERRORS} more", err=True)
                 raise click.ClickException(f"{file}: {len(errors)} error(s); nothing was "
                                            "imported")
-            invited = 0
             with book.db.atomic():
                 for row in rows:
                     if row.role == "owner":
                         book.make_owner(chosen, row.jid)
-                    else:
-                        invited += book.invite(chosen, row.jid)
+                invited = len(book.invite_many(
+                    chosen, [row.jid for row in rows if row.role != "owner"]))
         click.echo(f"{file}: {len(rows)} rows, {invited} newly invited")
 
     return group

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -190,8 +191,7 @@ class RoomBook:
             with self.db.atomic():
                 room = Room.create(slug=slug, name=name, description=description,
                                    course=course, trainer=trainer, language=language)
-                for learner in learners:  # those who took the course before it had a room
-                    self.invite(room, learner)
+                self.invite_many(room, learners)  # who took the course before it had a room
         except BaseException:
             self._destroy_on_server(slug)  # no half-made room
             raise
@@ -254,20 +254,34 @@ class RoomBook:
     def invite(self, room: Room, jid: str) -> bool:
         """Ask a person into the room: they are told what it is and how to join; True if
         they were not asked before. Nobody becomes a member here (see `join`)."""
+        return bool(self.invite_many(room, [jid]))
+
+    def invite_many(self, room: Room, jids: Iterable[str]) -> list[str]:
+        """`invite` for many people (a course's learners, a CSV file): every address checked
+        first, then one transaction for all (SQLite serialises writers: a transaction per
+        person made a room of 30 wait on the lock 30 times). Returns the newly asked."""
         if room.state != ACTIVE:
             raise RoomsError("room", _("the room {room} is archived"), room=room.slug)
-        jid = self.account(jid)
-        language = self.bot.languages_of([jid]).get(jid, room.language)
+        jids = list(dict.fromkeys(self.account(jid) for jid in jids))
+        languages = self.bot.languages_of(jids)
         with self.db.atomic():
-            created = Member.insert(room=room, jid=jid, language=language) \
-                .on_conflict_ignore().as_rowcount().execute()
-            if created:
-                self.bot.notify(f"rooms:invited:{room.slug}:{jid}:{uuid.uuid4().hex}", jid,
-                                self.invitation_text(room, language))
-        return bool(created)
+            asked = {jid for (jid,) in Member.select(Member.jid).where(
+                (Member.room == room) & Member.jid.in_(jids)).tuples()}
+            new = [jid for jid in jids if jid not in asked]
+            if not new:
+                return []
+            before = room.members.count()
+            Member.insert_many([{"room": room, "jid": jid,
+                                 "language": languages.get(jid, room.language)}
+                                for jid in new]).execute()
+            self.bot.notify_many(
+                (f"rooms:invited:{room.slug}:{jid}:{uuid.uuid4().hex}", jid,
+                 self.invitation_text(room, languages.get(jid, room.language), before + number))
+                for number, jid in enumerate(new, 1))
+        return new
 
-    def invitation_text(self, room: Room, language: str) -> str:
-        count = room.members.count()
+    def invitation_text(self, room: Room, language: str, count: int) -> str:
+        """The note for the `count`th person asked into the room."""
         people = (render(PEOPLE_WITH_TRAINER, language, count=count, trainer=room.trainer)
                   if room.trainer else render(PEOPLE, language, count=count))
         return render(INVITATION, language, name=room.name, room=self.address(room),
@@ -275,7 +289,9 @@ class RoomBook:
 
     def join(self, jid: str, name: str) -> tuple[Room, bool]:
         """The person agrees (consent) and becomes a member on the server; returns the room
-        and whether they joined just now. Only who was invited may join."""
+        and whether they joined just now. Only who was invited may join. The consent is
+        committed before the server is asked (no membership without it), and withdrawn again
+        if the server refuses; no server call while the database's write lock is held."""
         room = self.room(name)
         member = Member.get_or_none((Member.room == room) & (Member.jid == jid))
         if member is None:
@@ -283,34 +299,43 @@ class RoomBook:
                              room=room.slug)
         if room.state != ACTIVE:
             raise RoomsError("room", _("the room {room} is archived"), room=room.slug)
-        joined_now = member.state != JOINED
         with self.db.atomic():
             consent.give(jid, purpose(room), CONSENT_VERSION)
             Member.update(state=JOINED, joined_at=utcnow()).where(
                 Member.id == member.id).execute()
+        try:
             self._affiliate(room, jid, "member")
-        return room, joined_now
+        except BaseException:
+            with self.db.atomic():
+                Member.update(state=member.state, joined_at=member.joined_at).where(
+                    Member.id == member.id).execute()
+                consent.withdraw(jid, purpose(room))
+            raise
+        return room, member.state != JOINED
 
     def leave(self, jid: str, name: str) -> Room:
         """The person withdraws: no member on the server any more (removed if present); the
-        trainer's announcements still reach them, as everyone asked who is not in the room."""
+        trainer's announcements still reach them, as everyone asked who is not in the room.
+        The server first: if it fails, the book still says what the server has."""
         room = self.room(name)
+        if Member.get_or_none((Member.room == room) & (Member.jid == jid)
+                              & (Member.state == JOINED)):
+            self._affiliate(room, jid, "none")
         with self.db.atomic():
-            changed = Member.update(state=LEFT).where(
+            Member.update(state=LEFT).where(
                 (Member.room == room) & (Member.jid == jid) & (Member.state == JOINED)).execute()
             consent.withdraw(jid, purpose(room))
-            if changed:
-                self._affiliate(room, jid, "none")
         return room
 
     def remove(self, room: Room, jid: str) -> bool:
         """Take a person out of the room at once (stopped the course, staff said so): no
-        membership, no announcements; True if they were asked into it."""
+        membership, no announcements; True if they were asked into it. The server first,
+        as in `leave`."""
         jid = bare_jid(jid)
+        self._affiliate(room, jid, "none")
         with self.db.atomic():
             removed = Member.delete().where((Member.room == room) & (Member.jid == jid)).execute()
             consent.withdraw(jid, purpose(room))
-            self._affiliate(room, jid, "none")
         return bool(removed)
 
     def make_owner(self, room: Room, jid: str) -> None:

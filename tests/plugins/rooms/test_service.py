@@ -10,7 +10,7 @@ import pytest
 from bots import consent
 from bots.outbox import OutboxMessage
 from plugins.rooms.members_csv import read_members
-from plugins.rooms.models import JOINED, Member, Room
+from plugins.rooms.models import INVITED, JOINED, Member, Room
 from plugins.rooms.service import RoomsError, purpose
 from tests.conftest import eventually
 
@@ -88,6 +88,34 @@ def test_invited_people_are_told_once_and_become_members_only_by_joining(book, m
 
     book.leave(anna, room.slug)
     assert anna not in affiliations(book, room) and not consent.has(anna, purpose(room))
+
+
+def test_many_invited_at_once_are_each_told_who_else_is_asked_and_one_bad_address_stops_all(
+        book, make_account, xmpp_server):
+    room, _new = book.create(slug(), "Team")
+    first, second, third = (make_account(name)[0] for name in ("dora", "emil", "fritz"))
+    assert book.invite(room, first)
+    with pytest.raises(RoomsError, match="is not an account"):
+        book.invite_many(room, [second, f"ghost@{xmpp_server.domain}"])
+    assert [member.jid for member in book.members(room)] == [first]
+
+    assert book.invite_many(room, [second, first, third, second]) == [second, third]
+    notes = {message.recipient: message.body for message in OutboxMessage.select()}
+    assert len(notes) == 3
+    assert "first one invited" in notes[first]
+    assert "2 people are invited so far" in notes[second]
+    assert "3 people are invited so far" in notes[third]
+
+
+def test_a_join_the_server_refuses_leaves_no_consent_and_no_member(book, make_account):
+    room, _new = book.create(slug(), "Team")
+    gina, _password = make_account("gina")
+    book.invite(room, gina)
+    book.bot.ejabberd.destroy_room(room.slug, book.settings.muc_service)  # behind its back
+    with pytest.raises(RoomsError, match="gone from the server"):
+        book.join(gina, room.slug)
+    assert not consent.has(gina, purpose(room))
+    assert Member.get(Member.jid == gina).state == INVITED
 
 
 def test_nobody_uninvited_joins_and_strangers_are_not_invited(book, make_account,
