@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
 
 from bots.adhoc import register_adhoc_commands
 from bots.builtins import Builtins
@@ -48,6 +49,8 @@ CANNOT_SEE_WHO = _("I cannot see who you are in this room, so I do not act on it
                    "non-anonymous.")
 WRITE_DIRECTLY = _("Please write to me directly from your own address, not through the room: "
                    "there I cannot tell who you are.")
+DIRECT_INVITATION = "jabber:x:conference"  # XEP-0249's feature
+DISCO_WAIT = 5  # seconds an app has to say what it understands
 ROOMS_LOCALPART = "rooms"  # a component's address in group rooms: rooms@bot.example.com
 PLUGIN_JOB_KEY = "plugin"  # a plugin's own @job has one schedule row under this key
 SCHEDULER_INTERVAL = 1.0  # seconds between looks for due work
@@ -182,6 +185,28 @@ class Bot:
         for plugin in self.plugins:
             await _isolated(plugin.on_room_joined(room), f"on_room_joined of {plugin.name!r}")
 
+    async def invite_to_room(self, room: slixmpp.JID, jid: slixmpp.JID, reason: str) -> None:
+        """See RoomActions.invite."""
+        for plugin in ("xep_0045", "xep_0249"):  # both bring xep_0030 (service discovery)
+            if plugin not in self.plugin:
+                self.register_plugin(plugin)
+        sender = self.room_jid if self.is_component else None
+        if jid.resource and not await self._takes_direct_invitations(jid):
+            self.plugin["xep_0045"].invite(room, jid.bare, reason, mfrom=sender)
+        else:
+            self.plugin["xep_0249"].send_invitation(jid, room, reason=reason, mfrom=sender)
+
+    async def _takes_direct_invitations(self, jid: slixmpp.JID) -> bool:
+        """Whether the app at `jid` lists XEP-0249 in its features; an app that does not
+        answer is given the invitation every group-chat app knows."""
+        try:
+            info = await self.plugin["xep_0030"].get_info(
+                jid=jid, ifrom=self.boundjid if self.is_component else None,
+                timeout=DISCO_WAIT)
+        except (IqError, IqTimeout):
+            return False
+        return DIRECT_INVITATION in info["disco_info"]["features"]
+
     # --- due work --------------------------------------------------------------------------
     def _plan_plugin_jobs(self) -> None:
         """Register the core's and every plugin's @job and plan it: a plan from an earlier run
@@ -232,7 +257,8 @@ class Bot:
         self.metrics.messages_in.inc()
         with self.metrics.handler_seconds.time():
             person = await self.people.person(sender, message["lang"] or None)
-            answer = await self.dispatcher.answer(Message(person, message["body"]), self)
+            answer = await self.dispatcher.answer(
+                Message(person, message["body"], device=message["from"].full), self)
         message.reply(answer).send()
         self.metrics.messages_out.inc()
 
@@ -342,17 +368,15 @@ class RoomActions:
         self._on_loop(lambda: self._bot.say_in_room(room, text))
 
     def invite(self, room: str, jid: str, reason: str) -> None:
-        """A direct invitation (XEP-0249) to `room`, which the person's client offers to join;
-        make them a member first, or a members-only room turns them away."""
+        """An invitation to `room` that the person's app offers to join; make them a member
+        first, or a members-only room turns them away. Direct (XEP-0249) where the app says
+        it understands it, else mediated by the room (XEP-0045), which every group-chat app
+        shows: give the full JID that wrote (`ctx.message.device`) so the app can be asked;
+        for a bare JID it is direct."""
         reason = safe_body(reason)
-
-        def send():
-            if "xep_0249" not in self._bot.plugin:
-                self._bot.register_plugin("xep_0249")
-            self._bot.plugin["xep_0249"].send_invitation(
-                slixmpp.JID(jid), slixmpp.JID(room), reason=reason,
-                mfrom=self._bot.room_jid if self._bot.is_component else None)
-        self._on_loop(send)
+        asyncio.run_coroutine_threadsafe(_isolated(
+            self._bot.invite_to_room(slixmpp.JID(room), slixmpp.JID(jid), reason),
+            "an invitation to a room"), self._bot.loop)
 
     def _on_loop(self, action) -> None:
         if _on_loop_thread(self._bot.loop):

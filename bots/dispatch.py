@@ -39,6 +39,7 @@ class Message:
     person: Person
     text: str
     room: str | None = None  # the room's JID for group chat, None for a direct chat
+    device: str = ""  # the full JID that wrote a direct chat (its app), where known
 
 
 @dataclass

@@ -127,7 +127,7 @@ class Rooms(Plugin):
     def join(self, ctx, room: str) -> str:
         joined, now = self.book.join(ctx.person.jid, room)
         address = self.book.address(joined)
-        ctx.bot.rooms.invite(address, ctx.person.jid,
+        ctx.bot.rooms.invite(address, ctx.message.device or ctx.person.jid,
                              render(INVITE_REASON, ctx.language, name=joined.name))
         if now and address in self.entered:
             ctx.bot.rooms.say(address, render(GREETING, joined.language))

@@ -4,6 +4,7 @@ join still reached (and heard), a stop that removes at once, archive and destroy
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -64,9 +65,21 @@ async def test_a_course_room_from_invitation_to_destruction(make_bot, chat_clien
         person.say(bot_jid, f"subscribe {COURSE}")
         note = await message_with(person, bot_jid, f"join {slug}")
         assert "30 days" in note["body"] and trainer_jid in note["body"]
+    # joining brings the invitation to enter: direct (XEP-0249) for Anna's app, which lists
+    # it; mediated by the room (XEP-0045) for Bert's, which does not
+    anna.register_plugin("xep_0249")
+    invitations = {person.boundjid.bare: asyncio.Queue() for person in (anna, bert)}
+    anna.add_event_handler("groupchat_direct_invite", lambda message: invitations[
+        anna.boundjid.bare].put_nowait(message["groupchat_invite"]["jid"]))
+    bert.add_event_handler("groupchat_invite", lambda message: invitations[
+        bert.boundjid.bare].put_nowait((message["from"].bare,
+                                        message["muc"]["invite"]["from"].bare)))
     for person in (anna, bert):
         person.say(bot_jid, f"join {COURSE}")
         await message_with(person, bot_jid, "You are a member")
+    assert await asyncio.wait_for(invitations[anna.boundjid.bare].get(), 20) == address
+    assert await asyncio.wait_for(invitations[bert.boundjid.bare].get(), 20) == (address,
+                                                                                 bot_jid)
     affiliations = {entry.jid: entry.affiliation for entry in api.get_room_affiliations(
         slug, service)}
     assert affiliations == {bot_jid: "owner", trainer_jid: "owner",
