@@ -72,3 +72,10 @@ def create_account(api: EjabberdAPI, user: str, domain: str, password: str,
     except EjabberdAPIError:
         api.call("unregister", user=user, host=domain)
         raise
+
+
+def account_domain(bot_jid: str, mode: str) -> str:
+    """The domain people's accounts are on: the bot account's, or (a component such as
+    bot.chat.example.com) its parent's."""
+    domain = bot_jid.rpartition("@")[2]
+    return domain.partition(".")[2] if mode == "component" else domain

@@ -51,7 +51,6 @@ WRITE_DIRECTLY = _("Please write to me directly from your own address, not throu
                    "there I cannot tell who you are.")
 DIRECT_INVITATION = "jabber:x:conference"  # XEP-0249's feature
 DISCO_WAIT = 5  # seconds an app has to say what it understands
-ROOMS_LOCALPART = "rooms"  # a component's address in group rooms: rooms@bot.example.com
 PLUGIN_JOB_KEY = "plugin"  # a plugin's own @job has one schedule row under this key
 SCHEDULER_INTERVAL = 1.0  # seconds between looks for due work
 FAILURE_REPORT_INTERVAL = 900  # seconds: at most one message to the admins per failing command
@@ -325,12 +324,8 @@ class Bot:
 
     @property
     def room_jid(self) -> slixmpp.JID:
-        """The bot's address in group rooms. A component names one of its addresses itself,
-        and one with a local part: ejabberd 23.01 keeps no room affiliation for a bare domain
-        such as bot.example.com, so the room would turn it away (rooms@bot.example.com)."""
-        if self.is_component:
-            return slixmpp.JID(f"{ROOMS_LOCALPART}@{self.boundjid.domain}")
-        return self.boundjid
+        """The bot's address in group rooms (Services.room_jid)."""
+        return slixmpp.JID(self.services.room_jid) if self.is_component else self.boundjid
 
     def say_in_room(self, room: str, text: str) -> None:
         """A group message from the bot."""

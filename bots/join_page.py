@@ -26,7 +26,7 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.web.resource import Resource
 
 from bots import consent
-from bots.accounts import (NameProblem, chosen_name, create_account, generated_name,
+from bots.accounts import (NameProblem, account_domain, chosen_name, create_account, generated_name,
                            generated_password)
 from bots.config import web_address
 from bots.ejabberd_api import AccountExists, EjabberdAPI, EjabberdAPIError
@@ -233,13 +233,6 @@ class JoinService:
                        _("This invitation has been used already, or it expired. If you "
                          "already have an account, log in with it; otherwise ask us for a "
                          "new invitation."))
-
-
-def account_domain(bot_jid: str, mode: str) -> str:
-    """The domain people's accounts are on: the bot account's, or (a component such as
-    bot.chat.example.com) its parent's."""
-    domain = bot_jid.rpartition("@")[2]
-    return domain.partition(".")[2] if mode == "component" else domain
 
 
 def client_address(request, behind_proxy: bool) -> str:

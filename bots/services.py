@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 import peewee
 
+from bots.accounts import account_domain
 from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
 from bots.invites import Invitations, NewInvitation
 from bots.outbox import enqueue_many
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+ROOMS_LOCALPART = "rooms"  # a component's address in group rooms: rooms@bot.example.com
 
 
 class UnknownPlugin(LookupError):
@@ -70,6 +72,20 @@ class Services:
     def jid(self) -> str:
         """The bot's own address (`[xmpp] jid`): a room's owner, a contact's name."""
         return self._config.get("xmpp", "jid")
+
+    @property
+    def account_domain(self) -> str:
+        """The domain people's accounts are on (and the bot's, in client mode)."""
+        return account_domain(self.jid, self._config.get("xmpp", "mode"))
+
+    @property
+    def room_jid(self) -> str:
+        """The bot's address in group rooms, their owner: its account, or for a component
+        one of its addresses with a local part (ejabberd 23.01 keeps no room affiliation for
+        a bare domain such as bot.example.com: the room would turn it away)."""
+        if self._config.get("xmpp", "mode") == "component":
+            return f"{ROOMS_LOCALPART}@{self.jid}"
+        return self.jid
 
     @property
     def timezone(self) -> str:

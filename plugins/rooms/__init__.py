@@ -83,7 +83,8 @@ class Rooms(Plugin):
 
     def make_book(self, bot) -> RoomBook:
         """The book over `bot`'s services (the running bot's, or a CLI command's)."""
-        return RoomBook(bot, Settings(bot.jid.strip().lower(),
+        return RoomBook(bot, Settings(bot.room_jid.strip().lower(),
+                                      bot.account_domain.strip().lower(),
                                       self.config["service"].strip().lower(),
                                       self.config["archive_days"]))
 

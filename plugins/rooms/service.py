@@ -72,18 +72,12 @@ class RoomsError(TextError):
 
 @dataclass(frozen=True)
 class Settings:
-    """What the book needs of `[plugins.rooms]`."""
+    """What the book needs of the bot and of `[plugins.rooms]`."""
 
-    bot_jid: str  # the bot's own account: owner of every room (it posts and sees addresses)
-    service: str  # the MUC service; "" is conference.<the bot's domain>
+    bot_jid: str  # the bot's address in rooms (Services.room_jid): owner of every room
+    domain: str  # where people's accounts are (Services.account_domain)
+    service: str  # the MUC service; "" is conference.<domain>
     archive_days: int  # what people are told the archive keeps (ejabberd.yml's retention)
-
-    @property
-    def domain(self) -> str:
-        if "@" not in self.bot_jid:
-            raise RoomsError("jid", _("the bot's address is not set: [xmpp] jid, e.g. "
-                                      "bot@example.com"))
-        return self.bot_jid.split("@", 1)[1]
 
     @property
     def muc_service(self) -> str:

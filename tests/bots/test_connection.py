@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -17,10 +15,9 @@ from slixmpp import JID
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import OutboxMessage, enqueue
 from bots.storage import Storage
-from bots.testing import run_environment
+from bots.testing import BOTSCHAFT, join_settings, run_environment
 from tests.conftest import eventually
 
-BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
 
 
 async def test_a_dropped_connection_is_resumed_without_loss(make_bot, chat_client):
@@ -69,7 +66,10 @@ def component_bot(xmpp_server, tmp_path, request):
     """`botschaft run` in component mode as bot.<domain>, in its own process: slixmpp's client
     and component stanza namespaces cannot share one interpreter (the test's clients). More
     settings come as the test's parameter (indirect); rooms it is to join exist first."""
-    settings = getattr(request, "param", {})
+    settings = dict(getattr(request, "param", {}))
+    if settings.pop("ADMIN_API", False):  # the admin API, as the rooms plugin needs
+        settings.update({name: value for name, value in join_settings(xmpp_server).items()
+                         if name.startswith("EJABBERD_")})
     if "BOT_ROOMS" in settings:
         request.getfixturevalue("component_room")
     instance = xmpp_server.instance
@@ -81,7 +81,8 @@ def component_bot(xmpp_server, tmp_path, request):
     process = subprocess.Popen([BOTSCHAFT, "run"], env=env)
     storage = Storage(database)
     storage.migrate([OUTBOX_SCHEMA])
-    yield SimpleNamespace(domain=f"bot.{instance.domain}", storage=storage, process=process)
+    yield SimpleNamespace(domain=f"bot.{instance.domain}", storage=storage, process=process,
+                          environ=env)
     process.send_signal(signal.SIGTERM)
     process.wait(15)
     storage.close()
@@ -125,7 +126,7 @@ COMPONENT_ROOM = "werkstatt-team@conference.localhost"
 @pytest.fixture
 def component_room(xmpp_server):
     """A members-only room with the component bot among its owners (so it sees who writes),
-    as its rooms address (bots.app.ROOMS_LOCALPART)."""
+    as its rooms address (bots.services.ROOMS_LOCALPART)."""
     api = xmpp_server.instance.api()
     name, service = COMPONENT_ROOM.split("@")
     api.create_room_with_opts(name, service, xmpp_server.domain, {"persistent": True})
@@ -150,6 +151,34 @@ async def test_in_component_mode_the_bot_joins_its_rooms_and_answers_there(
         if message["from"].resource == "Botschaft":
             break
     assert message["body"] == "kim: pong"
+
+
+@pytest.mark.parametrize("component_bot", [{"ADMIN_API": True}], indirect=True)
+async def test_in_component_mode_the_rooms_plugin_owns_its_rooms_under_its_rooms_address(
+        component_bot, chat_client, xmpp_server):
+    client = await chat_client()
+    client.register_plugin("xep_0249")
+    invitations: asyncio.Queue = asyncio.Queue()
+    client.add_event_handler("groupchat_direct_invite", invitations.put_nowait)
+    await ask_until_online(client, component_bot.domain)
+    slug = f"team-{time.monotonic_ns()}"
+    for command in (["create", slug, "Werkstatt-Team"], ["add", slug, client.boundjid.bare]):
+        subprocess.run([BOTSCHAFT, "rooms", *command], env=component_bot.environ, check=True,
+                       capture_output=True)
+    service = f"conference.{xmpp_server.domain}"
+    api = xmpp_server.instance.api()
+    assert {entry.jid: entry.affiliation for entry in api.get_room_affiliations(
+        slug, service)} == {f"rooms@{component_bot.domain}": "owner"}
+
+    client.say(component_bot.domain, f"join {slug}")
+    while "member" not in (await client.next_message(component_bot.domain))["body"]:
+        pass  # the invitation note comes first
+    invitation = await asyncio.wait_for(invitations.get(), 20)
+    assert (invitation["from"].bare, invitation["groupchat_invite"]["jid"]) == (
+        f"rooms@{component_bot.domain}", f"{slug}@{service}")
+    await client.plugin["xep_0045"].join_muc_wait(JID(f"{slug}@{service}"), "kim",
+                                                  maxstanzas=0, timeout=10)
+    api.destroy_room(slug, service)
 
 
 async def test_in_component_mode_the_bot_accepts_subscription_requests(component_bot,
