@@ -21,7 +21,8 @@ fi
 
 # Debian packages: ejabberd (the real server) with its SQLite driver, Python with venv, openssl
 # for the dev certificate, npm for the web chat's Converse.js; for the tests also Chromium and
-# its WebDriver (the browser tests drive Debian's own browser; nothing is downloaded at run time).
+# its WebDriver (the browser tests drive Debian's own browser; nothing is downloaded at run time)
+# and nginx (a test runs deploy/'s reverse-proxy example in it, on loopback ports).
 missing=()
 dpkg -s ejabberd >/dev/null 2>&1 || missing+=(ejabberd)
 dpkg -s erlang-p1-sqlite3 >/dev/null 2>&1 || missing+=(erlang-p1-sqlite3)
@@ -35,6 +36,7 @@ fi
 if [ "$mode" = test ]; then
     dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
     dpkg -s chromium-driver >/dev/null 2>&1 || missing+=(chromium-driver)
+    dpkg -s nginx >/dev/null 2>&1 || missing+=(nginx)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing Debian packages: ${missing[*]}"
@@ -46,6 +48,12 @@ if [ ${#missing[@]} -gt 0 ]; then
         # listen on every interface with Debian's defaults, so it is switched off again.
         systemctl disable --now ejabberd >/dev/null 2>&1 || true
         echo "Note: the system-wide ejabberd service is disabled (systemctl enable --now ejabberd)."
+    fi
+    if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null; then
+        # The tests start their own nginx; the package's service would serve Debian's default
+        # site on port 80 of every interface, so it is switched off again.
+        systemctl disable --now nginx >/dev/null 2>&1 || true
+        echo "Note: the system-wide nginx service is disabled (systemctl enable --now nginx)."
     fi
 fi
 
