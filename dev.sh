@@ -37,6 +37,7 @@ if [ "$mode" = test ]; then
     dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
     dpkg -s chromium-driver >/dev/null 2>&1 || missing+=(chromium-driver)
     dpkg -s nginx >/dev/null 2>&1 || missing+=(nginx)
+    dpkg -s sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)  # the backup tests run its CLI
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing Debian packages: ${missing[*]}"
