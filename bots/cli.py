@@ -350,10 +350,12 @@ def send(jid: str, text: str) -> None:
 
 
 @main.command("doctor")
-def doctor() -> None:
+@click.option("--production", is_flag=True, help="Also what a live server needs: a trusted "
+              "certificate, registration closed, federation as configured, private secrets.")
+def doctor(production: bool) -> None:
     """Check the configuration, the database, the plugins and the login, and say how to fix
     what is wrong."""
-    results = diagnose(click.get_current_context().find_root().obj)
+    results = diagnose(click.get_current_context().find_root().obj, production)
     for ok, what, detail in results:
         click.echo(f"{'ok  ' if ok else 'FAIL'}  {what}" + (f"\n      {detail}" if detail else ""))
     if not all(ok for ok, _what, _detail in results):

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from bots import config as configuration
+from bots import production_checks
 from bots.app import schemas, server_address
 from bots.builtins import Builtins
 from bots.connection import ComponentSession, LoginFailed, Session
@@ -22,7 +23,9 @@ from bots.storage import Storage, StorageError
 Result = tuple[bool, str, str]  # ok, what was checked, what to do
 
 
-def diagnose(config_path: Path | None) -> list[Result]:
+def diagnose(config_path: Path | None, production: bool = False) -> list[Result]:
+    """Every check's result; `production` adds what a server people rely on needs
+    (bots.production_checks)."""
     try:
         config = configuration.load(config_path)
         config.require()
@@ -42,10 +45,12 @@ def diagnose(config_path: Path | None) -> list[Result]:
 
     if config.get("web", "listen"):
         results.append(_check_web_port(config))
-    if config.get("join", "listen"):
+    if config.get("join", "listen") or (production and config.get("ejabberd", "api_url")):
         results.append(_check_admin_api(config))
     results.append(_check_database(config, report.plugins))
     results.append(asyncio.run(_check_login(config)))
+    if production:
+        results += production_checks.diagnose(config, config_path)
     return results
 
 
