@@ -37,7 +37,7 @@ from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
 from bots.scheduler import Clock, Run, Scheduler
 from bots.services import Services
 from bots.stanza_text import safe_body
-from bots.storage import Schema, Storage
+from bots.storage import Schema, Storage, StorageError
 from bots.web import Metrics, WebServer, install_reactor
 
 log = logging.getLogger(__name__)
@@ -211,24 +211,25 @@ class Bot:
         """Register the core's and every plugin's @job and plan it: a plan from an earlier run
         is kept while its declaration is the same. Plans of such jobs nobody declares any
         more are removed; per-person plans (other keys) stay: they are a plugin's data."""
-        timezone = self.config.get("bot", "timezone")
-        outbox_days = self.config.get("retention", "outbox_days")
-        self.scheduler.register(RETENTION_JOB, lambda run: purge_outbox(run.now, outbox_days))
-        self.scheduler.every(RETENTION_JOB, PLUGIN_JOB_KEY, RETENTION_EVERY, keep=True)
-        declared = [RETENTION_JOB]
-        for plugin in self.plugins:
-            for spec in plugin.jobs():
-                declared.append(spec.name)
-                if plugin.name in self.failed_plugins:
-                    continue  # planned as before, but not run: its start failed
-                self.scheduler.register(spec.name, self._job_runner(plugin, spec.handler))
-                if spec.every:
-                    self.scheduler.every(spec.name, PLUGIN_JOB_KEY,
-                                         int(spec.every.total_seconds()), keep=True)
-                else:
-                    self.scheduler.daily(spec.name, PLUGIN_JOB_KEY, spec.at.strftime("%H:%M"),
-                                         timezone, keep=True)
-        self.scheduler.remove_undeclared(PLUGIN_JOB_KEY, declared)
+        with self.storage.one_at_a_time("botschaft.plan-jobs"):  # workers starting together
+            timezone = self.config.get("bot", "timezone")
+            outbox_days = self.config.get("retention", "outbox_days")
+            self.scheduler.register(RETENTION_JOB, lambda run: purge_outbox(run.now, outbox_days))
+            self.scheduler.every(RETENTION_JOB, PLUGIN_JOB_KEY, RETENTION_EVERY, keep=True)
+            declared = [RETENTION_JOB]
+            for plugin in self.plugins:
+                for spec in plugin.jobs():
+                    declared.append(spec.name)
+                    if plugin.name in self.failed_plugins:
+                        continue  # planned as before, but not run: its start failed
+                    self.scheduler.register(spec.name, self._job_runner(plugin, spec.handler))
+                    if spec.every:
+                        self.scheduler.every(spec.name, PLUGIN_JOB_KEY,
+                                             int(spec.every.total_seconds()), keep=True)
+                    else:
+                        self.scheduler.daily(spec.name, PLUGIN_JOB_KEY, spec.at.strftime("%H:%M"),
+                                             timezone, keep=True)
+            self.scheduler.remove_undeclared(PLUGIN_JOB_KEY, declared)
 
     def _job_runner(self, plugin: Plugin, handler):
         def run(due: Run) -> None:
@@ -436,11 +437,18 @@ def schemas(plugins: list[Plugin]) -> list[Schema]:
 
 
 async def create_bot(config: Config, plugins: list[Plugin] | None = None,
-                     clock: Clock | None = None) -> Bot:
-    """Open the database, load the plugins (all enabled ones unless given), migrate, build."""
+                     clock: Clock | None = None, serve: bool = False) -> Bot:
+    """Open the database, load the plugins (all enabled ones unless given), migrate, build.
+    `serve`: for `botschaft run`, which on SQLite must be the only process (Storage.serve_alone)."""
     config.require()
     storage = Storage(config.get("database", "url"), config.get("database", "workers"),
                       config.get("database", "handler_workers"))
+    if serve:
+        try:
+            storage.serve_alone()
+        except StorageError:
+            storage.close()
+            raise
     if plugins is None:
         plugins = load_plugins(config).plugins
     applied = await storage.run(storage.migrate, schemas(plugins))
@@ -457,7 +465,7 @@ async def run_until_signal(config: Config, on_ready=None) -> None:
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    bot = await create_bot(config)
+    bot = await create_bot(config, serve=True)
     try:
         await bot.start()
         if on_ready is not None:

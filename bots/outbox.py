@@ -40,6 +40,11 @@ valid address ends `failed` at once.
 Component mode (XEP-0114 knows neither acknowledgements nor resumption): a ping after each batch
 stands in for the acknowledgement, and a batch in flight when the connection or the bot dies is
 sent again, so every row arrives at least once and at most one batch (a second's worth) twice.
+Several workers (processes on one component domain, PostgreSQL) share the outbox: a claim
+takes rows no other claim holds (`FOR UPDATE SKIP LOCKED`) and marks them with the worker's
+name and a lease. A worker whose connection ends sends its own in-flight rows again; those of a
+worker that died are taken over by another once their lease has run out (LEASE_SECONDS: longer
+than a batch waits for its ping), and sent again once.
 Delivery from the server on to the person's devices is the server's: offline storage and its
 own stream management.
 """
@@ -48,10 +53,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 import uuid
 from collections import deque
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Callable, NamedTuple
 from xml.etree import ElementTree
 
@@ -68,6 +75,8 @@ ORIGIN_NAMESPACE = uuid.UUID("6f0c3c34-8d0b-4d57-9a3c-2f6e1b9c0b6e")
 SID = "urn:xmpp:sid:0"
 PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
 UNCONFIRMED = "the connection ended before the server confirmed it"
+LEASE_SECONDS = 90  # a claim's hold on its rows: a batch is confirmed or given back long before
+TAKEOVER_EVERY = 5  # seconds between looks for rows of workers whose lease ran out
 # Throttled recipients the claim leaves out in SQL, one parameter each (SQLite allows 32,766);
 # beyond that (a large rate × per_recipient) the claim skips them after reading.
 EXCLUDED_IN_SQL = 5_000
@@ -109,6 +118,9 @@ class OutboxMessage(peewee.Model):
     # client mode: the stream (XEP-0198 id) the row was last sent on, and its number there
     stream = peewee.CharField(max_length=255, null=True)
     seq = peewee.BigIntegerField(null=True)
+    # the worker process that claimed the row (host:pid), and until when it holds it
+    claimed_by = peewee.CharField(max_length=255, null=True)
+    lease_until = peewee.DateTimeField(null=True)
 
     class Meta:
         table_name = "bots_outbox"
@@ -207,6 +219,8 @@ class Outbox:
         self.numbered = not stream.is_component  # stream management: numbered stanzas
         self.limiter = RateLimiter(rate, per_recipient)
         self.max_attempts = max_attempts
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self._next_takeover = 0.0  # monotonic time of the next look for expired leases
         # at most about a second's worth per batch, so that marking rows done keeps pace
         self.batch = min(batch, max(1, int(rate))) if rate else batch
         self._wake = asyncio.Event()
@@ -420,15 +434,39 @@ class Outbox:
     # --- stream events (both modes) --------------------------------------------------------
     async def _new_component_session(self, _event) -> None:
         """Without stream management there is no telling whether the server took what was in
-        flight when the connection died: it is sent again (at least once)."""
+        flight when the connection died: this worker's rows are sent again (at least once).
+        Another worker's stay its own until their lease runs out (`_take_over`); on SQLite
+        this process is the only one (Storage.serve_alone), so every such row is its own."""
         self._in_flight.clear()
-        count = await self.storage.run(lambda: OutboxMessage.update(
-            state=PENDING, error=UNCONFIRMED).where(OutboxMessage.state == SENT).execute())
+        def again() -> int:
+            query = OutboxMessage.update(state=PENDING, error=UNCONFIRMED).where(
+                OutboxMessage.state == SENT)
+            if self.storage.backend != "sqlite":
+                query = query.where((OutboxMessage.claimed_by == self.worker)
+                                    | OutboxMessage.claimed_by.is_null())
+            return query.execute()
+        count = await self.storage.run(again)
         if count:
             log.info("outbox: %d messages in flight when the connection ended are sent again",
                      count)
         self._online.set()
         self._wake.set()
+
+    async def _take_over(self) -> None:
+        """Component mode, now and then: rows of a worker whose lease ran out (it died, or
+        lost its connection for longer) go back to the queue, to be claimed once."""
+        if time.monotonic() < self._next_takeover:
+            return
+        self._next_takeover = time.monotonic() + TAKEOVER_EVERY
+
+        def take_over() -> int:
+            return OutboxMessage.update(state=PENDING, error=UNCONFIRMED).where(
+                (OutboxMessage.state == SENT) & (OutboxMessage.lease_until < _utcnow())
+            ).execute()
+        count = await self.storage.run(take_over)
+        if count:
+            log.info("outbox: %d messages of a worker whose lease ran out are sent again",
+                     count)
 
     def _acknowledged(self, stanza) -> None:
         entry = self._in_flight.pop(stanza["id"], None) if stanza.name == "message" else None
@@ -469,6 +507,8 @@ class Outbox:
         while True:
             try:
                 await self._online.wait()
+                if not self.numbered:
+                    await self._take_over()
                 rows = await self._claim_cancel_safe()
                 if not rows:
                     await self._flush_acks()
@@ -545,8 +585,11 @@ class Outbox:
             rows = self._this_batch(self._without_dead_letters(list(query.namedtuples())),
                                     throttled)
             if rows:
-                changes = {OutboxMessage.state: SENT, OutboxMessage.sent_at: _utcnow(),
-                           OutboxMessage.attempts: OutboxMessage.attempts + 1}
+                now = _utcnow()
+                changes = {OutboxMessage.state: SENT, OutboxMessage.sent_at: now,
+                           OutboxMessage.attempts: OutboxMessage.attempts + 1,
+                           OutboxMessage.claimed_by: self.worker,
+                           OutboxMessage.lease_until: now + timedelta(seconds=LEASE_SECONDS)}
                 if stream_id is not None:
                     changes[OutboxMessage.stream] = stream_id
                     changes[OutboxMessage.seq] = peewee.Case(OutboxMessage.id, [

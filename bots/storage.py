@@ -12,15 +12,24 @@ them per thread, so two Storages in one process (two bots in a test) never mix t
 Schemas: a fresh database gets every model's table at once and its migrations are recorded as
 done; an existing one runs its pending migrations (playhouse.migrations, numbered scripts with
 `up(migrator, db)` in the package's `migrations/` folder), then creates tables of new models.
+
+Several processes: on PostgreSQL, bot workers share one database; what must not run twice at
+the same moment (migrations, planning the jobs) runs under a named lock (`one_at_a_time`).
+SQLite is for one bot process: `serve_alone` refuses a second `botschaft run` on the same file
+(CLI commands beside it are fine).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import functools
+import hashlib
 import importlib.resources
 import importlib.util
 import logging
+import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +86,7 @@ class Storage:
         self.db = open_database(url)
         self._models: tuple[type[peewee.Model], ...] = ()
         self._own_thread = threading.local()  # marks this Storage's worker threads
+        self._serving = None  # the SQLite lock file held by `serve_alone`
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db",
                                         initializer=self._mark_own_thread)
         # Plugins' handlers get threads of their own: however slow they are, the outbox and
@@ -135,10 +145,55 @@ class Storage:
             raise StorageError(f"cannot open the database {redacted(self.url)}: "
                                f"{str(exc).strip()}") from None
 
+    def serve_alone(self) -> None:
+        """For `botschaft run` on SQLite: hold the database for this process until it ends, or
+        StorageError if another process serves it. Two bots on one SQLite file would resume
+        each other's outbox streams and fight over SQLite's single writer lock."""
+        if self.backend != "sqlite" or self._serving is not None:
+            return
+        path = f"{self.db.database}.serving"
+        holder = open(path, "a+", encoding="utf-8")  # held open while the process serves
+        try:
+            fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder.seek(0)
+            other = holder.read().strip() or "unknown"
+            holder.close()
+            raise StorageError(
+                f"another bot process (pid {other}) serves the SQLite database "
+                f"{self.db.database}; SQLite is for one process. Stop it first, or use "
+                "PostgreSQL for several workers ([database] url = postgresql://…)") from None
+        holder.truncate(0)
+        holder.write(f"{os.getpid()}\n")
+        holder.flush()
+        self._serving = holder
+
+    @contextlib.contextmanager
+    def one_at_a_time(self, name: str):
+        """Run the block in one process at a time, among all that share the database:
+        workers starting together migrate and plan their jobs one after another (PostgreSQL:
+        a session advisory lock; SQLite: a lock file beside the database, as even its first
+        connection, switching the file to WAL, cannot wait for another)."""
+        if self.backend == "sqlite":
+            with open(f"{self.db.database}.turns", "a", encoding="utf-8") as turn:
+                fcntl.flock(turn, fcntl.LOCK_EX)  # released when the file closes
+                yield
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        self.db.execute_sql("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            self.db.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
+
     def migrate(self, schemas: list[Schema]) -> list[str]:
         """Bring every schema up to date; returns what was applied ("owner: migration")."""
         self.check()
         self._bind(schemas)
+        with self.one_at_a_time("botschaft.migrate"):
+            return self._migrate(schemas)
+
+    def _migrate(self, schemas: list[Schema]) -> list[str]:
         applied = []
         for schema in schemas:
             fresh = not any(model.table_exists() for model in schema.models)
@@ -188,6 +243,9 @@ class Storage:
         return Runner(self.db, str(directory), table_name=f"migrations_{schema.owner}")
 
     def close(self) -> None:
+        if self._serving is not None:
+            self._serving.close()  # the lock goes with it (and with the process, on kill -9)
+            self._serving = None
         self._handler_pool.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         if not self.db.is_closed():

@@ -99,9 +99,11 @@ def test_an_outbox_from_before_stream_numbers_is_migrated_and_keeps_its_rows(tmp
     storage.db.execute_sql(
         "INSERT INTO bots_outbox (key, origin_id, recipient, body, state, attempts, created_at) "
         "VALUES ('push:1', 'o-1', 'anna@example.com', 'Ready', 'pending', 0, '2026-11-01')")
-    assert storage.migrate([SCHEMA]) == ["outbox: 0001_stream_position"]
+    assert storage.migrate([SCHEMA]) == ["outbox: 0001_stream_position",
+                                         "outbox: 0002_claim_owner_and_lease"]
     row = OutboxMessage.get()
-    assert (row.key, row.state, row.stream, row.seq) == ("push:1", PENDING, None, None)
+    assert (row.key, row.state, row.stream, row.seq, row.claimed_by, row.lease_until) == (
+        "push:1", PENDING, None, None, None, None)
     assert storage.migrate([SCHEMA]) == []
     storage.close()
 

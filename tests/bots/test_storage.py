@@ -84,6 +84,71 @@ def test_an_existing_database_is_migrated_and_keeps_its_rows(storage, migrations
     assert storage.migrate([schema]) == []  # running it again changes nothing
 
 
+def test_workers_starting_together_migrate_a_fresh_database_one_after_another(database_url):
+    """Four processes' worth of Storages migrate the core's tables at the same moment; without
+    the lock the losers fail on tables the winner just made (PostgreSQL) or on the file the
+    winner is switching to WAL (SQLite)."""
+    from bots.app import schemas
+    ready, results = threading.Barrier(4), []
+
+    def start_worker():  # each on its own Storage's threads, as in its own process
+        store = Storage(database_url)
+        try:
+            ready.wait(10)
+            results.append(asyncio.run(store.run(store.migrate, schemas([]))))
+        except Exception as exc:
+            results.append(exc)
+        finally:
+            store.close()
+    workers = [threading.Thread(target=start_worker) for _worker in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert results == [[], [], [], []]
+
+
+def test_one_at_a_time_holds_out_the_other_process_until_the_first_is_done(database_url):
+    first, second = Storage(database_url), Storage(database_url)
+    inside, release, order = threading.Event(), threading.Event(), []
+
+    def hold():
+        with first.one_at_a_time("test.turns"):
+            order.append("first in")
+            inside.set()
+            release.wait(10)
+            order.append("first out")
+
+    def wait_turn():
+        inside.wait(10)
+        with second.one_at_a_time("test.turns"):
+            order.append("second in")
+    holder, waiter = threading.Thread(target=hold), threading.Thread(target=wait_turn)
+    holder.start()
+    waiter.start()
+    inside.wait(10)
+    waiter.join(0.5)  # it is waiting for the lock, not done
+    assert waiter.is_alive() and order == ["first in"]
+    release.set()
+    holder.join(10)
+    waiter.join(10)
+    assert order == ["first in", "first out", "second in"]
+    first.close()
+    second.close()
+
+
+def test_a_second_bot_process_on_one_sqlite_file_is_refused_with_the_way_out(tmp_path):
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    serving, second = Storage(url), Storage(url)
+    serving.serve_alone()
+    with pytest.raises(StorageError, match=f"another bot process \\(pid {os.getpid()}\\) "
+                                           "serves the SQLite database .*PostgreSQL"):
+        second.serve_alone()
+    serving.close()  # the process ends: the next one may serve
+    second.serve_alone()
+    second.close()
+
+
 async def test_database_work_runs_on_the_worker_pool_not_the_event_loop(storage):
     Ticket = make_models(with_priority=True)
     storage.migrate([Schema("demo", (Ticket,))])
