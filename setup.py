@@ -25,6 +25,7 @@ setup(
         "matplotlib>=3.8",
         "segno>=1.6",
         "pillow>=10.0",
+        "python-json-logger>=3.1",  # [log] format = "json"
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],

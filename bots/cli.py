@@ -7,7 +7,6 @@ import contextlib
 import getpass
 import hashlib
 import json
-import logging
 import ssl
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import click
 
 from bots import config as configuration
-from bots import outbox, privacy, scaffold
+from bots import logs, outbox, privacy, scaffold
 from bots.app import run_until_signal, schemas, send_once
 from bots.config import ConfigError
 from bots.connection import LoginFailed
@@ -73,12 +72,7 @@ class PluginCommands(click.Group):
 @click.pass_context
 def main(ctx: click.Context, config_path: Path, verbose: int) -> None:
     """Botschaft: business messaging on your own XMPP server."""
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # A running bot's own state changes are worth seeing by default (slixmpp's chatter is
-    # not); a one-off command says only what it was asked.
-    if ctx.invoked_subcommand == "run":
-        logging.getLogger("bots").setLevel(min(level, logging.INFO))
+    logs.start(verbose, bot_running=ctx.invoked_subcommand == "run")
     ctx.obj = config_path
 
 
@@ -226,6 +220,7 @@ def server_deluser(state_dir: Path, user: str) -> None:
 def run() -> None:
     """Run the bot with every enabled plugin until Ctrl-C or SIGTERM."""
     config = load_config()
+    logs.use(config.get("log", "format"))
     with reported_errors():
         asyncio.run(run_until_signal(config))
 

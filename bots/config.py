@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bots.i18n import LANGUAGES
+from bots.logs import FORMATS as LOG_FORMATS
 from bots.scheduler import zone
 
 ENV_PREFIX = "BOTSCHAFT_"
@@ -112,6 +113,12 @@ SCHEMA: dict[str, list[Setting]] = {
                 check=_positive),
         Setting("max_connections", int, 100, "Open connections at most; more are closed at "
                 "once (a few clients cannot hold the port).", check=_positive),
+    ],
+    "log": [
+        Setting("format", str, "text", "How `botschaft run` writes its log to stderr: text "
+                "(lines for people) or json (one object a line: time, level, logger, message, "
+                "exc_info; for journald, Loki or Elasticsearch). Neither carries personal data "
+                "at info level.", choices=LOG_FORMATS),
     ],
     "join": [
         Setting("listen", str, "", "Address of the public join page, where invitation links "
