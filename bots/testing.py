@@ -267,6 +267,15 @@ def run_environment(instance: Instance, password: str, database_url: str,
 BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
 
 
+def component_environment(instance: Instance, database_url: str,
+                          **settings: str) -> dict[str, str]:
+    """`run_environment` for a bot worker in component mode, as bot.<domain>."""
+    return run_environment(instance, "", database_url, XMPP_MODE="component",
+                           XMPP_JID=f"bot.{instance.domain}",
+                           XMPP_COMPONENT_SECRET=instance.component_secret,
+                           XMPP_PORT=str(instance.ports["component"]), **settings)
+
+
 async def kill_during(environ: dict[str, str], progress: Callable[[], int],
                       points: list[int], timeout: float = 120) -> None:
     """Crash tests: start `botschaft run` with `environ` and kill -9 it as soon as `progress()`

@@ -15,7 +15,7 @@ from slixmpp import JID
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import OutboxMessage, enqueue
 from bots.storage import Storage
-from bots.testing import BOTSCHAFT, join_settings, run_environment
+from bots.testing import BOTSCHAFT, component_environment, join_settings
 from tests.conftest import eventually
 
 
@@ -74,10 +74,7 @@ def component_bot(xmpp_server, tmp_path, request):
         request.getfixturevalue("component_room")
     instance = xmpp_server.instance
     database = f"sqlite:///{tmp_path / 'component.db'}"
-    env = run_environment(instance, "", database, XMPP_MODE="component",
-                          XMPP_JID=f"bot.{instance.domain}",
-                          XMPP_COMPONENT_SECRET=instance.component_secret,
-                          XMPP_PORT=str(instance.ports["component"]), **settings)
+    env = component_environment(instance, database, **settings)
     process = subprocess.Popen([BOTSCHAFT, "run"], env=env)
     storage = Storage(database)
     storage.migrate([OUTBOX_SCHEMA])

@@ -7,7 +7,7 @@ import asyncio
 import signal
 import subprocess
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import slixmpp
@@ -19,7 +19,8 @@ from bots.outbox import (DONE, EXCLUDED_IN_SQL, FAILED, PENDING, SCHEMA, SENT, O
                          OutboxMessage, RateLimiter, enqueue, enqueue_many, origin_id_for)
 from bots.stanza_text import MAX_BODY_CHARACTERS, BodyError
 from bots.storage import Storage
-from bots.testing import BOTSCHAFT, kill_during, run_environment, run_until
+from bots.testing import (BOTSCHAFT, component_environment, kill_during, run_environment,
+                          run_until)
 from tests.conftest import eventually
 
 
@@ -465,3 +466,46 @@ async def test_one_person_with_many_queued_messages_holds_up_nobody_else(make_bo
         f"Lesson {n}" for n in range(20)]  # in order
     assert arrivals.index((ben, "Your car is ready")) < arrivals.index((anna, "Lesson 19"))
 
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_worker_sends_again_only_its_own_rows_and_a_dead_worker_s_after_its_lease(
+        database_url, xmpp_server, chat_client):
+    """Component workers share the outbox on PostgreSQL. Rows another worker has in flight
+    are left to it when a worker connects; a worker that stopped renewing nothing (died) has
+    its rows taken over once its lease ran out, and each arrives once."""
+    client = await chat_client()
+    storage = fill_outbox(database_url, [client], 4, "Ihr Auftrag")
+    leases = {"alive": datetime.now(UTC) + timedelta(hours=1),
+              "dead": datetime.now(UTC) - timedelta(seconds=1)}
+
+    def in_flight_with(worker: str, keys: list[str]) -> None:
+        OutboxMessage.update(state=SENT, attempts=1, claimed_by=f"{worker}-host:1",
+                             lease_until=leases[worker].replace(tzinfo=None)).where(
+            OutboxMessage.key.in_(keys)).execute()
+    in_flight_with("alive", ["Ihr Auftrag:0", "Ihr Auftrag:1"])
+    in_flight_with("dead", ["Ihr Auftrag:2", "Ihr Auftrag:3"])
+    instance = xmpp_server.instance
+    worker = subprocess.Popen([BOTSCHAFT, "run"],
+                              env=component_environment(instance, database_url))
+    try:
+        sender = f"bot.{instance.domain}"
+        taken_over = await collect(client, sender, 2)
+        assert sorted(message["body"] for message in taken_over) == ["Ihr Auftrag 2",
+                                                                     "Ihr Auftrag 3"]
+        assert [(row.state, row.claimed_by) for row in OutboxMessage.select().where(
+            OutboxMessage.key.in_(["Ihr Auftrag:0", "Ihr Auftrag:1"]))] == [
+            (SENT, "alive-host:1")] * 2
+
+        OutboxMessage.update(lease_until=leases["dead"].replace(tzinfo=None)).where(
+            OutboxMessage.claimed_by == "alive-host:1").execute()  # that one died too
+        rest = await collect(client, sender, 2)
+        assert sorted(message["body"] for message in rest) == ["Ihr Auftrag 0",
+                                                               "Ihr Auftrag 1"]
+        await eventually(lambda: {row.state for row in OutboxMessage.select()} == {DONE})
+        origins = [origin_of(message) for message in taken_over + rest]
+        assert len(set(origins)) == 4
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(15)
+        storage.close()
