@@ -19,13 +19,15 @@ if [ "$(id -u)" -ne 0 ]; then
     exec sudo --preserve-env=BOTSCHAFT_DEVSERVER_DIR,BOTSCHAFT_TEST_STATE_BASE "$0" "$mode" "$@"
 fi
 
-# Debian packages: ejabberd (the real server) with its SQLite driver, Python with venv, openssl
-# for the dev certificate, npm for the web chat's Converse.js; for the tests also Chromium and
-# its WebDriver (the browser tests drive Debian's own browser; nothing is downloaded at run time)
-# and nginx (a test runs deploy/'s reverse-proxy example in it, on loopback ports).
+# Debian packages: ejabberd (the real server) with its SQLite and PostgreSQL drivers, Python
+# with venv, openssl for the dev certificate, npm for the web chat's Converse.js; for the tests
+# also Chromium and its WebDriver (the browser tests drive Debian's own browser; nothing is
+# downloaded at run time) and nginx (a test runs deploy/'s reverse-proxy example in it, on
+# loopback ports).
 missing=()
 dpkg -s ejabberd >/dev/null 2>&1 || missing+=(ejabberd)
 dpkg -s erlang-p1-sqlite3 >/dev/null 2>&1 || missing+=(erlang-p1-sqlite3)
+dpkg -s erlang-p1-pgsql >/dev/null 2>&1 || missing+=(erlang-p1-pgsql)
 dpkg -s erlang-p1-oauth2 >/dev/null 2>&1 || missing+=(erlang-p1-oauth2)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v python3 >/dev/null || missing+=(python3)
@@ -37,6 +39,7 @@ if [ "$mode" = test ]; then
     dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
     dpkg -s chromium-driver >/dev/null 2>&1 || missing+=(chromium-driver)
     dpkg -s nginx >/dev/null 2>&1 || missing+=(nginx)
+    dpkg -s prometheus >/dev/null 2>&1 || missing+=(prometheus)  # promtool and Prometheus check deploy/prometheus/
     dpkg -s sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)  # the backup tests run its CLI
 fi
 if [ ${#missing[@]} -gt 0 ]; then
@@ -55,6 +58,12 @@ if [ ${#missing[@]} -gt 0 ]; then
         # site on port 80 of every interface, so it is switched off again.
         systemctl disable --now nginx >/dev/null 2>&1 || true
         echo "Note: the system-wide nginx service is disabled (systemctl enable --now nginx)."
+    fi
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
+        # The tests start their own Prometheus; the package's (and its node exporter's) would
+        # listen on every interface, so they are switched off again.
+        systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+        echo "Note: the system-wide prometheus service is disabled (systemctl enable --now prometheus)."
     fi
 fi
 

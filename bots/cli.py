@@ -19,7 +19,8 @@ from bots.app import run_until_signal, schemas, send_once
 from bots.config import ConfigError
 from bots.connection import LoginFailed
 from bots.devbot import DevBot, DevBotError
-from bots.devserver import BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevServer, DevServerError
+from bots.devserver import (BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevCluster, DevServer,
+                            DevServerError)
 from bots.builtins import Builtins
 from bots.dispatch import Dispatcher
 from bots.doctor import diagnose, running_bot_health
@@ -148,14 +149,40 @@ def chosen_ports(options: dict) -> dict[str, int]:
     return {name: options[name] for name in PORT_NAMES if options.get(name)}
 
 
+def dev_server(state_dir: Path) -> DevServer:
+    """The server in `state_dir`; for a cluster, its first running node (all share the data)."""
+    if DevCluster.node_dirs(state_dir):
+        nodes = DevCluster(state_dir).nodes
+        return next((node for node in nodes if node.pid() is not None), nodes[0])
+    return DevServer(state_dir)
+
+
 @server.command("start")
 @state_dir_option
 @domain_option
+@click.option("--sql", metavar="postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+              help="Keep ejabberd's data in this PostgreSQL database (its tables are made when "
+                   "it has none); remembered for later starts. Default: SQLite in --state-dir.")
+@click.option("--cluster", type=click.IntRange(2, 9), metavar="N",
+              help="Start N nodes joined in one cluster (in STATE_DIR/node1…; needs --sql, "
+                   "ports are chosen per node).")
 @port_options
-def server_start(state_dir: Path, domain: str, **ports: int | None) -> None:
+def server_start(state_dir: Path, domain: str, sql: str | None, cluster: int | None,
+                 **ports: int | None) -> None:
     """Start the private server and wait until it accepts logins."""
+    if cluster or DevCluster.node_dirs(state_dir):
+        if chosen_ports(ports):
+            raise click.UsageError("a cluster's ports are chosen per node; leave out --*-port")
+        with reported_errors():
+            instances = DevCluster(state_dir, cluster, sql, domain).start()
+        for number, instance in enumerate(instances, 1):
+            click.echo(f"node{number} ({instance.node}): clients connect to "
+                       f"127.0.0.1:{instance.c2s_port} (STARTTLS)")
+        click.echo(f"ejabberd cluster of {len(instances)} nodes running for {domain}; "
+                   f"state in {state_dir}")
+        return
     with reported_errors():
-        instance = DevServer(state_dir, domain).start(chosen_ports(ports))
+        instance = DevServer(state_dir, domain, sql=sql).start(chosen_ports(ports))
     click.echo(f"ejabberd is running for {instance.domain}: clients connect to "
                f"127.0.0.1:{instance.c2s_port} (STARTTLS); state in {state_dir}")
 
@@ -163,8 +190,13 @@ def server_start(state_dir: Path, domain: str, **ports: int | None) -> None:
 @server.command("stop")
 @state_dir_option
 def server_stop(state_dir: Path) -> None:
-    """Stop the private server (only ours, never another ejabberd)."""
+    """Stop the private server, or every node of its cluster (only ours, never another
+    ejabberd)."""
     with reported_errors():
+        if DevCluster.node_dirs(state_dir):
+            stopped = DevCluster(state_dir).stop()
+            click.echo(f"stopped {stopped} node(s)" if stopped else "not running")
+            return
         stopped = DevServer(state_dir).stop()
     click.echo("stopped" if stopped else "not running")
 
@@ -172,15 +204,24 @@ def server_stop(state_dir: Path) -> None:
 @server.command("status")
 @state_dir_option
 def server_status(state_dir: Path) -> None:
-    """Say whether the private server runs; exit code 3 when it does not."""
-    status = DevServer(state_dir).status()
-    if status["running"]:
-        ports = ", ".join(f"{name} {port}" for name, port in status["ports"].items())
-        click.echo(f"running (pid {status['pid']}) for {status['domain']}; ports: {ports}")
-        return
-    click.echo("not running" + (" (stale pid file from a crashed run; `start` cleans it up)"
-                                if status["stale"] else ""))
-    raise SystemExit(3)
+    """Say whether the private server (each node of a cluster) runs; exit code 3 when none
+    does."""
+    if DevCluster.node_dirs(state_dir):
+        statuses = DevCluster(state_dir).status()
+    else:
+        statuses = [DevServer(state_dir).status()]
+    for status in statuses:
+        node = f"{status['node']}: " if len(statuses) > 1 else ""
+        if status["running"]:
+            ports = ", ".join(f"{name} {port}" for name, port in status["ports"].items())
+            click.echo(f"{node}running (pid {status['pid']}) for {status['domain']}; "
+                       f"ports: {ports}")
+        else:
+            click.echo(f"{node}not running" + (
+                " (stale pid file from a crashed run; `start` cleans it up)"
+                if status["stale"] else ""))
+    if not any(status["running"] for status in statuses):
+        raise SystemExit(3)
 
 
 @server.command("adduser")
@@ -190,7 +231,7 @@ def server_status(state_dir: Path) -> None:
 def server_adduser(state_dir: Path, user: str, password: str | None) -> None:
     """Create the account USER on the private server."""
     with reported_errors():
-        server = DevServer(state_dir)
+        server = dev_server(state_dir)
         password = server.add_user(user, password)
         domain = server.load_instance().domain
     click.echo(f"created {user}@{domain} with password {password}")
@@ -203,7 +244,7 @@ def server_ctl(state_dir: Path, arguments: tuple[str, ...]) -> None:
     """Run an ejabberdctl command on the private server, e.g. `remove_mam_for_user demo
     localhost` (ejabberdctl alone would reach the system's ejabberd, not this one)."""
     with reported_errors():
-        click.echo(DevServer(state_dir).ctl(*arguments), nl=False)
+        click.echo(dev_server(state_dir).ctl(*arguments), nl=False)
 
 
 @server.command("deluser")
@@ -212,7 +253,7 @@ def server_ctl(state_dir: Path, arguments: tuple[str, ...]) -> None:
 def server_deluser(state_dir: Path, user: str) -> None:
     """Delete the account USER from the private server."""
     with reported_errors():
-        DevServer(state_dir).delete_user(user)
+        dev_server(state_dir).delete_user(user)
     click.echo(f"deleted {user}")
 
 

@@ -8,6 +8,12 @@ system ejabberd or RabbitMQ without touching them, and `stop` can only ever stop
 The configuration is the repository's reference `ejabberd.yml`, unchanged; the site values it
 expects (host name, ports, paths, secrets) are written as macros to `botschaft-site.yml`. The web
 chat's Converse.js files are copied into the state directory, where ejabberd's user can read them.
+
+ejabberd keeps its data in SQLite in the state directory, or in a PostgreSQL database given as a
+URL. Several such servers sharing one PostgreSQL database form a cluster (`DevCluster`): each
+node has its own loopback address (127.0.0.N) and long node name, and they all listen for
+Erlang distribution on the same port, as the nodes of a real cluster do on their hosts
+(ERL_DIST_PORT), so still no epmd is involved.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import logging
 import os
 import pwd
+import re
 import resource
 import secrets
 import shutil
@@ -28,14 +35,20 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
+from bots.storage import redacted
 
 log = logging.getLogger(__name__)
 
 SERVER_USER = "ejabberd"
 INSTALL_HINT = ("Install it with: sudo apt-get install -y ejabberd erlang-p1-sqlite3 "
-                "erlang-p1-oauth2")
+                "erlang-p1-oauth2 erlang-p1-pgsql")
+# ejabberd's schema for PostgreSQL as Debian installs it: the one `new_sql_schema: false` in
+# ejabberd.yml reads (pg.new.sql is the other, with a server_host column in every table).
+PGSQL_SCHEMA = Path("/usr/share/ejabberd/sql/pg.sql")
+SQL_URL_FORM = "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
 DEFAULT_STATE_DIR = Path("/var/lib/botschaft/devserver")
 PORT_NAMES = ("c2s", "component", "api", "web", "dist")
 ADMIN_USER = "admin"
@@ -79,11 +92,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def port_is_free(port: int) -> bool:
+def port_is_free(port: int, address: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(("127.0.0.1", port))
+            sock.bind((address, port))
         except OSError:
             return False
         return True
@@ -100,6 +113,8 @@ class Instance:
     admin_password: str
     certfile: str
     accounts: dict[str, str] = field(default_factory=dict)
+    # ejabberd's PostgreSQL database (a URL); None: SQLite in the state directory.
+    sql: str | None = None
 
     @property
     def admin_jid(self) -> str:
@@ -140,16 +155,25 @@ class Instance:
 
 
 class DevServer:
-    """One private ejabberd instance, identified by its state directory."""
+    """One private ejabberd instance, identified by its state directory.
+
+    `sql`: a PostgreSQL URL for ejabberd's data (remembered for later starts); without it,
+    SQLite. `address`: a cluster node's own loopback address (127.0.0.N), which gives it a long
+    node name there; `cookie`: the Erlang cookie the nodes of one cluster share.
+    """
 
     def __init__(self, state_dir: Path | str = DEFAULT_STATE_DIR, domain: str = "localhost",
-                 config_file: Path | None = None, ejabberdctl: str = "ejabberdctl"):
+                 config_file: Path | None = None, ejabberdctl: str = "ejabberdctl",
+                 sql: str | None = None, address: str | None = None, cookie: str | None = None):
         self.state_dir = Path(state_dir).absolute()
         self.domain = domain
         self.config_file = Path(config_file) if config_file else None
         self.ejabberdctl = ejabberdctl
+        self.sql = sql
+        self.address = address or "127.0.0.1"
+        self.cookie = cookie
         digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:10]
-        self.node = f"botschaft-{digest}@localhost"
+        self.node = f"botschaft-{digest}@{address or 'localhost'}"
 
     # --- paths -----------------------------------------------------------------------------
     @property
@@ -180,6 +204,11 @@ class DevServer:
     @property
     def instance_file(self) -> Path:
         return self.state_dir / "instance.json"
+
+    @property
+    def cookie_file(self) -> Path:
+        """The Erlang cookie of the node and of its ejabberdctl (HOME is the state directory)."""
+        return self.state_dir / ".erlang.cookie"
 
     # --- public API ------------------------------------------------------------------------
     def load_instance(self) -> Instance | None:
@@ -216,10 +245,16 @@ class DevServer:
             "ports": instance.ports if instance else {},
         }
 
-    def start(self, ports: dict[str, int] | None = None, timeout: float = 60.0) -> Instance:
-        """Start the instance (or find it running) and return once it accepts logins."""
+    def start(self, ports: dict[str, int] | None = None, timeout: float = 60.0,
+              join: DevServer | None = None) -> Instance:
+        """Start the instance (or find it running) and return once it accepts logins.
+
+        With `join`, a running node on the same PostgreSQL database, this node takes that
+        node's secrets and joins its cluster (once; a member stays one across restarts)."""
         ctl = self._ejabberdctl()
         instance = self.load_instance()
+        if join is not None:
+            instance = self._shared_with(instance, join._running_instance())
         if instance is not None and instance.domain != self.domain:
             raise DevServerError(
                 f"{self.state_dir} holds the server for {instance.domain}, not {self.domain}; "
@@ -231,13 +266,27 @@ class DevServer:
                 raise DevServerError(f"the server already runs with ports {instance.ports}; "
                                      "stop it first to change them")
             self._wait_until_ready(instance, timeout)
-            return instance
-        self._clean_stale_state()
-        instance = self._prepare(instance, ports or {})
-        self._run_ctl(ctl, "start")
-        self._wait_until_ready(instance, timeout)
-        self._ensure_admin(ctl, instance)
+        else:
+            self._clean_stale_state()
+            instance = self._prepare(instance, ports or {})
+            self._run_ctl(ctl, "start")
+            self._wait_until_ready(instance, timeout)
+            self._ensure_admin(ctl, instance)
+        if join is not None and join.node not in self.cluster_members():
+            self._join(ctl, instance, join, timeout)
         return instance
+
+    def cluster_members(self) -> list[str]:
+        """The running nodes of this node's cluster (`ejabberdctl list_cluster`)."""
+        self._running_instance()
+        output = self._run_ctl(self._ejabberdctl(), "list_cluster")
+        return [line.strip().strip("'") for line in output.splitlines() if line.strip()]
+
+    def version(self) -> str:
+        """The ejabberd version this node runs, as it says itself (`ejabberdctl status`)."""
+        output = self._run_ctl(self._ejabberdctl(), "status")
+        found = re.search(r"ejabberd (\S+) is running", output)
+        return found.group(1) if found else output.strip()
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop our instance; returns False when it was not running."""
@@ -314,6 +363,44 @@ class DevServer:
         self._save_instance(instance)
 
     # --- steps -----------------------------------------------------------------------------
+    def _shared_with(self, previous: Instance | None, first: Instance) -> Instance:
+        """A cluster's nodes share one database, so one admin password, one component secret
+        and the same accounts: this node takes them from the node it joins."""
+        if previous is None:
+            return Instance(domain=first.domain, node=self.node, ports={},
+                            component_secret=first.component_secret,
+                            admin_password=first.admin_password, certfile="",
+                            accounts=dict(first.accounts), sql=first.sql)
+        previous.component_secret = first.component_secret
+        previous.admin_password = first.admin_password
+        previous.accounts = dict(first.accounts)
+        previous.sql = first.sql
+        return previous
+
+    def _join(self, ctl: str, instance: Instance, other: DevServer, timeout: float) -> None:
+        """`ejabberdctl join_cluster`: this node's Mnesia is replaced by a copy of the other's,
+        and its ejabberd restarts. Checked first: the same ejabberd version (nodes of another
+        version would share Mnesia tables of another shape); a refused connection is
+        explained by its usual cause, another cookie."""
+        mine, theirs = self.version(), other.version()
+        if mine != theirs:
+            raise DevServerError(
+                f"{self.node} runs ejabberd {mine}, {other.node} runs {theirs}: the nodes of a "
+                "cluster must run the same version; install the same package on both")
+        try:
+            self._run_ctl(ctl, "join_cluster", other.node, timeout=timeout)
+        except DevServerError as exc:
+            if _read_cookie(self.cookie_file) != _read_cookie(other.cookie_file):
+                raise DevServerError(
+                    f"{self.node} cannot join {other.node}: their Erlang cookies differ "
+                    f"({self.cookie_file}, {other.cookie_file}). The nodes of a cluster share "
+                    "one cookie: copy it to every node (owner ejabberd, mode 400) and restart "
+                    "the node") from exc
+            raise DevServerError(
+                f"{self.node} cannot join {other.node} ({exc}); is it running, and is its "
+                f"distribution port {instance.ports['dist']} reachable from this node?") from exc
+        self._wait_until_ready(instance, timeout)
+
     def _ejabberdctl(self) -> str:
         path = shutil.which(self.ejabberdctl, path=os.pathsep.join(
             [os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
@@ -348,6 +435,8 @@ class DevServer:
             self.pid_file.unlink()
 
     def _prepare(self, previous: Instance | None, wanted: dict[str, int]) -> Instance:
+        sql = self.sql or (previous.sql if previous else None)
+        sql_macros = _sql_macros(sql)  # a malformed URL fails before anything is written
         ports = self._choose_ports(previous, wanted)
         for path in (self.state_dir, self.etc, self.spool, self.upload_dir, self.logs,
                      self.pid_file.parent):
@@ -364,13 +453,23 @@ class DevServer:
             admin_password=previous.admin_password if previous else generate_password(),
             certfile=str(certfile),
             accounts=previous.accounts if previous else {},
+            sql=sql,
         )
-        _create_sqlite_database_in_wal_mode(self.spool / "ejabberd.sqlite")
+        if sql:
+            _load_pgsql_schema(sql)
+        else:
+            _create_sqlite_database_in_wal_mode(self.spool / "ejabberd.sqlite")
+            sql_macros["SQL_DATABASE"] = str(self.spool / "ejabberd.sqlite")
         _copy_conversejs(self.conversejs_dir)
         shutil.copyfile(self.config_file or reference_config(), self.etc / "ejabberd.yml")
         (self.etc / "inetrc").write_text('{lookup, ["file", "native"]}.\n')
-        (self.spool / "botschaft-site.yml").write_text(self._site_macros(instance))
+        (self.spool / "botschaft-site.yml").write_text(self._site_macros(instance, sql_macros))
         (self.etc / "ejabberdctl.cfg").write_text(self._ctl_config(instance))
+        if self.cookie:
+            self.cookie_file.unlink(missing_ok=True)  # Erlang wants it read-only
+            with os.fdopen(os.open(self.cookie_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                                   0o400), "w") as cookie:
+                cookie.write(self.cookie)
         _chown_tree(self.state_dir, SERVER_USER)
         self.state_dir.chmod(0o750)
         (self.spool / "botschaft-site.yml").chmod(0o600)
@@ -378,20 +477,23 @@ class DevServer:
         return instance
 
     def _choose_ports(self, previous: Instance | None, wanted: dict[str, int]) -> dict[str, int]:
-        """Given ports win; otherwise keep last run's ports (clients stay configured) or pick free."""
+        """Given ports win; otherwise keep last run's ports (clients stay configured) or pick
+        free ones."""
         unknown = set(wanted) - set(PORT_NAMES)
         if unknown:
             raise DevServerError(f"unknown port name(s) {sorted(unknown)}; "
                                  f"allowed: {', '.join(PORT_NAMES)}")
         ports = {}
         for name in PORT_NAMES:
+            address = self.address if name == "dist" else "127.0.0.1"
             if wanted.get(name):
                 port = wanted[name]
-                if not port_is_free(port):
+                if not port_is_free(port, address):
                     raise DevServerError(
-                        f"port {port} ({name}) on 127.0.0.1 is in use by another program; "
+                        f"port {port} ({name}) on {address} is in use by another program; "
                         f"choose another with --{name}-port, or leave it out to get a free one")
-            elif previous and name in previous.ports and port_is_free(previous.ports[name]):
+            elif previous and name in previous.ports and port_is_free(previous.ports[name],
+                                                                      address):
                 port = previous.ports[name]  # an older instance.json lacks newer port names
             else:
                 port = free_port()
@@ -400,7 +502,7 @@ class DevServer:
             raise DevServerError(f"each port must differ: {ports}")
         return ports
 
-    def _site_macros(self, instance: Instance) -> str:
+    def _site_macros(self, instance: Instance, sql_macros: dict) -> str:
         macros = {
             "XMPP_DOMAIN": instance.domain,
             "TLS_CERTFILE": instance.certfile,
@@ -417,11 +519,7 @@ class DevServer:
             # ejabberd puts the host name in for @HOST@; the HTTPS listener answers there.
             "UPLOAD_URL": f"https://@HOST@:{instance.ports['web']}/upload",
             "ADMIN_ACCOUNTS": [instance.admin_jid],
-            "SQL_TYPE": "sqlite",
-            "SQL_DATABASE": str(self.spool / "ejabberd.sqlite"),  # ejabberd adds the tables
-            "SQL_SERVER": "localhost",
-            "SQL_USERNAME": "ejabberd",
-            "SQL_PASSWORD": "",
+            **sql_macros,
             "BOT_ACCOUNTS": bot_accounts(instance.domain),
             "BOT_NETWORKS": BOT_NETWORKS,
         }
@@ -439,7 +537,7 @@ class DevServer:
             f"ERLANG_NODE={self.node}",
             f"ERL_DIST_PORT={instance.ports['dist']}",
             ('ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 '
-             '-kernel inet_dist_use_interface {127,0,0,1}"'),
+             f'-kernel inet_dist_use_interface {{{self.address.replace(".", ",")}}}"'),
             f"EJABBERD_PID_PATH={self.pid_file}",
             "EJABBERD_BYPASS_WARNINGS=true",
             "",
@@ -517,6 +615,70 @@ class DevServer:
         temporary.replace(self.instance_file)
 
 
+class DevCluster:
+    """Private ejabberd nodes joined in one cluster on this machine, sharing a PostgreSQL
+    database: node N in `STATE_DIR/nodeN`, on 127.0.0.N, all with one Erlang cookie."""
+
+    def __init__(self, state_dir: Path | str = DEFAULT_STATE_DIR, size: int | None = None,
+                 sql: str | None = None, domain: str = "localhost",
+                 ejabberdctl: str = "ejabberdctl"):
+        self.state_dir = Path(state_dir).absolute()
+        if size is None:
+            size = len(self.node_dirs(self.state_dir))
+        if not 2 <= size <= 9:
+            raise DevServerError(f"a cluster has 2 to 9 nodes, not {size}")
+        cookie = _read_cookie(self.state_dir / "node1" / ".erlang.cookie") or secrets.token_hex(20)
+        self.nodes = [DevServer(self.state_dir / f"node{number}", domain, ejabberdctl=ejabberdctl,
+                                sql=sql, address=f"127.0.0.{number}", cookie=cookie)
+                      for number in range(1, size + 1)]
+
+    @staticmethod
+    def node_dirs(state_dir: Path) -> list[Path]:
+        """The node directories of a cluster started in `state_dir` before (none: no cluster)."""
+        return sorted(path.parent for path in Path(state_dir).glob("node[1-9]/instance.json"))
+
+    def start(self, timeout: float = 60.0) -> list[Instance]:
+        """Start every node (the first, then each joining it); returns their instances."""
+        if (self.state_dir / "instance.json").exists():
+            raise DevServerError(f"{self.state_dir} holds a single server, not a cluster; "
+                                 "choose another --state-dir for the cluster")
+        first = self.nodes[0]
+        previous = first.load_instance()
+        if not (first.sql or (previous and previous.sql)):
+            raise DevServerError(
+                f"the nodes of a cluster share their data in PostgreSQL: give --sql {SQL_URL_FORM}")
+        dist = self._dist_port(previous)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.chmod(0o711)  # ejabberd's user passes through to its node directories
+        instances = [first.start({"dist": dist}, timeout)]
+        for node in self.nodes[1:]:
+            instances.append(node.start({"dist": dist}, timeout, join=first))
+        return instances
+
+    def stop(self) -> int:
+        """Stop the nodes, the first last (it then holds the newest Mnesia tables, and a
+        cluster starts again from it); returns how many were running."""
+        return sum(node.stop() for node in reversed(self.nodes))
+
+    def status(self) -> list[dict]:
+        return [node.status() for node in self.nodes]
+
+    def _dist_port(self, previous: Instance | None) -> int:
+        """One Erlang distribution port for every node (on its own address), as ERL_DIST_PORT
+        is on every host of a real cluster: last start's, or a free one."""
+        addresses = [node.address for node in self.nodes]
+        if previous and "dist" in previous.ports:
+            port = previous.ports["dist"]
+            if (any(node.pid() is not None for node in self.nodes)
+                    or all(port_is_free(port, address) for address in addresses)):
+                return port
+        for _ in range(20):
+            port = free_port()
+            if all(port_is_free(port, address) for address in addresses):
+                return port
+        raise DevServerError("found no port free on all of " + ", ".join(addresses))
+
+
 def generate_password() -> str:
     return secrets.token_urlsafe(18)
 
@@ -524,6 +686,60 @@ def generate_password() -> str:
 def bot_accounts(domain: str) -> list[str]:
     """The bot accounts of the dev server (BOT_ACCOUNTS in ejabberd.yml)."""
     return [f"{BOT_USER}@{domain}"]
+
+
+def _sql_macros(url: str | None) -> dict:
+    """ejabberd.yml's SQL_* macros for a PostgreSQL URL, or for SQLite (whose SQL_DATABASE,
+    a file in the state directory, the caller adds)."""
+    if url is None:
+        return {"SQL_TYPE": "sqlite", "SQL_SERVER": "localhost", "SQL_PORT": 5432,
+                "SQL_USERNAME": "ejabberd", "SQL_PASSWORD": ""}
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        port = None
+    if (parts.scheme not in ("postgresql", "postgres") or not parts.hostname
+            or not parts.username or not parts.path.strip("/") or parts.query or port is None):
+        raise DevServerError(f"ejabberd's database must be given as {SQL_URL_FORM} "
+                             f"(a user, a host and a database; no options), not {redacted(url)}")
+    return {"SQL_TYPE": "pgsql", "SQL_SERVER": parts.hostname, "SQL_PORT": port,
+            "SQL_DATABASE": unquote(parts.path.strip("/")),
+            "SQL_USERNAME": unquote(parts.username), "SQL_PASSWORD": unquote(parts.password or "")}
+
+
+def _load_pgsql_schema(url: str) -> None:
+    """ejabberd 23.01 makes its tables by itself only in SQLite (`update_sql_schema` came with
+    23.10); into an empty PostgreSQL database its pg.sql is loaded here, in one transaction."""
+    try:
+        import psycopg
+    except ImportError:
+        raise DevServerError("ejabberd on PostgreSQL needs psycopg to load its tables: "
+                             "pip install 'botschaft[postgres]'") from None
+    try:
+        with psycopg.connect(url, connect_timeout=5) as connection:
+            columns = {row[0] for row in connection.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'users' AND table_schema = current_schema()")}
+            if "server_host" in columns:
+                raise DevServerError(
+                    f"{redacted(url)} holds ejabberd's tables in the new schema (pg.new.sql), "
+                    "but ejabberd.yml reads the one of pg.sql (new_sql_schema: false); "
+                    "give an empty database")
+            if not columns:
+                connection.execute(PGSQL_SCHEMA.read_text())
+    except psycopg.Error as exc:
+        raise DevServerError(f"cannot prepare ejabberd's database {redacted(url)}: {exc}") from exc
+    except FileNotFoundError:
+        raise DevServerError(f"{PGSQL_SCHEMA} is missing: ejabberd's Debian package "
+                             f"installs it. {INSTALL_HINT}") from None
+
+
+def _read_cookie(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return None
 
 
 def _offers_starttls(port: int, domain: str) -> bool:
