@@ -36,7 +36,7 @@ from bots.app import Bot, create_bot
 from bots.config import Config
 from bots.connection import Session
 from bots.config import load as load_config
-from bots.devserver import BOT_USER, DevServer, Instance, generate_password
+from bots.devserver import BOT_USER, DevCluster, DevServer, Instance, generate_password
 from bots.plugin import Plugin
 from bots.scheduler import Clock, Scheduler
 from bots.services import Services
@@ -126,6 +126,8 @@ def _reap_orphans(base: Path) -> None:
     for state_dir in base.glob(f"{STATE_PREFIX}*"):
         owner = state_dir.name[len(STATE_PREFIX):].split("-", 1)[0]
         if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            for node_dir in DevCluster.node_dirs(state_dir):  # a cluster's nodes, if any
+                DevServer(node_dir).stop()
             DevServer(state_dir).stop()
             shutil.rmtree(state_dir, ignore_errors=True)
 
