@@ -20,7 +20,7 @@ from bots.adhoc import register_adhoc_commands
 from bots.builtins import Builtins
 from bots.config import Config
 from bots.consent import SCHEMA as CONSENT_SCHEMA
-from bots.connection import ComponentSession, OutboxSession, Session
+from bots.connection import ComponentSession, OutboxSession, Session, WorkerSession
 from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
 from bots.i18n import negotiate, render, translator
 from bots.invites import SCHEMA as INVITES_SCHEMA
@@ -101,7 +101,7 @@ class Bot:
         for name in ("xep_0030", "xep_0004", "xep_0050", "xep_0359"):
             self.register_plugin(name)
         outbox = config.values["outbox"]
-        stream = self if self.is_component else OutboxSession(
+        stream = self.worker if self.is_component else OutboxSession(
             config.get("xmpp", "jid"), config.get("xmpp", "password"),
             config.get("xmpp", "ca_file") or None)
         if stream is not self:  # someone who answers the outbox's own address is heard too
@@ -397,8 +397,9 @@ class ComponentBot(Bot, ComponentSession):
     def __init__(self, config: Config, plugins: list[Plugin], storage: Storage,
                  clock: Clock | None = None):
         host, port = server_address(config)
-        ComponentSession.__init__(self, config.get("xmpp", "jid"),
-                                  config.get("xmpp", "component_secret"), host, port)
+        domain, secret = config.get("xmpp", "jid"), config.get("xmpp", "component_secret")
+        self.worker = WorkerSession(domain, secret, host, port)  # the outbox sends on it
+        ComponentSession.__init__(self, domain, secret, host, port, answers=self.worker)
         self._init_bot(config, plugins, storage, clock)
 
 

@@ -97,6 +97,10 @@ SCHEMA: dict[str, list[Setting]] = {
         Setting("max_attempts", int, 5, "Sends of a message the server never confirms (it "
                 "closes the connection instead) before it ends failed, so the queue moves on; "
                 "`botschaft outbox failed` lists such messages.", check=_positive),
+        Setting("lease", int, 90, "Component mode with several workers: seconds a worker "
+                "holds the messages it is sending; those of a worker that died are sent by "
+                "another after this long. Longer than a batch takes to be confirmed.",
+                check=_positive),
     ],
     "retention": [
         Setting("outbox_days", int, 7, "Days a sent (done) or failed message stays in the "

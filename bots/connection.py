@@ -18,8 +18,9 @@ from pathlib import Path
 
 import slixmpp
 from slixmpp.plugins.xep_0198 import stanza as sm_stanza
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchXPath
+from slixmpp.xmlstream.matcher import MatcherId, MatchXPath
 
 log = logging.getLogger(__name__)
 
@@ -236,15 +237,21 @@ class OutboxSession(Resilient, slixmpp.ClientXMPP):
 class ComponentSession(Resilient, slixmpp.ComponentXMPP):
     """Component mode (XEP-0114): the bot is a whole subdomain (bot.example.com) and answers
     for every address in it; it accepts subscription requests itself. No stream management:
-    components do not negotiate it."""
+    components do not negotiate it.
+
+    Several workers may connect for one subdomain; ejabberd then hands each stanza for it to
+    any of them, so an answer to what one worker asked may reach another. What needs its
+    answer back (a ping) is therefore asked from the worker's own address (`answers`, a
+    WorkerSession) and awaited there."""
 
     role = "component mode"
 
     def __init__(self, domain: str, secret: str, host: str, port: int,
-                 reconnect_max: float = 60.0):
+                 reconnect_max: float = 60.0, answers: ComponentSession | None = None):
         slixmpp.ComponentXMPP.__init__(self, domain, secret, host, port)
         self.auto_authorize = True  # anyone may add the bot; it adds them back
         self.auto_subscribe = True
+        self.answers = answers or self  # where answers to this connection's pings arrive
         # slixmpp's keepalive pings without a sender, which ejabberd refuses from a component
         self._init_resilience(reconnect_max, keepalive=False)
 
@@ -257,16 +264,58 @@ class ComponentSession(Resilient, slixmpp.ComponentXMPP):
     def _keepalive(self) -> None:
         async def ping():
             try:
-                await self.plugin["xep_0199"].ping(jid=self.server_host_domain(),
-                                                   ifrom=self.boundjid, timeout=KEEPALIVE_TIMEOUT)
+                await self.ping_server(KEEPALIVE_TIMEOUT)
             except Exception:  # no answer: the connection is dead, so drop it and reconnect
                 log.warning("keepalive ping unanswered; dropping the connection")
                 self.disconnect(wait=0)
         asyncio.ensure_future(ping())
 
+    async def ping_server(self, timeout: float) -> None:
+        """Ping the server on this connection, the answer going to `answers`: it returns once
+        the server has taken everything sent here before it; IqTimeout or IqError if not."""
+        receiver = self.answers
+        iq = receiver.make_iq_get(ito=self.server_host_domain(), ifrom=receiver.boundjid)
+        iq.enable("ping")
+        answered = self.loop.create_future()
+        handler = f"ping answer {iq['id']}"
+
+        def arrived(answer) -> None:
+            if not answered.done():
+                answered.set_result(answer)
+        receiver.register_handler(Callback(handler, MatcherId(iq["id"]), arrived, once=True))
+        try:
+            self.send(iq)
+            try:
+                answer = await asyncio.wait_for(answered, timeout)
+            except TimeoutError:
+                raise IqTimeout(iq) from None
+        finally:
+            receiver.remove_handler(handler)
+        if answer["type"] == "error":
+            raise IqError(answer)
+
     def server_host_domain(self) -> str:
         """The server's own domain: the component's without its first label."""
         return self.boundjid.domain.partition(".")[2] or self.boundjid.domain
+
+
+class WorkerSession(ComponentSession):
+    """Component mode: a worker's own connection, as an address no other worker has
+    (w-1a2b3c4d.bot.example.com): what is sent here and asked from here gets its answers
+    here. The outbox sends on it, on behalf of the bot's address (ejabberd.yml lets the
+    component listener's connections do that: `check_from: false`), and confirms each batch
+    with a ping that only this worker can see answered."""
+
+    role = "worker connection"
+
+    def __init__(self, domain: str, secret: str, host: str, port: int,
+                 reconnect_max: float = 60.0):
+        super().__init__(f"w-{secrets.token_hex(4)}.{domain}", secret, host, port,
+                         reconnect_max)
+        self.bot_domain = domain
+
+    def server_host_domain(self) -> str:
+        return self.bot_domain.partition(".")[2] or self.bot_domain
 
 
 def _reason(reason) -> str:

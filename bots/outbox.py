@@ -43,8 +43,8 @@ sent again, so every row arrives at least once and at most one batch (a second's
 Several workers (processes on one component domain, PostgreSQL) share the outbox: a claim
 takes rows no other claim holds (`FOR UPDATE SKIP LOCKED`) and marks them with the worker's
 name and a lease. A worker whose connection ends sends its own in-flight rows again; those of a
-worker that died are taken over by another once their lease has run out (LEASE_SECONDS: longer
-than a batch waits for its ping), and sent again once.
+worker that died are taken over by another once their lease has run out (`[outbox] lease`:
+longer than a batch waits for its ping), and sent again once.
 Delivery from the server on to the person's devices is the server's: offline storage and its
 own stream management.
 """
@@ -75,7 +75,6 @@ ORIGIN_NAMESPACE = uuid.UUID("6f0c3c34-8d0b-4d57-9a3c-2f6e1b9c0b6e")
 SID = "urn:xmpp:sid:0"
 PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
 UNCONFIRMED = "the connection ended before the server confirmed it"
-LEASE_SECONDS = 90  # a claim's hold on its rows: a batch is confirmed or given back long before
 TAKEOVER_EVERY = 5  # seconds between looks for rows of workers whose lease ran out
 # Throttled recipients the claim leaves out in SQL, one parameter each (SQLite allows 32,766);
 # beyond that (a large rate × per_recipient) the claim skips them after reading.
@@ -212,7 +211,7 @@ class Outbox:
     stanzas that would leave the outbox session go out on `main` instead."""
 
     def __init__(self, stream, storage, rate: float = 500, per_recipient: float = 0.0,
-                 max_attempts: int = 5, batch: int = 500, main=None):
+                 max_attempts: int = 5, batch: int = 500, lease: int = 90, main=None):
         self.stream = stream
         self.storage = storage
         self.main = main or stream
@@ -220,6 +219,7 @@ class Outbox:
         self.limiter = RateLimiter(rate, per_recipient)
         self.max_attempts = max_attempts
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.lease = timedelta(seconds=lease)
         self._next_takeover = 0.0  # monotonic time of the next look for expired leases
         # at most about a second's worth per batch, so that marking rows done keeps pace
         self.batch = min(batch, max(1, int(rate))) if rate else batch
@@ -247,6 +247,8 @@ class Outbox:
             stream.add_filter("out_sync", self._numbered_as_planned)  # after xep_0198's own
         else:
             stream.add_event_handler("session_start", self._new_component_session)
+            if self.main is not stream:  # bounces come to the bot's address, at any worker
+                self.main.add_event_handler("message_error", self._refused)
 
     # --- life cycle ------------------------------------------------------------------------
     async def start(self, address: tuple[str | None, int | None] = (None, None)) -> None:
@@ -255,6 +257,7 @@ class Outbox:
         self._task = asyncio.create_task(self._run())
         if self.numbered:
             await self._prepare_resumption()
+        if self.stream is not self.main:
             await self.stream.start(*address)
 
     async def stop(self, timeout: float = 5.0) -> None:
@@ -272,10 +275,10 @@ class Outbox:
         while self._in_flight and self._online.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await self._flush_acks()
-        if self.numbered:
-            # Unacknowledged rows: leave the stream open on the server (no clean close), so
-            # that the next start resumes it and learns exactly what arrived.
-            await self.stream.stop(resumable=bool(self._in_flight))
+        if self.stream is not self.main:
+            # Client mode, unacknowledged rows: leave the stream open on the server (no clean
+            # close), so that the next start resumes it and learns exactly what arrived.
+            await self.stream.stop(resumable=self.numbered and bool(self._in_flight))
 
     @property
     def online(self) -> bool:
@@ -589,7 +592,7 @@ class Outbox:
                 changes = {OutboxMessage.state: SENT, OutboxMessage.sent_at: now,
                            OutboxMessage.attempts: OutboxMessage.attempts + 1,
                            OutboxMessage.claimed_by: self.worker,
-                           OutboxMessage.lease_until: now + timedelta(seconds=LEASE_SECONDS)}
+                           OutboxMessage.lease_until: now + self.lease}
                 if stream_id is not None:
                     changes[OutboxMessage.stream] = stream_id
                     changes[OutboxMessage.seq] = peewee.Case(OutboxMessage.id, [
@@ -636,7 +639,7 @@ class Outbox:
         return batch
 
     def _stanza(self, origin_id: str, recipient: str, body: str) -> slixmpp.Message:
-        sender = self.stream.boundjid if self.stream.is_component else None
+        sender = self.main.boundjid if self.stream.is_component else None
         safe = safe_body(body)  # rows written before enqueue checked bodies
         if safe != body:
             log.warning("outbox: message %s had text no stanza can carry; sent cleaned and, if "
@@ -663,8 +666,7 @@ class Outbox:
         """Without stream management (component mode): a ping to the server comes back only
         after the server has taken every stanza sent before it on this connection."""
         sent = dict(self._in_flight)
-        await self.stream.plugin["xep_0199"].ping(jid=self.stream.server_host_domain(),
-                                                  ifrom=self.stream.boundjid, timeout=30)
+        await self.stream.ping_server(timeout=30)
         for origin_id, entry in sent.items():
             if self._in_flight.pop(origin_id, None) is not None:
                 self._acked.append(entry.row)
