@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
+from bots import workers
 from bots.adhoc import register_adhoc_commands
 from bots.builtins import Builtins
 from bots.config import Config
@@ -141,6 +142,8 @@ class Bot:
     async def stop(self) -> None:
         if self._scheduler_task is not None:
             self._scheduler_task.cancel()
+            await _isolated(self.storage.run(workers.leave, self.outbox.worker),
+                            "leaving the list of workers")
         await self.outbox.stop()
         for plugin in self.plugins:
             await _isolated(plugin.stop(), f"stop of plugin {plugin.name!r}")
@@ -237,8 +240,13 @@ class Bot:
         return run
 
     async def _run_scheduler(self) -> None:
+        """Due work, and this process's report that it is up (bots.workers)."""
+        mode, next_report = self.config.get("xmpp", "mode"), 0.0
         while True:
             try:
+                if time.monotonic() >= next_report:
+                    await self.storage.run(workers.heartbeat, self.outbox.worker, mode)
+                    next_report = time.monotonic() + workers.HEARTBEAT_EVERY
                 await self.storage.run(self.scheduler.run_due)
             except Exception:
                 log.exception("the scheduler pass failed; trying again")
@@ -433,7 +441,7 @@ def server_address(config: Config) -> tuple[str | None, int | None]:
 def schemas(plugins: list[Plugin]) -> list[Schema]:
     """The tables of the core and of these plugins."""
     return [PEOPLE_SCHEMA, CONSENT_SCHEMA, SCHEDULER_SCHEMA, OUTBOX_SCHEMA, PRIVACY_SCHEMA,
-            INVITES_SCHEMA] + [
+            INVITES_SCHEMA, workers.SCHEMA] + [
         plugin.schema() for plugin in plugins if plugin.models]
 
 

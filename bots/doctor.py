@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from bots import config as configuration
-from bots import production_checks
+from bots import production_checks, workers
 from bots.app import schemas, server_address
 from bots.builtins import Builtins
 from bots.connection import ComponentSession, LoginFailed, Session
@@ -48,6 +48,8 @@ def diagnose(config_path: Path | None, production: bool = False) -> list[Result]
     if config.get("join", "listen") or (production and config.get("ejabberd", "api_url")):
         results.append(_check_admin_api(config))
     results.append(_check_database(config, report.plugins))
+    if results[-1][0]:
+        results.append(_running_workers(config))
     results.append(asyncio.run(_check_login(config)))
     if production:
         results += production_checks.diagnose(config, config_path)
@@ -74,6 +76,24 @@ def _check_database(config, plugins) -> Result:
                                   f"{'; '.join(missing)}. The plugin needs a migration that " \
                                   "adds them (migrations/NNNN_name.py with up(migrator, db))."
     return True, f"database ({storage.backend})", ""
+
+
+def _running_workers(config) -> Result:
+    """Which bot processes use this database now (bots.workers): information, not a check;
+    doctor runs before the first start too."""
+    storage = Storage(config.get("database", "url"))
+    try:
+        storage.check()
+        storage.bind([workers.SCHEMA])
+        running = workers.seen() if workers.Worker.table_exists() else []
+    finally:
+        storage.close()
+    if not running:
+        return True, "bot processes running: none seen (start one: botschaft run, or " \
+                     "systemctl start botschaft)", ""
+    names = ", ".join(f"{worker.name} ({worker.mode}, since "
+                      f"{worker.started_at:%Y-%m-%d %H:%M} UTC)" for worker in running)
+    return True, f"bot processes running: {len(running)}", names
 
 
 def _check_admin_api(config) -> Result:

@@ -189,7 +189,7 @@ class Storage:
     def migrate(self, schemas: list[Schema]) -> list[str]:
         """Bring every schema up to date; returns what was applied ("owner: migration")."""
         self.check()
-        self._bind(schemas)
+        self.bind(schemas)
         with self.one_at_a_time("botschaft.migrate"):
             return self._migrate(schemas)
 
@@ -211,7 +211,7 @@ class Storage:
 
     def pending(self, schemas: list[Schema]) -> list[str]:
         """Migrations not yet applied (for `botschaft doctor`)."""
-        self._bind(schemas)
+        self.bind(schemas)
         pending = []
         for schema in schemas:
             runner = self._runner(schema)
@@ -219,7 +219,7 @@ class Storage:
                 pending += [f"{schema.owner}: {m.name}" for m in runner.status() if not m.applied]
         return pending
 
-    def _bind(self, schemas: list[Schema]) -> None:
+    def bind(self, schemas: list[Schema]) -> None:
         """Give these models (and the models they refer to) this database: in this Storage's
         worker threads for good, in every other thread (the event loop, a CLI command) until
         another Storage binds them."""

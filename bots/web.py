@@ -30,6 +30,7 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 # None of the imports above imports twisted.internet.reactor; only start() does, after
 # install_reactor() has put Twisted on the asyncio loop.
 
+from bots import workers
 from bots.config import ConfigError, web_address
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ class Metrics:
                                 registry=self.registry)
         self.connected = Gauge("botschaft_connected", "1 while the XMPP session is up",
                                registry=self.registry)
+        self.workers = Gauge("botschaft_workers", "Bot processes on this database that "
+                             "reported in the last 90 s (this one included)",
+                             registry=self.registry)
 
 
 class WebServer:
@@ -352,3 +356,4 @@ async def refresh(bot) -> None:
     metrics.outbox_age.set(age)
     metrics.outbox_failed.set(failed)
     metrics.handler_failures.set(bot.dispatcher.failures)
+    metrics.workers.set(len(await bot.storage.run(workers.seen)))
