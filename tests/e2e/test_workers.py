@@ -1,7 +1,8 @@
-"""Several bot workers in component mode on one PostgreSQL database, through the real ejabberd:
-300 customers ask about their items while 2,100 lessons fall due, and one worker is killed
-(kill -9) in the middle. Every question is answered, and every lesson arrives, each under one
-origin-id, without a second copy of any lesson being made.
+"""Several bot workers in component mode on one PostgreSQL database, through a real two-node
+ejabberd cluster (its data in PostgreSQL too): 300 customers, half on each node, ask about their
+items while 2,100 lessons fall due, and one worker is killed (kill -9) in the middle. Every
+question is answered, and every lesson arrives, each under one origin-id, without a second copy
+of any lesson being made.
 
 A component connection has no acknowledgements (XEP-0114): a question ejabberd had already
 handed to the killed worker's socket is gone with it, as a person would see it, so a customer
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -24,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bots.app import schemas
+from bots.devserver import DevCluster
 from bots.storage import Storage
-from bots.testing import BOTSCHAFT, component_environment, services_over
+from bots.testing import BOTSCHAFT, TestServer, component_environment, new_state_dir, services_over
 from plugins.lessons import Lessons
 from plugins.lessons.classroom import JOB
 from plugins.lessons.course import load_courses
@@ -33,6 +36,7 @@ from plugins.lessons.models import Course, Delivery, Subscription
 from plugins.status import Status
 from bots.scheduler import Schedule
 from bots.outbox import DONE, OutboxMessage
+from tests.fresh_databases import fresh_postgres_database
 
 CUSTOMERS, COURSES, WORKERS, QUESTIONS = 300, 7, 3, 3  # 2,100 lessons, 900 questions
 SPREAD = 8  # seconds over which the lessons fall due
@@ -135,11 +139,24 @@ class Customer:
             self.answers += 1
 
 
-@pytest.mark.timeout(420)
+@pytest.fixture
+def pair():
+    """Two ejabberd nodes in one cluster, their data in a PostgreSQL database of their own."""
+    with fresh_postgres_database("ejabberd") as url:
+        cluster = DevCluster(new_state_dir(), 2, sql=url)
+        try:
+            yield [TestServer(node, instance) for node, instance in zip(cluster.nodes,
+                                                                         cluster.start())]
+        finally:
+            cluster.stop()
+            shutil.rmtree(cluster.state_dir, ignore_errors=True)
+
+
+@pytest.mark.timeout(480)
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_three_workers_answer_everyone_and_deliver_every_lesson_through_a_kill_9(
-        database_url, xmpp_server, tmp_path):
-    instance = xmpp_server.instance
+        database_url, pair, tmp_path):
+    instance = pair[0].instance
     api = instance.api()
     passwords = {f"w{number}-{os.getpid()}": os.urandom(9).hex() for number in range(CUSTOMERS)}
     for user, password in passwords.items():
@@ -152,18 +169,21 @@ async def test_three_workers_answer_everyone_and_deliver_every_lesson_through_a_
                                                 encoding="utf-8")
     refs = fill(database_url, folder, jids)
 
-    environ = component_environment(instance, database_url, WEB_LISTEN="", OUTBOX_LEASE="10",
-                                    PLUGINS_LESSONS_COURSES=str(folder), BOT_LANGUAGE="en")
-    workers = [subprocess.Popen([BOTSCHAFT, "run"], env=environ, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for _worker in range(WORKERS)]
+    # the first worker on node 1, the others on node 2; the first is the one killed
+    workers = [subprocess.Popen(
+        [BOTSCHAFT, "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=component_environment(pair[min(number, 1)].instance, database_url, WEB_LISTEN="",
+                                  OUTBOX_LEASE="10", PLUGINS_LESSONS_COURSES=str(folder),
+                                  BOT_LANGUAGE="en")) for number in range(WORKERS)]
     clients, customers = [], []
     try:
         logins = asyncio.Semaphore(50)
 
-        async def login(jid: str):
-            async with logins:
-                return await xmpp_server.login(jid, passwords[jid.split("@")[0]], timeout=60)
-        clients = await asyncio.gather(*(login(jid) for jid in jids))
+        async def login(number: int, jid: str):
+            async with logins:  # half of the customers on each node
+                return await pair[number % 2].login(jid, passwords[jid.split("@")[0]],
+                                                    timeout=60)
+        clients = await asyncio.gather(*(login(number, jid) for number, jid in enumerate(jids)))
         bot = f"bot.{instance.domain}"
         customers = [Customer(client, bot, ref) for client, ref in zip(clients, refs)]
         asking = asyncio.gather(*(customer.ask_all(QUESTIONS) for customer in customers))
