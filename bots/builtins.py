@@ -1,23 +1,22 @@
-"""The commands every bot has, whatever plugins it runs: `help`, `language`, and `invite` for
-staff."""
+"""The commands every bot has, whatever plugins it runs: `help`, `language`, `privacy`,
+`withdraw` and `forget` (bots/privacy_chat.py), and `invite` for staff."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from bots.dispatch import no_such_command
-from bots.i18n import LANGUAGES, format_moment, render, translator
+from bots.i18n import LANGUAGE_NAMES, LANGUAGES, format_moment, render, translator
 from bots.invites import InvitationError
 from bots.plugin import Plugin, command
+from bots.privacy_chat import PrivacyCommands
 
 _ = translator(__name__)
 
-LANGUAGE_NAMES = {"de": _("German"), "en": _("English")}
 
-
-class Builtins(Plugin):
+class Builtins(PrivacyCommands, Plugin):
     name = "core"
-    description = "help, language and invitations"
+    description = "help, language, privacy and invitations"
 
     def __init__(self, people=None, dispatcher=None):
         super().__init__()

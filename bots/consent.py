@@ -3,7 +3,10 @@
 Plugins ask before they start messaging someone by themselves (status pushes, daily lessons,
 the WhatsApp bridge). A consent row names the purpose ("status.notify") and the version of the
 text the person was shown, so it can be proven later which words they agreed to. Withdrawing
-keeps the row (with the time) as the record, and takes effect at once.
+keeps the row (with the time, and the channel when the person withdrew it themselves) as the
+record, and takes effect at once. A person who withdraws in chat (`withdraw N`, see
+bots/privacy_chat.py) does so through the core: the plugin whose purpose it is hears of it as
+the event WITHDRAWN (Plugin.on_event, with `jid` and `purpose`) and stops what it allowed.
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ class Consent(peewee.Model):
     channel = peewee.CharField(max_length=32, default="xmpp")
     given_at = peewee.DateTimeField(default=_utcnow)
     withdrawn_at = peewee.DateTimeField(null=True)
+    withdrawn_via = peewee.CharField(max_length=32, null=True)  # None: not by the person
 
     class Meta:
         table_name = "bots_consent"
         indexes = ((("jid", "purpose"), False),)
 
 
-SCHEMA = Schema("consent", (Consent,))
+SCHEMA = Schema("consent", (Consent,), "bots.migrations.consent")
+WITHDRAWN = "consent.withdrawn"  # the event (Services.emit) of a withdrawal in chat
 
 
 def give(jid: str, purpose: str, text_version: str, channel: str = "xmpp") -> None:
@@ -42,9 +47,10 @@ def give(jid: str, purpose: str, text_version: str, channel: str = "xmpp") -> No
         Consent.create(jid=jid, purpose=purpose, text_version=text_version, channel=channel)
 
 
-def withdraw(jid: str, purpose: str) -> bool:
-    """End the consent now; returns False when there was none."""
-    return Consent.update(withdrawn_at=_utcnow()).where(
+def withdraw(jid: str, purpose: str, channel: str | None = None) -> bool:
+    """End the consent now; returns False when there was none. `channel`: where the person
+    withdrew it themselves (None when staff or the program ended it, e.g. a room destroyed)."""
+    return Consent.update(withdrawn_at=_utcnow(), withdrawn_via=channel).where(
         (Consent.jid == jid) & (Consent.purpose == purpose)
         & Consent.withdrawn_at.is_null()).execute() > 0
 
@@ -71,9 +77,18 @@ def given_among(jids: list[str], purpose: str) -> set[str]:
         & Consent.withdrawn_at.is_null()).tuples()}
 
 
+def rows_of(jid: str) -> list[Consent]:
+    """Every consent row of a person, oldest first: a row's place in this list stays the same
+    until they are erased (rows are never deleted before), so people may refer to it by its
+    number (`withdraw 2`)."""
+    return list(Consent.select().where(Consent.jid == jid).order_by(Consent.given_at,
+                                                                     Consent.id))
+
+
 def records_of(jid: str) -> list[dict]:
     """Every consent row of a person, for the privacy export."""
     return [{"purpose": row.purpose, "text_version": row.text_version, "channel": row.channel,
              "given_at": row.given_at.isoformat(),
-             "withdrawn_at": row.withdrawn_at.isoformat() if row.withdrawn_at else None}
-            for row in Consent.select().where(Consent.jid == jid).order_by(Consent.given_at)]
+             "withdrawn_at": row.withdrawn_at.isoformat() if row.withdrawn_at else None,
+             "withdrawn_via": row.withdrawn_via}
+            for row in rows_of(jid)]

@@ -152,3 +152,7 @@ class TextError(ValueError):
 
     def text(self, language: str) -> str:
         return render(self.message, language, **self.values)
+
+
+_ = translator(__name__)
+LANGUAGE_NAMES = {"de": _("German"), "en": _("English")}  # in the reader's language

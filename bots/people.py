@@ -106,6 +106,11 @@ class People:
         await self.storage.run(save)
         self._remember(jid, language)
 
+    def forget(self, jid: str) -> None:
+        """Drop what is cached about a person whose data this process just erased (others
+        notice the erasure record within ERASURE_CHECK_INTERVAL)."""
+        self._languages.pop(jid, None)
+
     async def _own_language(self, jid: str) -> str | None:
         await self._forget_erased()
         if jid in self._languages:

@@ -145,6 +145,18 @@ class Plugin:
         (`botschaft privacy erase`)."""
         return 0
 
+    def describe_personal_data(self, data: dict, language: str) -> list[str] | None:
+        """What `personal_data` returned (`data`, never empty), as a few short lines the person
+        reads in `privacy` ("2 items linked to you: …"). None: the core counts the entries."""
+        return None
+
+    def describe_purpose(self, purpose: str, language: str) -> str | None:
+        """One of this plugin's consent purposes in words a person understands ("daily
+        lessons of the course Deutsch im Alltag"), for `privacy`; None when it is not this
+        plugin's. A person who withdraws it in chat is told to plugins as the event
+        `bots.consent.WITHDRAWN` (`jid`, `purpose`): stop then what it allowed."""
+        return None
+
     # --- extensions ------------------------------------------------------------------------
     def cli(self) -> click.Group | None:
         """A click group added to `botschaft` as `botschaft <plugin name> …`."""

@@ -13,13 +13,14 @@ import functools
 from importlib.resources import files
 from pathlib import Path
 
-from bots.i18n import plural_translator, translator
+from bots import consent
+from bots.i18n import plural_translator, render, translator
 from bots.invites import InvitationAction
 from bots.plugin import Plugin, command
-from plugins.lessons.classroom import (JOB, STATE_ANSWERS, Classroom, LessonsError, Subscribed,
-                                       wall_clock)
+from plugins.lessons.classroom import (JOB, PURPOSE_PREFIX, STATE_ANSWERS, Classroom,
+                                       LessonsError, Subscribed, wall_clock)
 from plugins.lessons.course import load_courses
-from plugins.lessons.models import ACTIVE, FINISHED, MODELS, PAUSED, STOPPED, Lesson
+from plugins.lessons.models import ACTIVE, FINISHED, MODELS, PAUSED, STOPPED, Course, Lesson
 from plugins.lessons.moments import clock_time, day_and_time
 
 _ = translator(__name__)
@@ -30,6 +31,11 @@ COURSE, AT, ZONE = _("course"), _("time"), _("time zone")  # what learners read 
 LEARNING = (ACTIVE, PAUSED, FINISHED)  # where the lessons had can be read again
 STATE_NAMES = {ACTIVE: _("subscribed"), PAUSED: _("paused"), FINISHED: _("finished"),
                STOPPED: _("stopped")}
+# what `privacy` says of a learner's data and consent
+COURSE_DATA = _("course {course} ({state}): {lessons}, {answers}")
+LESSONS_RECEIVED = _n("{count} lesson received", "{count} lessons received")
+QUIZ_ANSWERS = _n("{count} quiz answer", "{count} quiz answers")
+DAILY_LESSONS = _("daily lessons of the course {course}")
 
 
 def explained(handler):
@@ -232,6 +238,30 @@ class Lessons(Plugin):
     def personal_data(self, jid: str) -> dict:
         from plugins.lessons.stats import personal_data
         return personal_data(jid)
+
+    def describe_personal_data(self, data: dict, language: str) -> list[str]:
+        titles = dict(Course.select(Course.slug, Course.title).tuples())
+        return [render(COURSE_DATA, language,
+                       course=titles.get(subscription["course"], subscription["course"]),
+                       state=render(STATE_NAMES[subscription["state"]], language),
+                       lessons=render(LESSONS_RECEIVED, language,
+                                      count=len(subscription["lessons_received"])),
+                       answers=render(QUIZ_ANSWERS, language,
+                                      count=len(subscription["quiz_answers"])))
+                for subscription in data["subscriptions"]]
+
+    def describe_purpose(self, purpose: str, language: str) -> str | None:
+        if not purpose.startswith(PURPOSE_PREFIX):
+            return None
+        slug = purpose.removeprefix(PURPOSE_PREFIX)
+        course = Course.get_or_none(Course.slug == slug)
+        return render(DAILY_LESSONS, language, course=course.title if course else slug)
+
+    def on_event(self, bot, event: str, data: dict) -> None:
+        """A learner withdrew their consent to a course in chat: the course ends for them."""
+        if event == consent.WITHDRAWN and data["purpose"].startswith(PURPOSE_PREFIX):
+            (self.classroom or self.make_classroom(bot)).consent_withdrawn(data["jid"],
+                                                                           data["purpose"])
 
     def erase_person(self, jid: str) -> int:
         from plugins.lessons.stats import erase_person

@@ -96,8 +96,11 @@ class ImportResult:
     retired: int
 
 
+PURPOSE_PREFIX = "lessons.daily:"  # the consent to a course's daily lessons: + its slug
+
+
 def purpose(course: Course) -> str:
-    return f"lessons.daily:{course.slug}"
+    return f"{PURPOSE_PREFIX}{course.slug}"
 
 
 def quiz_of(lesson: Lesson) -> Quiz | None:
@@ -296,6 +299,14 @@ class Classroom:
             consent.withdraw(subscription.jid, purpose(subscription.course))
             self.bot.emit("lessons.stopped", jid=subscription.jid,
                           course=subscription.course.slug)
+
+    def consent_withdrawn(self, jid: str, withdrawn: str) -> None:
+        """The learner withdrew their consent to a course's lessons (`withdraw N` in chat):
+        the subscription ends as with `stop`, so the next lesson is not sent."""
+        slug = withdrawn.removeprefix(PURPOSE_PREFIX)
+        for subscription in self.subscriptions_of(jid):
+            if subscription.course.slug == slug:
+                self.stop(subscription)
 
     # --- lessons ---------------------------------------------------------------------------
     def next_text(self, subscription: Subscription, language: str) -> str:

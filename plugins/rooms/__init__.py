@@ -14,11 +14,12 @@ import functools
 import logging
 import threading
 
+from bots import consent
 from bots.i18n import LANGUAGES, plural_translator, render, translator
 from bots.invites import InvitationAction, InvitationError
 from bots.plugin import Plugin, command, job
 from plugins.rooms.models import ACTIVE, JOINED, MODELS, Member, Room, utcnow
-from plugins.rooms.service import RoomBook, RoomsError, Settings
+from plugins.rooms.service import PURPOSE_PREFIX, RoomBook, RoomsError, Settings
 
 _ = translator(__name__)
 _n = plural_translator(__name__)
@@ -27,6 +28,11 @@ log = logging.getLogger(__name__)
 ROOM, TEXT, ADDRESS = _("room"), _("text"), _("address")
 JOIN_WAIT = 30  # seconds the bot waits to be in a room
 STATE_NAMES = {"invited": _("not joined yet"), "joined": _("joined"), "left": _("left again")}
+# what `privacy` says of a person's rooms and consent
+ROOM_DATA = _("group chat \"{name}\" ({state})")
+TRAINER_OF = _n("trainer of {count} group chat: {rooms}",
+                "trainer of {count} group chats: {rooms}")
+MEMBERSHIP = _("membership in the group chat \"{name}\"")
 # The staff command's sub-words: the English ones name the actions in the code, a language's
 # own are accepted from everyone and shown in its help (`raum liste`).
 ACTION_WORDS = _("list|members|add|remove|announce")
@@ -256,9 +262,14 @@ class Rooms(Plugin):
             log.info("%d archived room(s) destroyed", destroyed)
 
     def on_event(self, bot, event: str, data: dict) -> None:
-        """Membership follows the course: a subscriber is asked in, who stops is out."""
+        """Membership follows the course: a subscriber is asked in, who stops is out. Who
+        withdraws their consent to a room in chat leaves it, as with `leave`."""
         if event in ("lessons.subscribed", "lessons.stopped"):
             self.make_book(bot).on_course_event(event, data["jid"], data["course"])
+        elif event == consent.WITHDRAWN and data["purpose"].startswith(PURPOSE_PREFIX):
+            slug = data["purpose"].removeprefix(PURPOSE_PREFIX)
+            if Room.get_or_none(Room.slug == slug):
+                self.make_book(bot).leave(data["jid"], slug)
 
     def cli(self):
         from plugins.rooms.cli import rooms_cli
@@ -283,6 +294,24 @@ class Rooms(Plugin):
 
     def personal_data(self, jid: str) -> dict:
         return self.make_book(self.bot).personal_data(jid)
+
+    def describe_personal_data(self, data: dict, language: str) -> list[str]:
+        lines = [render(ROOM_DATA, language, name=room["name"],
+                        state=render(STATE_NAMES[room["state"]], language))
+                 for room in data["rooms"]]
+        if data["trainer_of"]:
+            names = [name for (name,) in Room.select(Room.name).where(
+                Room.slug.in_(data["trainer_of"])).order_by(Room.name).tuples()]
+            lines.append(render(TRAINER_OF, language, count=len(names),
+                                rooms=", ".join(names)))
+        return lines
+
+    def describe_purpose(self, purpose: str, language: str) -> str | None:
+        if not purpose.startswith(PURPOSE_PREFIX):
+            return None
+        room = Room.get_or_none(Room.slug == purpose.removeprefix(PURPOSE_PREFIX))
+        return render(MEMBERSHIP, language,
+                      name=room.name if room else purpose.removeprefix(PURPOSE_PREFIX))
 
     def erase_person(self, jid: str) -> int:
         return self.make_book(self.bot).erase_person(jid)

@@ -409,6 +409,9 @@ class RoomBook:
         return deleted + Room.update(trainer=None).where(Room.trainer == jid).execute()
 
 
+PURPOSE_PREFIX = "rooms."  # the consent to a room's membership: + its slug
+
+
 def purpose(room: Room) -> str:
-    return f"rooms.{room.slug}"
+    return f"{PURPOSE_PREFIX}{room.slug}"
 

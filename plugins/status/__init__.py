@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 
 from bots import consent
-from bots.i18n import format_moment, plural_translator, translator
+from bots.i18n import format_moment, plural_translator, render, translator
 from bots.invites import InvitationAction
 from bots.plugin import Plugin, command, job
 from plugins.status import service
@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 NOTIFY_TEXT_VERSION = "status.notify.1"  # the wording of the `notify on` answer
 REFERENCE = _("reference")
 TOLD = _n("{count} person was told.", "{count} people were told.")
+# what `privacy` says of a customer's data and consent
+LINKED_ITEMS = _n("{count} item linked to you: {items}", "{count} items linked to you: {items}")
+FAILED_CLAIMS = _n("{count} failed attempt to link an item (kept {minutes} minutes, against "
+                   "guessing)", "{count} failed attempts to link an item (kept {minutes} "
+                   "minutes, against guessing)")
+NOTIFICATIONS = _("messages when the status of your items changes")
 CLEARED = _n("{count} failed attempt was cleared.", "{count} failed attempts were cleared.")
 class Status(Plugin):
     name = "status"
@@ -245,6 +251,23 @@ class Status(Plugin):
 
     def personal_data(self, jid: str) -> dict:
         return service.personal_data(jid)
+
+    def describe_personal_data(self, data: dict, language: str) -> list[str]:
+        lines = []
+        items = [f"{self.kinds[claimed['kind']].label[language]} {claimed['ref']}"
+                 if claimed["kind"] in self.kinds else claimed["ref"]
+                 for claimed in data["claimed_items"]]
+        if items:
+            lines.append(render(LINKED_ITEMS, language, count=len(items),
+                                items=", ".join(items)))
+        if data["failed_claims"]:
+            lines.append(render(FAILED_CLAIMS, language, count=len(data["failed_claims"]),
+                                minutes=self.config["claim_window_minutes"]))
+        return lines
+
+    def describe_purpose(self, purpose: str, language: str) -> str | None:
+        """Pushes ask for the consent when a change is told: a withdrawn one gets none."""
+        return render(NOTIFICATIONS, language) if purpose == NOTIFY_PURPOSE else None
 
     def erase_person(self, jid: str) -> int:
         return service.erase_person(jid)

@@ -43,7 +43,8 @@ async def test_the_commands_are_listed_for_gui_clients_as_far_as_the_asker_may_r
     assert {"help", "language", "hours", "set"} <= set(listed)
     assert listed["set"] == "set: set a car's status"
     customer = await chat_client()
-    assert set(await listed_commands(customer, garage)) == {"help", "language", "hours"}
+    assert set(await listed_commands(customer, garage)) == {"help", "language", "hours",
+                                                            "privacy", "withdraw", "forget"}
 
 
 async def test_a_command_without_arguments_answers_at_once(garage, chat_client):

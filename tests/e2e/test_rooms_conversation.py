@@ -20,9 +20,9 @@ from plugins.rooms import Rooms
 # the argument labels usage lines show: the rooms plugin's, and in `help` the core's and the
 # lessons plugin's
 LABELS = {"en": {"room", "text", "address", "address or text", "your text", "command", "what",
-                 "course", "time", "time zone"},
+                 "course", "time", "time zone", "number", "me"},
           "de": {"Raum", "Text", "Adresse", "Adresse oder Text", "Ihr Text", "Befehl", "was",
-                 "Kurs", "Uhrzeit", "Zeitzone"}}
+                 "Kurs", "Uhrzeit", "Zeitzone", "Nummer", "mich"}}
 # words that would betray an English text left in a German answer
 ENGLISH = {"the", "is", "are", "you", "your", "to", "of", "not", "no", "now", "already",
            "write", "join", "leave", "reply", "room", "rooms", "list", "members", "member",

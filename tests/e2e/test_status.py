@@ -267,9 +267,9 @@ async def test_the_same_status_and_note_again_tells_nobody_until_staff_resend_it
 
 # --- no technical token a customer or staff member reads ------------------------------------
 LABELS = {"en": {"reference", "code", "status", "note", "kind", "address", "command",
-                 "language", "what"},
+                 "language", "what", "number", "me"},
           "de": {"Auftragsnummer", "Code", "Status", "Hinweis", "Art", "Adresse", "Befehl",
-                 "Sprache", "was"}}
+                 "Sprache", "was", "Nummer", "mich"}}
 ENGLISH = {"the", "is", "are", "your", "you", "write", "already", "told", "people",
            "linked", "notifications", "reference", "item", "items", "missing", "changed",
            "created", "claim", "notify", "set", "create", "unlock", "resend", "help", "open",

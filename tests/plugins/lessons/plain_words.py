@@ -8,8 +8,8 @@ from typing import Iterable
 
 from bots import testing
 
-LABELS = {"en": {"course", "time", "time zone", "command"},
-          "de": {"Kurs", "Uhrzeit", "Zeitzone", "Befehl"}}
+LABELS = {"en": {"course", "time", "time zone", "command", "number", "me"},
+          "de": {"Kurs", "Uhrzeit", "Zeitzone", "Befehl", "Nummer", "mich"}}
 ENGLISH = {"lesson", "lessons", "course", "courses", "subscribe", "next", "again", "progress",
            "resume", "timezone", "right", "answer", "today", "tomorrow", "the", "your", "you",
            "of", "at", "on", "is", "and", "to"}

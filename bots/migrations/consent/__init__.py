@@ -1,0 +1,1 @@
+"""Migrations of the consent table (bots/consent.py)."""
