@@ -21,7 +21,7 @@ import slixmpp
 from slixmpp.jid import InvalidJID
 
 from bots import consent
-from bots.i18n import Text, TextError, render, translator
+from bots.i18n import Text, TextError, translator
 from bots.invites import InvitationError
 from bots.services import Services
 from bots.stanza_text import without_forbidden_characters
