@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from bots.cli import main
 from bots.devserver import DevCluster, DevServer, DevServerError
 from bots.testing import TestServer, new_state_dir
+from tests.conftest import eventually
 from tests.fresh_databases import fresh_postgres_database
 
 
@@ -79,6 +80,11 @@ async def test_people_on_both_nodes_talk_and_go_on_when_node_2_stops(cluster):
     customer = await node_a.login(customer_jid, customer_password)
     bot = await node_b.login(bot_jid, bot_password)
     try:
+        # node 1 learns of the bot's session and presence on node 2 a moment later; a message
+        # sent before goes to offline storage, as for anyone offline
+        api = node_a.instance.api()
+        await eventually(lambda: api.call("get_presence", user="bot", host=node_a.domain)[
+            "show"] != "unavailable", timeout=20)
         customer.say(bot_jid, "Ist mein Auto fertig?")
         assert (await bot.next_message(customer_jid))["body"] == "Ist mein Auto fertig?"
         bot.say(customer_jid, "Ja, seit 10 Uhr.")
