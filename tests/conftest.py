@@ -120,6 +120,21 @@ POSTGRES_URL = os.environ.get("BOTSCHAFT_TEST_POSTGRES_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def postgres_admin():
+    """A connection to the test PostgreSQL (autocommit), for making and dropping databases and
+    schemas. Skipped, with the reason, only where none runs; under CI (CI=true) that fails
+    instead, so a green run means PostgreSQL was tested."""
+    try:
+        import psycopg
+        return psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except Exception as exc:  # no server, no psycopg: say so
+        reason = (f"no PostgreSQL at {redacted(POSTGRES_URL)} ({exc}); set "
+                  "BOTSCHAFT_TEST_POSTGRES_URL")
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(reason, pytrace=False)  # no traceback: the driver's frames hold the URL
+        pytest.skip(reason)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """A fresh, empty database on SQLite and on the machine's real PostgreSQL (its own schema,
@@ -128,15 +143,7 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    try:
-        import psycopg
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # no server, no psycopg: say so
-        reason = (f"no PostgreSQL at {redacted(POSTGRES_URL)} ({exc}); set "
-                  "BOTSCHAFT_TEST_POSTGRES_URL")
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(reason, pytrace=False)  # no traceback: the driver's frames hold the URL
-        pytest.skip(reason)
+    admin = postgres_admin()
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin.execute(f"CREATE SCHEMA {schema}")
     try:

@@ -5,29 +5,17 @@ would not do. Like that fixture: skipped where no PostgreSQL runs, failed instea
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from urllib.parse import urlsplit
 
-import pytest
-
-from bots.storage import redacted
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, postgres_admin
 
 
 @contextlib.contextmanager
 def fresh_postgres_database(prefix: str = "test"):
     """Yields the URL of a new, empty database on the test server; dropped afterwards (also
     while something still holds a connection to it)."""
-    try:
-        import psycopg
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # no server, no psycopg: say so
-        reason = (f"no PostgreSQL at {redacted(POSTGRES_URL)} ({exc}); set "
-                  "BOTSCHAFT_TEST_POSTGRES_URL")
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+    admin = postgres_admin()
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin.execute(f"CREATE DATABASE {name}")
     try:
