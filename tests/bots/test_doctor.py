@@ -5,6 +5,8 @@ registration open to strangers, secrets others can read."""
 
 from __future__ import annotations
 
+import secrets
+
 import datetime
 import re
 import shutil
@@ -131,7 +133,8 @@ def test_a_secret_file_others_can_read_fails_and_a_private_one_passes(xmpp_serve
 
 def test_a_config_file_with_secrets_in_it_must_be_private(tmp_path):
     config_file = tmp_path / "botschaft.toml"
-    config_file.write_text('[xmpp]\njid = "bot@localhost"\npassword = "s3cret"\n')
+    password = secrets.token_urlsafe(12)  # any password: what matters is who may read the file
+    config_file.write_text(f'[xmpp]\njid = "bot@localhost"\npassword = "{password}"\n')
     config_file.chmod(0o640)
     [(ok, what, fix)] = check_secret_files(load(config_file, environ={}), config_file)
     assert not ok and what == f"secret file {config_file} (the configuration, which holds " \
