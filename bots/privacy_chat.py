@@ -48,7 +48,7 @@ SENT_MESSAGES = _n("{count} message I sent you (deleted after a set number of da
                    "{count} messages I sent you (deleted after a set number of days)")
 ENTRIES = _n("{part}: {count} entry", "{part}: {count} entries")
 AGREED = _("What you agreed to:")
-CONSENT_LINE = _("{number}. {what} — since {date}, wording {version}. To withdraw: "
+CONSENT_LINE = _("{number}. {what} — since {date} (text version {version}). To withdraw: "
                  "withdraw {number}")
 WITHDRAWN_KEPT = _n("(Kept as a record: {count} consent you withdrew.)",
                     "(Kept as a record: {count} consents you withdrew.)")
@@ -125,11 +125,17 @@ def overview(jid: str, plugins: list[Plugin], language: str, timezone: str) -> s
         lines += [render(CONSENT_LINE, language, number=number,
                          what=purpose_in_words(row.purpose, plugins, language),
                          date=_day(row.given_at, language, timezone),
-                         version=row.text_version) for number, row in standing]
+                         version=wording_number(row.text_version))
+                  for number, row in standing]
     if len(rows) > len(standing):
         lines.append(render(WITHDRAWN_KEPT, language, count=len(rows) - len(standing)))
     lines.append(render(TO_FORGET, language))
     return "\n".join(lines)
+
+
+def wording_number(text_version: str) -> str:
+    """"lessons.subscribe.2" as a person reads it: "2" (the program's name stays inside)."""
+    return text_version.rsplit(".", 1)[-1]
 
 
 def stored_lines(data: dict, plugins: list[Plugin], language: str, timezone: str) -> list[str]:

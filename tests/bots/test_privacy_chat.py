@@ -65,10 +65,10 @@ async def test_privacy_shows_the_data_and_consents_in_words_and_withdrawing_stop
     assert "• course Deutsch im Alltag (subscribed): 0 lessons received, 0 quiz answers" in shown
     assert "• 1 item linked to you: Vehicle 4711" in shown
     assert re.search(r"\n1\. messages when the status of your items changes — since "
-                     r"\d\d/\d\d/\d{4}, wording status\.claim\.1\. To withdraw: "
+                     r"\d\d/\d\d/\d{4} \(text version 1\)\. To withdraw: "
                      r"withdraw 1\n", shown)
     assert re.search(r"\n2\. daily lessons of the course Deutsch im Alltag — since "
-                     r"\d\d/\d\d/\d{4}, wording lessons\.subscribe\.2\. To withdraw: "
+                     r"\d\d/\d\d/\d{4} \(text version 2\)\. To withdraw: "
                      r"withdraw 2\n", shown)
     assert shown.endswith("To delete everything I store about you: forget me")
     assert anna.boundjid.bare not in shown and "deutsch-alltag" not in shown  # no ids
@@ -81,7 +81,7 @@ async def test_privacy_shows_the_data_and_consents_in_words_and_withdrawing_stop
     assert shown.startswith("Was ich über Sie speichere:\n• Ihre Sprache: Deutsch")
     assert "\n1. " not in shown  # withdrawn: no longer listed, and its number stays its own
     assert re.search(r"\n2\. tägliche Lektionen des Kurses Deutsch im Alltag — seit "
-                     r"\d\d\.\d\d\.\d\d, Fassung lessons\.subscribe\.2\. Widerrufen: "
+                     r"\d\d\.\d\d\.\d\d \(Textfassung 2\)\. Widerrufen: "
                      r"widerrufen 2\n", shown)
     assert "(Als Nachweis aufbewahrt: 1 Einwilligung, die Sie widerrufen haben.)" in shown
     assert technical_tokens(shown, "de", english={"withdraw", "course", "consent", "item"}) == []
