@@ -52,6 +52,7 @@ WRITE_DIRECTLY = _("Please write to me directly from your own address, not throu
                    "there I cannot tell who you are.")
 DIRECT_INVITATION = "jabber:x:conference"  # XEP-0249's feature
 DISCO_WAIT = 5  # seconds an app has to say what it understands
+APPS_REMEMBERED = 10_000  # apps whose features the bot keeps (then it forgets them all)
 PLUGIN_JOB_KEY = "plugin"  # a plugin's own @job has one schedule row under this key
 SCHEDULER_INTERVAL = 1.0  # seconds between looks for due work
 FAILURE_REPORT_INTERVAL = 900  # seconds: at most one message to the admins per failing command
@@ -99,6 +100,7 @@ class Bot:
         self.room_budget = AnswerBudget()
         self.joined_rooms: set[str] = set()  # bare JIDs of the rooms the bot is in
         self._strays_logged: set[str] = set()
+        self._app_features: dict[str, asyncio.Future] = {}  # full JID → its features, asked
         for name in ("xep_0030", "xep_0004", "xep_0050", "xep_0359"):
             self.register_plugin(name)
         outbox = config.values["outbox"]
@@ -200,14 +202,31 @@ class Bot:
 
     async def _takes_direct_invitations(self, jid: slixmpp.JID) -> bool:
         """Whether the app at `jid` lists XEP-0249 in its features; an app that does not
-        answer is given the invitation every group-chat app knows."""
+        answer is given the invitation every group-chat app knows. Each app (full JID) is
+        asked once: someone accepting forty invitations at once is one query, not forty
+        (every reply the bot waits for is matched against each incoming stanza)."""
+        asked = self._app_features.get(jid.full)
+        if asked is None:
+            if len(self._app_features) >= APPS_REMEMBERED:
+                self._app_features.clear()
+            asked = self._app_features[jid.full] = asyncio.ensure_future(self._features_of(jid))
+        features = await asyncio.shield(asked)
+        if features is None:  # no answer in time: ask again next time
+            self._app_features.pop(jid.full, None)
+            return False
+        return DIRECT_INVITATION in features
+
+    async def _features_of(self, jid: slixmpp.JID) -> set[str] | None:
+        """The features the app at `jid` lists (none if it refuses to say); None: no answer."""
         try:
             info = await self.plugin["xep_0030"].get_info(
                 jid=jid, ifrom=self.boundjid if self.is_component else None,
                 timeout=DISCO_WAIT)
-        except (IqError, IqTimeout):
-            return False
-        return DIRECT_INVITATION in info["disco_info"]["features"]
+        except IqError:
+            return set()
+        except IqTimeout:
+            return None
+        return set(info["disco_info"]["features"])
 
     # --- due work --------------------------------------------------------------------------
     def _plan_plugin_jobs(self) -> None:

@@ -10,6 +10,8 @@ import uuid
 import pytest
 from slixmpp import JID
 from slixmpp.exceptions import PresenceError
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from bots.testing import join_settings
 from plugins.lessons import Lessons
@@ -68,6 +70,10 @@ async def test_a_course_room_from_invitation_to_destruction(make_bot, chat_clien
     # joining brings the invitation to enter: direct (XEP-0249) for Anna's app, which lists
     # it; mediated by the room (XEP-0045) for Bert's, which does not
     anna.register_plugin("xep_0249")
+    disco_queries = []
+    anna.register_handler(Callback("count disco#info", MatchXPath(
+        "{jabber:client}iq[@type='get']/{http://jabber.org/protocol/disco#info}query"),
+        lambda iq: disco_queries.append(iq["from"].bare)))
     invitations = {person.boundjid.bare: asyncio.Queue() for person in (anna, bert)}
     anna.add_event_handler("groupchat_direct_invite", lambda message: invitations[
         anna.boundjid.bare].put_nowait(message["groupchat_invite"]["jid"]))
@@ -80,6 +86,11 @@ async def test_a_course_room_from_invitation_to_destruction(make_bot, chat_clien
     assert await asyncio.wait_for(invitations[anna.boundjid.bare].get(), 20) == address
     assert await asyncio.wait_for(invitations[bert.boundjid.bare].get(), 20) == (address,
                                                                                  bot_jid)
+    # asked again, the bot invites again, without asking Anna's app once more what it knows
+    anna.say(bot_jid, f"join {COURSE}")
+    await message_with(anna, bot_jid, "once more")
+    assert await asyncio.wait_for(invitations[anna.boundjid.bare].get(), 20) == address
+    assert disco_queries == [bot_jid]
     affiliations = {entry.jid: entry.affiliation for entry in api.get_room_affiliations(
         slug, service)}
     assert affiliations == {bot_jid: "owner", trainer_jid: "owner",
