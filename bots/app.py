@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
-from bots import workers
+from bots import audit, workers
 from bots.adhoc import register_adhoc_commands
 from bots.builtins import Builtins
 from bots.config import Config
@@ -33,7 +33,8 @@ from bots.privacy import SCHEMA as PRIVACY_SCHEMA
 from bots.privacy import last_erasure
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import Outbox
-from bots.retention import RETENTION_EVERY, RETENTION_JOB, purge_outbox
+from bots.personal_data import declared
+from bots.retention import RETENTION_AT, RETENTION_JOB, periods, purge
 from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
 from bots.scheduler import Clock, Run, Scheduler
 from bots.services import Services
@@ -80,6 +81,8 @@ class Bot:
 
     def _init_bot(self, config: Config, plugins: list[Plugin], storage: Storage,
                   clock: Clock | None) -> None:
+        self.retention = periods(plugins, config)  # a wrong [privacy] retention stops here
+        self.personal_data_kinds = [kind for _owner, kind in declared(plugins)]
         self.config = config
         self.storage = storage
         self.plugins = plugins
@@ -93,6 +96,7 @@ class Bot:
         self.dispatcher.on_failure = self._tell_admins_of_failure
         self._failures_told: dict[tuple[str, str], float] = {}  # (plugin, command) → when
         self.scheduler = Scheduler(storage.db, clock)
+        self._purge: asyncio.Future | None = None  # the retention job's, while it runs
         self.failed_plugins: dict[str, str] = {}  # name → why its start failed
         self._scheduler_task: asyncio.Task | None = None
         self.nick = bot["nick"]
@@ -144,6 +148,8 @@ class Bot:
     async def stop(self) -> None:
         if self._scheduler_task is not None:
             self._scheduler_task.cancel()
+            if self._purge is not None:
+                await self._purge  # it is on a database thread: the database stays till it ends
             await _isolated(self.storage.run(workers.leave, self.outbox.worker),
                             "leaving the list of workers")
         await self.outbox.stop()
@@ -235,13 +241,12 @@ class Bot:
         more are removed; per-person plans (other keys) stay: they are a plugin's data."""
         with self.storage.one_at_a_time("botschaft.plan-jobs"):  # workers starting together
             timezone = self.config.get("bot", "timezone")
-            outbox_days = self.config.get("retention", "outbox_days")
-            self.scheduler.register(RETENTION_JOB, lambda run: purge_outbox(run.now, outbox_days))
-            self.scheduler.every(RETENTION_JOB, PLUGIN_JOB_KEY, RETENTION_EVERY, keep=True)
-            declared = [RETENTION_JOB]
+            self.scheduler.register(RETENTION_JOB, self._purge_after_commit)
+            self.scheduler.daily(RETENTION_JOB, PLUGIN_JOB_KEY, RETENTION_AT, timezone, keep=True)
+            jobs = [RETENTION_JOB]
             for plugin in self.plugins:
                 for spec in plugin.jobs():
-                    declared.append(spec.name)
+                    jobs.append(spec.name)
                     if plugin.name in self.failed_plugins:
                         continue  # planned as before, but not run: its start failed
                     self.scheduler.register(spec.name, self._job_runner(plugin, spec.handler))
@@ -251,7 +256,15 @@ class Bot:
                     else:
                         self.scheduler.daily(spec.name, PLUGIN_JOB_KEY, spec.at.strftime("%H:%M"),
                                              timezone, keep=True)
-            self.scheduler.remove_undeclared(PLUGIN_JOB_KEY, declared)
+            self.scheduler.remove_undeclared(PLUGIN_JOB_KEY, jobs)
+
+    def _purge_after_commit(self, run: Run) -> None:
+        """The daily retention job: the purge runs outside the transaction that moves the
+        job's plan on, so that each of its batches commits on its own (bots/retention.py)."""
+        def start() -> None:
+            self._purge = asyncio.ensure_future(_isolated(self.storage.run(
+                purge, self.personal_data_kinds, self.retention, run.now), "the retention purge"))
+        self.loop.call_soon_threadsafe(start)
 
     def _job_runner(self, plugin: Plugin, handler):
         def run(due: Run) -> None:
@@ -460,7 +473,7 @@ def server_address(config: Config) -> tuple[str | None, int | None]:
 def schemas(plugins: list[Plugin]) -> list[Schema]:
     """The tables of the core and of these plugins."""
     return [PEOPLE_SCHEMA, CONSENT_SCHEMA, SCHEDULER_SCHEMA, OUTBOX_SCHEMA, PRIVACY_SCHEMA,
-            INVITES_SCHEMA, workers.SCHEMA] + [
+            INVITES_SCHEMA, workers.SCHEMA, audit.SCHEMA] + [
         plugin.schema() for plugin in plugins if plugin.models]
 
 
@@ -483,7 +496,11 @@ async def create_bot(config: Config, plugins: list[Plugin] | None = None,
     for name in applied:
         log.info("database migration applied: %s", name)
     kind = ComponentBot if config.get("xmpp", "mode") == "component" else ClientBot
-    return kind(config, plugins, storage, clock)
+    try:
+        return kind(config, plugins, storage, clock)
+    except BaseException:  # e.g. a [privacy] retention key that is no kind
+        storage.close()
+        raise
 
 
 async def run_until_signal(config: Config, on_ready=None) -> None:

@@ -8,13 +8,16 @@ import getpass
 import hashlib
 import json
 import ssl
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
+from slixmpp.jid import JID, InvalidJID
 
+from bots import audit
 from bots import config as configuration
-from bots import logs, outbox, privacy, scaffold
+from bots import logs, outbox, privacy, retention, scaffold
+from bots import server_privacy
 from bots.app import run_until_signal, schemas, send_once
 from bots.config import ConfigError
 from bots.connection import LoginFailed
@@ -24,7 +27,10 @@ from bots.devserver import (BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevCluster,
 from bots.builtins import Builtins
 from bots.dispatch import Dispatcher
 from bots.doctor import diagnose, running_bot_health
+from bots.ejabberd_api import EjabberdAPIError
+from bots.inventory import KEPT_WHILE_NEEDED, inventory, kept, markdown
 from bots.invites import MAX_COUNT, InvitationError
+from bots.personal_data import declared
 from bots.plugin import load_plugins
 from bots.scaffold import ScaffoldError
 from bots.services import Services
@@ -292,42 +298,114 @@ def migrate() -> None:
 
 @main.group("privacy")
 def privacy_group() -> None:
-    """Everything stored about one person: export it, or erase it."""
+    """Everything stored about one person: export it, or erase it; what is stored where, and
+    deleting it once its time is over."""
 
 
 @privacy_group.command("export")
 @click.argument("jid")
-def privacy_export(jid: str) -> None:
-    """Print all data about JID (core and every plugin) as JSON."""
-    with _plugins_with_database() as (report, _bot):
-        click.echo(json.dumps(privacy.export(_bare(jid), report.plugins), indent=2,
-                              ensure_ascii=False))
+@click.option("--with-archive", is_flag=True, help="Include the messages of the bot's "
+              "conversation with them that its archive on the XMPP server keeps.")
+def privacy_export(jid: str, with_archive: bool) -> None:
+    """Print all data about JID (core, every plugin, the XMPP server) as JSON."""
+    jid = _bare(jid)
+    config = load_config()
+    with _plugins_with_database() as (report, bot):
+        audit.record(audit.admin(), "privacy.export", jid)
+        data = privacy.export(jid, report.plugins)
+        with reported_errors():
+            try:
+                data["server"] = asyncio.run(
+                    server_privacy.export_from_server(config, bot, jid, with_archive))
+            except EjabberdAPIError as exc:
+                raise click.ClickException(f"the XMPP server's part: {exc}") from None
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 @privacy_group.command("erase")
 @click.argument("jid")
+@click.option("--account", is_flag=True, help="Delete their account on the XMPP server too.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def privacy_erase(jid: str, yes: bool) -> None:
-    """Delete all data about JID (core and every plugin)."""
+def privacy_erase(jid: str, account: bool, yes: bool) -> None:
+    """Delete all data about JID: core, every plugin, and what the XMPP server keeps (their
+    archive, the bot's with them, the bot's contact entry; with --account their account)."""
     jid = _bare(jid)
     if not yes:
-        click.confirm(f"Erase everything stored about {jid}?", abort=True)
-    with _plugins_with_database() as (report, _bot):
-        deleted = privacy.erase(jid, report.plugins, by=getpass.getuser())
+        click.confirm(f"Erase everything stored about {jid}"
+                      f"{' and their account' if account else ''}?", abort=True)
+    config = load_config()
+    with _plugins_with_database() as (report, bot):
+        server = server_privacy.erase_on_server(config, bot, jid, account)
+        try:
+            deleted = privacy.erase(jid, report.plugins, by=getpass.getuser(),
+                                    server=server.record)
+        except EjabberdAPIError as exc:
+            _echo_server_part(server)
+            raise click.ClickException(f"the bot's own data about {jid} is not erased (a "
+                                       f"plugin needs the XMPP server): {exc}") from None
+        audit.record(audit.admin(), "privacy.erase", None, erasure=privacy.last_erasure())
     click.echo(f"erased {jid}: " + ", ".join(f"{part} {count}" for part, count in
                                              deleted.items()))
-    user, _, domain = jid.partition("@")
-    click.echo(f"What the XMPP server keeps of {jid} (its archive) goes with: ejabberdctl "
-               f"remove_mam_for_user {user} {domain} (development server: ./dev.sh botschaft "
-               f"server ctl remove_mam_for_user {user} {domain}), or with the account itself "
-               f"(botschaft server deluser {user}).")
+    _echo_server_part(server)
+    if server.error is not None:
+        raise click.ClickException(f"the XMPP server failed before all was erased there: "
+                                   f"{server.error}; run this again to finish (erasing twice "
+                                   "is fine)")
+
+
+def _echo_server_part(server: server_privacy.ServerErasure) -> None:
+    click.echo("On the XMPP server:")
+    for line in server.lines():
+        click.echo(f"  {line}")
+
+
+@privacy_group.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only count, per kind, what would be deleted.")
+def privacy_purge(dry_run: bool) -> None:
+    """Delete now, per kind of personal data, the rows older than its retention period
+    ([privacy] retention), as the bot does every night."""
+    config = load_config()
+    with _plugins_with_database() as (report, _bot):
+        _left_out(report.failures)
+        days = retention.periods(report.plugins, config)
+        counts = retention.purge([kind for _owner, kind in declared(report.plugins)], days,
+                                 datetime.now(UTC), dry_run)
+    click.echo("Would be deleted (nothing is: --dry-run):" if dry_run else "Deleted:")
+    for kind, count in counts.items():
+        click.echo(f"  {kind:<28} {count:>8} rows  (kept {kept(days[kind])})")
+    click.echo(f"Kept {KEPT_WHILE_NEEDED}: "
+               + ", ".join(kind for kind, period in days.items() if period is None))
+
+
+@privacy_group.command("inventory")
+@click.option("--format", "form", type=click.Choice(["markdown", "json"]), default="markdown",
+              show_default=True, help="markdown: the table for docs/data-protection.md.")
+def privacy_inventory(form: str) -> None:
+    """Every table and column holding personal data, the core's and each loaded plugin's,
+    with whose it is and how long it is kept (configured, and the default)."""
+    config = load_config()
+    with reported_errors():
+        report = load_plugins(config)
+        _left_out(report.failures)
+        entries = inventory(report.plugins, retention.periods(report.plugins, config))
+    click.echo(markdown(entries) if form == "markdown"
+               else json.dumps(entries, indent=2, ensure_ascii=False), nl=form == "json")
+
+
+def _left_out(failures: dict[str, str]) -> None:
+    for name, reason in failures.items():
+        click.echo(f"The plugin {name} did not load ({reason}): its data is left out.",
+                   err=True)
 
 
 def _bare(jid: str) -> str:
-    jid = jid.strip().split("/", 1)[0].lower()
-    if "@" not in jid:
+    try:
+        bare = JID(jid.strip()).bare.lower()
+    except InvalidJID:
+        bare = ""
+    if "@" not in bare:
         raise click.BadParameter(f"{jid!r} is no Jabber address (name@domain)")
-    return jid
+    return bare
 
 
 @main.group("plugin")
@@ -382,7 +460,57 @@ def send(jid: str, text: str) -> None:
     if refused:
         raise click.ClickException(f"the server refused the message to {jid} ({refused}): "
                                    "is there such an account?")
+    with _plugins_with_database():
+        audit.record(audit.admin(), "message.send", jid.strip().split("/", 1)[0].lower())
     click.echo(f"sent to {jid}: the server has it (delivered, or kept until they log in)")
+
+
+def _moment(_context, parameter, value: str | None) -> datetime | None:
+    """A day ("2025-03-01") or a moment ("2025-03-01 14:30"), in UTC; `--until` a day takes
+    the whole day in."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: write a day, YYYY-MM-DD, or a moment, "
+                                 "YYYY-MM-DD HH:MM (UTC)") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    whole_day = parameter.name == "until" and len(value.strip()) == len("YYYY-MM-DD")
+    return moment + timedelta(days=1) if whole_day else moment
+
+
+@main.command("audit")
+@click.option("--actor", help="Who acted: a staff member's address, an admin's login name, "
+              "or system.")
+@click.option("--subject", help="Whom or what they acted on: an address, an item, a room.")
+@click.option("--action", help="One action (status.set), or all of a part (status).")
+@click.option("--since", metavar="DATE", callback=_moment,
+              help="From this day on, or from YYYY-MM-DD HH:MM (UTC).")
+@click.option("--until", metavar="DATE", callback=_moment,
+              help="Up to this day, included, or before YYYY-MM-DD HH:MM (UTC).")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--format", "shape", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def audit_log(actor: str | None, subject: str | None, action: str | None,
+              since: datetime | None, until: datetime | None, limit: int, shape: str) -> None:
+    """What staff and admins did, newest first: who set a status, made an invitation, added
+    someone to a room, exported or erased someone's data (times in UTC; no contents)."""
+    with _plugins_with_database():
+        entries = audit.entries(actor, subject, action, since, until, limit)
+    if shape == "json":
+        click.echo(json.dumps([{"at": entry.at.isoformat(), "actor": entry.actor,
+                                "channel": entry.channel, "action": entry.action,
+                                "subject": entry.subject, "details": entry.facts}
+                               for entry in entries], indent=2, ensure_ascii=False))
+        return
+    for entry in entries:
+        details = " ".join(f"{name}={value}" for name, value in entry.facts.items()
+                           if value is not None)
+        click.echo(f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.actor} ({entry.channel})  "
+                   f"{entry.action}  {entry.subject or '-'}  {details}".rstrip())
+    click.echo(f"{len(entries)} shown")
 
 
 @main.command("doctor")

@@ -45,6 +45,14 @@ def _positive(value: float) -> None:
         raise ValueError(f"must be more than 0, not {value}")
 
 
+def _days_per_kind(value: dict) -> None:
+    """[privacy] retention: kind → whole days, 0 or more (the kinds are checked once the
+    plugins are loaded: bots.retention.periods)."""
+    for kind, days in value.items():
+        if not _is_instance(days, int) or days < 0:
+            raise ValueError(f"{kind!r} must be a whole number of days, 0 or more, not {days!r}")
+
+
 SCHEMA: dict[str, list[Setting]] = {
     "xmpp": [
         Setting("mode", str, "client", "client: the bot logs in as an account (jid, password). "
@@ -104,8 +112,15 @@ SCHEMA: dict[str, list[Setting]] = {
     ],
     "retention": [
         Setting("outbox_days", int, 7, "Days a sent (done) or failed message stays in the "
-                "outbox before an hourly job deletes it: its text is personal data.",
+                "outbox: the older spelling of [privacy] retention's \"outbox\", which wins.",
                 check=_positive),
+    ],
+    "privacy": [
+        Setting("retention", dict, {}, "Days each kind of personal data is kept, e.g. "
+                "{ \"outbox\" = 7, \"status.history\" = 90 } (0: deleted at the next daily "
+                "purge); the others keep their defaults. `botschaft privacy inventory` lists "
+                "the kinds, `botschaft privacy purge --dry-run` shows what would go.",
+                check=_days_per_kind),
     ],
     "web": [
         Setting("listen", str, "127.0.0.1:8731", "Address of /healthz, /metrics and plugin "
@@ -339,6 +354,13 @@ def _env_name(section: str, name: str) -> str:
 def _from_env(raw: str, setting: Setting, where: str) -> Any:
     if setting.type is list:
         return [item.strip() for item in raw.split(",") if item.strip()]
+    if setting.type is dict:  # "status.history=90, outbox=7"
+        pairs = [item.partition("=") for item in raw.split(",") if item.strip()]
+        if not all(equals for _key, equals, _value in pairs):
+            raise ConfigError(f"{where} must be name=value pairs separated by commas, e.g. "
+                              f"outbox=7, not {raw!r}")
+        return {key.strip(): int(value) if value.strip().isdigit() else value.strip()
+                for key, _equals, value in pairs}
     if setting.type is bool:
         answers = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
         if raw.strip().lower() not in answers:
@@ -401,4 +423,7 @@ def _toml_value(value: Any) -> str:
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_value(key)} = {_toml_value(item)}"
+                               for key, item in value.items()) + "}"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

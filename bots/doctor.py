@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from bots import config as configuration
-from bots import production_checks, workers
+from bots import production_checks, retention, workers
 from bots.app import schemas, server_address
 from bots.builtins import Builtins
 from bots.connection import ComponentSession, LoginFailed, Session
@@ -42,6 +42,7 @@ def diagnose(config_path: Path | None, production: bool = False) -> list[Result]
     for clash in Dispatcher([Builtins(), *report.plugins]).clashes:
         results.append((False, "command words", f"{clash}. Rename the command or alias in "
                         "that plugin, or disable one of the two."))
+    results.append(_check_retention(config, report.plugins))
 
     if config.get("web", "listen"):
         results.append(_check_web_port(config))
@@ -54,6 +55,17 @@ def diagnose(config_path: Path | None, production: bool = False) -> list[Result]
     if production:
         results += production_checks.diagnose(config, config_path)
     return results
+
+
+def _check_retention(config, plugins) -> Result:
+    """[privacy] retention names kinds the loaded plugins declare (`botschaft privacy
+    inventory` lists them)."""
+    try:
+        days = retention.periods(plugins, config)
+    except configuration.ConfigError as exc:
+        return False, "[privacy] retention", str(exc)
+    purged = sum(period is not None for period in days.values())
+    return True, f"retention: {purged} of {len(days)} kinds of personal data purged daily", ""
 
 
 def _check_database(config, plugins) -> Result:

@@ -19,6 +19,7 @@ from typing import Callable
 
 import peewee
 
+from bots import audit
 from bots.i18n import Text, TextError, translator
 from bots.storage import Schema
 
@@ -143,6 +144,7 @@ class Invitations:
                                         note=note[:200], created_by=created_by,
                                         expires_at=expires_at)
                 made.append(NewInvitation(row.id, token, self.link(token), expires_at, checked))
+                audit.record(_maker(created_by), "invitation.create", str(row.id), **checked)
         return made
 
     def _action(self, name: str) -> InvitationAction:
@@ -199,6 +201,13 @@ class Invitations:
             query = query.where(Invitation.used_at.is_null() & Invitation.revoked_at.is_null()
                                 & (Invitation.expires_at > _utcnow()))
         return list(query)
+
+
+def _maker(created_by: str) -> audit.Actor:
+    """Who made an invitation, for the audit log: "cli:<login>" is an admin's command line,
+    anything else a staff member in chat."""
+    login = created_by.removeprefix("cli:")
+    return audit.Actor(login, "cli" if login != created_by else "chat")
 
 
 def personal_data(jid: str) -> list[dict]:

@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from bots import personal_data as declarations
 from bots.commands import CommandSpec, parameters_of
 from bots.people import ROLES
 from bots.storage import Schema
@@ -105,6 +106,8 @@ class Plugin:
     description: str = ""
     models: list = []
     default_config: dict[str, Any] = {}
+    # what of a person it stores where: export, erase, retention and the inventory follow
+    personal_data_kinds: list[declarations.PersonalData] = []
 
     def __init__(self, config: dict[str, Any] | None = None):
         self.config = dict(self.default_config) if config is None else config
@@ -137,13 +140,14 @@ class Plugin:
 
     # --- personal data (plain peewee code, run on a database thread) -----------------------
     def personal_data(self, jid: str) -> dict:
-        """Everything this plugin stores about a person (`botschaft privacy export`)."""
-        return {}
+        """Everything this plugin stores about a person (`botschaft privacy export`); by
+        default their rows of each of `personal_data_kinds`."""
+        return declarations.export(self.personal_data_kinds, jid, self.name)
 
     def erase_person(self, jid: str) -> int:
         """Delete what this plugin stores about a person; returns the rows deleted
-        (`botschaft privacy erase`)."""
-        return 0
+        (`botschaft privacy erase`). By default their rows of each of `personal_data_kinds`."""
+        return declarations.erase(self.personal_data_kinds, jid)
 
     def describe_personal_data(self, data: dict, language: str) -> list[str] | None:
         """What `personal_data` returned (`data`, never empty), as a few short lines the person
@@ -223,15 +227,28 @@ def load_plugins(config: Config) -> LoadReport:
             plugin.name = plugin.name or entry.name
             plugin.commands()  # a broken signature shows now, not at the first message
             plugin.schema()  # and so does a migrations folder that would be skipped
+            _check_personal_data(plugin)  # and a declaration export or erase cannot follow
             plugins.append(plugin)
         except Exception as exc:
             failures[entry.name] = f"{type(exc).__name__}: {exc}"
             log.error("plugin %r (%s) failed to load, the others run: %s", entry.name,
                       entry.value, failures[entry.name], exc_info=True)
-    unknown = disabled - {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)}
+    unknown = disabled - installed_plugins()
     for name in sorted(unknown):
         log.warning("[plugins] disabled names %r, but no such plugin is installed", name)
     return LoadReport(plugins, failures, skipped)
+
+
+def installed_plugins() -> set[str]:
+    """The names of every installed plugin, loaded or not."""
+    return {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _check_personal_data(plugin: Plugin) -> None:
+    cls = type(plugin)
+    generic = (cls.personal_data is Plugin.personal_data
+               or cls.erase_person is Plugin.erase_person)
+    declarations.check(plugin.name, plugin.personal_data_kinds, generic)
 
 
 def _has_module(name: str) -> bool:

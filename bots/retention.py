@@ -1,9 +1,13 @@
 """Personal data is kept only as long as it serves its purpose.
 
-An outbox row holds a message's text and recipient so that it is sent exactly once; once it is
-done (acknowledged) or failed, it is history. A core job, run hourly by the scheduler, deletes
-such rows after `[retention] outbox_days`, in batches, so no statement grows with the backlog.
-Rows still pending or sent (awaiting the server's acknowledgement) are never touched.
+Each kind of personal data (bots/personal_data.py: the core's and each plugin's) has a
+retention period in days: its declared default, or `[privacy] retention` in botschaft.toml
+(`[retention] outbox_days` is the older spelling of the outbox's). Kinds without one are kept
+while needed, until the person is erased. A core job, daily at 03:00 in `[bot] timezone`,
+deletes per kind the rows older than their period; `botschaft privacy purge` does the same
+at once, or with --dry-run counts what would go. It deletes in batches, each in a transaction
+of its own, so no statement grows with the backlog and no other writer waits long. Only
+counts are logged.
 """
 
 from __future__ import annotations
@@ -11,31 +15,78 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from peewee import fn
-
-from bots.outbox import DONE, FAILED, OutboxMessage
+from bots.config import Config, ConfigError
+from bots.personal_data import PersonalData, declared, referring_first
+from bots.plugin import Plugin, installed_plugins
 
 log = logging.getLogger(__name__)
 
-RETENTION_JOB = "bots.outbox_retention"
-RETENTION_EVERY = 3600  # seconds
+RETENTION_JOB = "bots.retention"
+RETENTION_AT = "03:00"  # local time, when few people write
 BATCH = 1000
 
 
-def purge_outbox(now: datetime, keep_days: int, batch: int = BATCH) -> int:
-    """Delete done and failed outbox rows finished more than `keep_days` before `now`;
-    returns how many."""
-    cutoff = (now - timedelta(days=keep_days)).astimezone(UTC).replace(tzinfo=None)
-    finished_before = (OutboxMessage.state.in_((DONE, FAILED))
-                       & (fn.COALESCE(OutboxMessage.done_at, OutboxMessage.created_at) < cutoff))
+def periods(plugins: list[Plugin], config: Config) -> dict[str, int | None]:
+    """Days each kind of the core and these plugins is kept (None: while needed). A
+    ConfigError names a `[privacy] retention` key that is no kind, or one that is kept while
+    needed; keys of installed plugins that are not loaded (disabled) wait, with a warning."""
+    kinds = {kind.kind: kind for _owner, kind in declared(plugins)}
+    absent = installed_plugins() - {plugin.name for plugin in plugins}
+    configured = dict(config.get("privacy", "retention"))
+    where = f"{config.source}: [privacy] retention"
+    for name in list(configured):
+        if name in kinds:
+            if kinds[name].since is None and kinds[name].expired is None:
+                raise ConfigError(f"{where}: {name!r} is kept while needed (until the person "
+                                  "is erased), with no time a period could count from; remove "
+                                  "the key")
+        elif name.partition(".")[0] in absent:
+            log.warning("%s: %r waits: its plugin is not loaded", where, name)
+            del configured[name]
+        else:
+            raise ConfigError(f"{where}: unknown kind {name!r}; known: "
+                              f"{', '.join(sorted(kinds))}")
+    days = {name: kind.retention_days for name, kind in kinds.items()}
+    days["outbox"] = config.get("retention", "outbox_days")
+    return days | configured
+
+
+def purge(kinds: list[PersonalData], days: dict[str, int | None], now: datetime,
+          dry_run: bool = False, batch: int = BATCH) -> dict[str, int]:
+    """Delete, per kind with a period, the rows older than it at `now`; returns how many per
+    kind. `dry_run`: the same, undone at the end, so the counts are those a purge at `now`
+    removes, also where a kind's rule looks at another's rows (an item goes once its history
+    is gone)."""
+    if dry_run:
+        with kinds[0].model._meta.database.atomic() as transaction:
+            counts = _purge(kinds, days, now, batch)
+            transaction.rollback()
+        return counts
+    counts = _purge(kinds, days, now, batch)
+    log.info("retention: rows deleted per kind: %s",
+             ", ".join(f"{name} {count}" for name, count in counts.items()) or "none")
+    return counts
+
+
+def _purge(kinds: list[PersonalData], days: dict[str, int | None], now: datetime,
+           batch: int) -> dict[str, int]:
+    counts = {}
+    for kind in referring_first(kinds):  # so that no deletion cascades into another's count
+        if days[kind.kind] is not None:
+            cutoff = (now - timedelta(days=days[kind.kind])).astimezone(UTC).replace(
+                tzinfo=None)
+            counts[kind.kind] = _delete(kind, kind.older_than(cutoff), batch)
+    return {kind.kind: counts[kind.kind] for kind in kinds if kind.kind in counts}
+
+
+def _delete(kind: PersonalData, condition, batch: int) -> int:
+    model = kind.model
+    key = model._meta.primary_key
     deleted = 0
     while True:
-        next_batch = OutboxMessage.select(OutboxMessage.id).where(finished_before).limit(batch)
-        count = OutboxMessage.delete().where(OutboxMessage.id.in_(next_batch)).execute()
+        with model._meta.database.atomic():
+            count = model.delete().where(
+                key.in_(model.select(key).where(condition).limit(batch))).execute()
         deleted += count
         if count < batch:
-            break
-    if deleted:
-        log.info("retention: deleted %d outbox messages finished more than %d days ago",
-                 deleted, keep_days)
-    return deleted
+            return deleted

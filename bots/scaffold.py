@@ -1,10 +1,11 @@
 """`botschaft plugin new NAME`: an installable plugin package to start from.
 
 It has what most plugins need, each part small and tested: commands with arguments, a peewee
-model and a migration, a daily job (retention), messages the bot starts itself (consent,
-per-person plans, the recipient's language), a `botschaft NAME …` subcommand, a web route, a
-German catalogue, personal-data export and erase, and the entry point that makes the bot load
-it; its tests run it through a real ejabberd with the fixtures of `bots.testing`.
+model and a migration, a daily job, messages the bot starts itself (consent, per-person plans,
+the recipient's language), a `botschaft NAME …` subcommand, a web route, a German catalogue,
+its personal data declared (so the framework exports, erases and purges it), and the entry
+point that makes the bot load it; its tests run it through a real ejabberd with the fixtures
+of `bots.testing`.
 docs/plugins.md takes its examples from these files, so they are tested code.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from string import Template
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
-TAKEN = {"Plugin", "Note", "NoteCount"}  # names the generated __init__.py imports
+TAKEN = {"Plugin", "Note", "NoteCount", "PersonalData"}  # what the generated __init__ imports
 
 FILES = {
     "setup.py": '''\
@@ -48,17 +49,18 @@ How to go on: docs/plugins.md in Botschaft.
 ''',
     "botschaft_$name/__init__.py": '''\
 """$title: short notes for each person, sent to them every morning if they like, and
-forgotten after `keep_days`."""
+forgotten after 30 days (or as `[privacy] retention` says)."""
 
 import logging
-from datetime import time, timedelta
+from datetime import time
 
 from bots import consent
 from bots.i18n import render, translator
+from bots.personal_data import PersonalData
 from bots.plugin import Plugin, command, job
 
 from botschaft_$name.cli import ${name}_cli
-from botschaft_$name.models import Note, texts_of
+from botschaft_$name.models import Note, note_count, texts_of
 from botschaft_$name.web import NoteCount
 
 _ = translator(__name__)  # texts in locale/de.po next to this file
@@ -73,7 +75,12 @@ class $cls(Plugin):
     name = "$name"
     description = "$title"
     models = [Note]  # the framework creates their tables, and runs migrations/
-    default_config = {"max_notes": 20, "keep_days": 30}  # [plugins.$name] in botschaft.toml
+    default_config = {"max_notes": 20}  # [plugins.$name] in botschaft.toml
+    # What it keeps about people: `botschaft privacy export|erase|purge|inventory` follow this.
+    personal_data_kinds = [
+        PersonalData("$name.notes", Note, Note.owner, "The notes a person wrote.",
+                     retention_days=30, since=Note.written_at),
+    ]
 
     async def start(self, bot) -> None:
         bot.on_due(REMINDER, self.send_reminders)  # the running bot runs the due reminders
@@ -123,25 +130,16 @@ class $cls(Plugin):
                     notes="\\n".join(notes[jid])))
             for jid, run in zip(jids, runs) if jid in notes)
 
-    @job(at="03:00")  # every day at 03:00 in [bot] timezone
-    def forget_old_notes(self, ctx) -> None:
-        """Retention: notes are personal data, kept `keep_days` and no longer."""
-        cutoff = ctx.run.now - timedelta(days=ctx.config["keep_days"])
-        old = Note.delete().where(Note.written_at < cutoff.replace(tzinfo=None)).execute()
-        log.info("retention: %d notes older than %d days deleted", old, ctx.config["keep_days"])
+    @job(at="06:00")  # every day at 06:00 in [bot] timezone
+    def count_notes(self, ctx) -> None:
+        """A figure for the admins' log: a count, no personal data (no JIDs, no texts)."""
+        log.info("notes kept: %d", note_count())
 
     def cli(self):
         return ${name}_cli  # botschaft $name …
 
     def routes(self):
         return {"count": NoteCount(self)}  # GET /$name/count
-
-    def personal_data(self, jid: str) -> dict:
-        return {"notes": texts_of(jid)}
-
-    def erase_person(self, jid: str) -> int:
-        self.bot.cancel(REMINDER, f"person:{jid}")  # the core erases their consent
-        return Note.delete().where(Note.owner == jid).execute()
 ''',
     "botschaft_$name/models.py": '''\
 """The plugin's tables, always as the newest version has them: a fresh database gets them so,
@@ -312,12 +310,9 @@ async def test_notes_are_private_and_german_clients_read_german(make_bot, chat_c
 from datetime import UTC, datetime, timedelta
 
 from bots import consent
-from bots.app import schemas
 from bots.scheduler import FakeClock
-from bots.storage import Storage
-from bots.testing import services_over
 
-from botschaft_$name import CONSENT, REMINDER, $cls
+from botschaft_$name import CONSENT, $cls
 
 
 async def test_reminders_come_in_the_persons_language_until_they_stop(make_bot, chat_client):
@@ -334,20 +329,33 @@ async def test_reminders_come_in_the_persons_language_until_they_stop(make_bot, 
     assert await client.ask(bot.boundjid.bare, "erinnern aus", language="de") == \\
         "Keine Erinnerungen mehr."
     assert not await plugin.bot.run(consent.has, client.boundjid.bare, CONSENT)
+''',
+    "tests/test_jobs.py": '''\
+"""The daily job; the test moves the scheduler's clock."""
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from bots.scheduler import FakeClock
+
+from botschaft_$name import $cls
 
 
-def test_erasing_a_person_cancels_their_reminders(tmp_path):
-    plugin = $cls()
-    storage = Storage(f"sqlite:///{tmp_path / 'test.db'}")
-    storage.migrate(schemas([plugin]))  # the tables, as the bot makes them
-    bot = services_over(storage, [plugin])  # plugin.bot, without a server
-    bot.daily(REMINDER, "person:ann@example.com", "07:30", "Europe/Berlin")
-    plugin.erase_person("ann@example.com")
-    assert bot.cancel(REMINDER, "person:ann@example.com") == 0  # nothing left to cancel
-    storage.close()
+async def test_the_daily_count_goes_to_the_log(make_bot, chat_client, caplog):
+    caplog.set_level(logging.INFO, logger="botschaft_$name")
+    clock = FakeClock(datetime.now(UTC))
+    bot = await make_bot(plugins=[$cls()], clock=clock)
+    client = await chat_client()
+    await client.ask(bot.boundjid.bare, "note water the plants")
+    clock.advance(timedelta(days=1))  # past 06:00: the job is due
+    async with asyncio.timeout(10):
+        while "notes kept: 1" not in caplog.text:
+            await asyncio.sleep(0.1)
 ''',
     "tests/test_retention.py": '''\
-"""The daily job forgets old notes; the test moves the scheduler's clock."""
+"""Notes go 30 days after they were written: the framework's daily purge does it, from the
+plugin's `personal_data_kinds`; the test moves the scheduler's clock."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
@@ -358,45 +366,64 @@ from botschaft_$name import $cls
 from botschaft_$name.models import Note, utcnow
 
 
-async def test_notes_older_than_keep_days_are_forgotten(make_bot, chat_client):
+async def test_notes_older_than_their_retention_are_forgotten(make_bot, chat_client):
     clock = FakeClock(datetime.now(UTC))
-    plugin = $cls({**$cls.default_config, "keep_days": 30})
+    plugin = $cls()
     bot = await make_bot(plugins=[plugin], clock=clock)
     client = await chat_client()
     await plugin.bot.run(Note.create, owner=client.boundjid.bare, text="old",
                          written_at=utcnow() - timedelta(days=31))
     await client.ask(bot.boundjid.bare, "note new")
-    clock.advance(timedelta(days=1))  # past 03:00: the job is due
+    clock.advance(timedelta(days=1))  # past 03:00: the purge is due
     async with asyncio.timeout(10):
         while "old" in (listed := await client.ask(bot.boundjid.bare, "notes")):
             await asyncio.sleep(0.1)
     assert listed == "new"
 ''',
     "tests/test_cli.py": '''\
-"""`botschaft $name count` and the privacy export and erase, as an admin runs them."""
+"""`botschaft $name count`, and what an admin does with people's data: `botschaft privacy
+export`, `purge` and `erase` take the plugin's notes as its `personal_data_kinds` declare."""
 
+import asyncio
 import json
+import re
+from datetime import timedelta
 
 from click.testing import CliRunner
 
 from bots.cli import main
 
-from botschaft_$name import $cls
+from botschaft_$name import REMINDER, $cls
+from botschaft_$name.models import Note, utcnow
 
 
 async def test_the_command_line_reads_the_bots_database(make_bot, chat_client, tmp_path):
     database = f"sqlite:///{tmp_path / 'bot.db'}"
-    bot = await make_bot(plugins=[$cls()], DATABASE_URL=database)
+    plugin = $cls()
+    bot = await make_bot(plugins=[plugin], DATABASE_URL=database)
     client = await chat_client()
+    jid = client.boundjid.bare
     await client.ask(bot.boundjid.bare, "note call the dentist")
+    await client.ask(bot.boundjid.bare, "remind on")
+    await plugin.bot.run(Note.create, owner=jid, text="old",
+                         written_at=utcnow() - timedelta(days=31))
     environment = {"BOTSCHAFT_CONFIG": "/dev/null", "BOTSCHAFT_DATABASE_URL": database}
-    assert CliRunner().invoke(main, ["$name", "count"], env=environment).output == "notes: 1\\n"
-    exported = CliRunner().invoke(main, ["privacy", "export", client.boundjid.bare],
-                                  env=environment)
-    assert json.loads(exported.stdout)["$name"] == {"notes": ["call the dentist"]}
-    CliRunner().invoke(main, ["privacy", "erase", "--yes", client.boundjid.bare],
-                       env=environment)
-    assert CliRunner().invoke(main, ["$name", "count"], env=environment).output == "notes: 0\\n"
+
+    async def botschaft(*arguments: str) -> str:  # in a thread: the bot runs on this loop
+        result = await asyncio.to_thread(CliRunner().invoke, main, arguments, env=environment)
+        return result.stdout
+
+    assert await botschaft("$name", "count") == "notes: 2\\n"
+    exported = json.loads(await botschaft("privacy", "export", jid))
+    assert [note["text"] for note in exported["$name"]["notes"]] == ["call the dentist", "old"]
+    dry_run = await botschaft("privacy", "purge", "--dry-run")
+    assert re.search(r"$name\\.notes +1 rows", dry_run)
+    assert await botschaft("$name", "count") == "notes: 2\\n"  # a dry run deletes nothing
+    await botschaft("privacy", "purge")
+    assert await botschaft("$name", "count") == "notes: 1\\n"
+    await botschaft("privacy", "erase", "--yes", jid)
+    assert await botschaft("$name", "count") == "notes: 0\\n"
+    assert await plugin.bot.run(plugin.bot.cancel, REMINDER, f"person:{jid}") == 0  # no plan
 ''',
     "tests/test_web.py": '''\
 """GET /$name/count over real HTTP from the bot's web server."""

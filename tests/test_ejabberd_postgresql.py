@@ -9,8 +9,10 @@ import shutil
 import pytest
 
 from bots.devserver import DevServer, DevServerError
+from bots.server_privacy import ServerPrivacy
 from bots.testing import TestServer, new_state_dir
 from tests.conftest import eventually
+from tests.ejabberd_person import person_with_server_data, postgresql_tables_naming
 from tests.fresh_databases import fresh_postgres_database
 
 psycopg = pytest.importorskip("psycopg")
@@ -109,3 +111,15 @@ def test_a_database_in_the_other_schema_is_refused():
             assert server.pid() is None
         finally:
             shutil.rmtree(server.state_dir, ignore_errors=True)
+
+
+async def test_an_erased_person_leaves_nothing_in_postgresql(pg_server):
+    """bots/server_privacy.py's erasure with the account, as tests/bots/test_server_privacy.py
+    shows it on SQLite."""
+    server, url = pg_server
+    person = await person_with_server_data(server)
+    assert {"users", "rosterusers", "archive", "archive_prefs", "spool",
+            "privacy_list_data"} <= postgresql_tables_naming(url, person.user)
+    erased = ServerPrivacy(server.instance.api(), person.bot_jid).erase(person.jid, account=True)
+    assert erased.error is None and erased.record["account"] == 1
+    assert postgresql_tables_naming(url, person.user) == set()

@@ -20,7 +20,8 @@ from bots.plugin import Plugin, command
 from plugins.lessons.classroom import (JOB, PURPOSE_PREFIX, STATE_ANSWERS, Classroom,
                                        LessonsError, Subscribed, wall_clock)
 from plugins.lessons.course import load_courses
-from plugins.lessons.models import ACTIVE, FINISHED, MODELS, PAUSED, STOPPED, Course, Lesson
+from plugins.lessons.models import (ACTIVE, FINISHED, MODELS, PAUSED, PERSONAL_DATA, STOPPED,
+                                    Course, Lesson)
 from plugins.lessons.moments import clock_time, day_and_time
 
 _ = translator(__name__)
@@ -53,6 +54,7 @@ class Lessons(Plugin):
     name = "lessons"
     description = "Daily lessons: one small lesson a day, quizzes and progress."
     models = MODELS
+    personal_data_kinds = PERSONAL_DATA
     default_config = {
         "courses": "",  # a course file or folder imported at start (empty: the bundled example)
         "time": "07:30",  # default delivery time for learners who set none

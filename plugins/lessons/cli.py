@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from bots import audit
 from bots.cli import plugin_database
 from plugins.lessons.classroom import LessonsError
 from plugins.lessons.course import CourseError, load_courses
@@ -51,6 +52,8 @@ def lessons_cli() -> click.Group:
         with _classroom() as classroom:
             for course in courses:
                 result = classroom.import_course(course)
+                audit.record(audit.admin(), "lessons.import", result.course, new=result.created,
+                             updated=result.updated, retired=result.retired)
                 click.echo(f"{result.course}: {result.created} new, {result.updated} updated, "
                            f"{result.retired} retired lessons")
 

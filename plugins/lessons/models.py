@@ -1,11 +1,14 @@
 """The tables of the lessons plugin: courses and lessons (from the files), subscriptions, and
-what each learner got and answered."""
+what each learner got and answered; and what of these is personal data, for how long
+(bots/personal_data.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import peewee
+
+from bots.personal_data import PersonalData
 
 ACTIVE, PAUSED, STOPPED, FINISHED = "active", "paused", "stopped", "finished"
 
@@ -52,7 +55,7 @@ class Subscription(peewee.Model):
     state = peewee.CharField(max_length=10, default=ACTIVE)
     time = peewee.CharField(max_length=5)  # local delivery time, "07:30"
     timezone = peewee.CharField(max_length=64)
-    language = peewee.CharField(max_length=8)  # for the framing texts (the lessons are the course's)
+    language = peewee.CharField(max_length=8)  # of the framing texts (lessons: the course's)
     subscribed_at = peewee.DateTimeField(default=utcnow)
     ended_at = peewee.DateTimeField(null=True)
 
@@ -89,3 +92,27 @@ class QuizAnswer(peewee.Model):
 
 
 MODELS = [Course, Lesson, Subscription, Delivery, QuizAnswer]
+
+
+def ended_before(cutoff: datetime) -> peewee.SelectQuery:
+    """The subscriptions whose course ended (stopped or finished) before `cutoff`."""
+    return Subscription.select(Subscription.id).where(Subscription.ended_at < cutoff)
+
+
+PROGRESS_DAYS = 365  # after the course ended: a learner who comes back goes on where they were
+PERSONAL_DATA = [
+    PersonalData("lessons.subscriptions", Subscription, Subscription.jid,
+                 "Who takes which course, how far (state), at what time and in which "
+                 "language: to send the daily lesson. Counted from the course's end (stopped "
+                 "or finished); kept while it runs.", retention_days=PROGRESS_DAYS,
+                 since=Subscription.ended_at),
+    PersonalData("lessons.deliveries", Delivery, Subscription.jid,
+                 "Which lesson a learner got when: their progress. Counted from the course's "
+                 "end; goes with the subscription at the latest.", retention_days=PROGRESS_DAYS,
+                 expired=lambda cutoff: Delivery.subscription.in_(ended_before(cutoff))),
+    PersonalData("lessons.quiz_answers", QuizAnswer, Subscription.jid,
+                 "A learner's first answer to each quiz, and whether it was right: their "
+                 "progress, and the course's figures. Counted from the course's end; goes "
+                 "with the subscription at the latest.", retention_days=PROGRESS_DAYS,
+                 expired=lambda cutoff: QuizAnswer.subscription.in_(ended_before(cutoff))),
+]

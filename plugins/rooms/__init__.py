@@ -14,11 +14,11 @@ import functools
 import logging
 import threading
 
-from bots import consent
+from bots import audit, consent
 from bots.i18n import LANGUAGES, plural_translator, render, translator
 from bots.invites import InvitationAction, InvitationError
 from bots.plugin import Plugin, command, job
-from plugins.rooms.models import ACTIVE, JOINED, MODELS, Member, Room, utcnow
+from plugins.rooms.models import ACTIVE, JOINED, MODELS, PERSONAL_DATA, Member, Room, utcnow
 from plugins.rooms.service import PURPOSE_PREFIX, RoomBook, RoomsError, Settings
 
 _ = translator(__name__)
@@ -76,6 +76,7 @@ class Rooms(Plugin):
     name = "rooms"
     description = "Group rooms: the course's group chat, with consent first."
     models = MODELS
+    personal_data_kinds = PERSONAL_DATA
     default_config = {
         "service": "",  # the MUC service; empty: conference.<the bot's domain>
         "archive_days": 30,  # the room archive's retention people are told (ejabberd.yml)
@@ -208,12 +209,12 @@ class Rooms(Plugin):
                      else _("Write: room {action} {room} <address>"))
             return ctx._(usage, action=word, room=chosen.slug)
         if chosen_action == "add":
-            new = self.book.invite(chosen, rest)
+            new = self.book.invite(chosen, rest, audit.in_chat(ctx))
             return ctx._(_("{jid} is invited to {room}; I have written them how to join.")
                          if new else _("{jid} was invited to {room} already."),
                          jid=rest.strip(), room=chosen.slug)
         if chosen_action == "remove":
-            removed = self.book.remove(chosen, rest)
+            removed = self.book.remove(chosen, rest, audit.in_chat(ctx))
             return ctx._(_("{jid} is out of {room}.") if removed
                          else _("{jid} was not in {room}; nothing changed."), jid=rest.strip(),
                          room=chosen.slug)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from bots import audit
 from bots.cli import plugin_database
 from bots.ejabberd_api import EjabberdAPIError
 from plugins.rooms.members_csv import read_members
@@ -58,7 +59,8 @@ def rooms_cli() -> click.Group:
                trainer: str | None, language: str | None) -> None:
         """Create ROOM (its address's name, e.g. deutsch-a1) titled NAME; again: no change."""
         with _book() as book:
-            made, new = book.create(room, name, description, course, trainer, language)
+            made, new = book.create(room, name, description, course, trainer, language,
+                                    audit.admin())
             address = book.address(made)
         click.echo(f"{address}: {'created' if new else 'exists already, unchanged'}")
 
@@ -78,7 +80,7 @@ def rooms_cli() -> click.Group:
     def add(room: str, jids: tuple[str, ...]) -> None:
         """Invite JIDS to ROOM (each is told, and joins by writing: join ROOM)."""
         with _book() as book:
-            new = set(book.invite_many(book.room(room), jids))
+            new = set(book.invite_many(book.room(room), jids, audit.admin()))
             for jid in jids:
                 click.echo(f"{jid.strip()}: "
                            f"{'invited' if bare_jid(jid) in new else 'invited already'}")
@@ -91,7 +93,7 @@ def rooms_cli() -> click.Group:
         with _book() as book:
             chosen = book.room(room)
             for jid in jids:
-                removed = book.remove(chosen, jid)
+                removed = book.remove(chosen, jid, audit.admin())
                 click.echo(f"{jid.strip()}: {'removed' if removed else 'was not in the room'}")
 
     @group.command("archive")
@@ -103,7 +105,7 @@ def rooms_cli() -> click.Group:
         make the room read-only for them)."""
         with _book() as book:
             chosen = book.room(room)
-            book.archive(chosen, destroy_after)
+            book.archive(chosen, destroy_after, audit.admin())
         click.echo(f"{room}: archived"
                    + (f", destroyed after {chosen.destroy_after:%Y-%m-%d} (UTC)"
                       if destroy_after else ""))
@@ -116,7 +118,7 @@ def rooms_cli() -> click.Group:
         if not yes:
             click.confirm(f"Destroy the room {room} with its messages and files?", abort=True)
         with _book() as book:
-            book.destroy(book.room(room))
+            book.destroy(book.room(room), audit.admin())
         click.echo(f"{room}: destroyed")
 
     @group.command("import")
@@ -138,9 +140,9 @@ def rooms_cli() -> click.Group:
             with book.db.atomic():
                 for row in rows:
                     if row.role == "owner":
-                        book.make_owner(chosen, row.jid)
+                        book.make_owner(chosen, row.jid, audit.admin())
                 invited = len(book.invite_many(
-                    chosen, [row.jid for row in rows if row.role != "owner"]))
+                    chosen, [row.jid for row in rows if row.role != "owner"], audit.admin()))
         click.echo(f"{file}: {len(rows)} rows, {invited} newly invited")
 
     return group

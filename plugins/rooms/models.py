@@ -1,10 +1,13 @@
-"""The tables of the rooms plugin: the group rooms the bot keeps, and who is asked into them."""
+"""The tables of the rooms plugin: the group rooms the bot keeps, and who is asked into them;
+and what of these is personal data (bots/personal_data.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import peewee
+
+from bots.personal_data import PersonalData
 
 ACTIVE, ARCHIVED = "active", "archived"
 INVITED, JOINED, LEFT = "invited", "joined", "left"
@@ -53,3 +56,16 @@ class Member(peewee.Model):
 
 
 MODELS = [Room, Member]
+
+# Kept while needed, no period of their own; what is said in a room is on the server (its
+# archive), not here.
+PERSONAL_DATA = [
+    PersonalData("rooms.members", Member, Member.jid,
+                 "Who is asked into which group chat, whether they joined or left again, "
+                 "when, and the language of the bot's notes to them. Kept while the room "
+                 "exists, until they are removed or erased."),
+    PersonalData("rooms.trainers", Room, Room.trainer,
+                 "A group chat's trainer (a staff member): an owner of the room, who gets the "
+                 "answers of those who did not join. Kept while the room exists, until another "
+                 "is named or they are erased.", columns=("trainer",)),
+]

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import slixmpp
 from slixmpp.jid import InvalidJID
 
-from bots import consent
+from bots import audit, consent
 from bots.ejabberd_api import NoSuchRoom, RoomExists
 from bots.i18n import Text, TextError, plural_translator, render, translator
 from bots.services import Services, UnknownPlugin
@@ -150,10 +150,12 @@ class RoomBook:
 
     # --- rooms -----------------------------------------------------------------------------
     def create(self, slug: str, name: str, description: str = "", course: str | None = None,
-               trainer: str | None = None, language: str | None = None) -> tuple[Room, bool]:
+               trainer: str | None = None, language: str | None = None,
+               by: audit.Actor = audit.BOT) -> tuple[Room, bool]:
         """Make the room on the server (the bot and the trainer its owners) and record it;
         returns it and whether it is new. The same room again changes nothing; a name taken
-        by another room, here or on the server, is an error and changes nothing either."""
+        by another room, here or on the server, is an error and changes nothing either.
+        `by`, here and below: who acts, for the audit log."""
         slug = self.check_slug(slug)
         name = clean_text(name, "name")[:200]
         description = without_forbidden_characters(description or "").strip()
@@ -185,7 +187,8 @@ class RoomBook:
             with self.db.atomic():
                 room = Room.create(slug=slug, name=name, description=description,
                                    course=course, trainer=trainer, language=language)
-                self.invite_many(room, learners)  # who took the course before it had a room
+                audit.record(by, "room.create", slug, course=course)
+                self.invite_many(room, learners, by)  # who took the course before it had a room
         except BaseException:
             self._destroy_on_server(slug)  # no half-made room
             raise
@@ -208,7 +211,8 @@ class RoomBook:
     def members(self, room: Room) -> list[Member]:
         return list(room.members.order_by(Member.state, Member.jid))
 
-    def archive(self, room: Room, destroy_after: timedelta | None = None) -> None:
+    def archive(self, room: Room, destroy_after: timedelta | None = None,
+                by: audit.Actor = audit.BOT) -> None:
         """End a room's active life: nobody new is invited or subscribes, the subject stays.
         Not read-only: ejabberd 23.01 gives members a voice even in a moderated room
         (mod_muc_room:get_default_role), and switching `moderated` on would let removed
@@ -219,12 +223,16 @@ class RoomBook:
                                                  value)
         room.state = ARCHIVED
         room.destroy_after = utcnow() + destroy_after if destroy_after else None
-        room.save()
+        with self.db.atomic():
+            room.save()
+            audit.record(by, "room.archive", room.slug,
+                         destroy_after_days=destroy_after.days if destroy_after else None)
 
-    def destroy(self, room: Room) -> None:
+    def destroy(self, room: Room, by: audit.Actor = audit.BOT) -> None:
         """The room goes from the server (with its archive) and from the book; the
         members' consents to it are withdrawn (the records stay)."""
         with self.db.atomic():
+            audit.record(by, "room.destroy", room.slug)
             for jid in [member.jid for member in room.members]:
                 consent.withdraw(jid, purpose(room))
             room.delete_instance(recursive=True)
@@ -245,12 +253,13 @@ class RoomBook:
             pass
 
     # --- people ----------------------------------------------------------------------------
-    def invite(self, room: Room, jid: str) -> bool:
+    def invite(self, room: Room, jid: str, by: audit.Actor = audit.BOT) -> bool:
         """Ask a person into the room: they are told what it is and how to join; True if
         they were not asked before. Nobody becomes a member here (see `join`)."""
-        return bool(self.invite_many(room, [jid]))
+        return bool(self.invite_many(room, [jid], by))
 
-    def invite_many(self, room: Room, jids: Iterable[str]) -> list[str]:
+    def invite_many(self, room: Room, jids: Iterable[str],
+                    by: audit.Actor = audit.BOT) -> list[str]:
         """`invite` for many people (a course's learners, a CSV file): every address checked
         first, then one transaction for all (SQLite serialises writers: a transaction per
         person made a room of 30 wait on the lock 30 times). Returns the newly asked."""
@@ -268,6 +277,8 @@ class RoomBook:
             Member.insert_many([{"room": room, "jid": jid,
                                  "language": languages.get(jid, room.language)}
                                 for jid in new]).execute()
+            for jid in new:
+                audit.record(by, "room.add", jid, room=room.slug)
             self.bot.notify_many(
                 (f"rooms:invited:{room.slug}:{jid}:{uuid.uuid4().hex}", jid,
                  self.invitation_text(room, languages.get(jid, room.language), before + number))
@@ -321,7 +332,7 @@ class RoomBook:
             consent.withdraw(jid, purpose(room))
         return room
 
-    def remove(self, room: Room, jid: str) -> bool:
+    def remove(self, room: Room, jid: str, by: audit.Actor = audit.BOT) -> bool:
         """Take a person out of the room at once (stopped the course, staff said so): no
         membership, no announcements; True if they were asked into it. The server first,
         as in `leave`."""
@@ -330,12 +341,16 @@ class RoomBook:
         with self.db.atomic():
             removed = Member.delete().where((Member.room == room) & (Member.jid == jid)).execute()
             consent.withdraw(jid, purpose(room))
+            if removed:
+                audit.record(by, "room.remove", jid, room=room.slug)
         return bool(removed)
 
-    def make_owner(self, room: Room, jid: str) -> None:
+    def make_owner(self, room: Room, jid: str, by: audit.Actor = audit.BOT) -> None:
         """A co-trainer: owner of the room on the server at once (sees addresses, moderates);
         the trainer in the book stays who announces."""
-        self._affiliate(room, self.account(jid), "owner")
+        jid = self.account(jid)
+        self._affiliate(room, jid, "owner")
+        audit.record(by, "room.owner", jid, room=room.slug)
 
     def _affiliate(self, room: Room, jid: str, affiliation: str) -> None:
         try:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bots import consent
+from bots import audit, consent
 from bots.i18n import format_moment, plural_translator, render, translator
 from bots.invites import InvitationAction
 from bots.plugin import Plugin, command, job
 from plugins.status import service
 from plugins.status.kinds import load_kinds
-from plugins.status.models import MODELS, Item
+from plugins.status.models import MODELS, PERSONAL_DATA, Item
 from plugins.status.service import (NOTIFY_PURPOSE, ClaimLimits, ClaimResult, StatusBook,
                                     StatusError, bare_jid)
 
@@ -30,15 +30,16 @@ REFERENCE = _("reference")
 TOLD = _n("{count} person was told.", "{count} people were told.")
 # what `privacy` says of a customer's data and consent
 LINKED_ITEMS = _n("{count} item linked to you: {items}", "{count} items linked to you: {items}")
-FAILED_CLAIMS = _n("{count} failed attempt to link an item (kept {minutes} minutes, against "
-                   "guessing)", "{count} failed attempts to link an item (kept {minutes} "
-                   "minutes, against guessing)")
+FAILED_CLAIMS = _n("{count} failed attempt to link an item (kept a short time, against "
+                   "guessing)", "{count} failed attempts to link an item (kept a short time, "
+                   "against guessing)")
 NOTIFICATIONS = _("messages when the status of your items changes")
 CLEARED = _n("{count} failed attempt was cleared.", "{count} failed attempts were cleared.")
 class Status(Plugin):
     name = "status"
     description = "Status queries: customers ask, and are told when the status changes."
     models = MODELS
+    personal_data_kinds = PERSONAL_DATA
     default_config = {
         "kinds": {},  # extra or replaced kinds, as in kinds.toml
         "token": "",  # bearer token of the HTTP feed; empty: the [web] token
@@ -160,7 +161,7 @@ class Status(Plugin):
              arguments={"ref": REFERENCE, "state": _("status"), "note": _("note")})
     def set_state(self, ctx, ref: str, state: str, note: str | None = None) -> str:
         try:
-            result = self.book.set_state(ref, state, note, source="chat")
+            result = self.book.set_state(ref, state, note, source="chat", by=audit.in_chat(ctx))
         except StatusError as error:
             return ctx._(_("Not changed: {error}"), error=error.text(ctx.language))
         item = result.item
@@ -177,7 +178,7 @@ class Status(Plugin):
              role="staff", aliases={"de": ["erneut"]}, arguments={"ref": REFERENCE})
     def resend(self, ctx, ref: str) -> str:
         try:
-            result = self.book.resend(ref, source="chat")
+            result = self.book.resend(ref, source="chat", by=audit.in_chat(ctx))
         except StatusError as error:
             return ctx._(_("Not sent: {error}"), error=error.text(ctx.language))
         return ctx._(_("{ref} ({state}) sent once more; {told}"), ref=result.item.ref,
@@ -202,7 +203,7 @@ class Status(Plugin):
              aliases={"de": ["anlegen"]}, arguments={"kind": _("kind"), "ref": REFERENCE})
     def create(self, ctx, kind: str, ref: str) -> str:
         try:
-            item = self.book.create(ref, kind, source="chat")
+            item = self.book.create(ref, kind, source="chat", by=audit.in_chat(ctx))
         except StatusError as error:
             return ctx._(_("Not created: {error}"), error=error.text(ctx.language))
         return ctx._(_("Created: {kind} {ref}, state {state}. Claim code for the customer: "
@@ -216,15 +217,11 @@ class Status(Plugin):
             jid = bare_jid(jid)
         except StatusError as error:
             return ctx._(_("Not unlocked: {error}."), error=error.text(ctx.language))
-        cleared = self.book.unlock(jid)
+        cleared = self.book.unlock(jid, by=audit.in_chat(ctx))
         return ctx._(_("{jid} may claim again; {cleared}"), jid=jid,
                      cleared=ctx._(CLEARED, count=cleared))
 
     # --- housekeeping, extensions --------------------------------------------------------
-    @job(every="10m")
-    def prune_claim_attempts(self, ctx) -> None:
-        self.book.prune_attempts()
-
     @job(every="1h")
     def forget_old_feed_events(self, ctx) -> None:
         self.book.forget_feed_events(timedelta(days=self.config["feed_event_days"]))
@@ -261,8 +258,7 @@ class Status(Plugin):
             lines.append(render(LINKED_ITEMS, language, count=len(items),
                                 items=", ".join(items)))
         if data["failed_claims"]:
-            lines.append(render(FAILED_CLAIMS, language, count=len(data["failed_claims"]),
-                                minutes=self.config["claim_window_minutes"]))
+            lines.append(render(FAILED_CLAIMS, language, count=len(data["failed_claims"])))
         return lines
 
     def describe_purpose(self, purpose: str, language: str) -> str | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from bots import audit
 from bots.cli import expires_option, load_config, plugin_database
 from bots.i18n import LANGUAGES, format_moment, render
 from bots.invites import InvitationError
@@ -55,7 +56,7 @@ def status_cli() -> click.Group:
     def set_state(ref: str, state: str, note: str | None) -> None:
         """Set item REF to STATE; everyone who claimed it is told (through the outbox)."""
         with _book() as (book, _bot):
-            result = book.set_state(ref, state, note, source="cli")
+            result = book.set_state(ref, state, note, source="cli", by=audit.admin())
         item = result.item
         if result.changed:
             click.echo(f"{item.ref}: {item.state}; {render(TOLD, 'en', count=result.told)}")
@@ -69,7 +70,7 @@ def status_cli() -> click.Group:
     def resend(ref: str) -> None:
         """Tell everyone who claimed item REF its last change once more."""
         with _book() as (book, _bot):
-            result = book.resend(ref, source="cli")
+            result = book.resend(ref, source="cli", by=audit.admin())
         click.echo(f"{result.item.ref}: {result.item.state} sent once more; "
                    f"{render(TOLD, 'en', count=result.told)}")
 
@@ -81,7 +82,7 @@ def status_cli() -> click.Group:
     def create(ref: str, kind: str, code: str | None, state: str | None) -> None:
         """Create item REF of KIND and print its claim code."""
         with _book() as (book, _bot):
-            item = book.create(ref, kind, code, state, source="cli")
+            item = book.create(ref, kind, code, state, source="cli", by=audit.admin())
         click.echo(f"{item.ref} ({item.kind}): {item.state}, claim code {item.code}")
 
     @group.command("show")
@@ -129,7 +130,7 @@ def status_cli() -> click.Group:
         """Let JID claim again at once: forget their failed claims (too many wrong codes)."""
         with _book() as (book, _bot):
             jid = bare_jid(jid)
-            cleared = book.unlock(jid)
+            cleared = book.unlock(jid, by=audit.admin())
         click.echo(f"{jid}: {render(CLEARED, 'en', count=cleared)}")
 
     @group.command("card")
@@ -208,7 +209,7 @@ def status_cli() -> click.Group:
                     f"{file}: {uncoded} new item(s) have no code column value; give --codes-out "
                     "FILE to have codes generated and written there. Nothing was imported.")
             with book.db.atomic(), _progress(len(report.rows), "importing") as bar:
-                generated = apply_rows(report.rows, book, bar.update)
+                generated = apply_rows(report.rows, book, bar.update, audit.admin())
                 if codes_out is not None and generated:
                     _write_codes(codes_out, generated)  # before the import commits
         click.echo(f"{file}: {len(report.rows)} rows imported, {report.created} new items"

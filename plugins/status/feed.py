@@ -14,6 +14,7 @@ from typing import Iterator
 
 import peewee
 
+from bots import audit
 from bots.i18n import translator
 from plugins.status.models import Item, StatusChange, utcnow
 from plugins.status.service import (StatusBook, StatusError, new_code, normalise_ref,
@@ -184,19 +185,23 @@ def _check_row(line: int, values: dict[str, str], ref: str | None, book: StatusB
     return Row(line, ref, state, kind.name, code, note, new)
 
 
-def apply_rows(rows: list[Row], book: StatusBook, progress=None) -> dict[str, str]:
+def apply_rows(rows: list[Row], book: StatusBook, progress=None,
+               by: audit.Actor | None = None) -> dict[str, str]:
     """Write checked rows in one transaction (a crash leaves everything as it was): new items
     in bulk, changes of existing ones with their pushes. Returns generated codes (ref → code).
-    A new reference someone created since the check is named; then nothing is written."""
+    A new reference someone created since the check is named; then nothing is written. `by`:
+    who imports, for the audit log (one entry for the import, one per change)."""
     generated: dict[str, str] = {}
     try:
         with book.db.atomic():
+            audit.record(by or audit.system("import"), "status.import", None, rows=len(rows),
+                         created=sum(1 for row in rows if row.new))
             for start in range(0, len(rows), CHUNK):
                 chunk = rows[start:start + CHUNK]
                 _create_items([row for row in chunk if row.new], book, generated)
                 for row in chunk:
                     if not row.new:
-                        book.set_state(row.ref, row.state, row.note, source="import")
+                        book.set_state(row.ref, row.state, row.note, source="import", by=by)
                 if progress:
                     progress(len(chunk))
     except peewee.IntegrityError:

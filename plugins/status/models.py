@@ -1,10 +1,13 @@
-"""The tables of the status plugin: items, their history, who may see them, claim attempts."""
+"""The tables of the status plugin: items, their history, who may see them, claim attempts;
+and what of these is personal data, for how long (bots/personal_data.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import peewee
+
+from bots.personal_data import PersonalData
 
 
 def utcnow() -> datetime:
@@ -67,7 +70,8 @@ class FeedEvent(peewee.Model):
 
 
 class ClaimAttempt(peewee.Model):
-    """A failed claim, kept for the rate limit's window and then deleted."""
+    """A failed claim: the rate limit counts those of its window; the daily purge deletes
+    them after a day ("status.claim_attempts" below)."""
 
     jid = peewee.CharField(max_length=3071, index=True)
     ref = peewee.CharField(max_length=64, index=True)
@@ -78,3 +82,43 @@ class ClaimAttempt(peewee.Model):
 
 
 MODELS = [Item, StatusChange, Watcher, FeedEvent, ClaimAttempt]
+
+
+def final_before(cutoff: datetime) -> peewee.SelectQuery:
+    """The items in a final state since before `cutoff`: the customer has what they waited
+    for, and the record of it has served."""
+    return Item.select(Item.id).where((Item.closed == True)  # noqa: E712 (peewee expression)
+                                      & (Item.updated_at < cutoff))
+
+
+def _item_gone(cutoff: datetime) -> peewee.Expression:
+    """Final since before `cutoff`, or its history is gone already ("status.history" set
+    shorter): an item never stays without its history, which `resend` and the pushes read."""
+    history = StatusChange.select().where(StatusChange.item == Item.id)
+    return (Item.closed == True) & (  # noqa: E712 (peewee expression)
+        (Item.updated_at < cutoff) | ~peewee.fn.EXISTS(history))
+
+
+HISTORY_DAYS = 90  # an item, its history and who claimed it, after it reached a final state
+PERSONAL_DATA = [
+    PersonalData("status.watchers", Watcher, Watcher.jid,
+                 "Who linked which item, when, and the language of their messages: to show "
+                 "them its status and tell them of changes. Counted from the item's final "
+                 "state; goes with the item at the latest.", retention_days=HISTORY_DAYS,
+                 expired=lambda cutoff: Watcher.item.in_(final_before(cutoff))),
+    PersonalData("status.history", StatusChange, Watcher.jid,
+                 "An item's states with the notes staff wrote to the customer (a note may "
+                 "name them), shown to whoever linked the item. Counted from the item's final "
+                 "state; goes with the item at the latest.", retention_days=HISTORY_DAYS,
+                 expired=lambda cutoff: StatusChange.item.in_(final_before(cutoff))),
+    PersonalData("status.items", Item, Watcher.jid,
+                 "What customers wait for: the company's reference (it names the customer's "
+                 "order), state and claim code. Counted from its final state; goes with its "
+                 "history at the latest.", retention_days=HISTORY_DAYS, expired=_item_gone,
+                 columns=("ref", "state", "code", "created_at", "updated_at")),
+    PersonalData("status.claim_attempts", ClaimAttempt, ClaimAttempt.jid,
+                 "Failed attempts to link an item (who, which reference, when): the limit "
+                 "against guessing codes counts those of the last claim_window_minutes "
+                 "(an hour), so keep them at least that long.", retention_days=1,
+                 since=ClaimAttempt.at),
+]

@@ -20,7 +20,7 @@ import peewee
 import slixmpp
 from slixmpp.jid import InvalidJID
 
-from bots import consent
+from bots import audit, consent
 from bots.i18n import Text, TextError, translator
 from bots.invites import InvitationError
 from bots.services import Services
@@ -184,9 +184,11 @@ class StatusBook:
 
     # --- writing ---------------------------------------------------------------------------
     def create(self, ref: str, kind: str, code: str | None = None, state: str | None = None,
-               note: str | None = None, source: str = "api") -> Item:
+               note: str | None = None, source: str = "api", by: audit.Actor | None = None
+               ) -> Item:
         """A new item in its kind's first state (or `state`); its claim code is generated
-        unless the company's system prints its own."""
+        unless the company's system prints its own. `by`, here and below: who acts, for the
+        audit log (None: the system, through `source`)."""
         ref = normalise_ref(ref)
         kind_ = self.kind(kind)
         state = self.check_state(kind_, state) if state else next(iter(kind_.states))
@@ -197,12 +199,14 @@ class StatusBook:
                 item = Item.create(ref=ref, kind=kind_.name, state=state, code=code,
                                    closed=kind_.is_final(state))
                 StatusChange.create(item=item, state=state, note=note, source=source)
+                audit.record(by or audit.system(source), "status.create", ref,
+                             kind=kind_.name, state=state)
         except peewee.IntegrityError:  # the unique index: also when created at the same moment
             raise ItemExists(ref) from None
         return item
 
     def set_state(self, ref: str, state: str, note: str | None = None, source: str = "api",
-                  event_id: str | None = None) -> SetResult:
+                  event_id: str | None = None, by: audit.Actor | None = None) -> SetResult:
         """Move an item to `state` and tell everyone who claimed it and wants to be told. The
         state it has, with no note or the note it has, is no change: nobody is told twice the
         same (`resend` does that on purpose)."""
@@ -219,9 +223,11 @@ class StatusBook:
                 return SetResult(item, changed=False, duplicate_event=True)
             if item.state == state and note in (None, self._last_change(item).note):
                 return SetResult(item, changed=False)
+            audit.record(by or audit.system(source), "status.set", ref, state=state)
             return self._record(item, kind, state, note, source)
 
-    def resend(self, ref: str, source: str = "api") -> SetResult:
+    def resend(self, ref: str, source: str = "api", by: audit.Actor | None = None
+               ) -> SetResult:
         """Tell everyone who claimed the item its last change once more (staff decide: a
         customer lost the message, or a note must be read again). The history records it."""
         ref = normalise_ref(ref)
@@ -229,6 +235,7 @@ class StatusBook:
         with self.db.atomic():
             item = self._item_for_update(ref)
             last = self._last_change(item)
+            audit.record(by or audit.system(source), "status.resend", ref)
             return self._record(item, self.kind(item.kind), last.state, last.note, source)
 
     def _item_for_update(self, ref: str) -> Item:
@@ -353,10 +360,12 @@ class StatusBook:
         self._attacked = attacked
         return attacked
 
-    def unlock(self, jid: str) -> int:
+    def unlock(self, jid: str, by: audit.Actor | None = None) -> int:
         """Forget a person's failed claims, so they may claim again at once (staff decide:
         they know the customer). Returns how many were forgotten."""
-        return ClaimAttempt.delete().where(ClaimAttempt.jid == jid).execute()
+        with self.db.atomic():
+            audit.record(by or audit.system("api"), "status.unlock", jid)
+            return ClaimAttempt.delete().where(ClaimAttempt.jid == jid).execute()
 
     def set_notify(self, jid: str, on: bool, text_version: str) -> None:
         with self.db.atomic():
@@ -369,11 +378,6 @@ class StatusBook:
         """Event ids are kept so that the company's system may send an event again safely
         (a retry); one older than that is no retry any more, and its id goes."""
         return FeedEvent.delete().where(FeedEvent.received_at <= utcnow() - older_than).execute()
-
-    def prune_attempts(self) -> int:
-        """Failed claims older than the window are no longer needed: delete them."""
-        return ClaimAttempt.delete().where(
-            ClaimAttempt.at <= utcnow() - self.limits.window).execute()
 
     # --- reading ---------------------------------------------------------------------------
     def items_of(self, jid: str, limit: int = 20) -> list[Item]:

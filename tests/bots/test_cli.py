@@ -168,6 +168,9 @@ async def test_send_delivers_a_message_as_the_bot(tmp_path, xmpp_server, chat_cl
     assert output.strip().splitlines()[-1] == (
         f"sent to {client.boundjid.bare}: the server has it (delivered, or kept until they log "
         "in)")
+    code, output = await botschaft("-c", str(config), "audit", "--format", "json")
+    assert [(entry["action"], entry["subject"], entry["details"])
+            for entry in json.loads(output)] == [("message.send", client.boundjid.bare, {})]
 
 
 async def test_send_to_an_account_that_does_not_exist_says_so(tmp_path, xmpp_server):

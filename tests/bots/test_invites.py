@@ -3,12 +3,15 @@ actions plugins offer; the admin CLI."""
 
 from __future__ import annotations
 
+import getpass
+import json
 import re
 from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 
+from bots import audit
 from bots.app import schemas
 from bots.cli import main
 from bots.invites import Invitation, InvitationError, token_hash
@@ -41,6 +44,9 @@ def test_a_token_is_random_long_shown_once_and_stored_only_as_its_hash(bot):
     assert first.url == f"{PUBLIC}/join/{first.token}"
     stored = [row.token_hash for row in Invitation.select()]
     assert token_hash(first.token) in stored and first.token not in stored
+    assert [(entry.actor, entry.channel, entry.subject) for entry in audit.entries(
+        action="invitation.create")] == [("staff@example.com", "chat", str(second.id)),
+                                         ("staff@example.com", "chat", str(first.id))]
 
 
 def test_an_invitation_is_used_once_and_can_be_given_back_when_the_account_fails(bot):
@@ -115,6 +121,11 @@ def test_the_admin_cli_creates_lists_and_revokes(tmp_path, monkeypatch):
 
     listed = runner.invoke(main, ["invite", "list"])
     assert listed.output.count("usable") == 3 and "claim 4711  Frau Weber" in listed.output
+    logged = json.loads(runner.invoke(main, ["audit", "--action", "invitation", "--format",
+                                             "json"]).output)
+    assert [(entry["actor"], entry["channel"], entry["subject"], entry["details"])
+            for entry in logged] == [(getpass.getuser(), "cli", number, {"claim": "4711"})
+                                     for number, _token in reversed(links)]
     assert not any(token in listed.output for _id, token in links)  # shown once, at creation
 
     first = links[0][0]

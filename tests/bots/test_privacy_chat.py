@@ -140,7 +140,8 @@ async def test_forget_me_asks_for_a_code_then_erases_everything_and_the_bot_forg
         "schreiben, weiß ich nichts über Sie.")
     assert await bot.storage.run(privacy.export, jid, plugins) == {
         "jid": jid, "settings": {}, "consents": [], "messages_from_the_bot": [],
-        "invitations": [], "lessons": {"subscriptions": []},
+        "invitations": [], "schedule": [], "invitations_made": [], "audit": [],
+        "lessons": {"subscriptions": []},
         "status": {"claimed_items": [], "failed_claims": []}}
     assert await bot.storage.run(rows_naming, bot.storage.db, jid) == []
     [erasure] = await bot.storage.run(lambda: list(Erasure.select()))

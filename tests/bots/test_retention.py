@@ -1,5 +1,7 @@
-"""Retention: finished outbox rows (message texts: personal data) are deleted after
-`[retention] outbox_days` by a core job the scheduler runs; queued rows and recent ones stay."""
+"""Retention: each kind of personal data is deleted once its period is over, by a daily core
+job; `[privacy] retention` sets the periods, and a key that is no kind is refused by name.
+Finished outbox rows (message texts) are the core's example; queued ones and recent ones stay.
+A plugin's declared kinds: tests/bots/test_personal_data.py."""
 
 from __future__ import annotations
 
@@ -8,11 +10,15 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from bots import plugin as plugin_module
+from bots.config import ConfigError, load
 from bots.outbox import DONE, FAILED, PENDING, SENT, OutboxMessage
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
-from bots.retention import RETENTION_EVERY, RETENTION_JOB, purge_outbox
-from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
-from bots.scheduler import FakeClock, Scheduler
+from bots.personal_data import OUTBOX, PLANS
+from bots.retention import periods, purge
+from bots.scheduler import FakeClock
 from bots.storage import Storage
 
 NOW = datetime(2026, 9, 1, 12, tzinfo=UTC)
@@ -32,37 +38,105 @@ def outbox_keys() -> set[str]:
     return {row.key for row in OutboxMessage.select(OutboxMessage.key)}
 
 
-def test_finished_rows_older_than_keep_days_are_deleted_in_batches_the_rest_stay(
+def test_finished_rows_older_than_their_period_are_deleted_in_batches_the_rest_stay(
         database_url, caplog):
     storage = Storage(database_url)
-    storage.migrate([SCHEDULER_SCHEMA, OUTBOX_SCHEMA])
+    storage.migrate([OUTBOX_SCHEMA])
     for number in range(3):
         outbox_row(f"done-long-ago-{number}", DONE, 8)
     outbox_row("failed-long-ago", FAILED, 8)
     outbox_row("done-recently", DONE, 6.9)
     outbox_row("pending-for-a-month", PENDING, 30)  # not sent yet: never deleted
     outbox_row("sent-a-month-ago", SENT, 30)  # not acknowledged yet: still needed
-    clock = FakeClock(NOW)
-    scheduler = Scheduler(storage.db, clock)
-    scheduler.register(RETENTION_JOB, lambda run: purge_outbox(run.now, keep_days=7, batch=2))
-    scheduler.every(RETENTION_JOB, "plugin", RETENTION_EVERY)
 
+    assert purge([OUTBOX], {"outbox": 7}, NOW, dry_run=True) == {"outbox": 4}
+    assert len(outbox_keys()) == 7  # counted, not deleted
     with caplog.at_level(logging.INFO, logger="bots"):
-        assert scheduler.run_due() == 0  # not due before an hour has passed
-        clock.advance(timedelta(seconds=RETENTION_EVERY))
-        assert scheduler.run_due() == 1
+        assert purge([OUTBOX], {"outbox": 7}, NOW, batch=2) == {"outbox": 4}
     assert outbox_keys() == {"done-recently", "pending-for-a-month", "sent-a-month-ago"}
-    assert "deleted 4 outbox messages" in caplog.text
+    assert "rows deleted per kind: outbox 4" in caplog.text
     assert RECIPIENT not in caplog.text and "Lektion" not in caplog.text  # counts only
+    assert purge([OUTBOX], {"outbox": 0}, NOW) == {"outbox": 1}  # 0: whatever is finished
+    assert purge([OUTBOX, PLANS], {"outbox": 7, "schedule": None}, NOW) == {"outbox": 0}
     storage.close()
 
 
-async def test_the_running_bot_deletes_old_finished_rows_when_the_job_is_due(make_bot):
+def test_privacy_retention_wins_over_the_defaults_and_the_older_outbox_days():
+    assert periods([], load(None, environ={}))["outbox"] == 7
+    older = load(None, environ={"BOTSCHAFT_RETENTION_OUTBOX_DAYS": "3"})
+    assert periods([], older)["outbox"] == 3
+    both = load(None, environ={"BOTSCHAFT_RETENTION_OUTBOX_DAYS": "3",
+                               "BOTSCHAFT_PRIVACY_RETENTION": "outbox=1"})
+    assert periods([], both) == {"outbox": 1, "consent": None, "settings": None,
+                                 "schedule": None, "invitations": None,
+                                 "invitations_made": None, "audit": 365}
+
+
+def test_a_key_that_is_no_kind_is_named_with_the_known_ones(tmp_path):
+    path = tmp_path / "botschaft.toml"
+    path.write_text('[privacy]\nretention = { "outbox" = 7, "stauts.history" = 90 }\n')
+    with pytest.raises(ConfigError, match=r"botschaft.toml: \[privacy\] retention: unknown "
+                                          r"kind 'stauts.history'; known: audit, consent, "
+                                          r"invitations, invitations_made, outbox, schedule, "
+                                          r"settings$"):
+        periods([], load(path, environ={}))
+
+
+def test_a_kind_kept_while_needed_takes_no_period():
+    config = load(None, environ={"BOTSCHAFT_PRIVACY_RETENTION": "consent=30"})
+    with pytest.raises(ConfigError, match=r"'consent' is kept while needed .* remove the key"):
+        periods([], config)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[privacy]\nretention = { "outbox" = -1 }', r"'outbox' must be a whole number of days, "
+                                                 r"0 or more, not -1"),
+    ('[privacy]\nretention = { "outbox" = "7" }', r"'outbox' must be a whole number"),
+    ('[privacy]\nretention = 7', r"\[privacy\] retention must be a table, not 7"),
+])
+def test_a_wrong_period_is_named(tmp_path, text, message):
+    path = tmp_path / "botschaft.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load(path, environ={})
+
+
+def test_periods_from_the_environment_are_name_value_pairs():
+    with pytest.raises(ConfigError, match=r"BOTSCHAFT_PRIVACY_RETENTION must be name=value "
+                                          r"pairs separated by commas, e.g. outbox=7, not "
+                                          r"'outbox 7'"):
+        load(None, environ={"BOTSCHAFT_PRIVACY_RETENTION": "outbox 7"})
+    with pytest.raises(ConfigError, match=r"BOTSCHAFT_PRIVACY_RETENTION: 'outbox' must be a "
+                                          r"whole number of days, 0 or more, not 'seven'"):
+        load(None, environ={"BOTSCHAFT_PRIVACY_RETENTION": "outbox=seven"})
+
+
+def test_a_disabled_plugins_kinds_wait_with_a_warning(monkeypatch, caplog):
+    from importlib.metadata import EntryPoint
+    point = EntryPoint("status", "plugins.status:Status", plugin_module.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(plugin_module, "entry_points", lambda group: [point])
+    config = load(None, environ={"BOTSCHAFT_PRIVACY_RETENTION": "status.history=90",
+                                 "BOTSCHAFT_PLUGINS_DISABLED": "status"})
+    with caplog.at_level(logging.WARNING, logger="bots"):
+        assert "status.history" not in periods([], config)
+    assert "'status.history' waits: its plugin is not loaded" in caplog.text
+
+
+async def test_the_bot_does_not_start_with_a_key_that_is_no_kind(make_bot):
+    with pytest.raises(ConfigError, match=r"\[privacy\] retention: unknown kind 'outbx'"):
+        await make_bot(plugins=[], PRIVACY_RETENTION="outbx=3")
+
+
+async def test_the_running_bot_purges_daily_as_configured(make_bot):
     clock = FakeClock(NOW)
-    bot = await make_bot(plugins=[], clock=clock, RETENTION_OUTBOX_DAYS="3")
+    bot = await make_bot(plugins=[], clock=clock, RETENTION_OUTBOX_DAYS="30",
+                         PRIVACY_RETENTION="outbox=3")
     await bot.storage.run(lambda: (outbox_row("done-4-days-ago", DONE, 4),
                                    outbox_row("done-2-days-ago", DONE, 2)))
-    clock.advance(timedelta(seconds=RETENTION_EVERY))
+    clock.advance(timedelta(hours=12))  # 02:00 in Berlin: not yet
+    await bot.storage.run(bot.scheduler.run_due)
+    assert await bot.storage.run(outbox_keys) == {"done-4-days-ago", "done-2-days-ago"}
+    clock.advance(timedelta(hours=3))  # 03:00: the job is due (the rows now 4.6 and 2.6 days)
     deadline = time.monotonic() + 30
     while await bot.storage.run(outbox_keys) != {"done-2-days-ago"}:
         assert time.monotonic() < deadline, "the old row was not deleted"

@@ -106,7 +106,7 @@ def test_the_built_package_has_its_migrations_and_catalogue(tmp_path):
             "locale/de.po"} <= files
 
 
-@pytest.mark.parametrize("name", ["note", "plugin"])
+@pytest.mark.parametrize("name", ["note", "plugin", "personal_data"])
 def test_a_name_whose_class_would_hide_the_examples_own_is_refused(tmp_path, name):
     with pytest.raises(scaffold.ScaffoldError, match="choose another name"):
         scaffold.create(name, tmp_path)

@@ -3,6 +3,8 @@ bad file is imported; re-importing a changed course keeps learners' progress."""
 
 from __future__ import annotations
 
+import getpass
+import json
 from pathlib import Path
 
 import pytest
@@ -111,6 +113,18 @@ def test_cli_validate_and_import_a_bad_file_imports_nothing(tmp_path, monkeypatc
         assert "nothing imported" in result.output
     assert 'There is no course "kurs"' in runner.invoke(main, ["lessons", "stats", "kurs"]
                                                         ).output
+
+
+def test_an_import_from_the_command_line_is_in_the_audit_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOTSCHAFT_CONFIG", "/dev/null")
+    monkeypatch.setenv("BOTSCHAFT_DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    (tmp_path / "kurs.yaml").write_text(GOOD, encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(main, ["lessons", "import", str(tmp_path / "kurs.yaml")]).exit_code == 0
+    logged = json.loads(runner.invoke(main, ["audit", "--format", "json"]).output)
+    assert [(entry["actor"], entry["action"], entry["subject"], entry["details"])
+            for entry in logged] == [(getpass.getuser(), "lessons.import", "kurs",
+                                      {"new": 2, "updated": 0, "retired": 0})]
 
 
 MARKDOWN = """\

@@ -4,6 +4,7 @@ erase` of a room's member and co-trainer, in the book and on the server."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import uuid
 
@@ -35,7 +36,7 @@ def run(botschaft):
     return lambda *arguments: botschaft("rooms", *arguments)
 
 
-def test_a_room_s_life_on_the_command_line(run, make_account, tmp_path, xmpp_server):
+def test_a_room_s_life_on_the_command_line(run, botschaft, make_account, tmp_path, xmpp_server):
     room = f"team-{uuid.uuid4().hex[:6]}"
     address = f"{room}@conference.{xmpp_server.domain}"
     assert run("create", room, "Team Nord").stdout == f"{address}: created\n"
@@ -60,10 +61,17 @@ def test_a_room_s_life_on_the_command_line(run, make_account, tmp_path, xmpp_ser
     assert "line 2: not UTF-8" in run("import", room, "latin.csv").output
 
     assert f"{address:<40} active    0/2" in run("list").output
+    assert run("remove", room, anna).stdout == f"{anna}: removed\n"
     assert "archived" in run("archive", room, "--destroy-after", "90d").output
     assert run("archive", room, "--destroy-after", "soon").exit_code == 2
     assert run("destroy", room, "--yes").stdout == f"{room}: destroyed\n"
     assert "there is no room" in run("destroy", room, "--yes").output
+    logged = json.loads(botschaft("audit", "--action", "room", "--format", "json").output)
+    assert {(entry["actor"], entry["channel"]) for entry in logged} == {(getpass.getuser(), "cli")}
+    assert [(entry["action"], entry["subject"], entry["details"]) for entry in logged] == [
+        ("room.destroy", room, {}), ("room.archive", room, {"destroy_after_days": 90}),
+        ("room.remove", anna, {"room": room}), ("room.add", bert, {"room": room}),
+        ("room.add", anna, {"room": room}), ("room.create", room, {"course": None})]
 
 
 def test_erasing_a_member_and_a_co_trainer_takes_them_out_of_the_room_on_the_server(

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from bots import consent
+from bots import audit, consent
 from bots.outbox import OutboxMessage
 from plugins.rooms.members_csv import read_members
 from plugins.rooms.models import INVITED, JOINED, Member, Room
@@ -139,6 +139,9 @@ def test_a_course_subscription_invites_and_stopping_removes_at_once(book, make_a
     book.on_course_event("lessons.stopped", carl, "deutsch-alltag")
     assert carl not in affiliations(book, room)
     assert not Member.select().where(Member.jid == carl).exists()
+    assert [(entry.actor, entry.channel, entry.action, entry.subject)  # the person's own step
+            for entry in audit.entries(subject=carl)] == [("system", "bot", "room.remove", carl),
+                                                          ("system", "bot", "room.add", carl)]
 
 
 def test_a_course_room_invites_who_takes_the_course_already_and_no_unknown_course(

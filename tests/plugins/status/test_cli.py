@@ -4,6 +4,8 @@ unlock."""
 from __future__ import annotations
 
 import csv
+import getpass
+import json
 
 import pytest
 from click.testing import CliRunner
@@ -59,6 +61,19 @@ def test_new_items_need_codes_from_the_file_or_codes_out(run, tmp_path):
     code = (tmp_path / "codes.csv").read_text().splitlines()[1].split(",")[1]
     assert f"claim code {code}" in run("show", "A").output
     assert "claim code LIB123" in run("show", "B").output
+
+
+def test_what_the_admin_changed_by_hand_and_by_file_is_in_the_audit_log(run, tmp_path):
+    run("create", "A", "order", "--code", "ABCD23")
+    (tmp_path / "jobs.csv").write_text("ref,kind,state,code\nA,order,packed,\nB,book,ready,"
+                                       "LIB123\n", encoding="utf-8")
+    assert run("import", "jobs.csv").exit_code == 0
+    logged = json.loads(CliRunner().invoke(main, ["audit", "--format", "json"]).output)
+    assert [(entry["actor"], entry["channel"], entry["action"], entry["subject"],
+             entry["details"]) for entry in logged] == [
+        (getpass.getuser(), "cli", "status.set", "A", {"state": "packed"}),
+        (getpass.getuser(), "cli", "status.import", None, {"rows": 2, "created": 1}),
+        (getpass.getuser(), "cli", "status.create", "A", {"kind": "order", "state": "received"})]
 
 
 def test_a_file_that_is_not_utf8_says_so(run, tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from bots import audit
 from bots.consent import Consent
 from bots.i18n import format_moment
 from plugins.status import Status
@@ -30,6 +31,11 @@ async def test_staff_unlock_a_customer_who_used_up_their_attempts(make_bot, chat
     assert await staff.ask(jid, f"unlock {customer.boundjid.bare.upper()}/phone") == (
         f"{customer.boundjid.bare} may claim again; 2 failed attempts were cleared.")
     assert (await customer.ask(jid, f"claim 4711 {code}")).startswith("Linked: Vehicle 4711")
+    assert await bot.storage.run(lambda: [
+        (entry.actor, entry.channel, entry.action, entry.subject)
+        for entry in audit.entries()]) == [
+        (staff.boundjid.bare, "chat", "status.unlock", customer.boundjid.bare),
+        (staff.boundjid.bare, "chat", "status.create", "4711")]
     assert await staff.ask(jid, "entsperren kein-jid", language="de") == (
         "Nicht entsperrt: kein-jid ist keine Jabber-Adresse (name@domain).")
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bots import consent
+from bots import audit, consent
 from bots.app import schemas
 from bots.outbox import OutboxMessage
 from bots.people import PersonSetting
@@ -55,6 +55,19 @@ def test_a_change_tells_each_consenting_watcher_once_in_their_language(book):
          "and will be ready for pick-up shortly.\nFelgen extra"),
         (f"status:{change.id}:{BOB}", BOB, "Fahrzeug WOB-4711: Ihr Fahrzeug befindet sich in "
          "der Reinigung und ist in Kürze abholbereit.\nFelgen extra")]
+
+
+def test_who_changed_an_item_is_in_the_audit_log_and_no_change_is_not(book):
+    book.create("1", "order", code="ABCD23")  # no one named: the system, through `source`
+    staff = audit.Actor(ALICE, "chat")
+    book.set_state("1", "packed", "Karton 2", source="chat", by=staff)
+    book.set_state("1", "packed", source="chat", by=staff)
+    book.resend("1", by=staff)
+    assert [(entry.actor, entry.channel, entry.action, entry.subject, entry.facts)
+            for entry in audit.entries()] == [
+        (ALICE, "chat", "status.resend", "1", {}),
+        (ALICE, "chat", "status.set", "1", {"state": "packed"}),
+        ("system", "api", "status.create", "1", {"kind": "order", "state": "received"})]
 
 
 def test_the_same_state_again_or_a_repeated_event_changes_and_tells_nothing(book):

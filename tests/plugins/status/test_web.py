@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 
+from bots import audit
 from plugins.status import Status
 from plugins.status.models import StatusChange
 
@@ -53,6 +54,11 @@ async def test_an_event_id_sent_again_for_another_item_is_a_conflict(feed):
                  "its own", "field": "event_id"}
     status, answer = await post(feed, "events", {**event, "event_id": "x" * 201})
     assert status == 400 and answer["field"] == "event_id"
+    assert await feed.storage.run(lambda: [
+        (entry.actor, entry.channel, entry.action, entry.subject)
+        for entry in audit.entries()]) == [("system", "http", "status.set", "4711"),
+                                           ("system", "http", "status.create", "4712"),
+                                           ("system", "http", "status.create", "4711")]
 
 
 async def test_the_token_alone_is_no_bearer_token(feed):
