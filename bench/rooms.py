@@ -39,8 +39,9 @@ target, printed, not asserted: ratio >= 0.7. Every API client authenticates with
 
 People's connections are shaped by ejabberd.yml (c2s_shaper `normal`: 3,000 bytes/s after a
 20,000-byte burst, per connection); with many rooms per person, talk_s may measure it. The bot
-account may be in at most 100 rooms at once (mod_muc's max_user_conferences, not set in
-ejabberd.yml): beyond, it is refused ("You have joined too many conferences"), a failure here.
+account may be in at most 1,000 rooms at once (mod_muc's max_user_conferences in ejabberd.yml;
+the default rounds stay below): beyond, it is refused ("You have joined too many
+conferences"), a failure here.
 The clients and the api loop run in a process of their own (this file, `--worker`, driven by
 JSON lines on stdin); the bot runs in this process, on its own event loop. Checked on the way,
 failures printed: every room made, every note received, every member accepted and talked, and
