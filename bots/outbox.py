@@ -154,6 +154,18 @@ def enqueue_many(messages: list[tuple[str, str, str]]) -> int:
     return OutboxMessage.insert_many(rows).on_conflict_ignore().as_rowcount().execute()
 
 
+def withdraw(recipient: str, key_prefix: str) -> list[str]:
+    """Delete the messages to `recipient` whose key starts with `key_prefix` and that still
+    wait (not yet taken to be sent); returns their keys. Row by row, each only while it
+    waits: one the outbox takes meanwhile has left, or is leaving, and is not returned."""
+    waiting = list(OutboxMessage.select(OutboxMessage.id, OutboxMessage.key).where(
+        (OutboxMessage.state == PENDING) & (OutboxMessage.recipient == recipient)
+        & OutboxMessage.key.startswith(key_prefix)).tuples())
+    return [key for row_id, key in waiting
+            if OutboxMessage.delete().where((OutboxMessage.id == row_id)
+                                            & (OutboxMessage.state == PENDING)).execute()]
+
+
 def dead_letters() -> list[tuple[int, datetime, str, str, str]]:
     """Failed rows, oldest first, as (id, failed at (UTC), key, recipient's domain, reason):
     what an admin needs to decide on a retry, without the text or the person."""

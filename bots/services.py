@@ -27,7 +27,7 @@ import peewee
 from bots.accounts import account_domain
 from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
 from bots.invites import Invitations, NewInvitation
-from bots.outbox import enqueue_many
+from bots.outbox import enqueue_many, withdraw
 from bots.people import PersonSetting
 from bots.scheduler import Run, Schedule, Scheduler
 
@@ -122,6 +122,12 @@ class Services:
         if queued:
             self._wake()
         return queued
+
+    def unnotify(self, jid: str, key_prefix: str) -> list[str]:
+        """Take back the messages to `jid` queued under keys starting with `key_prefix` that
+        have not left yet (someone stopped following, a case was closed); returns their keys.
+        Call it in the transaction of the change that causes it."""
+        return withdraw(jid, key_prefix)
 
     def send(self, jid: str, text: str) -> None:
         """Send a message now, with no record and no retry (for answers that may be lost).

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from bots.cli import main
 from bots.connection import OutboxSession
 from bots.outbox import (DONE, EXCLUDED_IN_SQL, FAILED, PENDING, SCHEMA, SENT, Outbox,
-                         OutboxMessage, RateLimiter, enqueue, enqueue_many, origin_id_for)
+                         OutboxMessage, RateLimiter, enqueue, enqueue_many, origin_id_for,
+                         withdraw)
 from bots.stanza_text import MAX_BODY_CHARACTERS, BodyError
 from bots.storage import Storage
 from bots.testing import (BOTSCHAFT, component_environment, kill_during, run_environment,
@@ -374,6 +375,22 @@ async def test_a_row_that_breaks_the_stream_each_time_ends_failed_and_the_queue_
     assert rows["push:3"].error is None
     assert await client.ask(bot.boundjid.bare, "ping") == "pong"  # nothing else came
     assert received_bodies(client) == Counter()
+
+
+def test_withdraw_takes_back_only_what_waits_for_that_person_under_that_prefix(tmp_path):
+    storage = Storage(f"sqlite:///{tmp_path / 'outbox.db'}")
+    storage.migrate([SCHEMA])
+    enqueue_many([("announce:news:1:7", "anna@example.com", "Closed on Monday"),
+                  ("announce:news:2:7", "anna@example.com", "Open again"),
+                  ("announce:news_letter:1:9", "anna@example.com", "Another list"),
+                  ("announce:news:1:8", "ben@example.com", "Closed on Monday")])
+    OutboxMessage.update(state=SENT).where(OutboxMessage.key == "announce:news:1:7").execute()
+
+    assert withdraw("anna@example.com", "announce:news:") == ["announce:news:2:7"]
+    assert withdraw("anna@example.com", "announce:news:") == []
+    assert sorted(row.key for row in OutboxMessage.select()) == [
+        "announce:news:1:7", "announce:news:1:8", "announce:news_letter:1:9"]
+    storage.close()
 
 
 def test_failed_messages_are_listed_without_texts_and_can_be_queued_again(tmp_path):
