@@ -12,6 +12,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
@@ -33,8 +34,8 @@ from bots.privacy import SCHEMA as PRIVACY_SCHEMA
 from bots.privacy import last_erasure
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import Outbox
-from bots.personal_data import declared
-from bots.retention import RETENTION_AT, RETENTION_JOB, periods, purge
+from bots.personal_data import SERVER_ARCHIVE, declared
+from bots.retention import RETENTION_AT, RETENTION_JOB, periods, purge, purge_server_archive
 from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
 from bots.scheduler import Clock, Run, Scheduler
 from bots.services import Services
@@ -91,6 +92,7 @@ class Bot:
         self.people = People(people["admins"], people["staff"], people["bots"],
                              bot["language"], storage, erasures=last_erasure)
         builtins = Builtins(self.people)
+        builtins.bot_config = config
         self.dispatcher = Dispatcher([builtins, *plugins], bot["max_message_length"])
         builtins.dispatcher = self.dispatcher
         self.dispatcher.on_failure = self._tell_admins_of_failure
@@ -262,9 +264,17 @@ class Bot:
         """The daily retention job: the purge runs outside the transaction that moves the
         job's plan on, so that each of its batches commits on its own (bots/retention.py)."""
         def start() -> None:
-            self._purge = asyncio.ensure_future(_isolated(self.storage.run(
-                purge, self.personal_data_kinds, self.retention, run.now), "the retention purge"))
+            self._purge = asyncio.ensure_future(self._purge_all(run.now))
         self.loop.call_soon_threadsafe(start)
+
+    async def _purge_all(self, now: datetime) -> None:
+        """The bot's tables, on a database thread; then ejabberd's archive, asked over HTTP
+        on a thread of its own."""
+        await _isolated(self.storage.run(purge, self.personal_data_kinds, self.retention, now),
+                        "the retention purge")
+        await _isolated(asyncio.to_thread(
+            purge_server_archive, self.config, self.services,
+            self.retention[SERVER_ARCHIVE.kind]), "the retention purge of the server's archive")
 
     def _job_runner(self, plugin: Plugin, handler):
         def run(due: Run) -> None:
@@ -299,8 +309,9 @@ class Bot:
             person = await self.people.person(sender, message["lang"] or None)
             answer = await self.dispatcher.answer(
                 Message(person, message["body"], device=message["from"].full), self)
-        message.reply(answer).send()
-        self.metrics.messages_out.inc()
+        if answer:  # empty: a plugin relayed the message on (Plugin.on_conversation)
+            message.reply(answer).send()
+            self.metrics.messages_out.inc()
 
     async def _on_room_message(self, message: slixmpp.Message) -> None:
         room = message["from"].bare

@@ -30,7 +30,7 @@ from bots.doctor import diagnose, running_bot_health
 from bots.ejabberd_api import EjabberdAPIError
 from bots.inventory import KEPT_WHILE_NEEDED, inventory, kept, markdown
 from bots.invites import MAX_COUNT, InvitationError
-from bots.personal_data import declared
+from bots.personal_data import SERVER_ARCHIVE, declared
 from bots.plugin import load_plugins
 from bots.scaffold import ScaffoldError
 from bots.services import Services
@@ -363,16 +363,23 @@ def _echo_server_part(server: server_privacy.ServerErasure) -> None:
 @click.option("--dry-run", is_flag=True, help="Only count, per kind, what would be deleted.")
 def privacy_purge(dry_run: bool) -> None:
     """Delete now, per kind of personal data, the rows older than its retention period
-    ([privacy] retention), as the bot does every night."""
+    ([privacy] retention), and ask ejabberd to delete its archived messages older than
+    theirs, as the bot does every night."""
     config = load_config()
-    with _plugins_with_database() as (report, _bot):
+    with _plugins_with_database() as (report, bot):
         _left_out(report.failures)
         days = retention.periods(report.plugins, config)
         counts = retention.purge([kind for _owner, kind in declared(report.plugins)], days,
                                  datetime.now(UTC), dry_run)
-    click.echo("Would be deleted (nothing is: --dry-run):" if dry_run else "Deleted:")
-    for kind, count in counts.items():
-        click.echo(f"  {kind:<28} {count:>8} rows  (kept {kept(days[kind])})")
+        click.echo("Would be deleted (nothing is: --dry-run):" if dry_run else "Deleted:")
+        for kind, count in counts.items():
+            click.echo(f"  {kind:<28} {count:>8} rows  (kept {kept(days[kind])})")
+        try:
+            archive = retention.purge_server_archive(config, bot, days[SERVER_ARCHIVE.kind],
+                                                     dry_run)
+        except EjabberdAPIError as exc:
+            raise click.ClickException(f"the XMPP server's archive: {exc}") from None
+    click.echo(f"  {SERVER_ARCHIVE.kind:<28} {archive}")
     click.echo(f"Kept {KEPT_WHILE_NEEDED}: "
                + ", ".join(kind for kind, period in days.items() if period is None))
 

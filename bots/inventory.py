@@ -1,26 +1,36 @@
-"""`botschaft privacy inventory`: every table and column holding personal data, the core's and
-each loaded plugin's, from their declarations (bots/personal_data.py), with how long it is
-kept. Its Markdown is the generated part of docs/data-protection.md, so the page cannot fall
-behind the code.
+"""`botschaft privacy inventory`: every table and column holding personal data, the core's,
+each loaded plugin's and those of ejabberd's database that have a retention period, from their
+declarations (bots/personal_data.py), with how long it is kept. Its Markdown is the generated
+part of docs/data-protection.md, so the page cannot fall behind the code.
 """
 
 from __future__ import annotations
 
-from bots.personal_data import PersonalData, declared, table
+from bots.personal_data import SERVER_KINDS, PersonalData, ServerData, declared, table
 from bots.plugin import Plugin
 
 KEPT_WHILE_NEEDED = "while needed (until the person is erased)"
+SERVER_PART = "ejabberd"  # the part of what ejabberd keeps in its own database
 HEADINGS = ("Kind", "Part", "Table", "Columns", "Whose (column)", "Kept", "Default",
             "Counted from", "What and why")
 
 
 def inventory(plugins: list[Plugin], days: dict[str, int | None]) -> list[dict]:
-    """One entry per kind; `days` as bots.retention.periods gives them (the configured)."""
+    """One entry per kind, the bot's then ejabberd's; `days` as bots.retention.periods gives
+    them (the configured)."""
     return [{"kind": kind.kind, "part": owner, "table": table(kind.model),
              "columns": kind.personal_columns(), "person": _whose(kind),
              "retention_days": days[kind.kind], "default_retention_days": kind.retention_days,
              "counted_from": _counted_from(kind), "description": kind.description}
-            for owner, kind in declared(plugins)]
+            for owner, kind in declared(plugins)] + [_on_the_server(kind, days)
+                                                     for kind in SERVER_KINDS]
+
+
+def _on_the_server(kind: ServerData, days: dict[str, int | None]) -> dict:
+    return {"kind": kind.kind, "part": SERVER_PART, "table": kind.table,
+            "columns": list(kind.columns), "person": kind.person,
+            "retention_days": days[kind.kind], "default_retention_days": kind.retention_days,
+            "counted_from": kind.counted_from, "description": kind.description}
 
 
 def markdown(entries: list[dict]) -> str:

@@ -93,7 +93,7 @@ class JoinService:
         self._token_refused = False
         self.bot_name = join["company"] or bot.config.get("bot", "nick")  # in their contacts
         self.limiter = AttemptLimiter(join["attempts_per_address"])
-        self.keep_days = bot.config.get("retention", "outbox_days")
+        self.keep_days = bot.retention["outbox"]  # the period in force, as the purge keeps it
         self._answers: dict[tuple[str, str], tuple[float, Page]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._api_pool = ThreadPoolExecutor(API_WORKERS, thread_name_prefix="ejabberd-api")

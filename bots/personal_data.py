@@ -3,7 +3,9 @@
 tables is covered by each without further code, and the DPO page cannot fall behind the code.
 
 The core's own kinds are `CORE_KINDS` below; a plugin lists its own in
-`Plugin.personal_data_kinds`. Plain peewee code: run it on a database thread.
+`Plugin.personal_data_kinds`. Plain peewee code: run it on a database thread. What ejabberd
+keeps with a retention period (its message archive) is declared apart, in `SERVER_KINDS`: no
+table of the bot's, so none of the peewee parts apply to it.
 """
 
 from __future__ import annotations
@@ -102,6 +104,22 @@ class PersonalData:
     def personal_columns(self) -> list[str]:
         return list(self.columns) or [field.name for field in self.model._meta.sorted_fields
                                       if field is not self.model._meta.primary_key]
+
+
+@dataclass(frozen=True)
+class ServerData:
+    """One kind of personal data the XMPP server keeps, in ejabberd's own database: listed in
+    the inventory, given a period by `[privacy] retention` like the others, and purged by
+    asking ejabberd through its admin API (bots/retention.py); export and erase reach a
+    person's part of it the same way (bots/server_privacy.py)."""
+
+    kind: str  # "server.<what>", the key of [privacy] retention
+    table: str  # in ejabberd's database
+    columns: tuple[str, ...]
+    person: str  # whose it is, in words
+    description: str
+    retention_days: int
+    counted_from: str
 
 
 def table(model: type[peewee.Model]) -> str:
@@ -210,3 +228,14 @@ AUDIT = PersonalData(
     retention_days=365, since=AuditEntry.at, columns=("at", "actor", "channel", "action",
                                                        "subject"))
 CORE_KINDS = [OUTBOX, CONSENT, SETTINGS, PLANS, INVITATIONS, INVITATIONS_MADE, AUDIT]
+
+SERVER_ARCHIVE = ServerData(
+    "server.archive", "archive", ("username", "peer", "bare_peer", "nick", "txt", "xml",
+                                  "timestamp"),
+    "archive.username (the account, or the group room, whose archive it is) and "
+    "archive.bare_peer (the other side)",
+    "The XMPP server's message archive (XEP-0313) in ejabberd's database: the messages of "
+    "group rooms, and of accounts that switched archiving on (it is off unless they do), so "
+    "that their apps show the history. Deleted by ejabberd when the daily purge asks it.",
+    retention_days=30, counted_from="timestamp")
+SERVER_KINDS = [SERVER_ARCHIVE]

@@ -6,8 +6,10 @@ every plugin's (`Plugin.describe_personal_data`, else counted), and each consent
 numbered, with its date and wording version. `withdraw N` ends consent N at once: the plugin
 whose purpose it is hears of it in the same transaction (the event `consent.WITHDRAWN`) and
 stops what it allowed, as its own opt-out would (the lessons plugin ends the subscription, so
-the next lesson is not sent). `forget me` erases the person exactly as `botschaft privacy
-erase` does, once they repeat the code it gave them.
+the next lesson is not sent). `forget me` erases the person as `botschaft privacy erase` does,
+the XMPP server's part included (bots/server_privacy.py, on a thread: blocking HTTP), once they
+repeat the code it gave them. Their account stays: they are writing from it; the company
+deletes it on request (`botschaft privacy erase --account`).
 
 The code needs no memory in any worker: it comes from the person's address and the current
 five minutes, so whichever worker gets the answer can check it. It is no secret (only the
@@ -16,7 +18,9 @@ person writes from their account): repeating it shows they read what goes, and m
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -24,14 +28,16 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 
-from bots import consent, privacy
+from bots import consent, privacy, server_privacy
 from bots.i18n import LANGUAGE_NAMES, TIME_LOCALES, plural_translator, render, translator
 from bots.plugin import Plugin, command
 
 if TYPE_CHECKING:
+    from bots.config import Config
     from bots.dispatch import Dispatcher
     from bots.people import People
 
+log = logging.getLogger(__name__)
 _ = translator(__name__)
 _n = plural_translator(__name__)
 
@@ -64,6 +70,9 @@ WITHDRAWN_NOTICE = _("Withdrawn: {what}. To have what I store about you deleted 
 NOTHING_TO_FORGET = _("I store nothing about you, so there is nothing to delete.")
 ASK_TO_FORGET = _("This deletes everything I store about you, for good; it cannot be undone:")
 YOUR_CONSENTS = _n("{count} consent record", "{count} consent records")
+ON_THE_SERVER = _("on the chat server: our chat history, your message archive and my contact "
+                  "entry for you")
+ACCOUNT_STAYS = _("Your chat account itself stays: we delete it if you ask us.")
 SERVER_STAYS = _("Your chat account and what the chat server itself keeps stay: ask us to "
                  "delete those.")
 CONFIRM = _("If you are sure, write within {minutes} minutes: forget me {code}")
@@ -71,15 +80,19 @@ WRONG_CODE = _("That is not the code I gave you, or it is more than {minutes} mi
                "nothing was deleted. For a new code, write: forget me")
 FORGOTTEN = _("Done: everything I stored about you is deleted. If you write to me again, I "
               "know nothing about you.")
+FORGOTTEN_ON_THE_SERVER = _("On the chat server, our chat history, your message archive and my "
+                            "contact entry for you are deleted too.")
 
 
 class PrivacyCommands:
     """The privacy commands, part of the core's Builtins (which sets `people` and
-    `dispatcher`): every person may use them, customers, staff and admins alike. Roles come
-    from the configuration and are no stored data: `forget me` leaves them."""
+    `dispatcher`; the running bot sets `bot_config`): every person may use them, customers,
+    staff and admins alike. Roles come from the configuration and are no stored data: `forget
+    me` leaves them."""
 
     people: People
     dispatcher: Dispatcher
+    bot_config: Config  # the whole configuration: [ejabberd] for the server's part
 
     @command(help=_("what I store about you and what you agreed to"),
              aliases={"de": ["datenschutz"]},
@@ -100,13 +113,16 @@ class PrivacyCommands:
         jid, language, plugins = ctx.person.jid, ctx.language, self._plugins()
         given = [word for word in (words or "").split() if word.casefold() not in ME_WORDS]
         if not given:
+            server = bool(self.bot_config.get("ejabberd", "api_url"))
             return await ctx.db(ask_to_forget, jid, plugins, language, ctx.bot.timezone,
-                                time.time())
+                                time.time(), server)
         if len(given) > 1 or not confirmed(jid, given[0], time.time()):
             return render(WRONG_CODE, language, minutes=CODE_MINUTES)
-        await ctx.db(privacy.erase, jid, plugins, BY_THE_PERSON)
+        on_server = await asyncio.to_thread(server_privacy.erase_on_server, self.bot_config,
+                                            ctx.bot, jid, False)
+        await ctx.db(privacy.erase, jid, plugins, BY_THE_PERSON, on_server.record)
         self.people.forget(jid)
-        return render(FORGOTTEN, language)
+        return forgotten(on_server, language)
 
     def _plugins(self) -> list[Plugin]:
         return [plugin for plugin in self.dispatcher.plugins if plugin is not self]
@@ -194,18 +210,32 @@ def withdraw(bot, plugins: list[Plugin], jid: str, number: int, language: str) -
 
 
 def ask_to_forget(jid: str, plugins: list[Plugin], language: str, timezone: str,
-                  now: float) -> str:
-    """What `forget me` would delete, and the code that confirms it."""
+                  now: float, server: bool) -> str:
+    """What `forget me` would delete (`server`: the XMPP server's part too, through its admin
+    API), and the code that confirms it."""
     stored = stored_lines(privacy.export(jid, plugins), plugins, language, timezone)
     consents = len(consent.rows_of(jid))
     if not stored and not consents:
         return render(NOTHING_TO_FORGET, language)
     if consents:
         stored.append(render(YOUR_CONSENTS, language, count=consents))
+    if server:
+        stored.append(render(ON_THE_SERVER, language))
     return "\n".join([render(ASK_TO_FORGET, language)] + [f"• {line}" for line in stored]
-                     + [render(SERVER_STAYS, language),
+                     + [render(ACCOUNT_STAYS if server else SERVER_STAYS, language),
                         render(CONFIRM, language, minutes=CODE_MINUTES,
                                code=confirmation_code(jid, now))])
+
+
+def forgotten(on_server: server_privacy.ServerErasure, language: str) -> str:
+    """The answer once the bot's data is gone: whether the server's part is too."""
+    if on_server.configured and on_server.error is None:
+        return "\n".join(render(text, language) for text in (
+            FORGOTTEN, FORGOTTEN_ON_THE_SERVER, ACCOUNT_STAYS))
+    if on_server.error is not None:
+        log.warning("forget me: the XMPP server's part of an erasure failed, the bot's own "
+                    "data is erased: %s", on_server.error)
+    return "\n".join(render(text, language) for text in (FORGOTTEN, SERVER_STAYS))
 
 
 # --- the confirmation code ------------------------------------------------------------------

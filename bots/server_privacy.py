@@ -21,7 +21,8 @@ bots/privacy.py does the bot's own tables; this is ejabberd's side, through its 
 
 Their room memberships are the rooms plugin's (its erase_person). In component mode the bot is
 no account: it has no contact list and no archive on the server. Blocking HTTP and, for the
-archive, an XMPP login: for CLI commands, not the bot's event loop.
+archive, an XMPP login: for CLI commands, or a thread of the running bot (`forget me`, which
+erases without the account), never its event loop.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from typing import TYPE_CHECKING
 
 from slixmpp import JID
 
-from bots.app import server_address
 from bots.connection import Session
 from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
 
@@ -228,6 +228,8 @@ async def export_from_server(config: Config, services: Services, jid: str,
 async def bot_archive(config: Config, peer: str, texts: bool, timeout: float = 30) -> dict:
     """How many messages of its conversation with `peer` the bot's archive keeps, and with
     `texts` the messages: read over XMPP (XEP-0313) as the bot, in a session of its own."""
+    from bots.app import server_address  # here: bots.app imports this module (forget me)
+
     session = _ArchiveSession(config.get("xmpp", "jid"), config.get("xmpp", "password"),
                               config.get("xmpp", "ca_file") or None)
     await session.start(*server_address(config), timeout=timeout)

@@ -1,7 +1,7 @@
 """A person with something of everything ejabberd keeps about one (offline messages, an archive,
 a conversation with a bot in the bot's archive, each in the other's contact list, the privacy
 list every person's account has), and a search of every table of ejabberd's database for them:
-SQLite and PostgreSQL."""
+SQLite and PostgreSQL. Also the settings of the test server's admin API, for a bot that uses it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from slixmpp.xmlstream import ET
 
-from bots.testing import TestServer
+from bots.testing import TestServer, join_settings
 from tests.conftest import eventually
 
 QUESTION = "Ist mein Wagen schon fertig?"
@@ -62,6 +62,13 @@ async def person_with_server_data(server: TestServer) -> PersonOnServer:
     finally:
         await bot.stop(wait=1)
     return PersonOnServer(jid, bot_jid, bot_password)
+
+
+def admin_api(server: TestServer) -> dict[str, str]:
+    """The settings of ejabberd's admin API (`[ejabberd]`) for the test server, as `make_bot`
+    and `bot_config` take them."""
+    return {name: value for name, value in join_settings(server).items()
+            if name.startswith("EJABBERD_")}
 
 
 def waiting(api, user: str, domain: str) -> int:

@@ -82,6 +82,9 @@ async def invite(bot, actions=None) -> str:
     return f"/join/{made.token}"
 
 
+# The notice names the outbox's period in force: [privacy] retention's, not the older setting's.
+@pytest.mark.parametrize("workshop", [{"PRIVACY_RETENTION": "outbox=3",
+                                       "RETENTION_OUTBOX_DAYS": "5"}], indirect=True)
 async def test_a_job_card_link_makes_an_account_with_the_item_claimed_and_its_status_waiting(
         workshop, chat_client):
     link = await invite(workshop, {"claim": "4711"})
@@ -90,7 +93,7 @@ async def test_a_job_card_link_makes_an_account_with_the_item_claimed_and_its_st
     page = await visitor.get(link)
     assert page.status == 200 and '<html lang="de">' in page.text
     assert "Autohaus Beispiel" in page.text and "Vorgang 4711 wird mit dem neuen Konto" in page.text
-    assert "Ihre Daten" in page.text and "nach 7 Tagen" in page.text
+    assert "Ihre Daten" in page.text and "nach 3 Tagen" in page.text
     assert page.headers["Cache-Control"] == "no-store"
     assert page.headers["Referrer-Policy"] == "no-referrer"  # the token is in the address
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]

@@ -220,6 +220,8 @@ def test_purge_and_its_dry_run_from_the_command_line(monkeypatch, tmp_path):
     counted = re.search(r"diary\.pages +(\d+) rows", dry.output)
     assert counted and "nothing is" in dry.output and "(kept 10 days)" in dry.output
     assert "Kept while needed (until the person is erased): consent," in dry.output
+    assert re.search(r"server\.archive +not applied: ejabberd's admin API is not configured",
+                     dry.output)  # this site has none: tests/bots/test_retention.py asks one
     done = CliRunner().invoke(main, ["privacy", "purge"])
     assert done.exit_code == 0, done.output
     assert re.search(r"diary\.pages +(\d+) rows", done.output).group(1) == counted.group(1)
@@ -239,7 +241,7 @@ def test_the_inventory_lists_the_cores_and_each_plugins_tables(monkeypatch, tmp_
     assert listed.exit_code == 0, listed.output
     entries = {entry["kind"]: entry for entry in json.loads(listed.output)}
     assert set(entries) == {kind.kind for kind in CORE_KINDS} | {"diary.notebooks",
-                                                                "diary.pages"}
+                                                                "diary.pages", "server.archive"}
     assert entries["diary.pages"] == {
         "kind": "diary.pages", "part": "diary", "table": "diary_page",
         "columns": ["text", "written_at"],
@@ -247,6 +249,10 @@ def test_the_inventory_lists_the_cores_and_each_plugins_tables(monkeypatch, tmp_
         "retention_days": 10, "default_retention_days": 30, "counted_from": "written_at",
         "description": "What a person wrote."}
     assert entries["schedule"]["person"] == 'bots_schedule.key ("person:" and the JID)'
+    assert {name: entries["server.archive"][name] for name in ("part", "table",
+                                                               "retention_days")} == {
+        "part": "ejabberd", "table": "archive", "retention_days": 30}
+    assert "ejabberd's database" in entries["server.archive"]["description"]
 
     page = CliRunner().invoke(main, ["privacy", "inventory"]).output
     assert page.startswith("| Kind | Part | Table | Columns | Whose (column) | Kept |")

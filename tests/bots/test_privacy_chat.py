@@ -1,15 +1,18 @@
 """`privacy`, `withdraw N` and `forget me` in chat, through the real ejabberd: a person sees in
 words what is stored about them and what they agreed to; a consent withdrawn in chat stops
 what it covered at once (the next lesson or status message is not sent, another person's is);
-`forget me` erases them as `botschaft privacy erase` does, after they repeat a code, and the
-bot then answers them as a stranger."""
+`forget me` erases them as `botschaft privacy erase` does, the XMPP server's part too (the
+bot's contact entry and its archive of their conversation; their account stays), after they
+repeat a code, and the bot then answers them as a stranger."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
 import pytest
+from slixmpp.xmlstream import ET
 
 from bots import privacy
 from bots.app import schemas
@@ -20,12 +23,14 @@ from bots.privacy import Erasure
 from bots.privacy_chat import (BY_THE_PERSON, CODE_MINUTES, confirmation_code, confirmed,
                                overview, withdraw)
 from bots.scheduler import FakeClock
+from bots.server_privacy import ServerPrivacy, bot_archive
 from bots.storage import Storage
-from bots.testing import join_settings, services_over, technical_tokens
+from bots.testing import services_over, technical_tokens
 from plugins.lessons import Lessons
 from plugins.rooms import Rooms
 from plugins.rooms.models import LEFT, Member
 from plugins.status import Status
+from tests.ejabberd_person import admin_api
 
 QUIET = 2.5  # seconds: the scheduler looks every second, the outbox every half second
 # Monday 1 March 2027, noon in Berlin; the example course's lessons come at 07:30 Berlin time.
@@ -34,9 +39,11 @@ MONDAY_NOON = datetime(2027, 3, 1, 11, 0, tzinfo=UTC)
 TUESDAY_0730 = datetime(2027, 3, 2, 6, 30, tzinfo=UTC)
 
 
-async def customers_of_a_running_bot(make_bot, chat_client, **settings):
+async def customers_of_a_running_bot(make_bot, chat_client, api=None, **settings):
     """A bot with the lessons and status plugins on a fake clock, and two customers who both
-    take the example course and follow item 4711 (with notifications)."""
+    take the example course and follow item 4711 (with notifications). With ejabberd's admin
+    `api`, each customer and the bot are in each other's contacts, as the join page makes
+    them."""
     clock = FakeClock(MONDAY_NOON)
     lessons, status = Lessons(), Status()
     bot = await make_bot(plugins=[lessons, status], clock=clock, BOT_TIMEZONE="Europe/Berlin",
@@ -44,6 +51,8 @@ async def customers_of_a_running_bot(make_bot, chat_client, **settings):
     await bot.storage.run(status.book.create, "4711", "vehicle", code="ABCD23")
     anna, ben = await chat_client(), await chat_client()
     for client in (anna, ben):
+        if api is not None:
+            api.add_contacts(bot.boundjid.user, client.boundjid.user, client.boundjid.domain)
         assert "Linked" in await client.ask(bot.boundjid.bare, "claim 4711 ABCD23")
         assert "subscribed" in await client.ask(bot.boundjid.bare, "subscribe deutsch-alltag")
     return bot, clock, [lessons, status], anna, ben
@@ -113,19 +122,42 @@ async def test_privacy_shows_the_data_and_consents_in_words_and_withdrawing_stop
     assert "abgemeldet" in await anna.ask(to, "kurse")  # the course ended for her, as `stop`
 
 
+async def archive_setting(bot, setting: str) -> None:
+    """The bot account's archiving (XEP-0313 prefs: "always", or "never" as ejabberd.yml's
+    default), as the bot itself sets it."""
+    iq = bot.make_iq_set()
+    iq.append(ET.fromstring(f"<prefs xmlns='urn:xmpp:mam:2' default='{setting}'/>"))
+    await iq.send()
+
+
 async def test_forget_me_asks_for_a_code_then_erases_everything_and_the_bot_forgets_them(
-        make_bot, chat_client):
+        make_bot, chat_client, xmpp_server):
+    api = xmpp_server.instance.api()
     bot, _clock, plugins, anna, ben = await customers_of_a_running_bot(
-        make_bot, chat_client)
+        make_bot, chat_client, api, **admin_api(xmpp_server))
+    await archive_setting(bot, "always")
+    try:
+        await forget_me_on_the_bot_and_the_server(bot, plugins, anna, ben, api)
+    finally:  # the session's bot account archives nothing, as in production by default
+        await archive_setting(bot, "never")
+
+
+async def forget_me_on_the_bot_and_the_server(bot, plugins, anna, ben, api) -> None:
     to, jid = bot.boundjid.bare, anna.boundjid.bare
     bot.people.ERASURE_CHECK_INTERVAL = 3600  # this process forgets at once, not by looking
     assert await anna.ask(to, "sprache de") == "Ab jetzt antworte ich Ihnen auf Deutsch."
+    on_the_server = ServerPrivacy(api, to)
+    assert on_the_server.export(jid)["contact_of_the_bot"]["subscription"] == "both"
+    assert (await bot_archive(bot.config, jid, texts=False))["messages"] == 2
 
     asked = await anna.ask(to, "vergiss mich")
     assert asked.startswith("Damit lösche ich alles, was ich über Sie speichere, endgültig; das "
                             "lässt sich nicht rückgängig machen:\n• Ihre Sprache: Deutsch (")
     assert "• 1 Vorgang mit Ihnen verknüpft: Fahrzeug 4711\n" in asked
     assert "• 2 Einträge zu Ihren Einwilligungen\n" in asked
+    assert ("\n• auf dem Chat-Server: unser Chatverlauf, Ihr Nachrichtenarchiv und mein "
+            "Kontakteintrag für Sie\nIhr Chat-Konto selbst bleibt: Wir löschen es, wenn Sie uns "
+            "darum bitten.\n") in asked
     code = re.fullmatch(r".*\nWenn Sie sicher sind, schreiben Sie innerhalb von 5 Minuten: "
                         r"vergiss mich (\d{4})", asked, re.DOTALL).group(1)
     wrong = f"{(int(code) + 1) % 10_000:04d}"
@@ -135,9 +167,18 @@ async def test_forget_me_asks_for_a_code_then_erases_everything_and_the_bot_forg
     assert (await anna.ask(to, "forget me please")).startswith("Das ist nicht der Code")
     assert (await bot.storage.run(privacy.export, jid, plugins))["status"]["claimed_items"]
 
-    assert await anna.ask(to, f"vergiss mich {code}") == (
+    done = await anna.ask(to, f"vergiss mich {code}")
+    assert done == (
         "Erledigt: Alles, was ich über Sie gespeichert hatte, ist gelöscht. Wenn Sie mir wieder "
-        "schreiben, weiß ich nichts über Sie.")
+        "schreiben, weiß ich nichts über Sie.\nAuf dem Chat-Server sind unser Chatverlauf, Ihr "
+        "Nachrichtenarchiv und mein Kontakteintrag für Sie ebenfalls gelöscht.\nIhr Chat-Konto "
+        "selbst bleibt: Wir löschen es, wenn Sie uns darum bitten.")
+    assert on_the_server.export(jid) == {"contact_of_the_bot": None,
+                                         "account_on_this_server": True, "offline_messages": 0}
+    assert on_the_server.export(ben.boundjid.bare)["contact_of_the_bot"]  # another's stays
+    # What the archive keeps of them: only this answer, archived after the erasure.
+    archived = await bot_archive(bot.config, jid, texts=True)
+    assert [message["text"] for message in archived["texts"]] == [done]
     assert await bot.storage.run(privacy.export, jid, plugins) == {
         "jid": jid, "settings": {}, "consents": [], "messages_from_the_bot": [],
         "invitations": [], "schedule": [], "invitations_made": [], "audit": [],
@@ -146,6 +187,9 @@ async def test_forget_me_asks_for_a_code_then_erases_everything_and_the_bot_forg
     assert await bot.storage.run(rows_naming, bot.storage.db, jid) == []
     [erasure] = await bot.storage.run(lambda: list(Erasure.select()))
     assert erasure.by == BY_THE_PERSON
+    assert json.loads(erasure.parts)["server"] == {
+        "bot_contact": 1, "bot_archive": "removed", "archive": "removed",
+        "offline_messages": 0, "account": "kept"}
     assert (await bot.storage.run(privacy.export, ben.boundjid.bare, plugins))["consents"]
 
     # a stranger now: the bot's default language, nothing stored, and commands still work
@@ -161,7 +205,10 @@ async def test_staff_may_forget_themselves_and_keep_their_role(make_bot, chat_cl
     to = bot.boundjid.bare
     assert await staff.ask(to, "language de") == "Ab jetzt antworte ich Ihnen auf Deutsch."
     code = (await staff.ask(to, "forget me")).rsplit(" ", 1)[1]
-    assert (await staff.ask(to, f"forget me {code}")).startswith("Erledigt:")
+    done = await staff.ask(to, f"forget me {code}")
+    assert done.startswith("Erledigt:")  # and, with no admin API, the server's part stays:
+    assert done.endswith("\nIhr Chat-Konto und was der Chat-Server selbst aufbewahrt, bleiben: "
+                         "Wenn Sie das auch gelöscht haben möchten, sagen Sie es uns.")
     assert "invite" in await staff.ask(to, "help")  # the role is the configuration's
 
 
@@ -174,8 +221,7 @@ def test_withdrawing_the_consent_to_a_room_takes_the_person_out_of_it_on_the_ser
         xmpp_server.devserver.ensure_user(BOT_USER)
         bot = services_over(storage, [rooms], BOT_LANGUAGE="en",
                             XMPP_JID=f"{BOT_USER}@{xmpp_server.domain}",
-                            **{name: value for name, value in join_settings(xmpp_server).items()
-                               if name.startswith("EJABBERD_")})
+                            **admin_api(xmpp_server))
         book = rooms.make_book(bot)
         room, _new = book.create(f"team-{tmp_path.name[-8:].lower()}", "Team Nord")
         carl, _password = make_account("carl")

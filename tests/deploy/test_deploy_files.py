@@ -55,7 +55,7 @@ needs_nginx = pytest.mark.skipif(
 # --- systemd units ---------------------------------------------------------------------------
 
 def installed_units(directory: Path) -> Path:
-    """deploy/'s units in one folder (the timer finds its service there), as installed except
+    """deploy/'s units in one folder (a timer finds its service there), as installed except
     for one thing: `systemd-analyze verify` fails when ExecStart's program is missing, and
     /opt/botschaft/.venv does not exist here, so ExecStart names this virtualenv's `botschaft`,
     the same entry point `pip install` puts into /opt/botschaft/.venv/bin."""
