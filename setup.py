@@ -42,6 +42,7 @@ setup(
     entry_points={
         "console_scripts": ["botschaft = bots.cli:main"],
         "botschaft.plugins": ["ping = plugins.ping:Ping", "status = plugins.status:Status",
-                              "lessons = plugins.lessons:Lessons", "rooms = plugins.rooms:Rooms"],
+                              "lessons = plugins.lessons:Lessons", "rooms = plugins.rooms:Rooms",
+                              "announce = plugins.announce:Announce"],
     },
 )

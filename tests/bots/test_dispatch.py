@@ -229,7 +229,10 @@ async def test_a_message_longer_than_the_limit_gets_a_clear_answer(workshop, cha
 
 
 def test_the_built_in_plugins_want_no_word_twice():
+    from plugins.announce import Announce
     from plugins.lessons import Lessons
     from plugins.ping import Ping
+    from plugins.rooms import Rooms
     from plugins.status import Status
-    assert Dispatcher([Builtins(), Ping(), Status(), Lessons()]).clashes == []
+    assert Dispatcher([Builtins(), Ping(), Status(), Lessons(), Rooms(), Announce()]
+                      ).clashes == []

@@ -63,6 +63,7 @@ def test_export_shows_and_erase_deletes_everything_about_one_person(tmp_path, mo
         after.pop("server")["not_included"])
     assert after == {"jid": ALICE, "settings": {}, "consents": [], "messages_from_the_bot": [],
                      "invitations": [], "schedule": [], "invitations_made": [], "audit": [],
+                     "announce": {"subscriptions": [], "announcements": []},
                      "lessons": {"subscriptions": []},
                      "rooms": {"rooms": [], "trainer_of": []},
                      "status": {"claimed_items": [], "failed_claims": []}}
