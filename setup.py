@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["bots", "bots.*", "plugins", "plugins.*",
                                     "server_bridge", "server_bridge.*"]),
-    package_data={"": ["locale/*.po", "*.toml", "courses/*.yaml"]},
+    package_data={"": ["locale/*.po", "*.toml", "*.yaml", "courses/*.yaml"]},
     data_files=[("share/botschaft", ["ejabberd.yml"])],
     install_requires=[
         "slixmpp>=1.17",
@@ -43,6 +43,7 @@ setup(
         "console_scripts": ["botschaft = bots.cli:main"],
         "botschaft.plugins": ["ping = plugins.ping:Ping", "status = plugins.status:Status",
                               "lessons = plugins.lessons:Lessons", "rooms = plugins.rooms:Rooms",
-                              "announce = plugins.announce:Announce"],
+                              "announce = plugins.announce:Announce",
+                              "support = plugins.support:Support"],
     },
 )

@@ -596,6 +596,7 @@ A customer's first minute, in a browser on this machine:
   2. open {instance.chat_url} once and accept its self-signed certificate (the
      web chat's files and its WebSocket come from there; returning users log in on that page)
   3. open the invitation's link ({join_url}/join/…), press the button, then "Chat in the browser"
+  4. write "agent" there: this account is the support team and gets the case ("take")
 
 Admin commands reach this bot from a second terminal in this folder, e.g.
   ./dev.sh botschaft status show 4711      ./dev.sh botschaft privacy export {jid}

@@ -86,6 +86,9 @@ class DevBot:
         admin_password_file.write_text(self.instance.admin_password)
         api = self.instance.api()
         admins = ", ".join(f'"{admin}"' for admin in self.settings["admins"])
+        staff = "\n".join(f'"{admin}" = "Demo"' for admin in self.settings["admins"])
+        always = ", ".join(f'{day} = "00:00-24:00"' for day in ("mon", "tue", "wed", "thu", "fri",
+                                                                  "sat", "sun"))
         self.config_file.write_text(f"""\
 # Written by `botschaft dev` at each start: the development bot's settings. Admin commands
 # use it through `./dev.sh botschaft …` (or BOTSCHAFT_CONFIG={self.config_file}).
@@ -111,6 +114,12 @@ public_url = "{self.join_url}"
 company = "Botschaft Demo"
 chat_url = "{self.instance.chat_url}"
 websocket_url = "{self.instance.websocket_url}"
+
+[plugins.support]  # the demo desk is open day and night
+hours = {{ {always} }}
+
+[plugins.support.staff]  # who answers when a customer writes "agent", and their name for them
+{staff}
 
 [ejabberd]
 api_url = "{api.url}"

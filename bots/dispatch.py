@@ -1,6 +1,7 @@
 """From a message's text to the answer: command word, role check, arguments, handler.
 
-The order for a direct message: a command word (or a language's alias for it) → the command;
+The order for a direct message: a plugin that takes over the conversation (`on_conversation`,
+e.g. a chat relayed to staff); a command word (or a language's alias for it) → the command;
 otherwise a plugin hook that claims the text (e.g. a quiz answer); otherwise the example phrase
 it resembles most; otherwise a helpful "I did not understand" with the closest suggestions.
 Never silence, never a traceback: a failing handler gets the person an apology and the admin
@@ -21,7 +22,7 @@ from bots.i18n import render, translator
 from bots.loop_guard import guarded
 from bots.people import Person
 from bots.phrases import PhraseIndex
-from bots.plugin import Plugin
+from bots.plugin import NO_ANSWER, Plugin
 from bots.small_talk import small_talk
 from bots.stanza_text import safe_body
 from bots.services import Services
@@ -40,6 +41,7 @@ class Message:
     text: str
     room: str | None = None  # the room's JID for group chat, None for a direct chat
     device: str = ""  # the full JID that wrote a direct chat (its app), where known
+    command: str | None = None  # the command its first word means for this person, if any
 
 
 @dataclass
@@ -95,6 +97,8 @@ class Dispatcher:
         self._words: dict[str, str] = {}  # command word or alias → command name
         self._phrases = PhraseIndex()
         self.plugins = plugins
+        self._conversation_takers = [plugin for plugin in plugins if type(plugin).on_conversation
+                                     is not Plugin.on_conversation]
         self.clashes: list[str] = []  # words a plugin asked for and did not get, and why
         specs = [spec for plugin in in_precedence(plugins) for spec in plugin.commands()]
         for spec in specs:  # command words first: no alias can take one
@@ -135,9 +139,11 @@ class Dispatcher:
 
     async def answer(self, message: Message, bot) -> str:
         """The answer to one message, in the person's language, fit for a stanza (a stored
-        text may hold a character XML forbids); never an exception."""
+        text may hold a character XML forbids); never an exception. Empty: no answer is due
+        (a plugin relayed the message on)."""
         try:
-            return safe_body(await self._answer(message, bot))
+            answer = await self._answer(message, bot)
+            return "" if answer is NO_ANSWER else safe_body(answer)
         except Exception as exc:
             log.exception("answering a message failed")
             return self._apology(message.person.language, "dispatch", "-", exc)
@@ -155,12 +161,21 @@ class Dispatcher:
         word, *rest_of_text = text.split(maxsplit=1)
         rest = rest_of_text[0] if rest_of_text else ""
         spec = self.spec_for(word)
-        if spec is not None and person.may(spec.role):  # others' commands are unknown words
+        if spec is not None and not person.may(spec.role):  # others' commands are unknown words
+            spec = None
+        message.command = spec.name if spec is not None else None
+        if message.room is None:
+            for plugin in self._conversation_takers:
+                if plugin.name not in self.unavailable:
+                    taken = await self._call_hook(plugin, plugin.on_conversation, message, bot)
+                    if taken is not None:
+                        return taken
+        if spec is not None:
             return await self.run(spec, rest, message, bot)
         for plugin in self.plugins:
             if plugin.name in self.unavailable:
                 continue
-            claimed = await self._call_hook(plugin, message, bot)
+            claimed = await self._call_hook(plugin, plugin.on_message, message, bot)
             if claimed:
                 return claimed
         matches = self._phrases.match(text)
@@ -223,13 +238,17 @@ class Dispatcher:
         told = self.on_failure(plugin, command, error)
         return render(APOLOGY_TEAM_TOLD if told else APOLOGY, language)
 
-    async def _call_hook(self, plugin: Plugin, message: Message, bot) -> str | None:
+    async def _call_hook(self, plugin: Plugin, hook, message: Message, bot) -> str | None:
+        """A hook's answer in the person's language (NO_ANSWER as it is); None when it
+        claims nothing, or fails (logged: the message goes on as if it had not been asked)."""
+        what = f"{hook.__name__} of plugin {plugin.name!r}"
         try:
-            answer = await guarded(plugin.on_message(Context(message, bot.services, plugin)),
-                                   f"on_message of plugin {plugin.name!r}")
+            answer = await guarded(hook(Context(message, bot.services, plugin)), what)
         except Exception:
-            log.exception("on_message of plugin %r failed", plugin.name)
+            log.exception("%s failed", what)
             return None
+        if answer is NO_ANSWER or answer is None:
+            return answer
         return render(answer, message.person.language) if answer else None
 
     def _not_understood(self, message: Message, matches) -> str:

@@ -3,8 +3,9 @@
 A plugin is one class. Commands are decorated methods, `def name(self, ctx, arg: type, …)`,
 sync or async: sync ones run on the database worker pool (plain peewee code is fine there),
 async ones on the event loop (use `await ctx.db(fn)` for database work). Hooks are methods
-with telling names: `on_message`, `on_presence`, `on_room_joined`. Plugins register under the
-entry-point group `botschaft.plugins`, the built-ins too, so installing a package adds it.
+with telling names: `on_conversation`, `on_message`, `on_presence`, `on_room_joined`. Plugins
+register under the entry-point group `botschaft.plugins`, the built-ins too, so installing a
+package adds it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "botschaft.plugins"
+
+
+class _NoAnswer(str):
+    """The type of NO_ANSWER: an empty text that is not None."""
+
+
+# `on_conversation` took the message and the person gets no answer (it was relayed on)
+NO_ANSWER = _NoAnswer()
 _INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -122,6 +131,15 @@ class Plugin:
         """Called before the bot goes offline."""
 
     # --- hooks -----------------------------------------------------------------------------
+    async def on_conversation(self, ctx) -> str | None:
+        """Every direct message first, before its first word is taken as a command: return
+        an answer, or NO_ANSWER, to take the message over (a conversation relayed to a
+        person); None lets it go on as usual. `ctx.message.command` names the command the
+        first word means for this person, if any. It runs for every message, so keep it to a
+        lookup in memory for those it does not concern; only plugins that override it are
+        called."""
+        return None
+
     async def on_message(self, ctx) -> str | None:
         """Every direct message that is no command; return an answer to claim it."""
         return None

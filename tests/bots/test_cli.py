@@ -54,6 +54,16 @@ async def test_dev_prints_a_working_login_and_ctrl_c_stops_bot_and_server(state_
         assert bot in client.client_roster  # the bot is already in the demo user's contacts
         assert await client.ask(bot, "ping") == "pong"
         assert (await client.ask(bot, "create vehicle 4711")).startswith("Created: Vehicle 4711")
+        # the demo account is the support team (step 4 of the instructions): a customer who
+        # writes "agent" reaches it
+        customer = ChatClient(f"kunde@{instance.domain}",
+                              DevServer(state_dir).ensure_user("kunde"), instance.ca_file)
+        await customer.start("127.0.0.1", port)
+        assert "number 1 in the queue" in await customer.ask(bot, "agent")
+        assert (await client.next_message(bot))["body"].startswith("Fall 1 wartet")  # [bot] de
+        await client.ask(bot, "take 1")
+        assert (await customer.next_message(bot))["body"] == "Demo from our team is with you now."
+        await customer.stop()
         await client.stop()
         # the admin commands the instructions print reach the running bot's database
         config_file = re.search(r"its settings: (\S+);", printed).group(1)

@@ -10,7 +10,7 @@ import pytest
 
 from bots.builtins import Builtins
 from bots.dispatch import Dispatcher
-from bots.plugin import Plugin, command
+from bots.plugin import NO_ANSWER, Plugin, command
 
 
 class Workshop(Plugin):
@@ -228,11 +228,47 @@ async def test_a_message_longer_than_the_limit_gets_a_clear_answer(workshop, cha
                              "to 4000")
 
 
+class Switchboard(Plugin):
+    """Takes over the conversations of people it connected to someone: their words go on."""
+
+    name = "switchboard"
+
+    def __init__(self):
+        super().__init__()
+        self.connected: dict[str, str] = {}  # who writes → to whom it goes
+
+    async def on_conversation(self, ctx) -> str | None:
+        to = self.connected.get(ctx.person.jid)
+        if to is None:
+            return None
+        if ctx.message.text == "where am I":
+            return "connected"
+        ctx.send(to, f"{ctx.message.text} (command: {ctx.message.command})")
+        return NO_ANSWER
+
+
+async def test_a_conversation_taken_over_goes_on_before_any_command(
+        make_bot, chat_client):
+    switchboard = Switchboard()
+    bot = await make_bot(plugins=[Workshop(), switchboard])
+    caller, callee, other = await chat_client(), await chat_client(), await chat_client()
+    bot_jid = bot.boundjid.bare
+    switchboard.connected[caller.boundjid.bare] = callee.boundjid.bare
+    caller.say(bot_jid, "status 4711")  # a command word, yet it goes on, unanswered
+    assert (await callee.next_message(bot_jid))["body"] == "status 4711 (command: status)"
+    assert await other.ask(bot_jid, "status 8") == "status of 8 for customer in en"
+    assert await caller.ask(bot_jid, "where am I") == "connected"  # answers go back
+    del switchboard.connected[caller.boundjid.bare]
+    # the next message the caller gets answers this: "status 4711" was answered by nobody
+    assert await caller.ask(bot_jid, "status 9") == "status of 9 for customer in en"
+
+
 def test_the_built_in_plugins_want_no_word_twice():
     from plugins.announce import Announce
     from plugins.lessons import Lessons
     from plugins.ping import Ping
     from plugins.rooms import Rooms
     from plugins.status import Status
-    assert Dispatcher([Builtins(), Ping(), Status(), Lessons(), Rooms(), Announce()]
+    from plugins.support import Support
+    assert Dispatcher([Builtins(), Ping(), Status(), Lessons(), Rooms(), Announce(), Support()]
                       ).clashes == []

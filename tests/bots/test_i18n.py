@@ -15,7 +15,7 @@ from bots.i18n import negotiate, render, translator
 _ = translator("bots")
 
 KNOWN_CATALOGUES = {"bots", "plugins.ping", "plugins.status", "plugins.lessons", "plugins.rooms",
-                    "plugins.announce"}
+                    "plugins.announce", "plugins.support"}
 MARKERS = {"_": None, "_n": (1, 2)}  # translator(__name__), plural_translator(__name__)
 
 

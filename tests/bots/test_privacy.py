@@ -66,7 +66,8 @@ def test_export_shows_and_erase_deletes_everything_about_one_person(tmp_path, mo
                      "announce": {"subscriptions": [], "announcements": []},
                      "lessons": {"subscriptions": []},
                      "rooms": {"rooms": [], "trainer_of": []},
-                     "status": {"claimed_items": [], "failed_claims": []}}
+                     "status": {"claimed_items": [], "failed_claims": []},
+                     "support": {"cases": [], "texts": []}}
     assert json.loads(runner.invoke(main, ["privacy", "export", BOB]).output)["status"][
         "claimed_items"]  # the other person's data stays
     assert consent.has(BOB, "status.notify")
