@@ -65,9 +65,12 @@ class PluginCommands(click.Group):
         return groups
 
     def list_commands(self, ctx):
-        return sorted(set(super().list_commands(ctx)) | set(self._plugin_groups()))
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_groups()) | {"bridge"})
 
     def get_command(self, ctx, name):
+        if name == "bridge":  # imported only when asked for: the bot never loads the bridge
+            from server_bridge.whatsapp.cli import bridge
+            return bridge
         return super().get_command(ctx, name) or self._plugin_groups().get(name)
 
 
@@ -145,7 +148,8 @@ def port_options(command):
     """--c2s-port, --component-port, … ; omitted ones keep last start's port or get a free one."""
     helps = {"c2s": "Port for Jabber clients.", "component": "Port for XMPP components.",
              "api": "Port of the HTTP admin API.", "dist": "Erlang distribution port.",
-             "web": "HTTPS port of the chat in the browser (Converse.js, WebSocket)."}
+             "web": "HTTPS port of the chat in the browser (Converse.js, WebSocket).",
+             "s2s": "Port for other servers: the phone apps' push services."}
     for name in reversed(PORT_NAMES):
         command = click.option(f"--{name}-port", name, type=int, help=helps[name])(command)
     return command

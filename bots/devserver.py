@@ -50,11 +50,16 @@ INSTALL_HINT = ("Install it with: sudo apt-get install -y ejabberd erlang-p1-sql
 PGSQL_SCHEMA = Path("/usr/share/ejabberd/sql/pg.sql")
 SQL_URL_FORM = "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
 DEFAULT_STATE_DIR = Path("/var/lib/botschaft/devserver")
-PORT_NAMES = ("c2s", "component", "api", "web", "dist")
+PORT_NAMES = ("c2s", "component", "api", "web", "dist", "s2s")
 ADMIN_USER = "admin"
 BOT_USER = "bot"
 # The bots connect from loopback: failed logins from here never lock them out (mod_fail2ban).
 BOT_NETWORKS = ["127.0.0.1/32", "::1/128"]
+# The push services of the common phone apps (XEP-0357 app servers), the only servers ejabberd.yml
+# lets this one talk to (PUSH_SERVICES): Monal (iPhone; its European and American servers),
+# Conversations from the Play Store (Android), Siskin IM and Tigase Messenger (iPhone, Android).
+PUSH_SERVICES = ["eu.prod.push.monal-im.org", "us.prod.push.monal-im.org", "p2.siacs.eu",
+                 "push.tigase.im"]
 CONVERSEJS_HINT = ("Install it with `./dev.sh run` (npm ci in deploy/conversejs), or set "
                    "BOTSCHAFT_CONVERSEJS_DIR to the dist/ folder of the npm package converse.js")
 
@@ -160,11 +165,18 @@ class DevServer:
     `sql`: a PostgreSQL URL for ejabberd's data (remembered for later starts); without it,
     SQLite. `address`: a cluster node's own loopback address (127.0.0.N), which gives it a long
     node name there; `cookie`: the Erlang cookie the nodes of one cluster share.
+    Server-to-server, for tests with a second server standing in for a push service's:
+    `push_services`, the domains it talks to (default PUSH_SERVICES); `s2s_cafile`, the CAs
+    whose certificates it accepts from them (default: its own certificate, which no other
+    server has); `nameserver`, (address, port) of the DNS server to find them with (default:
+    the system's).
     """
 
     def __init__(self, state_dir: Path | str = DEFAULT_STATE_DIR, domain: str = "localhost",
                  config_file: Path | None = None, ejabberdctl: str = "ejabberdctl",
-                 sql: str | None = None, address: str | None = None, cookie: str | None = None):
+                 sql: str | None = None, address: str | None = None, cookie: str | None = None,
+                 push_services: list[str] | None = None, s2s_cafile: Path | None = None,
+                 nameserver: tuple[str, int] | None = None):
         self.state_dir = Path(state_dir).absolute()
         self.domain = domain
         self.config_file = Path(config_file) if config_file else None
@@ -172,6 +184,9 @@ class DevServer:
         self.sql = sql
         self.address = address or "127.0.0.1"
         self.cookie = cookie
+        self.push_services = PUSH_SERVICES if push_services is None else push_services
+        self.s2s_cafile = s2s_cafile
+        self.nameserver = nameserver
         digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:10]
         self.node = f"botschaft-{digest}@{address or 'localhost'}"
 
@@ -462,7 +477,8 @@ class DevServer:
             sql_macros["SQL_DATABASE"] = str(self.spool / "ejabberd.sqlite")
         _copy_conversejs(self.conversejs_dir)
         shutil.copyfile(self.config_file or reference_config(), self.etc / "ejabberd.yml")
-        (self.etc / "inetrc").write_text('{lookup, ["file", "native"]}.\n')
+        (self.etc / "inetrc").write_text(_inetrc(self.nameserver))
+        shutil.copyfile(self.s2s_cafile or instance.ca_file, self.etc / "s2s-ca.pem")
         (self.spool / "botschaft-site.yml").write_text(self._site_macros(instance, sql_macros))
         (self.etc / "ejabberdctl.cfg").write_text(self._ctl_config(instance))
         if self.cookie:
@@ -522,6 +538,13 @@ class DevServer:
             **sql_macros,
             "BOT_ACCOUNTS": bot_accounts(instance.domain),
             "BOT_NETWORKS": BOT_NETWORKS,
+            "S2S_IP": "127.0.0.1",
+            "S2S_PORT": instance.ports["s2s"],
+            # Other servers' certificates are checked against this copy of `s2s_cafile`: by
+            # default only the dev server's own passes, so it reaches no real push service (a
+            # real installation names the system's CAs).
+            "S2S_CAFILE": str(self.etc / "s2s-ca.pem"),
+            "PUSH_SERVICES": self.push_services,
         }
         # JSON is valid YAML, and json.dumps quotes every string safely.
         lines = ["# Written by `botschaft server start`; site values for ejabberd.yml.",
@@ -733,6 +756,16 @@ def _load_pgsql_schema(url: str) -> None:
     except FileNotFoundError:
         raise DevServerError(f"{PGSQL_SCHEMA} is missing: ejabberd's Debian package "
                              f"installs it. {INSTALL_HINT}") from None
+
+
+def _inetrc(nameserver: tuple[str, int] | None) -> str:
+    """Erlang's resolver settings. ejabberd finds other servers (s2s) through DNS alone, never
+    the hosts file; with `nameserver`, through that DNS server alone."""
+    lines = []
+    if nameserver:
+        host, port = nameserver
+        lines = ['{resolv_conf, ""}.', f'{{nameserver, {{{host.replace(".", ",")}}}, {port}}}.']
+    return "\n".join([*lines, '{lookup, ["file", "native"]}.', ""])
 
 
 def _read_cookie(path: Path) -> str | None:

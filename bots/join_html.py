@@ -99,6 +99,10 @@ IN_APP = _("In a chat app")
 APP_STEPS = _("Install a chat app, log in with the address and password above, then scan "
               "this code or tap the button to write to us.")
 OPEN_APP = _("Open the chat in my app")
+IN_BACKGROUND = _("Messages reach your phone while the app is closed in Conversations (Android) "
+                  "and Monal (iPhone): the app is woken without the message's text or sender "
+                  "passing through anyone else. In other apps you may see them only when you "
+                  "open the app.")
 # Where ejabberd serves Converse's dist/ folder (ejabberd.yml: /conversejs-dist, beside the
 # /conversejs page): the script, its styles, translations and emoji.
 CONVERSE_ASSETS = "/conversejs-dist"
@@ -155,7 +159,8 @@ def welcome(language: str, company: str, jid: str, password: str, bot_jid: str,
             f'{browser}</section><section class="card"><h2>{t(IN_APP, language)}</h2>'
             f'<p>{t(APP_STEPS, language)}</p><div class="qr">{qr}</div>'
             f'<a class="button second" href="{escape(chat_uri)}">{t(OPEN_APP, language)}</a>'
-            f'<ul class="apps">{APPS}</ul></section>')
+            f'<ul class="apps">{APPS}</ul><p class="hint">{t(IN_BACKGROUND, language)}</p>'
+            '</section>')
     return page(200, language, READY_TITLE, body, company)
 
 

@@ -150,16 +150,17 @@ def _existing_account(config: configuration.Config, domain: str) -> str | None:
 
 
 def check_federation(domain: str, address: tuple[str, int]) -> Result:
-    """Server-to-server connections (s2s): none (the repository's default), or only from the
-    servers on the federation allow-list, which a stranger's dialback request shows."""
+    """Server-to-server connections (s2s): none, or only from the servers on the allow-list
+    (the repository's default: the phone apps' push services), which a stranger's dialback
+    request shows."""
     what = f"federation (s2s) at {_shown(address)}"
     try:
         stream = _Stream(address, domain, "jabber:server", sender=STRANGER)
     except OSError:
         return True, f"{what}: off (nothing accepts connections there)", ""
-    fix = "Without federation: `s2s_access: none` and no ejabberd_s2s_in listener, as in the " \
-          "repository's ejabberd.yml. With the allow-list: switch it on as ejabberd.yml " \
-          "describes (s2s_access: federation), list only FEDERATED_DOMAINS, reload ejabberd."
+    fix = "As in the repository's ejabberd.yml: s2s only with the phone apps' push services " \
+          "(s2s_access: s2s, PUSH_SERVICES; `[]` and no ejabberd_s2s_in listener for none), " \
+          "plus FEDERATED_DOMAINS if the federation allow-list is switched on; reload ejabberd."
     try:
         with stream:
             features = stream.open()

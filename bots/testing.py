@@ -3,7 +3,11 @@
 Enable them in a `conftest.py` with `pytest_plugins = ["bots.testing"]`. They give:
 
 - `xmpp_server` (session): a private ejabberd on free loopback ports, stopped at the end of the
-  session, also after a failure or Ctrl-C;
+  session, also after a failure or Ctrl-C; server-to-server it talks to the phone apps' push
+  services and to TEST_PUSH_DOMAIN, which it finds through `test_dns` and whose certificate
+  must come from `test_ca` (tests/test_s2s_allow_list.py starts a server for that domain);
+- `test_ca`, `test_dns` (session): a certificate authority and a DNS server of the session's
+  own, for servers that stand in for other companies' (a push service's);
 - `make_account`: creates a fresh account and returns `(jid, password)`;
 - `chat_client`: logs in a `ChatClient` (a small slixmpp client) over verified TLS;
 - `make_bot`: starts a bot with the plugins you give (yours) and settings you choose;
@@ -21,9 +25,12 @@ import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -31,18 +38,26 @@ from typing import Callable, Iterable
 import pytest
 import pytest_asyncio
 import slixmpp
+from slixmpp.xmlstream import ET
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 from bots.app import Bot, create_bot
 from bots.config import Config
 from bots.connection import Session
 from bots.config import load as load_config
-from bots.devserver import BOT_USER, DevCluster, DevServer, Instance, generate_password
+from bots.devserver import (BOT_USER, PUSH_SERVICES, DevCluster, DevServer, Instance,
+                             generate_password)
 from bots.plugin import Plugin
 from bots.scheduler import Clock, Scheduler
 from bots.services import Services
 from bots.storage import Storage
 
 STATE_PREFIX = "botschaft-test-"
+PUSH = "urn:xmpp:push:0"
+# The domain of a push service's server as tests stand it in (.test: never a real one).
+TEST_PUSH_DOMAIN = "push.botschaft.test"
+PUBSUB = "http://jabber.org/protocol/pubsub"
 
 
 class ChatClient(Session):
@@ -50,7 +65,7 @@ class ChatClient(Session):
 
     def __init__(self, jid: str, password: str, ca_file: Path):
         super().__init__(jid, password, ca_file)
-        for name in ("xep_0030", "xep_0004", "xep_0045", "xep_0050"):
+        for name in ("xep_0030", "xep_0004", "xep_0045", "xep_0050", "xep_0352"):
             self.register_plugin(name)  # rooms and ad-hoc commands, as GUI clients have them
         self.inbox: asyncio.Queue[slixmpp.Message] = asyncio.Queue()
         self.add_event_handler("message", self.inbox.put_nowait)
@@ -80,9 +95,66 @@ class ChatClient(Session):
         self.say(to, text, language)
         return (await self.next_message(to, timeout))["body"]
 
+    async def go_away(self) -> None:
+        """What a phone app does when it goes to the background: says it is inactive
+        (XEP-0352), then loses the connection without closing the stream, which the server
+        keeps for it to resume (XEP-0198)."""
+        self.plugin["xep_0352"].send_inactive()
+        await self.stop(resumable=True)
+
+    async def come_back(self, timeout: float = 15) -> None:
+        """The app in the foreground again: it reconnects and resumes the stream it left."""
+        resumptions = self.resumptions
+        self._stopping = False
+        self.connect(*self._address)
+        async with asyncio.timeout(timeout):
+            while self.resumptions == resumptions:
+                await asyncio.sleep(0.05)
+
     def tls_version(self) -> str | None:
         ssl_object = self.transport.get_extra_info("ssl_object") if self.transport else None
         return ssl_object.version() if ssl_object else None
+
+
+class PushServiceStandIn(slixmpp.ComponentXMPP):
+    """An app's push service as ejabberd sees it: an address that takes pubsub publishes
+    (XEP-0357 notifications) and answers them. It keeps each notification as received, and
+    queues the messages that reach it (`messages`)."""
+
+    def __init__(self, domain: str, secret: str, port: int):
+        super().__init__(domain, secret, "127.0.0.1", port)
+        self.notifications: list[str] = []
+        self.online = asyncio.get_running_loop().create_future()
+        self.add_event_handler("session_start", lambda _event: self.online.set_result(True))
+        self.register_handler(Callback(
+            "push notification", MatchXPath(f"{{jabber:component:accept}}iq/{{{PUBSUB}}}pubsub"),
+            self._notified))
+        self.messages: asyncio.Queue[slixmpp.Message] = asyncio.Queue()
+        self.register_handler(Callback(
+            "message", MatchXPath("{jabber:component:accept}message"), self.messages.put_nowait))
+
+    async def start(self, timeout: float = 15) -> None:
+        self.connect()
+        await asyncio.wait_for(asyncio.shield(self.online), timeout)
+
+    def _notified(self, iq) -> None:
+        self.notifications.append(str(iq))
+        iq.reply(clear=True).send()
+
+
+async def enable_push(client, service: str, node: str, secret: str) -> None:
+    """What Monal and Conversations send once logged in (XEP-0357 `enable`): where to notify,
+    the node naming this device at the push service, and a secret it checks."""
+    form = client.plugin["xep_0004"].make_form(ftype="submit")
+    form.add_field(var="FORM_TYPE", ftype="hidden",
+                   value="http://jabber.org/protocol/pubsub#publish-options")
+    form.add_field(var="secret", value=secret)
+    enable = ET.Element(f"{{{PUSH}}}enable", {"jid": service, "node": node})
+    enable.append(form.xml)
+    iq = client.make_iq_set()
+    iq.append(enable)
+    await iq.send(timeout=10)
+
 
 
 class TestServer:
@@ -132,13 +204,106 @@ def _reap_orphans(base: Path) -> None:
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
+class TestCA:
+    """A certificate authority of the test session's own: it vouches for servers that stand in
+    for other companies' servers, as the public CAs vouch for the real ones."""
+
+    __test__ = False
+
+    def __init__(self, directory: Path):
+        self.certfile, self.keyfile = directory / "ca.crt", directory / "ca.key"
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                 "-subj", "/CN=Botschaft test CA", "-keyout", self.keyfile, "-out", self.certfile)
+
+    def issue(self, certfile: Path, domain: str) -> None:
+        """A certificate for `domain` and its subdomains, where DevServer looks for one:
+        `certfile` holds key, certificate and this CA's, `certfile.crt` the two certificates."""
+        keyfile, crtfile = certfile.with_suffix(".key"), certfile.with_suffix(".crt")
+        _openssl("req", "-x509", "-CA", self.certfile, "-CAkey", self.keyfile,
+                 "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={domain}",
+                 "-addext", f"subjectAltName=DNS:{domain},DNS:*.{domain}",
+                 "-addext", "basicConstraints=critical,CA:FALSE",
+                 "-keyout", keyfile, "-out", crtfile)
+        crtfile.write_bytes(crtfile.read_bytes() + self.certfile.read_bytes())
+        certfile.write_bytes(keyfile.read_bytes() + crtfile.read_bytes())
+        certfile.chmod(0o600)
+        keyfile.unlink()
+
+
+def _openssl(*arguments) -> None:
+    subprocess.run(["openssl", *map(str, arguments)], check=True, capture_output=True)
+
+
+class TestDNS:
+    """A DNS server on loopback for the XMPP servers of a test session, which find each other
+    as servers on the internet do: ejabberd looks up the SRV record `_xmpp-server._tcp.DOMAIN`
+    in DNS (never in the hosts file), here one naming a port on 127.0.0.1 for each server
+    added. Any other name does not exist."""
+
+    __test__ = False
+    SRV = 33
+
+    def __init__(self):
+        self.records: dict[tuple[str, int], bytes] = {}
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.address: tuple[str, int] = self._socket.getsockname()
+        threading.Thread(target=self._serve, name="test DNS", daemon=True).start()
+
+    def add_server(self, domain: str, port: int) -> None:
+        self.records[(f"_xmpp-server._tcp.{domain}", self.SRV)] = (
+            struct.pack("!HHH", 0, 0, port) + _dns_name("127.0.0.1"))
+
+    def close(self) -> None:
+        self._socket.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                query, client = self._socket.recvfrom(512)
+                self._socket.sendto(self._answer(query), client)
+            except OSError:
+                return  # closed
+
+    def _answer(self, query: bytes) -> bytes:
+        ident, flags = struct.unpack("!HH", query[:4])
+        labels, at = [], 12
+        while query[at]:
+            labels.append(query[at + 1:at + 1 + query[at]].decode().lower())
+            at += 1 + query[at]
+        name, (kind,) = ".".join(labels), struct.unpack("!H", query[at + 1:at + 3])
+        data = self.records.get((name, kind))
+        exists = any(known == name for known, _kind in self.records)
+        header = struct.pack("!HHHHHH", ident, 0x8400 | (flags & 0x0100) | (0 if exists else 3),
+                             1, 1 if data else 0, 0, 0)
+        answer = b"\xc0\x0c" + struct.pack("!HHIH", kind, 1, 60, len(data)) + data if data else b""
+        return header + query[12:at + 5] + answer
+
+
+def _dns_name(domain: str) -> bytes:
+    return b"".join(bytes([len(label)]) + label.encode() for label in domain.split(".")) + b"\0"
+
+
 @pytest.fixture(scope="session")
-def xmpp_server():
+def test_ca(tmp_path_factory) -> TestCA:
+    return TestCA(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="session")
+def test_dns():
+    dns = TestDNS()
+    yield dns
+    dns.close()
+
+
+@pytest.fixture(scope="session")
+def xmpp_server(test_ca, test_dns):
     """One private ejabberd for the whole test session."""
     # pytest tears fixtures down on Ctrl-C; make SIGTERM (a CI timeout) behave the same.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     state_dir = new_state_dir()
-    devserver = DevServer(state_dir)
+    devserver = DevServer(state_dir, push_services=PUSH_SERVICES + [TEST_PUSH_DOMAIN],
+                          s2s_cafile=test_ca.certfile, nameserver=test_dns.address)
     try:
         yield TestServer(devserver, devserver.start())
     finally:
