@@ -171,6 +171,45 @@ SCHEMA: dict[str, list[Setting]] = {
     "plugins": [
         Setting("disabled", list, [], "Installed plugins not to load, e.g. [\"lessons\"]."),
     ],
+    # `botschaft bridge run` only (server_bridge/whatsapp); the bot never reads it
+    "bridge.whatsapp": [
+        Setting("listen", str, "127.0.0.1:8733", "Address of the webhook Meta calls (host:port), "
+                "served at /webhook; your TLS reverse proxy forwards to it."),
+        Setting("api_url", str, "https://graph.facebook.com", "The Cloud API's base URL."),
+        Setting("api_version", str, "v21.0", "The Graph API version in its paths."),
+        Setting("phone_number_id", str, "", "The business phone number's id (Meta's "
+                "WhatsApp Manager, API setup)."),
+        Setting("access_token", str, "", "A system user's access token for the Cloud API. "
+                "Better: BOTSCHAFT_BRIDGE_WHATSAPP_ACCESS_TOKEN or access_token_file.",
+                secret=True),
+        Setting("app_secret", str, "", "The Meta app's secret: webhooks are signed with it.",
+                secret=True),
+        Setting("verify_token", str, "", "The verify token you enter with the webhook's "
+                "address in Meta's app settings.", secret=True),
+        Setting("jid", str, "", "The bridge's component domain, e.g. "
+                "whatsapp.chat.example.com: a number is +4917612345678@ that domain."),
+        Setting("host", str, "127.0.0.1", "ejabberd's component listener (XEP-0114)."),
+        Setting("port", int, 5347, "Its port (COMPONENT_PORT in botschaft-site.yml)."),
+        Setting("component_secret", str, "", "The component secret, as in ejabberd's "
+                "botschaft-site.yml.", secret=True),
+        Setting("deliver_to", str, "", "Where messages from WhatsApp go: the bot's address, "
+                "e.g. bot@chat.example.com."),
+        Setting("senders", list, [], "Besides deliver_to, who may write to WhatsApp users "
+                "through the bridge (staff addresses)."),
+        Setting("rate", int, 80, "Messages a second at most (the number's throughput: 80, "
+                "up to 1000 once Meta raised it).", check=_positive),
+        Setting("per_recipient", float, 6.0, "Seconds between two messages to the same person "
+                "(Meta's pair rate limit, error 131056)."),
+        Setting("retry_max", float, 300.0, "Longest wait, in seconds, between retries of a "
+                "message the Cloud API could not take (5xx, 429, rate limits).",
+                check=_positive),
+        Setting("window_template", str, "", "An approved template that asks a person to write "
+                "again when a message waits for the 24-hour window; empty: none (the message "
+                "waits, and its sender is told)."),
+        Setting("template_language", str, "de", "The template's language code."),
+        Setting("max_body_bytes", int, 4 * 1024 * 1024, "Largest webhook body taken (Meta "
+                "sends up to 1,000 updates in one).", check=_positive),
+    ],
 }
 
 
@@ -235,6 +274,7 @@ def load(path: Path | None = DEFAULT_PATH, environ: dict[str, str] | None = None
     else:
         source = "environment"
 
+    data = _dotted_sections(data)
     unknown = sorted(set(data) - set(SCHEMA))
     if unknown:
         raise ConfigError(f"{source}: unknown section [{unknown[0]}]; allowed: "
@@ -250,6 +290,20 @@ def load(path: Path | None = DEFAULT_PATH, environ: dict[str, str] | None = None
     _check_web(values["web"], source)
     _check_join(values, source)
     return Config(values, plugin_sections, source, dict(environ))
+
+
+def _dotted_sections(data: dict[str, Any]) -> dict[str, Any]:
+    """[bridge.whatsapp] arrives from TOML as {"bridge": {"whatsapp": …}}: name it as SCHEMA
+    does. Tables within other sections ([plugins.status]) stay where they are."""
+    flat = {}
+    for name, value in data.items():
+        if name in SCHEMA or not isinstance(value, dict) or not any(
+                section.startswith(f"{name}.") for section in SCHEMA):
+            flat[name] = value
+            continue
+        for child, table in value.items():
+            flat[f"{name}.{child}"] = table
+    return flat
 
 
 def web_address(listen: str) -> tuple[str, int]:
@@ -348,7 +402,7 @@ def _shown(setting: Setting, value: Any) -> str:
 
 
 def _env_name(section: str, name: str) -> str:
-    return f"{ENV_PREFIX}{section}_{name}".upper()
+    return f"{ENV_PREFIX}{section}_{name}".replace(".", "_").upper()
 
 
 def _from_env(raw: str, setting: Setting, where: str) -> Any:

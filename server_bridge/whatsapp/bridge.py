@@ -1,0 +1,231 @@
+"""The running bridge: the webhook, the gateway component, and the two queues between them,
+on one asyncio loop with Twisted on it. Database work runs on the storage's threads.
+
+To WhatsApp: a message is stored before anything is sent; each is sent at the number's pace
+(`rate` a second, `per_recipient` seconds apart to one person, each person's in order) and
+retried with growing pauses while the Cloud API cannot take it (no answer, 5xx, 429, rate
+limits). One a previous run was sending when it died is sent again: the Cloud API has no
+idempotency key, so that one may arrive twice; none is lost.
+To XMPP: messages of people who agreed are stored by the webhook, delivered to `deliver_to`
+in batches, and marked delivered once the server answered a ping sent after them (a component
+has no acknowledgements); a batch in flight when the bridge dies is delivered again, with the
+same stanza ids."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+
+import slixmpp
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.web.resource import Resource
+
+from bots import consent
+from bots.config import Config, ConfigError, web_address
+from bots.i18n import render
+from bots.outbox import RateLimiter
+from bots.people import JidMatcher
+from bots.storage import Storage
+from bots.web import install_reactor, listen_site
+from server_bridge.whatsapp import relay, texts
+from server_bridge.whatsapp.cloud import Cloud, CloudError
+from server_bridge.whatsapp.gateway import Gateway
+from server_bridge.whatsapp.models import SCHEMA
+from server_bridge.whatsapp.webhook import Webhook
+
+log = logging.getLogger(__name__)
+
+SECTION = "bridge.whatsapp"
+REQUIRED = ("phone_number_id", "access_token", "app_secret", "verify_token", "jid",
+            "component_secret", "deliver_to")
+SCHEMAS = [consent.SCHEMA, SCHEMA]
+FIRST_RETRY = 1.0  # seconds; doubling up to retry_max
+XMPP_BATCH = 200
+PRUNE_EVERY = 3600.0
+
+
+def settings_of(config: Config) -> dict:
+    """The bridge's settings, checked: ConfigError names what is missing or wrong."""
+    settings = config.values[SECTION]
+    for name in REQUIRED:
+        if not settings[name]:
+            raise ConfigError(f"{config.source}: [{SECTION}] {name} is missing (or "
+                              f"BOTSCHAFT_BRIDGE_WHATSAPP_{name.upper()})")
+    try:
+        web_address(settings["listen"])
+    except ValueError as exc:
+        raise ConfigError(f"{config.source}: [{SECTION}] listen: {exc}") from None
+    if settings["rate"] > 1000:
+        raise ConfigError(f"{config.source}: [{SECTION}] rate is {settings['rate']}; the Cloud "
+                          "API takes at most 1000 messages a second from one number")
+    return settings
+
+
+class Bridge:
+    def __init__(self, config: Config, storage: Storage):
+        """Build it inside the running event loop (Twisted goes onto it here)."""
+        install_reactor()
+        self.settings = settings = settings_of(config)
+        self.web = config.values["web"]  # request_timeout, max_connections
+        self.language = config.get("bot", "language")  # for what XMPP senders are told
+        self.storage = storage
+        self.cloud = Cloud(settings["api_url"], settings["api_version"],
+                           settings["phone_number_id"], settings["access_token"])
+        self.gateway = Gateway(settings["jid"], settings["component_secret"], settings["host"],
+                               settings["port"], self._from_xmpp)
+        self.senders = JidMatcher([settings["deliver_to"], *settings["senders"]])
+        self.limiter = RateLimiter(settings["rate"], settings["per_recipient"])
+        self.slots = asyncio.Semaphore(32)  # sends waiting for the Cloud API's answer
+        self.to_whatsapp = asyncio.Event()
+        self._queueing = asyncio.Lock()  # FIFO: messages from XMPP keep their order
+        self.to_xmpp = asyncio.Event()
+        self.webhook_port: int | None = None
+        self._listening = None
+        self._tasks: list[asyncio.Task] = []
+        self._sends: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        await self.storage.run(self.storage.migrate, SCHEMAS)
+        resumed = await self.storage.run(relay.resume)
+        if resumed:
+            log.warning("%d message(s) to WhatsApp were on their way when the bridge last "
+                        "stopped; sending them again", resumed)
+        root = Resource()
+        root.putChild(b"webhook", Webhook(self.settings["app_secret"],
+                                          self.settings["verify_token"],
+                                          self.settings["phone_number_id"], self._receive))
+        host, port = web_address(self.settings["listen"])
+        self._listening = listen_site(root, host, port, self.web, f"[{SECTION}] listen")
+        self._listening.factory.max_body_bytes = self.settings["max_body_bytes"]
+        self.webhook_port = self._listening.getHost().port
+        log.info("bridge: webhook listening on port %d", self.webhook_port)
+        await self.gateway.start(self.settings["host"], self.settings["port"])
+        self._tasks = [asyncio.ensure_future(loop()) for loop in
+                       (self._send_to_whatsapp, self._deliver_to_xmpp, self._prune)]
+
+    async def stop(self) -> None:
+        for task in self._tasks + list(self._sends):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._sends, return_exceptions=True)
+        if self._listening is not None:
+            await Deferred.asFuture(maybeDeferred(self._listening.stopListening),
+                                    asyncio.get_running_loop())
+        await self.gateway.stop(wait=1)
+        await self.cloud.close()
+
+    # --- from WhatsApp --------------------------------------------------------------------------
+    async def _receive(self, updates) -> None:
+        """A webhook delivery: stored in one transaction before the webhook answers 200."""
+        tells = await self.storage.run(relay.receive, updates, self.settings["window_template"])
+        self._tell(tells)
+        self.to_whatsapp.set()
+        self.to_xmpp.set()
+
+    async def _deliver_to_xmpp(self) -> None:
+        while True:
+            if not self.gateway.online:
+                await asyncio.sleep(0.5)
+                continue
+            rows = await self.storage.run(relay.waiting_for_xmpp, XMPP_BATCH)
+            if not rows:
+                await _wait(self.to_xmpp, 1.0)
+                continue
+            for _id, wamid, number, body in rows:
+                self.gateway.deliver(number, self.settings["deliver_to"], body, wamid)
+            try:
+                await self.gateway.ping_server(30)
+            except Exception:
+                log.warning("bridge: the XMPP server did not confirm %d message(s); "
+                            "delivering them again", len(rows))
+                continue
+            await self.storage.run(relay.delivered_to_xmpp, [row[0] for row in rows])
+
+    # --- to WhatsApp --------------------------------------------------------------------------
+    async def _from_xmpp(self, message: slixmpp.Message) -> None:
+        sender = message["from"]
+        number = self.gateway.number_of(message["to"])
+        problem, condition = None, "not-acceptable"
+        if sender.bare not in self.senders:
+            problem, condition = texts.NOT_ALLOWED, "forbidden"
+        elif number is None:
+            problem, condition = texts.BAD_NUMBER, "item-not-found"
+        else:
+            key = f"{sender.bare}\n{message['id'] or uuid.uuid4()}"
+            async with self._queueing:  # one after another: stored in the order they came
+                problem = await self.storage.run(relay.queue_from_xmpp, sender.bare, number,
+                                                 key, message["body"])
+        if problem is not None:
+            text = render(problem, self.language, domain=self.gateway.boundjid.domain)
+            self.gateway.refuse(sender.full, number, text, condition, about=message["id"])
+        else:
+            self.to_whatsapp.set()
+
+    async def _send_to_whatsapp(self) -> None:
+        while True:
+            claims = await self.storage.run(relay.claim, 100, self.limiter.throttled())
+            if not claims:
+                due = await self.storage.run(relay.next_due)
+                await _wait(self.to_whatsapp, 1.0 if due is None else min(max(due, 0.01), 1.0))
+                continue
+            for claim in claims:
+                await asyncio.sleep(self.limiter.delay(claim.number))
+                await self.slots.acquire()
+                task = asyncio.ensure_future(self._send(claim))
+                self._sends.add(task)
+                task.add_done_callback(self._sends.discard)
+
+    async def _send(self, claim: relay.Claim) -> None:
+        template = self.settings["window_template"]
+        try:
+            try:
+                if claim.template:
+                    wamid = await self.cloud.send_template(claim.number, claim.template,
+                                                           self.settings["template_language"])
+                else:
+                    wamid = await self.cloud.send_text(claim.number, claim.body)
+            except CloudError as exc:
+                if exc.retry:
+                    delay = self._backoff(claim.attempts)
+                    log.warning("bridge: Cloud API: %s; message %d again in %.1f s", exc,
+                                claim.id, delay)
+                    await self.storage.run(relay.retry_later, claim.id, delay, str(exc))
+                else:
+                    log.warning("bridge: Cloud API refused message %d: %s", claim.id, exc)
+                    self._tell(await self.storage.run(relay.refused, claim.id, exc.code,
+                                                      template))
+            else:
+                self._tell(await self.storage.run(relay.accepted, claim.id, wamid, template))
+        finally:
+            self.slots.release()
+            self.to_whatsapp.set()
+
+    def _backoff(self, attempts: int) -> float:
+        ceiling = min(self.settings["retry_max"], FIRST_RETRY * 2 ** (attempts - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _tell(self, tells: list[relay.Tell]) -> None:
+        """Tell XMPP senders what became of their messages (when the gateway is online; the
+        message's state stays in the database either way)."""
+        for tell in tells:
+            if self.gateway.online:
+                wait = tell.text is texts.WINDOW_CLOSED
+                self.gateway.refuse(tell.sender, tell.number,
+                                    render(tell.text, self.language, **tell.values),
+                                    "recipient-unavailable", "wait" if wait else "cancel")
+
+    async def _prune(self) -> None:
+        while True:
+            pruned = await self.storage.run(relay.prune)
+            if pruned:
+                log.info("bridge: %d row(s) no longer needed were deleted", pruned)
+            await asyncio.sleep(PRUNE_EVERY)
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pass
+    event.clear()

@@ -1,0 +1,162 @@
+"""Where Meta's Cloud API tells the bridge what happened: new messages and the fate of those it
+sent (statuses). A twisted.web leaf on a listener of its own, behind the reverse proxy with TLS.
+
+GET answers Meta's verification handshake. POST must carry `X-Hub-Signature-256`, the
+HMAC-SHA256 of the raw body with the app secret, checked in constant time; anything unsigned,
+forged or malformed is refused before anything is stored. A good delivery is stored
+(`receive`, one transaction) and only then answered 200, so a delivery Meta sees answered is
+never lost; Meta retries the others, and what arrives twice changes nothing (by message id)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Awaitable, Callable, NamedTuple
+
+from bots.web import AsyncResource
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+TEXT_KINDS = ("text", "interactive", "button")  # what carries words the bots can read
+
+
+class Incoming(NamedTuple):
+    """A message a WhatsApp user sent to the business number."""
+
+    number: str  # wa_id: the number in international form, digits only
+    wamid: str
+    kind: str  # text, interactive, button, image, sticker, location, …
+    text: str | None  # the words, for the kinds in TEXT_KINDS
+
+
+class Status(NamedTuple):
+    """What became of a message the bridge sent."""
+
+    wamid: str
+    status: str  # sent, delivered, read, failed
+    number: str
+    error_code: int | None
+
+
+class Malformed(ValueError):
+    """The body is not what Meta sends; the message names the field."""
+
+
+def signature(app_secret: str, body: bytes) -> str:
+    """The header value Meta sends with `body`."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signed(app_secret: str, body: bytes, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(signature(app_secret, body).encode(),
+                                                     given.encode())
+
+
+def parse(body: bytes, phone_number_id: str) -> list[Incoming | Status]:
+    """The updates of one delivery for our number, in order; Malformed when the body is not
+    the shape of Meta's webhooks. Changes for another phone number id are left out."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Malformed(f"the body is no JSON ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
+        raise Malformed("object must be whatsapp_business_account")
+    updates: list[Incoming | Status] = []
+    for e, entry in enumerate(_list(payload, "entry", "")):
+        for c, change in enumerate(_list(entry, "changes", f"entry[{e}].")):
+            where = f"entry[{e}].changes[{c}]."
+            value = _dict(change, "value", where)
+            if change.get("field") != "messages" or _dict(value, "metadata", where + "value.").get(
+                    "phone_number_id") != phone_number_id:
+                continue
+            for m, message in enumerate(value.get("messages", [])):
+                updates.append(_incoming(message, f"{where}value.messages[{m}]."))
+            for s, status in enumerate(value.get("statuses", [])):
+                updates.append(_status(status, f"{where}value.statuses[{s}]."))
+    return updates
+
+
+def _incoming(message: dict, where: str) -> Incoming:
+    kind = _text(message, "type", where)
+    text = None
+    if kind == "text":
+        text = _text(_dict(message, "text", where), "body", where + "text.")
+    elif kind == "interactive":  # a tapped button or list entry: its title is the answer
+        reply = _dict(message, "interactive", where)
+        chosen = reply.get("button_reply") or reply.get("list_reply") or {}
+        text = _text(chosen, "title", where + "interactive.")
+    elif kind == "button":
+        text = _text(_dict(message, "button", where), "text", where + "button.")
+    return Incoming(_text(message, "from", where), _text(message, "id", where), kind, text)
+
+
+def _status(status: dict, where: str) -> Status:
+    errors = status.get("errors") or [{}]
+    code = errors[0].get("code") if isinstance(errors, list) and isinstance(errors[0], dict) \
+        else None
+    return Status(_text(status, "id", where), _text(status, "status", where),
+                  _text(status, "recipient_id", where), code if isinstance(code, int) else None)
+
+
+def _list(parent: dict, key: str, where: str) -> list:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if not isinstance(value, list):
+        raise Malformed(f"{where}{key} must be a list")
+    return value
+
+
+def _dict(parent: dict, key: str, where: str) -> dict:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if not isinstance(value, dict):
+        raise Malformed(f"{where}{key} must be an object")
+    return value
+
+
+def _text(parent: dict, key: str, where: str) -> str:
+    value = parent.get(key) if isinstance(parent, dict) else None
+    if not isinstance(value, str) or not value:
+        raise Malformed(f"{where}{key} must be a non-empty string")
+    return value
+
+
+class Webhook(AsyncResource):
+    """The webhook's address; `receive(updates)` stores a delivery (raises: 500, Meta
+    retries)."""
+
+    methods = ("GET", "POST")
+
+    def __init__(self, app_secret: str, verify_token: str, phone_number_id: str,
+                 receive: Callable[[list[Incoming | Status]], Awaitable[None]]):
+        super().__init__()
+        self.app_secret = app_secret
+        self.verify_token = verify_token
+        self.phone_number_id = phone_number_id
+        self.receive = receive
+
+    async def respond(self, request) -> tuple[int, str, bytes]:
+        if request.method == b"GET":
+            return self._handshake(request)
+        body = request.content.read()
+        if not signed(self.app_secret, body, request.getHeader(SIGNATURE_HEADER)):
+            log.warning("webhook: a delivery without a valid signature was refused")
+            return 401, "text/plain", b"signature missing or wrong\n"
+        try:
+            updates = parse(body, self.phone_number_id)
+        except Malformed as exc:
+            log.warning("webhook: a signed delivery was malformed and refused: %s", exc)
+            return 400, "text/plain", f"{exc}\n".encode()
+        await self.receive(updates)
+        return 200, "text/plain", b"ok\n"
+
+    def _handshake(self, request) -> tuple[int, str, bytes]:
+        def arg(name: str) -> str:
+            return (request.args.get(name.encode()) or [b""])[0].decode("utf-8", "replace")
+        if arg("hub.mode") == "subscribe" and self.verify_token and hmac.compare_digest(
+                arg("hub.verify_token").encode(), self.verify_token.encode()):
+            log.info("webhook: Meta's verification handshake answered")
+            return 200, "text/plain", arg("hub.challenge").encode()
+        log.warning("webhook: a verification request with a wrong token was refused")
+        return 403, "text/plain", b"verification failed\n"

@@ -1,0 +1,244 @@
+"""The WhatsApp bridge end to end: the real ejabberd, the status bot, the bridge as a component,
+and the fake Cloud API over real HTTP playing a WhatsApp user. A new user gets only the notice,
+opts in, claims an item and asks the status bot, and gets the answers (and the bot's push) on
+WhatsApp; forged and duplicate webhooks change nothing; the Cloud API's 500 and 429 lose
+nothing; STOP ends everything and erases."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import uuid
+
+import pytest
+from twisted.internet.error import ConnectError
+
+from bots.config import load as load_config
+from bots.consent import Consent
+from bots.devserver import free_port
+from bots.storage import Storage
+from bots.testing import BOTSCHAFT
+from plugins.status import Status
+from server_bridge.whatsapp import texts
+from server_bridge.whatsapp.bridge import Bridge
+from server_bridge.whatsapp.fake_cloud import FakeCloud
+from server_bridge.whatsapp.models import Contact, ToWhatsApp, ToXmpp
+from tests.conftest import eventually
+from tests.e2e.test_status import create_item
+
+TOKEN = "e2e-access-token"
+APP_SECRET = "e2e-app-secret"
+
+
+def bridge_config(xmpp_server, bot, cloud: FakeCloud, url: str):
+    environ = cloud.bridge_environ(url, xmpp_server.instance, bot.boundjid.bare)
+    return load_config(None, environ={**environ, "BOTSCHAFT_BRIDGE_WHATSAPP_PER_RECIPIENT": "0",
+                                      "BOTSCHAFT_BOT_LANGUAGE": "en"})
+
+
+@pytest.fixture
+async def shop(make_bot, chat_client, xmpp_server, tmp_path):
+    """The status bot, a staff member, the fake Cloud API and the bridge between them."""
+    staff = await chat_client()
+    bot = await make_bot(plugins=[Status(Status.default_config)],
+                         PEOPLE_STAFF=staff.boundjid.bare)
+    cloud = FakeCloud(TOKEN, APP_SECRET)
+    url = cloud.start()
+    storage = Storage(f"sqlite:///{tmp_path / 'bridge.db'}")
+    bridge = Bridge(bridge_config(xmpp_server, bot, cloud, url), storage)
+    await bridge.start()
+    cloud.webhook_url = f"http://127.0.0.1:{bridge.webhook_port}/webhook"
+    yield bot, staff, cloud, bridge
+    await bridge.stop()
+    await cloud.stop()
+    storage.close()
+
+
+def new_number() -> str:
+    return "49176" + str(uuid.uuid4().int)[:8]
+
+
+async def answered(cloud: FakeCloud, number: str, count: int) -> list[str]:
+    """The first `count` texts the business sent `number`, once there are that many."""
+    await eventually(lambda: len(cloud.texts_to(number)) >= count, timeout=30)
+    return cloud.texts_to(number)[:count]
+
+
+async def rows(bridge: Bridge, number: str) -> tuple:
+    def read():
+        return tuple(list(model.select().where(model.number == number).dicts())
+                     for model in (Contact, ToXmpp, ToWhatsApp))
+    return await bridge.storage.run(read)
+
+
+async def opted_in(cloud: FakeCloud, number: str) -> None:
+    assert await cloud.user_says(number, "Hallo, ist mein Auto fertig?") == 200
+    assert await answered(cloud, number, 1) == [texts.both(texts.NOTICE)]
+    assert await cloud.user_says(number, "JA") == 200
+    assert (await answered(cloud, number, 2))[1] == texts.both(texts.WELCOME)
+
+
+async def test_a_new_user_opts_in_and_is_served_by_the_status_bot_on_whatsapp(shop):
+    bot, staff, cloud, bridge = shop
+    number = new_number()
+    assert await cloud.user_says(number, "Hallo, ist mein Auto fertig?") == 200
+    assert await answered(cloud, number, 1) == [texts.both(texts.NOTICE)]
+    contact, relayed, _out = await rows(bridge, number)
+    assert [row["state"] for row in contact] == ["asked"] and relayed == []
+
+    assert await cloud.user_says(number, "JA") == 200
+    await answered(cloud, number, 2)
+    ref, code = await create_item(bot, staff)
+    await cloud.user_says(number, f"claim {ref} {code}")
+    assert (await answered(cloud, number, 3))[2].startswith(f"Linked: Vehicle {ref}.")
+    await cloud.user_says(number, "status")
+    assert f"Vehicle {ref}: We have received your vehicle" in (await answered(cloud, number, 4))[3]
+
+    assert "1 person was told." in await staff.ask(bot.boundjid.bare, f"set {ref} cleaning")
+    assert (await answered(cloud, number, 5))[4].startswith(f"Vehicle {ref}: Your vehicle is "
+                                                            "being cleaned")
+    _contact, relayed, sent = await rows(bridge, number)
+    await eventually(lambda: all(row["state"] == "done" for row in relayed))
+    assert all(row["body"] is None for row in relayed)  # kept only until delivered
+
+
+async def test_forged_and_repeated_webhooks_change_nothing(shop):
+    _bot, _staff, cloud, bridge = shop
+    number = new_number()
+    await opted_in(cloud, number)
+    before = await rows(bridge, number)
+    forged = cloud.envelope({"messages": [{"from": number, "id": "wamid.forged",
+                                           "timestamp": "1", "type": "text",
+                                           "text": {"body": "STOP"}}]})
+    assert (await cloud.post_webhook(forged, sign_with=""))[0] == 401
+    assert (await cloud.post_webhook(forged, sign_with="guessed"))[0] == 401
+    assert await rows(bridge, number) == before
+
+    delivery = cloud.envelope({"messages": [{"from": number, "id": "wamid.twice",
+                                             "timestamp": "1", "type": "text",
+                                             "text": {"body": "status"}}]})
+    for _ in range(3):
+        assert (await cloud.post_webhook(delivery))[0] == 200
+    await answered(cloud, number, 3)
+    _contact, relayed, _out = await rows(bridge, number)
+    assert len(relayed) == 1
+
+
+async def test_cloud_api_errors_are_retried_and_nothing_is_lost_or_doubled(shop):
+    _bot, _staff, cloud, _bridge = shop
+    number = new_number()
+    cloud.fail_next(131000, times=2, http_status=500)
+    cloud.fail_next(130429, http_status=429)
+    await cloud.user_says(number, "Hallo")
+    assert await answered(cloud, number, 1) == [texts.both(texts.NOTICE)]
+    assert cloud.attempts >= 4  # three refused, then taken
+    await cloud.user_says(number, "yes")
+    await answered(cloud, number, 2)
+    assert cloud.texts_to(number) == [texts.both(texts.NOTICE), texts.both(texts.WELCOME)]
+
+
+async def test_stop_ends_relaying_confirms_and_erases(shop):
+    bot, _staff, cloud, bridge = shop
+    number = new_number()
+    await opted_in(cloud, number)
+    await cloud.user_says(number, "status")
+    await answered(cloud, number, 3)
+    assert await cloud.user_says(number, "STOPP") == 200
+    assert (await answered(cloud, number, 4))[3] == texts.both(texts.STOPPED)
+    await eventually(lambda: bridge_rows_gone(bridge, number))
+    consents = await bridge.storage.run(lambda: list(Consent.select().dicts()))
+    assert consents and all(row["withdrawn_at"] for row in consents)
+
+    refusals = []
+    bot.add_event_handler("message_error", refusals.append)
+    try:  # the bot writes anyway: refused with the reason, nothing leaves
+        bot.send_message(mto=f"+{number}@{bridge.gateway.boundjid.domain}", mbody="Noch da?",
+                         mtype="chat")
+        await eventually(lambda: refusals, timeout=15)
+    finally:
+        bot.del_event_handler("message_error", refusals.append)
+    assert refusals[0]["error"]["text"] == texts.NOT_AGREED.render("en")
+    assert refusals[0]["from"].user == f"+{number}"
+    assert len(cloud.texts_to(number)) == 4
+
+
+async def test_only_the_bot_may_write_to_whatsapp_users_through_the_bridge(shop, chat_client):
+    _bot, staff, cloud, bridge = shop
+    number = new_number()
+    await opted_in(cloud, number)
+    address = f"+{number}@{bridge.gateway.boundjid.domain}"
+    for sender in (await chat_client(), staff):  # staff too, unless [bridge.whatsapp] senders
+        refusals = []
+        sender.add_event_handler("message_error", refusals.append)
+        sender.say(address, "Hallo")
+        await eventually(lambda: refusals, timeout=15)
+        [refusal] = refusals
+        assert (refusal["from"], refusal["error"]["condition"]) == (address, "forbidden")
+        assert refusal["error"]["text"] == texts.NOT_ALLOWED.render("en")
+    assert len(cloud.texts_to(number)) == 2
+
+
+async def bridge_rows_gone(bridge: Bridge, number: str) -> bool:
+    contact, relayed, out = await rows(bridge, number)
+    return not contact and not relayed and all(row["kind"] == "own" for row in out)
+
+
+async def test_kill_9_of_the_bridge_loses_nothing_on_the_way_to_whatsapp(make_bot, xmpp_server,
+                                                                           tmp_path):
+    """`botschaft bridge run` killed (-9) while it sends: after a restart every message of the
+    bot arrives, in order; only the one in flight at the kill may arrive twice."""
+    bot = await make_bot(plugins=[])
+    cloud = FakeCloud(TOKEN, APP_SECRET)
+    url = cloud.start()
+    port = free_port()
+    database = tmp_path / "bridge.db"
+    environ = {**os.environ, **cloud.bridge_environ(url, xmpp_server.instance,
+                                                    bot.boundjid.bare),
+               "BOTSCHAFT_CONFIG": os.devnull, "BOTSCHAFT_DATABASE_URL": f"sqlite:///{database}",
+               "BOTSCHAFT_BRIDGE_WHATSAPP_LISTEN": f"127.0.0.1:{port}",
+               "BOTSCHAFT_BRIDGE_WHATSAPP_PER_RECIPIENT": "0",
+               "BOTSCHAFT_BRIDGE_WHATSAPP_RATE": "20"}
+    cloud.webhook_url = f"http://127.0.0.1:{port}/webhook"
+    number = new_number()
+    wanted = [f"m{index:02}" for index in range(30)]
+
+    def queued() -> int:
+        with sqlite3.connect(database) as connection:
+            return connection.execute("SELECT count(*) FROM bridge_whatsapp_to_whatsapp "
+                                      "WHERE kind = 'relay'").fetchone()[0]
+
+    def start_bridge(environ, tmp_path) -> subprocess.Popen:  # its log kept for a failure
+        with open(tmp_path / "bridge.log", "ab") as log:
+            return subprocess.Popen([BOTSCHAFT, "bridge", "run"], env=environ,
+                                    stdout=subprocess.DEVNULL, stderr=log)
+
+    async def webhook_up() -> bool:
+        try:
+            return await cloud.user_says(number, "Hallo") == 200
+        except (ConnectError, TimeoutError):  # not listening yet
+            return False
+    bridge = start_bridge(environ, tmp_path)
+    try:
+        await eventually(webhook_up, timeout=30)
+        await answered(cloud, number, 1)
+        await cloud.user_says(number, "JA")
+        await answered(cloud, number, 2)
+        for text in wanted:
+            bot.send_message(mto=f"+{number}@whatsapp.{xmpp_server.domain}", mbody=text,
+                             mtype="chat")
+        await eventually(lambda: queued() == len(wanted), timeout=30)
+        await eventually(lambda: len(cloud.texts_to(number)) >= 2 + 8, timeout=30)
+    finally:
+        bridge.kill()
+        bridge.wait()
+    assert len(cloud.texts_to(number)) < 2 + len(wanted)  # killed halfway
+    bridge = start_bridge(environ, tmp_path)
+    try:
+        await eventually(lambda: set(wanted) <= set(cloud.texts_to(number)), timeout=60)
+    finally:
+        bridge.terminate()
+        bridge.wait(30)
+        await cloud.stop()
+    arrived = cloud.texts_to(number)[2:]
+    assert list(dict.fromkeys(arrived)) == wanted and len(arrived) - len(wanted) <= 1

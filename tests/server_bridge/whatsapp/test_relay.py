@@ -1,0 +1,143 @@
+"""The bridge's decisions on a real database: opt-in before anything is kept, STOP erases,
+duplicates change nothing, each person's messages leave in order, the 24-hour window holds a
+message instead of losing it."""
+
+from __future__ import annotations
+
+import pytest
+
+from bots.consent import Consent
+from bots.storage import Storage
+from server_bridge.whatsapp import relay, texts
+from server_bridge.whatsapp.bridge import SCHEMAS
+from server_bridge.whatsapp.models import (AGREED, ASKED, HELD, OWN, PENDING, Contact, ToWhatsApp,
+                                           ToXmpp)
+from server_bridge.whatsapp.webhook import Incoming, Status
+
+NUMBER = "4917612345678"
+BOT = "bot@example.com"
+
+
+@pytest.fixture
+async def db(tmp_path):
+    storage = Storage(f"sqlite:///{tmp_path / 'bridge.db'}", workers=1)
+    await storage.run(storage.migrate, SCHEMAS)
+    yield storage.run
+    storage.close()
+
+
+def says(text: str | None, wamid: str, kind: str = "text") -> list[Incoming]:
+    return [Incoming(NUMBER, wamid, kind, text)]
+
+
+def outgoing() -> list[str]:
+    return [row.body for row in ToWhatsApp.select().order_by(ToWhatsApp.id)]
+
+
+def state() -> tuple:
+    return (list(Contact.select().dicts()), list(ToXmpp.select().dicts()),
+            list(ToWhatsApp.select().dicts()), list(Consent.select().dicts()))
+
+
+async def agreed(db) -> None:
+    await db(relay.receive, says("Hallo", "wamid.1"))
+    await db(relay.receive, says("ja", "wamid.2"))
+
+
+async def test_a_new_number_gets_only_the_notice_and_nothing_of_its_words_is_kept(db):
+    await db(relay.receive, says("Mein Auto, Kennzeichen B-XY 123?", "wamid.1"))
+    assert await db(outgoing) == [texts.both(texts.NOTICE)]
+    contact, relayed, _out, consents = await db(state)
+    assert [row["state"] for row in contact] == [ASKED] and relayed == [] and consents == []
+    assert "B-XY" not in str(await db(state))
+
+
+async def test_yes_records_consent_by_hash_and_opens_the_relay(db):
+    await agreed(db)
+    await db(relay.receive, says("status", "wamid.3"))
+    contact, relayed, _out, consents = await db(state)
+    assert contact[0]["state"] == AGREED and [row["body"] for row in relayed] == ["status"]
+    [record] = consents
+    assert record["jid"] == relay.consent_subject(NUMBER) and NUMBER not in record["jid"]
+    assert (record["purpose"], record["text_version"], record["channel"]) == (
+        texts.PURPOSE, texts.NOTICE_VERSION, "whatsapp")
+    assert (await db(outgoing))[-1] == texts.both(texts.WELCOME)
+
+
+async def test_a_delivery_that_comes_again_changes_nothing(db):
+    await agreed(db)
+    await db(relay.receive, says("status", "wamid.3"))
+    before = await db(state)
+    await db(relay.receive, says("status", "wamid.3") + says("ja", "wamid.2"))
+    assert await db(state) == before
+
+
+async def test_stop_withdraws_erases_and_confirms(db):
+    await agreed(db)
+    await db(relay.receive, says("status", "wamid.3"))
+    await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "Ihr Auto ist fertig.")
+    await db(relay.receive, says("STOPP", "wamid.4"))
+    contact, relayed, out, consents = await db(state)
+    assert contact == [] and relayed == []
+    assert [(row["kind"], row["body"]) for row in out] == [(OWN, texts.both(texts.STOPPED))]
+    assert consents[0]["withdrawn_at"] is not None and consents[0]["withdrawn_via"] == "whatsapp"
+    assert await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n2", "Noch da?") == texts.NOT_AGREED
+
+
+async def test_other_kinds_get_a_polite_not_supported(db):
+    await agreed(db)
+    await db(relay.receive, says(None, "wamid.3", kind="sticker"))
+    assert (await db(outgoing))[-1] == texts.both(texts.UNSUPPORTED)
+    assert (await db(state))[1] == []
+
+
+async def test_xmpp_messages_go_only_to_those_who_agreed_and_each_key_once(db):
+    assert await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "Hallo") == texts.NOT_AGREED
+    await agreed(db)
+    for _ in range(2):
+        assert await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "Hallo") is None
+    assert (await db(outgoing)).count("Hallo") == 1
+
+
+async def test_a_person_s_messages_leave_one_at_a_time_in_order(db):
+    await agreed(db)
+    await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "eins")
+    first = await db(relay.claim, 10)
+    assert [claim.body for claim in first] == [texts.both(texts.NOTICE)]
+    assert await db(relay.claim, 10) == []  # the next waits while this one is on its way
+    await db(relay.accepted, first[0].id, "wamid.out.1")
+    assert [claim.body for claim in await db(relay.claim, 10)] == [texts.both(texts.WELCOME)]
+
+
+async def test_outside_the_24_hour_window_a_message_is_held_until_the_person_writes(db):
+    await agreed(db)
+    await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
+    await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "Ihr Auto ist fertig.")
+    [claim] = await db(relay.claim, 10)
+    await db(relay.accepted, claim.id, "wamid.out.1")
+    tells = await db(relay.receive, [Status("wamid.out.1", "failed", NUMBER, 131047)])
+    assert [(tell.sender, tell.text) for tell in tells] == [(BOT, texts.WINDOW_CLOSED)]
+    assert await db(lambda: ToWhatsApp.get(ToWhatsApp.id == claim.id).state) == HELD
+    assert await db(relay.claim, 10) == []
+    await db(relay.receive, says("Hallo?", "wamid.5"))
+    [again] = await db(relay.claim, 10)
+    assert (again.id, again.body, again.attempts) == (claim.id, "Ihr Auto ist fertig.", 2)
+
+
+async def test_a_status_faster_than_the_answer_to_the_send_still_counts(db):
+    await agreed(db)
+    await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
+    await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "Ihr Auto ist fertig.")
+    [claim] = await db(relay.claim, 10)
+    await db(relay.receive, [Status("wamid.out.1", "delivered", NUMBER, None)])
+    await db(relay.accepted, claim.id, "wamid.out.1")
+    row = await db(lambda: ToWhatsApp.get(ToWhatsApp.id == claim.id))
+    assert (row.state, row.body) == ("delivered", None)
+
+
+async def test_a_send_cut_off_by_a_crash_goes_again(db):
+    await agreed(db)
+    claims = await db(relay.claim, 10)
+    assert await db(relay.resume) == len(claims) == 1
+    assert [claim.id for claim in await db(relay.claim, 10)] == [claims[0].id]
+    assert await db(lambda: ToWhatsApp.get(ToWhatsApp.id == claims[0].id).state) != PENDING
