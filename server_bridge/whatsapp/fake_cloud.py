@@ -211,8 +211,8 @@ def new_wamid() -> str:
     return "wamid." + secrets.token_urlsafe(36)
 
 
-class _Messages(AsyncResource):
-    methods = ("POST",)
+class _WithToken(AsyncResource):
+    """A Graph API resource: Meta's error 190 without the right bearer token."""
 
     def __init__(self, cloud: FakeCloud):
         super().__init__()
@@ -222,26 +222,28 @@ class _Messages(AsyncResource):
         if not bearer_matches(request, self.cloud.access_token):
             status, body = error_body(190)
         else:
-            status, body = self.cloud.accept(request.content.read())
+            status, body = self.answer(request)
         return status, "application/json", body
 
+    def answer(self, request) -> tuple[int, bytes]:
+        raise NotImplementedError
 
-class _PhoneNumber(AsyncResource):
+
+class _Messages(_WithToken):
+    methods = ("POST",)
+
+    def answer(self, request) -> tuple[int, bytes]:
+        return self.cloud.accept(request.content.read())
+
+
+class _PhoneNumber(_WithToken):
     """`GET /{version}/{phone-number-id}`: the number's details (what `bridge doctor` asks)."""
 
     isLeaf = False
 
-    def __init__(self, cloud: FakeCloud):
-        super().__init__()
-        self.cloud = cloud
-
-    async def respond(self, request):
-        if not bearer_matches(request, self.cloud.access_token):
-            status, body = error_body(190)
-        else:
-            status, body = 200, json.dumps({
-                "verified_name": "Autohaus Beispiel", "code_verification_status": "VERIFIED",
-                "display_phone_number": self.cloud.display_phone_number,
-                "quality_rating": "GREEN", "id": self.cloud.phone_number_id}).encode()
-        return status, "application/json", body
+    def answer(self, request) -> tuple[int, bytes]:
+        return 200, json.dumps({
+            "verified_name": "Autohaus Beispiel", "code_verification_status": "VERIFIED",
+            "display_phone_number": self.cloud.display_phone_number,
+            "quality_rating": "GREEN", "id": self.cloud.phone_number_id}).encode()
 
