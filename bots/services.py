@@ -18,6 +18,7 @@ here may change without notice.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -29,6 +30,7 @@ from bots.ejabberd_api import EjabberdAPI, EjabberdAPIError
 from bots.invites import Invitations, NewInvitation
 from bots.outbox import enqueue_many, withdraw
 from bots.people import PersonSetting
+from bots.retention import periods
 from bots.scheduler import Run, Schedule, Scheduler
 
 if TYPE_CHECKING:
@@ -63,6 +65,12 @@ class Services:
         self._ejabberd: EjabberdAPI | None = None
 
     # --- settings ----------------------------------------------------------------------------
+    @functools.cached_property
+    def retention(self) -> dict[str, int | None]:
+        """Days each kind of personal data is kept (`[privacy] retention`; None: while
+        needed), as the nightly purge keeps them: a plugin whose period is 0 deletes at once."""
+        return periods(list(self._plugins.values()), self._config)
+
     @property
     def language(self) -> str:
         """The language for people who chose none and whose client says none."""

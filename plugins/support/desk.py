@@ -31,8 +31,8 @@ from bots.i18n import Text, TextError, format_moment, render, translator
 from bots.services import Services
 from bots.stanza_text import MAX_BODY_CHARACTERS
 from plugins.support.hours import Hours, now
-from plugins.support.models import (BOT, CLOSED, CUSTOMER, HELD, LEFT, NOTE, STAFF, WAITING,
-                                    Case, Entry, utcnow)
+from plugins.support.models import (BOT, CLOSED, CUSTOMER, HELD, LEFT, NOTE, STAFF, TEXTS,
+                                    WAITING, Case, Entry, utcnow)
 
 log = logging.getLogger(__name__)
 _ = translator(__name__)
@@ -310,6 +310,8 @@ class Desk:
             self._tell_customer(case, "closed", CLOSED_RATE, name=self.staff[staff])
             audit.record(audit.Actor(staff, "chat"), "support.done", case.customer,
                          case=case.id)
+            if self.bot.retention[TEXTS.kind] == 0:  # kept not at all after done
+                Entry.delete().where(Entry.case == case.id).execute()
         self._forget(case)
         self.memory.rating_due[case.customer] = case.id
         return render(CLOSED_STAFF, self._staff_language(staff), number=case.id)
