@@ -124,6 +124,9 @@ class Bot:
         self.web = WebServer(self, web["listen"], web["token"]) if web["listen"] else None
         self.join_site = JoinSite(self) if config.get("join", "listen") else None
         self._plugins_started = False
+        # What the server kept for the bot (offline messages, presences) comes at login,
+        # before the plugins have started: messages and presences wait for this
+        self._plugins_ready = asyncio.Event()
         self.add_event_handler("message", self._on_direct_message)
         self.add_event_handler("groupchat_message", self._on_room_message)
         self.add_event_handler("changed_status", self._on_presence)
@@ -169,6 +172,7 @@ class Bot:
             for plugin in self.plugins:
                 await self._start_plugin(plugin)
             await self.storage.run(self._plan_plugin_jobs)
+            self._plugins_ready.set()
             self._scheduler_task = asyncio.create_task(self._run_scheduler())
             await self.outbox.start(server_address(self.config))
         # the configured rooms, and after a reconnect those plugins had the bot join (bot.rooms)
@@ -305,6 +309,8 @@ class Bot:
             message.reply(render(WRITE_DIRECTLY, self._language_of(message))).send()
             return
         self.metrics.messages_in.inc()
+        if not self._plugins_ready.is_set():
+            await self._plugins_ready.wait()
         with self.metrics.handler_seconds.time():
             person = await self.people.person(sender, message["lang"] or None)
             answer = await self.dispatcher.answer(
@@ -336,6 +342,8 @@ class Bot:
             self.say_in_room(room, f"{nick}: {answer}")
             return
         self.metrics.messages_in.inc()
+        if not self._plugins_ready.is_set():
+            await self._plugins_ready.wait()
         with self.metrics.handler_seconds.time():
             person = await self.people.person(sender, message["lang"] or None)
             answer = await self.dispatcher.answer(Message(person, text, room=room), self)
@@ -371,6 +379,8 @@ class Bot:
         return True
 
     async def _on_presence(self, presence) -> None:
+        if not self._plugins_ready.is_set():
+            await self._plugins_ready.wait()
         for plugin in self.plugins:
             await _isolated(plugin.on_presence(presence), f"on_presence of {plugin.name!r}")
 

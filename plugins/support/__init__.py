@@ -17,7 +17,6 @@ to case N; `/c NAME` sends a canned reply.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 from pathlib import Path
@@ -96,7 +95,6 @@ class Support(Plugin):
         # wrong hours, holidays or time zone stop the plugin as it loads, not at start
         Hours(self.config["hours"], self.config["holidays"], self.config["timezone"] or "UTC")
         self.desk: Desk | None = None  # from start() on
-        self._started = asyncio.Event()  # start() has ended (well or not)
         self.unanswered: dict[str, int] = {}  # customer → questions in a row not answered
         self.handoff = PhraseIndex()  # asking for a person comes before the knowledge
         for phrase in (phrase for phrases in HANDOFF.values() for phrase in phrases):
@@ -108,17 +106,12 @@ class Support(Plugin):
         return Desk(bot, self.staff, hours, self.config["minutes_per_case"], self.canned)
 
     async def start(self, bot) -> None:
-        try:
-            desk = self.make_desk(bot)
-            await bot.run(desk.rebuild)
-            self.desk = desk
-        finally:
-            self._started.set()
+        desk = self.make_desk(bot)
+        await bot.run(desk.rebuild)
+        self.desk = desk
 
     # --- the message path ----------------------------------------------------------------------
     async def on_conversation(self, ctx) -> str | None:
-        if not self._started.is_set():  # what the server kept for the bot comes at login,
-            await self._started.wait()  # before the plugins have started: it waits for us
         jid = ctx.person.jid
         desk = self.desk
         if desk is None or not desk.concerns(jid):
@@ -183,7 +176,6 @@ class Support(Plugin):
         return None
 
     async def on_presence(self, presence) -> None:
-        await self._started.wait()  # staff's presence comes at login, before start() ended
         if self.desk is None:
             return
         sender = presence["from"]
