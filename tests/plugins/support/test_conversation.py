@@ -95,3 +95,14 @@ async def test_a_staff_member_with_two_cases_answers_the_last_or_a_numbered_one(
     assert await second.ask(company, "When are you open?") == (  # no rating: on as usual
         "We are open Monday to Friday from 8 am to 6 pm.\nhttps://example.com/opening-hours")
     assert first.inbox.empty()  # the note stayed internal
+
+
+async def test_a_customer_who_writes_in_german_that_they_want_a_person_is_queued_in_german(
+        desk_bot, chat_client):
+    customer = await chat_client()
+    answer = await customer.ask(desk_bot.boundjid.bare, "Ich möchte mit jemandem sprechen",
+                                language="de")
+    assert answer.startswith("Gerade ist niemand aus unserem Team erreichbar. Ihre Nachricht "
+                             "wartet hier"), answer
+    [case] = Case.select()
+    assert [entry.text for entry in case.entries] == ["Ich möchte mit jemandem sprechen"]
