@@ -6,17 +6,22 @@ the same run.
 A private ejabberd, `--customers` and `--staff` accounts (admin API `register`, not timed), and
 `botschaft run` with the support plugin (SQLite; the staff on its desk, open around the clock).
 Every customer writes `agent` and every staff member `take`s cases until none waits, so each
-holds customers/staff conversations (not timed). Each round, in turn (the order alternates):
+holds customers/staff conversations (not timed), and the outbox has sent what that queued.
+Each round, in turn (the order rotates):
   - direct: every customer sends one message straight to a staff member's account, all at
     once; the latency is from sending to the staff client receiving it;
   - relay: every customer sends one message to the company's address, all at once, which the
     bot relays to the staff member holding the case; then every staff member answers each of
     their customers (`to N …`), all at once, relayed back. The latency of each is from
-    sending to the other side receiving it (customer → staff and staff → customer together).
+    sending to the other side receiving it (customer → staff and staff → customer together);
+  - bare: the same through a bare slixmpp relay in a process of its own (BareRelay: no
+    database, no record; logged in as the bot's account, resource bare-relay, so that the
+    server throttles it as little as the bot), the floor for any relay through one Python
+    process.
 All clients run in this process, on one event loop, with one clock. Prints each round, the
 medians over rounds of p50 and p99 (ms), and last one JSON line with p50_ratio_to_direct
-(relay p50 / direct p50; the issue's target, printed, not asserted: <= 2), p99_ms (relay)
-and more. Needs root (the private ejabberd).
+(relay p50 / direct p50; the issue's target, printed, not asserted: <= 2), p99_ms (relay),
+p50_ratio_to_bare_relay and more. Needs root (the private ejabberd).
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -42,8 +49,10 @@ from bots.connection import Session  # noqa: E402
 from bots.devserver import DevServer  # noqa: E402
 from bots.testing import TestServer, new_state_dir, run_environment  # noqa: E402
 
+KINDS = ("direct", "relay", "bare")  # the bare relay: see BareRelay
 TIMEOUT = 120  # seconds a step may take before it counts as stalled
 TARGET = 2.0  # relay p50 at most this many times the direct message's
+TO_CASE = re.compile(r"^to (\d+) ")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -74,6 +83,35 @@ class Client(Session):
 
     def say(self, to: str, text: str) -> None:
         self.send_message(mto=to, mbody=text, mtype="chat")
+
+
+class BareRelay(Session):
+    """The floor for a relay through one Python process: a slixmpp client (with stream
+    management, as the bot) that forwards each message at once, with no database and no
+    record: a customer's to the staff member of their case, `to N …` to case N's customer."""
+
+    def __init__(self, jid: str, password: str, ca_file: str, routes: dict):
+        super().__init__(jid, password, ca_file)
+        self.staff_of = routes["staff_of"]  # customer → staff member
+        self.customer_of = {int(case): jid for case, jid in routes["customer_of"].items()}
+        self.add_event_handler("session_start", lambda _event: self.send_presence())
+        self.add_event_handler("message", self.forward)
+
+    def forward(self, message) -> None:
+        body = message["body"]
+        to_case = TO_CASE.match(body)
+        target = (self.customer_of.get(int(to_case.group(1))) if to_case
+                  else self.staff_of.get(message["from"].bare))
+        if target:
+            self.send_message(mto=target, mbody=body, mtype="chat")
+
+
+def run_bare_relay(jid: str, password: str, port: str, ca_file: str, routes: str) -> None:
+    async def main():
+        relay = BareRelay(jid, password, ca_file, json.loads(Path(routes).read_text()))
+        relay.connect("127.0.0.1", int(port))
+        await asyncio.Event().wait()
+    asyncio.run(main())
 
 
 def make_accounts(api, domain: str, prefix: str, count: int) -> list[tuple[str, str]]:
@@ -166,8 +204,8 @@ async def benchmark(customers_count: int, staff_count: int, rounds: int) -> dict
     workdir = state_dir / "bench"
     workdir.mkdir()
     devserver = DevServer(state_dir)
-    results: dict[str, list[dict]] = {"direct": [], "relay": []}
-    bot = None
+    results: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+    bot = bare = None
     clients: list[Client] = []
     try:
         server = TestServer(devserver, devserver.start())
@@ -197,14 +235,32 @@ async def benchmark(customers_count: int, staff_count: int, rounds: int) -> dict
         started = time.perf_counter()
         held = await open_cases(bot_jid, customers, staff)
         cases = await who_is_with_whom(bot_jid, customers, held)
+        await drained(workdir / "bot.db")
         print(f"{customers_count} customers, {staff_count} staff: every case taken in "
               f"{time.perf_counter() - started:.1f} s; {rounds} rounds", flush=True)
         pairs = {customer: member for customer, (member, _case) in cases.items()}
+        # the bot's own account (the server throttles no bot), as a resource of its own
+        relay_jid = f"{bot_jid}/bare-relay"
+        routes = workdir / "routes.json"
+        routes.write_text(json.dumps({
+            "staff_of": {customer.boundjid.bare: member.boundjid.bare
+                         for customer, member in pairs.items()},
+            "customer_of": {case: customer.boundjid.bare
+                            for customer, (_member, case) in cases.items()}}))
+        bare = subprocess.Popen([sys.executable, __file__, "--bare-relay", relay_jid,
+                                 env["BOTSCHAFT_XMPP_PASSWORD"], str(instance.c2s_port),
+                                 str(instance.ca_file), str(routes)])
+        while "bare-relay" not in await asyncio.to_thread(
+                api.call, "user_resources", user=bot_jid.split("@")[0], host=instance.domain):
+            assert time.monotonic() < deadline + TIMEOUT and bare.poll() is None, \
+                "the bare relay did not start"
+            await asyncio.sleep(0.1)
         print(f"{'round':>5} {'run':<7} {'p50 ms':>8} {'p99 ms':>8} {'messages':>9}")
         for number in range(1, rounds + 1):
-            for kind in ("direct", "relay") if number % 2 else ("relay", "direct"):
+            for kind in KINDS[number % 3:] + KINDS[:number % 3]:
                 latencies = (await direct(customers, pairs) if kind == "direct"
-                             else await relay(bot_jid, customers, cases))
+                             else await relay(bot_jid if kind == "relay" else relay_jid,
+                                              customers, cases))
                 figures = {"p50_ms": percentile(latencies, 0.5) * 1000,
                            "p99_ms": percentile(latencies, 0.99) * 1000,
                            "messages": len(latencies)}
@@ -215,9 +271,10 @@ async def benchmark(customers_count: int, staff_count: int, rounds: int) -> dict
     finally:
         for client in clients:
             await client.stop(wait=1)
-        if bot is not None:
-            bot.terminate()
-            bot.wait(60)
+        for process in (bot, bare):
+            if process is not None:
+                process.terminate()
+                process.wait(60)
         devserver.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
     return results
@@ -244,15 +301,34 @@ async def who_is_with_whom(bot: str, customers: list[Client], held: dict[int, Cl
     return cases
 
 
+async def drained(database: Path) -> None:
+    """Until the outbox has sent everything the setup queued (each `take` tells everyone
+    behind in the queue their new place: thousands of messages), so that the rounds measure
+    the relay, not that backlog."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+            (left,) = connection.execute("SELECT count(*) FROM bots_outbox WHERE state IN "
+                                         "('pending', 'sent')").fetchone()
+        if not left:
+            return
+        assert time.monotonic() < deadline, f"the outbox still holds {left} messages"
+        await asyncio.sleep(0.2)
+
+
 def report(results: dict, customers: int, staff: int) -> None:
     def median(kind: str, key: str) -> float:
         return statistics.median(figures[key] for figures in results[kind])
 
     print("\nmedians over rounds")
-    for kind in ("direct", "relay"):
+    for kind in KINDS:
         print(f"  {kind:<7} p50 {median(kind, 'p50_ms'):.1f} ms, p99 {median(kind, 'p99_ms'):.1f} "
               "ms")
     ratio = median("relay", "p50_ms") / median("direct", "p50_ms")
+    floor = median("bare", "p50_ms") / median("direct", "p50_ms")
+    print(f"  a bare relay (no database, no record): p50 {floor:.2f}x the direct message; "
+          f"the bot's relay {median('relay', 'p50_ms') / median('bare', 'p50_ms'):.2f}x "
+          "the bare relay's")
     print(f"  p50_ratio_to_direct {ratio:.2f} (target <= {TARGET}: "
           f"{'met' if ratio <= TARGET else 'NOT met'})")
     print(json.dumps({"p50_ratio_to_direct": round(ratio, 2),
@@ -260,6 +336,9 @@ def report(results: dict, customers: int, staff: int) -> None:
                       "p50_ms": round(median("relay", "p50_ms"), 1),
                       "direct_p50_ms": round(median("direct", "p50_ms"), 1),
                       "direct_p99_ms": round(median("direct", "p99_ms"), 1),
+                      "bare_relay_p50_ms": round(median("bare", "p50_ms"), 1),
+                      "p50_ratio_to_bare_relay": round(
+                          median("relay", "p50_ms") / median("bare", "p50_ms"), 2),
                       "peak_rss_mb": round(results["peak_rss_mb"], 1),
                       "customers": customers, "staff": staff,
                       "rounds": len(results["relay"])}))
@@ -270,7 +349,12 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--staff", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--bare-relay", nargs=5, help=argparse.SUPPRESS,
+                        metavar=("JID", "PASSWORD", "PORT", "CA_FILE", "ROUTES"))
     arguments = parser.parse_args()
+    if arguments.bare_relay:
+        run_bare_relay(*arguments.bare_relay)
+        return
     if arguments.customers % arguments.staff:
         parser.error("--customers must be a multiple of --staff (each holds as many cases)")
     results = asyncio.run(benchmark(arguments.customers, arguments.staff, arguments.rounds))

@@ -75,6 +75,7 @@ ORIGIN_NAMESPACE = uuid.UUID("6f0c3c34-8d0b-4d57-9a3c-2f6e1b9c0b6e")
 SID = "urn:xmpp:sid:0"
 PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
 UNCONFIRMED = "the connection ended before the server confirmed it"
+ROWS_PER_INSERT = 1000  # 5 parameters each: well below SQLite's 32,766 per statement
 TAKEOVER_EVERY = 5  # seconds between looks for rows of workers whose lease ran out
 # Throttled recipients the claim leaves out in SQL, one parameter each (SQLite allows 32,766);
 # beyond that (a large rate × per_recipient) the claim skips them after reading.
@@ -151,7 +152,9 @@ def enqueue_many(messages: list[tuple[str, str, str]]) -> int:
     rows = [{"key": key, "origin_id": origin_id_for(key, created_at), "recipient": recipient,
              "body": check_body(body, f"the message {key!r}"), "created_at": created_at}
             for key, recipient, body in messages]
-    return OutboxMessage.insert_many(rows).on_conflict_ignore().as_rowcount().execute()
+    return sum(OutboxMessage.insert_many(rows[start:start + ROWS_PER_INSERT])
+               .on_conflict_ignore().as_rowcount().execute()
+               for start in range(0, len(rows), ROWS_PER_INSERT))
 
 
 def withdraw(recipient: str, key_prefix: str) -> list[str]:

@@ -116,6 +116,12 @@ class Services:
         """Run database work on a worker thread from async code: `await bot.run(fn, …)`."""
         return await self._storage.run_handler(fn, *args, **kwargs)
 
+    async def run_batched(self, fn, item):
+        """`run` for writes that come in bursts on the message path (a relayed text): calls
+        arriving together are handed to `fn(items)` as one list, in one transaction; it returns
+        one result per item, in order (see Storage.run_batched)."""
+        return await self._storage.run_batched(fn, item)
+
     # --- messages ----------------------------------------------------------------------------
     def notify(self, key: str, jid: str, text: str) -> bool:
         """Queue a message the bot starts itself. Call it inside the transaction of the change

@@ -121,7 +121,8 @@ class Support(Plugin):
             if jid in desk.memory.customers:
                 if ctx.message.command == "cancel":
                     return None
-                answer = await ctx.db(desk.from_customer, jid, text, ctx.language)
+                answer = await self.bot.run_batched(desk.from_customers,
+                                                    (jid, text, ctx.language))
                 return answer or NO_ANSWER
             if jid in desk.memory.held and ctx.message.command is None:
                 await self._from_staff(ctx, desk, text)
@@ -135,13 +136,12 @@ class Support(Plugin):
     async def _from_staff(self, ctx, desk: Desk, text: str) -> None:
         """`/c NAME`, `to N text`, or words for the case answered last."""
         canned = CANNED.match(text)
-        to_case = TO_CASE.match(text)
         if canned:
             await ctx.db(desk.canned_reply, ctx.person.jid, canned.group(1))
-        elif to_case:
-            await ctx.db(desk.from_staff, ctx.person.jid, to_case.group(2), int(to_case.group(1)))
-        else:
-            await ctx.db(desk.from_staff, ctx.person.jid, text)
+            return
+        to_case = TO_CASE.match(text)
+        number, text = (int(to_case.group(1)), to_case.group(2)) if to_case else (None, text)
+        await self.bot.run_batched(desk.from_staff_many, (ctx.person.jid, text, number))
 
     async def on_message(self, ctx) -> str | None:
         """A plain question: answered from the knowledge file when the match is sure."""

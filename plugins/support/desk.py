@@ -57,6 +57,8 @@ HANDED = _("{name} from our team takes over your conversation.")
 CLOSED_RATE = _("{name} has closed the conversation. How satisfied were you? Answer with a "
                 "number from 1 (not at all) to 5 (very).")
 THANKS_RATING = _("Thank you for your rating!")
+ENDED = _("Your conversation with our team has just ended. Write \"agent\" to talk to a "
+          "person again.")
 LEFT_QUEUE = _("You have left the queue. Write \"agent\" when you want to talk to a person again.")
 NEW_CASE = _("Case {number} waits ({language}): “{text}”\nTo answer it: take {number}")
 TAKEN = _("You hold case {number} ({language}) now. What you write goes to the customer; "
@@ -177,17 +179,32 @@ class Desk:
         return self._queued(position, language)
 
     def from_customer(self, customer: str, text: str, language: str) -> str | None:
-        """A customer with an open case wrote: to the staff member who holds it (None: no
-        answer), or kept for whoever takes it (the answer says so)."""
-        open_case = self.memory.customers[customer]
-        with self.db.atomic():
-            entry = Entry.create(case=open_case.case, author=CUSTOMER, text=text)
+        """`from_customers` for one message (raises its SupportError)."""
+        return _one(self.from_customers([(customer, text, language)]))
+
+    def from_customers(self, messages: list[tuple[str, str, str]]) -> list:
+        """Customers with an open case wrote (customer, text, language), all in one
+        transaction (Storage.run_batched): each text goes to the staff member who holds the
+        case (result None: no answer), or is kept for whoever takes it (the result tells the
+        customer where they wait); a SupportError for a case that closed meanwhile."""
+        entries, relayed, results = [], [], []
+        for customer, text, language in messages:
+            open_case = self.memory.customers.get(customer)
+            if open_case is None:
+                results.append(SupportError(ENDED))
+                continue
+            entries.append({"case": open_case.case, "author": CUSTOMER, "text": text})
             if open_case.staff:
-                self.bot.notify(f"{KEY_PREFIX}{open_case.case}:{entry.id}", open_case.staff,
-                                f"[{open_case.case}] {text}")
-                return None
-            position = self._position(open_case.case)
-        return render(WAITING_STILL, language, position=position)
+                relayed.append((f"{KEY_PREFIX}{open_case.case}:{uuid.uuid4().hex}",
+                                open_case.staff, f"[{open_case.case}] {text}"))
+                results.append(None)
+            else:
+                results.append(render(WAITING_STILL, language,
+                                      position=self._position(open_case.case)))
+        if entries:
+            Entry.insert_many(entries).execute()
+        self.bot.notify_many(relayed)
+        return results
 
     def leave(self, customer: str) -> str | None:
         """The customer's `cancel`: out of the queue, or the case closed; None if they had none."""
@@ -249,14 +266,39 @@ class Desk:
         return text
 
     def from_staff(self, staff: str, text: str, number: int | None = None) -> None:
-        """Staff's words to the customer of their last case (or case `number`), relayed;
-        SupportError when they hold no such case."""
-        case = self._held_case(staff, number)
-        with self.db.atomic():
-            entry = Entry.create(case=case, author=STAFF, text=text)
-            self.bot.notify(f"{KEY_PREFIX}{case.id}:{entry.id}", case.customer,
-                            f"{self.staff[staff]}: {text}")
-        self._hold(staff, case.id)
+        """`from_staff_many` for one message (raises its SupportError)."""
+        _one(self.from_staff_many([(staff, text, number)]))
+
+    def from_staff_many(self, messages: list[tuple[str, str, int | None]]) -> list:
+        """Staff's words (staff, text, case number or None: the case they used last), each
+        relayed to the customer of that case, in one transaction; per message None, or the
+        SupportError saying why it was not (they hold no such case)."""
+        numbers: list[int | SupportError] = []
+        for staff, _text, number in messages:
+            try:
+                numbers.append(self._case_number(staff, number))
+            except SupportError as error:
+                numbers.append(error)
+        wanted = [number for number in numbers if isinstance(number, int)]
+        cases = {case.id: case for case in Case.select().where(Case.id.in_(wanted))}
+        entries, relayed, results = [], [], []
+        for (staff, text, _number), number in zip(messages, numbers):
+            try:
+                if isinstance(number, SupportError):
+                    raise number
+                case = self._check_held(staff, number, cases.get(number))
+            except SupportError as error:
+                results.append(error)
+                continue
+            entries.append({"case": case.id, "author": STAFF, "text": text})
+            relayed.append((f"{KEY_PREFIX}{case.id}:{uuid.uuid4().hex}", case.customer,
+                            f"{self.staff[staff]}: {text}"))
+            self._hold(staff, case.id)
+            results.append(None)
+        if entries:
+            Entry.insert_many(entries).execute()
+        self.bot.notify_many(relayed)
+        return results
 
     def canned_reply(self, staff: str, name: str) -> None:
         reply = self.canned.get(name.casefold())
@@ -333,14 +375,22 @@ class Desk:
             raise SupportError(_("You are not on the support staff ([plugins.support] staff)."))
 
     def _held_case(self, staff: str, number: int | None) -> Case:
+        number = self._case_number(staff, number)
+        return self._check_held(staff, number, Case.get_or_none(Case.id == number))
+
+    def _case_number(self, staff: str, number: int | None) -> int:
+        """Case `number`, or the one `staff` used last."""
         self._is_staff(staff)
-        held = self.memory.held.get(staff, [])
-        if number is None:
-            if not held:
-                raise SupportError(_("You hold no case. Write \"queue\" to see who waits, "
-                                     "\"take\" to answer the first."))
-            number = held[-1]
-        case = Case.get_or_none(Case.id == number)
+        if number is not None:
+            return number
+        held = self.memory.held.get(staff)
+        if not held:
+            raise SupportError(_("You hold no case. Write \"queue\" to see who waits, "
+                                 "\"take\" to answer the first."))
+        return held[-1]
+
+    @staticmethod
+    def _check_held(staff: str, number: int, case: Case | None) -> Case:
         if case is None or case.state != HELD or case.staff != staff:
             raise SupportError(_("You do not hold case {number}; nothing was changed."),
                                number=number)
@@ -438,6 +488,14 @@ class Desk:
         briefing = "\n".join(lines)
         return briefing if len(briefing) <= MAX_BODY_CHARACTERS else (
             briefing[:MAX_BODY_CHARACTERS - 1] + "…")
+
+
+def _one(results: list):
+    """The result of a batch of one; its SupportError raised."""
+    (result,) = results
+    if isinstance(result, SupportError):
+        raise result
+    return result
 
 
 def _short(text: str, length: int = 200) -> str:

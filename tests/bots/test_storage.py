@@ -161,6 +161,35 @@ async def test_database_work_runs_on_the_worker_pool_not_the_event_loop(storage)
     assert await storage.run(lambda: Ticket.select().count()) == 1
 
 
+async def test_writes_that_arrive_together_share_a_transaction_and_keep_their_own_results(
+        storage):
+    Ticket = make_models(with_priority=True)
+    storage.migrate([Schema("demo", (Ticket,))])
+    batches = []
+
+    def write(titles: list[str]) -> list:
+        batches.append(len(titles))
+        Ticket.insert_many([{"title": title} for title in titles if title != "bad"]).execute()
+        return [ValueError("no bad titles") if title == "bad" else title.upper()
+                for title in titles]
+
+    results = await asyncio.gather(*(storage.run_batched(write, f"t{n}") for n in range(50)),
+                                   storage.run_batched(write, "bad"), return_exceptions=True)
+    assert batches == [51]  # all arrived before the first batch was written: one transaction
+    assert results[:50] == [f"T{n}" for n in range(50)]
+    assert isinstance(results[50], ValueError)  # to its caller alone
+    assert await storage.run(lambda: Ticket.select().count()) == 50
+
+    def broken(titles: list[str]) -> list:
+        Ticket.insert_many([{"title": title} for title in titles]).execute()
+        raise RuntimeError("the disk is full")
+
+    results = await asyncio.gather(storage.run_batched(broken, "x"),
+                                   storage.run_batched(broken, "y"), return_exceptions=True)
+    assert [str(result) for result in results] == ["the disk is full"] * 2
+    assert await storage.run(lambda: Ticket.select().count()) == 50  # rolled back, both
+
+
 def test_the_backend_is_the_one_the_url_names(storage, database_url):
     assert storage.backend == database_url.split(":")[0]
     if storage.backend == "sqlite":

@@ -49,6 +49,31 @@ def sent_to(jid: str) -> list[str]:
 CUSTOMER, OTHER = "kim@example.net", "lou@example.net"
 
 
+def test_many_messages_at_once_are_relayed_each_to_its_own_side(plugin):
+    """A burst is written in one go (Storage.run_batched): each message still goes to its own
+    case, and one that cannot be relayed is answered alone."""
+    desk = plugin.desk
+    for customer in (CUSTOMER, OTHER):
+        desk.ask_for_person(customer, "en")
+    desk.take(ANNA)
+    kim, lou = (Case.get(Case.customer == customer).id for customer in (CUSTOMER, OTHER))
+    answers = desk.from_customers([(CUSTOMER, "first", "en"), (OTHER, "second", "en"),
+                                   ("nobody@example.net", "third", "en")])
+    assert answers[0] is None
+    assert answers[1].startswith("Noted. You are number 1 in the queue")  # nobody holds it yet
+    assert isinstance(answers[2], SupportError)
+    desk.take(BEN)
+    results = desk.from_staff_many([(ANNA, "to kim", kim), (BEN, "to lou", None),
+                                    (BEN, "not his", kim)])
+    assert results[:2] == [None, None]
+    assert f"You do not hold case {kim}" in results[2].text("en")
+    assert sent_to(ANNA)[-1] == f"[{kim}] first"
+    assert sent_to(CUSTOMER)[-1] == "Anna: to kim"
+    assert sent_to(OTHER)[-1] == "Ben: to lou"
+    assert [entry.text for entry in Entry.select().where(Entry.case == lou)] == [
+        "second", "to lou"]
+
+
 def test_a_customer_is_queued_staff_hear_of_it_and_the_one_who_takes_it_gets_the_history(
         plugin):
     desk = plugin.desk
