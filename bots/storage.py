@@ -44,6 +44,9 @@ from playhouse.shortcuts import ThreadSafeDatabaseMetadata
 log = logging.getLogger(__name__)
 
 
+BUSY_TIMEOUT_MS = 10_000  # how long a transaction waits for the write lock before it fails
+
+
 class StorageError(Exception):
     """The database URL or the database itself is not usable; the message says why."""
 
@@ -69,7 +72,7 @@ def open_database(url: str) -> peewee.Database:
         # locked" when another connection wrote in between, whatever busy_timeout says.
         return OneWriterSqliteDatabase(path, lock_type="IMMEDIATE", pragmas={
             "journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
-            "busy_timeout": 10000})
+            "busy_timeout": BUSY_TIMEOUT_MS})
     if scheme in ("postgresql", "postgres"):
         if importlib.util.find_spec("psycopg") is None:  # peewee uses psycopg 3 when present
             raise StorageError("PostgreSQL needs psycopg 3: pip install 'botschaft[postgres]'")
@@ -92,7 +95,9 @@ class OneWriterSqliteDatabase(peewee.SqliteDatabase):
         self._writing = threading.local()  # whether this thread holds the lock
 
     def begin(self, lock_type=None):
-        self._writer.acquire()
+        if not self._writer.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise peewee.OperationalError("database is locked (another transaction of this "
+                                          f"process held it for {BUSY_TIMEOUT_MS // 1000} s)")
         self._writing.held = True
         try:
             super().begin(lock_type)
