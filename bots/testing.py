@@ -96,9 +96,12 @@ class ChatClient(Session):
         return (await self.next_message(to, timeout))["body"]
 
     async def go_away(self) -> None:
-        """What a phone app does when it goes to the background: says it is inactive
-        (XEP-0352), then loses the connection without closing the stream, which the server
-        keeps for it to resume (XEP-0198)."""
+        """What a phone app does when it goes to the background: confirms what it received
+        (XEP-0198 <a/>, as Monal and Conversations do), says it is inactive (XEP-0352), then
+        loses the connection without closing the stream, which the server keeps for it to
+        resume. Without the confirmation, ejabberd notifies the push service at once of what
+        was left unconfirmed (mod_push's c2s_session_pending): a second, stale notification."""
+        self.plugin["xep_0198"].send_ack()
         self.plugin["xep_0352"].send_inactive()
         await self.stop(resumable=True)
 
