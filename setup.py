@@ -44,6 +44,7 @@ setup(
         "botschaft.plugins": ["ping = plugins.ping:Ping", "status = plugins.status:Status",
                               "lessons = plugins.lessons:Lessons", "rooms = plugins.rooms:Rooms",
                               "announce = plugins.announce:Announce",
-                              "support = plugins.support:Support"],
+                              "support = plugins.support:Support",
+                              "whatsapp = server_bridge.whatsapp.privacy:WhatsAppData"],
     },
 )

@@ -1,0 +1,65 @@
+"""`botschaft privacy` covers a WhatsApp user as everyone else (the bridge's data plugin):
+export shows what the bridge keeps of their number, erase deletes it and their consent records,
+nobody else's; the inventory lists the bridge's tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from bots import privacy
+from bots.app import schemas
+from bots.consent import Consent
+from bots.storage import Storage
+from server_bridge.whatsapp import relay, texts
+from server_bridge.whatsapp.models import Contact, ToWhatsApp, ToXmpp
+from server_bridge.whatsapp.privacy import WhatsAppData, number_of
+from server_bridge.whatsapp.webhook import Incoming
+
+ANNA, BEN = "4917612345678", "4915198765432"
+ANNA_JID = f"+{ANNA}@whatsapp.example.com"
+
+
+@pytest.fixture
+async def db(database_url):
+    storage = Storage(database_url, workers=1)
+    await storage.run(storage.migrate, schemas([WhatsAppData()]))
+    yield storage.run
+    storage.close()
+
+
+async def agreed_and_wrote(db, number: str, text: str) -> None:
+    for wamid, said in (("1", "Hallo"), ("2", "ja"), ("3", text)):
+        await db(relay.receive, [Incoming(number, f"wamid.{number}.{wamid}", "text", said)])
+    await db(relay.queue_from_xmpp, "bot@example.com", number, f"answer:{number}", "Ihr Auto")
+
+
+def test_only_a_bridge_address_names_a_number():
+    assert number_of(ANNA_JID) == ANNA
+    assert number_of("anna@example.com") is None
+    assert number_of("+49@whatsapp.example.com") is None  # too short for a phone number
+
+
+async def test_export_and_erase_reach_the_bridge_s_data_of_that_number_only(db):
+    plugins = [WhatsAppData()]
+    await agreed_and_wrote(db, ANNA, "Ist mein Auto fertig?")
+    await agreed_and_wrote(db, BEN, "Wann kommt die Lektion?")
+
+    exported = await db(privacy.export, ANNA_JID, plugins)
+    part = exported["whatsapp"]
+    assert part["number"] == ANNA and part["state"] == "agreed"
+    assert [message["text"] for message in part["from_whatsapp"]] == ["Ist mein Auto fertig?"]
+    assert [message["text"] for message in part["to_whatsapp"]] == ["Ihr Auto"]
+    assert [record["purpose"] for record in part["consents"]] == [texts.PURPOSE]
+    assert "Wann kommt" not in str(exported)
+
+    deleted = await db(privacy.erase, ANNA_JID, plugins, "the test")
+    assert deleted["whatsapp"] >= 4  # contact, messages both ways, consent
+
+    def left(number: str) -> int:
+        return sum(model.select().where(model.number == number).count()
+                   for model in (Contact, ToXmpp, ToWhatsApp)) + Consent.select().where(
+            Consent.jid == relay.consent_subject(number)).count()
+    assert await db(left, ANNA) == 0
+    assert await db(left, BEN) > 0
+    assert await db(privacy.export, ANNA_JID, plugins) == {**await db(
+        privacy.export, "nobody@example.com", plugins), "jid": ANNA_JID}
