@@ -109,7 +109,7 @@ class OutboxMessage(peewee.Model):
     origin_id = peewee.CharField(max_length=36, unique=True)
     recipient = peewee.CharField(max_length=3071)
     body = peewee.TextField()
-    state = peewee.CharField(max_length=8, default=PENDING, index=True)
+    state = peewee.CharField(max_length=8, default=PENDING)
     attempts = peewee.IntegerField(default=0)
     created_at = peewee.DateTimeField(default=_utcnow)
     sent_at = peewee.DateTimeField(null=True)
@@ -125,6 +125,12 @@ class OutboxMessage(peewee.Model):
     class Meta:
         table_name = "bots_outbox"
 
+
+# The claim reads the pending rows in order: by this index it starts at the first pending one,
+# instead of stepping over every row sent before (100,000 lessons: each claim slower than the
+# last). Named as bots/migrations/outbox/0003 names it.
+OutboxMessage.add_index(OutboxMessage.index(OutboxMessage.state, OutboxMessage.id,
+                                            name="bots_outbox_state_id"))
 
 SCHEMA = Schema("outbox", (OutboxMessage,), "bots.migrations.outbox")
 

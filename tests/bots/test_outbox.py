@@ -102,7 +102,8 @@ def test_an_outbox_from_before_stream_numbers_is_migrated_and_keeps_its_rows(tmp
         "INSERT INTO bots_outbox (key, origin_id, recipient, body, state, attempts, created_at) "
         "VALUES ('push:1', 'o-1', 'anna@example.com', 'Ready', 'pending', 0, '2026-11-01')")
     assert storage.migrate([SCHEMA]) == ["outbox: 0001_stream_position",
-                                         "outbox: 0002_claim_owner_and_lease"]
+                                         "outbox: 0002_claim_owner_and_lease",
+                                         "outbox: 0003_pending_in_order"]
     row = OutboxMessage.get()
     assert (row.key, row.state, row.stream, row.seq, row.claimed_by, row.lease_until) == (
         "push:1", PENDING, None, None, None, None)
