@@ -24,7 +24,7 @@ from twisted.web.resource import Resource
 
 from bots import consent
 from bots.config import Config, ConfigError, web_address
-from bots.i18n import render
+from bots.i18n import negotiate, render
 from bots.outbox import RateLimiter
 from bots.people import JidMatcher
 from bots.storage import Storage
@@ -156,8 +156,9 @@ class Bridge:
             async with self._queueing:  # one after another: stored in the order they came
                 problem = await self.storage.run(relay.queue_from_xmpp, sender.bare, number,
                                                  key, message["body"])
-        if problem is not None:
-            text = render(problem, self.language, domain=self.gateway.boundjid.domain)
+        if problem is not None:  # in the sender's language, as their client names it
+            text = render(problem, negotiate(message["lang"]) or self.language,
+                          domain=self.gateway.boundjid.domain)
             self.gateway.refuse(sender.full, number, text, condition, about=message["id"])
         else:
             self.to_whatsapp.set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import warnings
 from io import BytesIO
 from typing import NamedTuple
 
@@ -48,7 +49,13 @@ class Http:
                 method.encode(), url.encode(),
                 Headers({name: [value] for name, value in (headers or {}).items()}), producer),
                 loop)
-            return Response(answer.code, await Deferred.asFuture(readBody(answer), loop))
+            with warnings.catch_warnings():
+                # Twisted's own Agent hands readBody a transport proxy without abortConnection
+                # (twisted.web._newclient.TransportProxyProducer), so it warns on every call
+                warnings.filterwarnings("ignore", "Using readBody with a transport",
+                                        DeprecationWarning)
+                reading = readBody(answer)
+            return Response(answer.code, await Deferred.asFuture(reading, loop))
         return await asyncio.wait_for(exchange(), self.timeout)
 
     async def close(self) -> None:

@@ -168,14 +168,15 @@ async def test_only_the_bot_may_write_to_whatsapp_users_through_the_bridge(shop,
     number = new_number()
     await opted_in(cloud, number)
     address = f"+{number}@{bridge.gateway.boundjid.domain}"
-    for sender in (await chat_client(), staff):  # staff too, unless [bridge.whatsapp] senders
+    # staff too, unless [bridge.whatsapp] senders; each told in their client's language
+    for sender, language in ((await chat_client(), "de"), (staff, None)):
         refusals = []
         sender.add_event_handler("message_error", refusals.append)
-        sender.say(address, "Hallo")
+        sender.say(address, "Hallo", language)
         await eventually(lambda: refusals, timeout=15)
         [refusal] = refusals
         assert (refusal["from"], refusal["error"]["condition"]) == (address, "forbidden")
-        assert refusal["error"]["text"] == texts.NOT_ALLOWED.render("en")
+        assert refusal["error"]["text"] == texts.NOT_ALLOWED.render(language or "en")
     assert len(cloud.texts_to(number)) == 2
 
 
