@@ -127,18 +127,23 @@ def demo(state_dir: Path, number: str) -> None:
     if not number.isdigit():
         raise click.ClickException(f"--number {number}: digits only, with the country code, "
                                    "e.g. 4915550123456")
+    # Through `./dev.sh botschaft`: the development bot's settings, so the bridge keeps what it
+    # keeps in the bot's database, as in production (the bot's `datenschutz` then shows it)
+    config = load_config()
+    database = (config.get("database", "url") if config.source != "environment"
+                else f"sqlite:///{state_dir / 'whatsapp-demo.db'}")
     with reported_errors():
-        asyncio.run(_demo(instance, state_dir, number))
+        asyncio.run(_demo(instance, database, number))
 
 
-async def _demo(instance, state_dir: Path, number: str) -> None:
+async def _demo(instance, database: str, number: str) -> None:
     install_reactor()
     cloud = FakeCloud(secrets.token_urlsafe(16), secrets.token_urlsafe(16))
     url = cloud.start()
     environ = cloud.bridge_environ(url, instance, f"{BOT_USER}@{instance.domain}")
     config = load_settings(None, environ={**environ, "BOTSCHAFT_BRIDGE_WHATSAPP_PER_RECIPIENT":
                                           "0", "BOTSCHAFT_BOT_LANGUAGE": "de"})
-    storage = Storage(f"sqlite:///{state_dir / 'whatsapp-demo.db'}")
+    storage = Storage(database)
     bridge_ = Bridge(config, storage)
     await bridge_.start()
     cloud.webhook_url = f"http://127.0.0.1:{bridge_.webhook_port}/webhook"

@@ -10,7 +10,10 @@ a company without WhatsApp disables it: [plugins] disabled = ["whatsapp"].
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bots.consent import Consent
+from bots.i18n import format_moment, plural_translator, render, translator
 from bots.personal_data import PersonalData
 from bots.plugin import Plugin
 from bots.storage import Schema
@@ -18,6 +21,13 @@ from server_bridge.whatsapp import relay
 from server_bridge.whatsapp.gateway import NUMBER
 from server_bridge.whatsapp.models import SCHEMA, Contact, ToWhatsApp, ToXmpp
 
+_ = translator(__name__)
+_n = plural_translator(__name__)
+AGREED_ON = _("Your WhatsApp number +{number}: you agreed on {moment} that we write there")
+ASKED = _("Your WhatsApp number +{number}: we asked whether you want to continue on WhatsApp")
+MESSAGES = _n("{count} message between you and us on WhatsApp: its state, and its text until it "
+              "is delivered", "{count} messages between you and us on WhatsApp: their states, "
+              "and their texts until they are delivered")
 GONE = "Deleted with the number at STOP or `botschaft privacy erase`"
 PERSONAL_DATA = [
     PersonalData("whatsapp.contacts", Contact, Contact.number,
@@ -57,11 +67,24 @@ class WhatsAppData(Plugin):
         number = number_of(jid)
         return relay.data_of(number) if number else {}
 
+    def describe_personal_data(self, data: dict, language: str) -> list[str]:
+        agreed = data["agreed_at"]
+        lines = [render(AGREED_ON, language, number=data["number"], moment=format_moment(
+            datetime.fromisoformat(agreed), language, self.bot.timezone)) if agreed
+                 else render(ASKED, language, number=data["number"])]
+        count = len(data["from_whatsapp"]) + len(data["to_whatsapp"])
+        if count:
+            lines.append(render(MESSAGES, language, count=count))
+        return lines
+
     def erase_person(self, jid: str) -> int:
         """The number's messages and mapping (as STOP does), and its consent records, which
-        are kept by the number's hash."""
+        are kept by the number's hash; then the bridge tells them so on WhatsApp."""
         number = number_of(jid)
         if number is None:
             return 0
-        return relay.erase_number(number) + Consent.delete().where(
+        erased = relay.erase_number(number) + Consent.delete().where(
             Consent.jid == relay.consent_subject(number)).execute()
+        if erased:
+            relay.confirm_erased(number)
+        return erased

@@ -10,6 +10,7 @@ time withdraws the consent, erases the number's messages and mapping, and confir
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -246,6 +247,12 @@ def erase_number(number: str) -> int:
     with _database().atomic():
         return sum(model.delete().where(model.number == number).execute()
                    for model in (ToXmpp, ToWhatsApp, Contact))
+
+
+def confirm_erased(number: str) -> None:
+    """Tell `number` on WhatsApp that it was erased (`botschaft privacy erase`, or "forget me"
+    in chat, whose answer from the bot can no longer pass the bridge)."""
+    _own(number, f"erased:{uuid.uuid4().hex}", texts.STOPPED)
 
 
 def data_of(number: str) -> dict:

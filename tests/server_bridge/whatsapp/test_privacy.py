@@ -11,7 +11,7 @@ from bots.app import schemas
 from bots.consent import Consent
 from bots.storage import Storage
 from server_bridge.whatsapp import relay, texts
-from server_bridge.whatsapp.models import Contact, ToWhatsApp, ToXmpp
+from server_bridge.whatsapp.models import RELAY, Contact, ToWhatsApp, ToXmpp
 from server_bridge.whatsapp.privacy import WhatsAppData, number_of
 from server_bridge.whatsapp.webhook import Incoming
 
@@ -55,11 +55,18 @@ async def test_export_and_erase_reach_the_bridge_s_data_of_that_number_only(db):
     deleted = await db(privacy.erase, ANNA_JID, plugins, "the test")
     assert deleted["whatsapp"] >= 4  # contact, messages both ways, consent
 
-    def left(number: str) -> int:
-        return sum(model.select().where(model.number == number).count()
-                   for model in (Contact, ToXmpp, ToWhatsApp)) + Consent.select().where(
-            Consent.jid == relay.consent_subject(number)).count()
+    def left(number: str) -> int:  # the bridge's own texts aside
+        relayed = ToWhatsApp.select().where((ToWhatsApp.number == number)
+                                            & (ToWhatsApp.kind == RELAY))
+        return sum(query.count() for query in (
+            Contact.select().where(Contact.number == number),
+            ToXmpp.select().where(ToXmpp.number == number), relayed,
+            Consent.select().where(Consent.jid == relay.consent_subject(number))))
     assert await db(left, ANNA) == 0
+    # the bridge tells them (the bot's own answer to "forget me" cannot pass it any more)
+    confirmation = await db(lambda: [row.body for row in ToWhatsApp.select()
+                                     .where(ToWhatsApp.number == ANNA)])
+    assert confirmation == [texts.both(texts.STOPPED)]
     assert await db(left, BEN) > 0
     assert await db(privacy.export, ANNA_JID, plugins) == {**await db(
         privacy.export, "nobody@example.com", plugins), "jid": ANNA_JID}
