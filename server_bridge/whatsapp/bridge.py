@@ -44,6 +44,7 @@ SCHEMAS = [consent.SCHEMA, SCHEMA]
 FIRST_RETRY = 1.0  # seconds; doubling up to retry_max
 XMPP_BATCH = 200
 PRUNE_EVERY = 3600.0
+STOP_WAIT = 10.0  # seconds a stop waits for the Cloud API's answers to sends under way
 
 
 def settings_of(config: Config) -> dict:
@@ -85,6 +86,7 @@ class Bridge:
         self._listening = None
         self._tasks: list[asyncio.Task] = []
         self._sends: set[asyncio.Task] = set()
+        self._stopped = False
 
     async def start(self) -> None:
         await self.storage.run(self.storage.migrate, SCHEMAS)
@@ -106,9 +108,20 @@ class Bridge:
                        (self._send_to_whatsapp, self._deliver_to_xmpp, self._prune)]
 
     async def stop(self) -> None:
-        for task in self._tasks + list(self._sends):
+        """Takes nothing new; waits (up to STOP_WAIT) for the answers to sends under way: one
+        the Cloud API took is recorded as sent, not sent again at the next start. A second
+        stop does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._sends, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._sends:
+            await asyncio.wait(list(self._sends), timeout=STOP_WAIT)
+        for task in list(self._sends):
+            task.cancel()
+        await asyncio.gather(*self._sends, return_exceptions=True)
         if self._listening is not None:
             await Deferred.asFuture(maybeDeferred(self._listening.stopListening),
                                     asyncio.get_running_loop())

@@ -73,6 +73,7 @@ class FakeCloud:
         self.failures: list[tuple[int, int | None]] = []  # (code, HTTP status) for next sends
         self.attempts = 0  # send requests, answered or failed
         self.auto_statuses = True  # post sent and delivered for each message accepted
+        self.answer_delay = 0.0  # seconds a send's answer takes (the message is taken at once)
         self.arrived = asyncio.Event()  # set at each message accepted (tests wait on `sent`)
         self._listening = None
         self._tasks: set[asyncio.Task] = set()
@@ -231,6 +232,11 @@ class _WithToken(AsyncResource):
 
 class _Messages(_WithToken):
     methods = ("POST",)
+
+    async def respond(self, request):
+        answer = await super().respond(request)
+        await asyncio.sleep(self.cloud.answer_delay)  # taken already; the answer is late
+        return answer
 
     def answer(self, request) -> tuple[int, bytes]:
         return self.cloud.accept(request.content.read())

@@ -20,7 +20,7 @@ from bots.devserver import free_port
 from bots.storage import Storage
 from bots.testing import BOTSCHAFT
 from plugins.status import Status
-from server_bridge.whatsapp import texts
+from server_bridge.whatsapp import relay, texts
 from server_bridge.whatsapp.bridge import Bridge
 from server_bridge.whatsapp.fake_cloud import FakeCloud
 from server_bridge.whatsapp.models import Contact, ToWhatsApp, ToXmpp
@@ -161,6 +161,19 @@ async def test_stop_ends_relaying_confirms_and_erases(shop):
     assert refusals[0]["error"]["text"] == texts.NOT_AGREED.render("en")
     assert refusals[0]["from"].user == f"+{number}"
     assert len(cloud.texts_to(number)) == 4
+
+
+async def test_a_stop_waits_for_the_answer_to_a_send_under_way_so_nothing_goes_twice(shop):
+    bot, _staff, cloud, bridge = shop
+    number = new_number()
+    await opted_in(cloud, number)
+    cloud.answer_delay = 1.0  # Meta takes the message at once, its answer comes a second later
+    bot.send_message(mto=f"+{number}@{bridge.gateway.boundjid.domain}", mbody="Ihr Auto ist fertig",
+                     mtype="chat")
+    await eventually(lambda: "Ihr Auto ist fertig" in cloud.texts_to(number), timeout=15)
+    await bridge.stop()  # as systemd's SIGTERM does
+    assert await bridge.storage.run(relay.resume) == 0  # the next start sends nothing again
+    assert cloud.texts_to(number).count("Ihr Auto ist fertig") == 1
 
 
 async def test_only_the_bot_may_write_to_whatsapp_users_through_the_bridge(shop, chat_client):
