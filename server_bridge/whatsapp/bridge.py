@@ -14,6 +14,7 @@ same stanza ids."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
@@ -80,7 +81,11 @@ class Bridge:
         self.limiter = RateLimiter(settings["rate"], settings["per_recipient"])
         self.slots = asyncio.Semaphore(32)  # sends waiting for the Cloud API's answer
         self.to_whatsapp = asyncio.Event()
-        self._queueing = asyncio.Lock()  # FIFO: messages from XMPP keep their order
+        # Writes that come in bursts share a transaction (Storage.run_batched), in the order
+        # they came: messages from XMPP keep their order
+        self._receive_burst = functools.partial(relay.one_by_one, relay.receive)
+        self._queue_burst = functools.partial(relay.one_by_one, relay.queue_from_xmpp)
+        self._accepted_burst = functools.partial(relay.one_by_one, relay.accepted)
         self.to_xmpp = asyncio.Event()
         self.webhook_port: int | None = None
         self._listening = None
@@ -131,7 +136,8 @@ class Bridge:
     # --- from WhatsApp --------------------------------------------------------------------------
     async def _receive(self, updates) -> None:
         """A webhook delivery: stored in one transaction before the webhook answers 200."""
-        tells = await self.storage.run(relay.receive, updates, self.settings["window_template"])
+        tells = await self.storage.run_batched(self._receive_burst,
+                                               (updates, self.settings["window_template"]))
         self._tell(tells)
         self.to_whatsapp.set()
         self.to_xmpp.set()
@@ -166,9 +172,8 @@ class Bridge:
             problem, condition = texts.BAD_NUMBER, "item-not-found"
         else:
             key = f"{sender.bare}\n{message['id'] or uuid.uuid4()}"
-            async with self._queueing:  # one after another: stored in the order they came
-                problem = await self.storage.run(relay.queue_from_xmpp, sender.bare, number,
-                                                 key, message["body"])
+            problem = await self.storage.run_batched(
+                self._queue_burst, (sender.bare, number, key, message["body"]))
         if problem is not None:  # in the sender's language, as their client names it
             text = render(problem, negotiate(message["lang"]) or self.language,
                           domain=self.gateway.boundjid.domain)
@@ -210,7 +215,8 @@ class Bridge:
                     self._tell(await self.storage.run(relay.refused, claim.id, exc.code,
                                                       template))
             else:
-                self._tell(await self.storage.run(relay.accepted, claim.id, wamid, template))
+                self._tell(await self.storage.run_batched(self._accepted_burst,
+                                                         (claim.id, wamid, template)))
         finally:
             self.slots.release()
             self.to_whatsapp.set()

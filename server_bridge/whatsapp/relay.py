@@ -1,6 +1,7 @@
 """What the bridge decides, as plain peewee code for a database thread (`storage.run`): the
 opt-in of a number, the queues in both directions, and what statuses mean. Each function is
-one transaction, so a kill -9 leaves either all of a step or none of it.
+one transaction (or, in a burst, one savepoint of a shared transaction: `one_by_one`), so a
+kill -9 leaves either all of a step or none of it.
 
 Opt-in: a number the bridge has not seen gets the privacy notice and nothing else: its words
 are neither stored nor relayed until it answers YES/JA, which is recorded as consent
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import peewee
 
@@ -55,6 +56,19 @@ def consent_subject(number: str) -> str:
 
 def _database() -> peewee.Database:
     return Contact._meta.database
+
+
+def one_by_one(step: Callable, items: list[tuple]) -> list:
+    """`step(*item)` for every item of a burst, in one transaction (Storage.run_batched), each
+    in a savepoint of its own: one that fails is undone alone, and its caller gets the error."""
+    results = []
+    for item in items:
+        try:
+            with _database().atomic():
+                results.append(step(*item))
+        except Exception as error:
+            results.append(error)
+    return results
 
 
 # --- from WhatsApp ----------------------------------------------------------------------------
@@ -194,12 +208,15 @@ def accepted(row_id: int, wamid: str, template: str = "") -> list[Tell]:
                 (ToWhatsApp.id == row_id) & (ToWhatsApp.state == SENDING)).execute():
             return []  # erased meanwhile (STOP)
         tells = []
-        for early in EarlyStatus.select().where(EarlyStatus.wamid == wamid).order_by(
-                EarlyStatus.id):
+        early = list(EarlyStatus.select().where(EarlyStatus.wamid == wamid).order_by(
+            EarlyStatus.id))
+        for status in early:
             row = ToWhatsApp.get_or_none(ToWhatsApp.id == row_id)
             if row is not None:
-                tells += _apply(row, early.status, early.error_code, template)
-        EarlyStatus.delete().where(EarlyStatus.wamid == wamid).execute()
+                tells += _apply(row, status.status, status.error_code, template)
+        if early:
+            EarlyStatus.delete().where(EarlyStatus.id.in_([status.id for status in early])
+                                       ).execute()
         return tells
 
 
