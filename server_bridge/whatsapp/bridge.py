@@ -45,6 +45,7 @@ SCHEMAS = [consent.SCHEMA, SCHEMA]
 FIRST_RETRY = 1.0  # seconds; doubling up to retry_max
 XMPP_BATCH = 200
 PRUNE_EVERY = 3600.0
+MARKABLE = "{urn:xmpp:chat-markers:0}markable"  # XEP-0333: the sender wants markers
 STOP_WAIT = 10.0  # seconds a stop waits for the Cloud API's answers to sends under way
 
 
@@ -172,8 +173,9 @@ class Bridge:
             problem, condition = texts.BAD_NUMBER, "item-not-found"
         else:
             key = f"{sender.bare}\n{message['id'] or uuid.uuid4()}"
-            problem = await self.storage.run_batched(
-                self._queue_burst, (sender.bare, number, key, message["body"]))
+            problem = await self.storage.run_batched(self._queue_burst, (
+                sender.bare, number, key, message["body"], message["id"] or None,
+                message["request_receipt"], message.xml.find(MARKABLE) is not None))
         if problem is not None:  # in the sender's language, as their client names it
             text = render(problem, negotiate(message["lang"]) or self.language,
                           domain=self.gateway.boundjid.domain)
@@ -225,10 +227,15 @@ class Bridge:
         ceiling = min(self.settings["retry_max"], FIRST_RETRY * 2 ** (attempts - 1))
         return random.uniform(ceiling / 2, ceiling)
 
-    def _tell(self, tells: list[relay.Tell]) -> None:
+    def _tell(self, tells: list[relay.Tell | relay.News]) -> None:
         """Tell XMPP senders what became of their messages (when the gateway is online; the
         message's state stays in the database either way)."""
         for tell in tells:
+            if isinstance(tell, relay.News):
+                if self.gateway.online:
+                    self.gateway.news(tell.sender, tell.number, tell.stanza_id, tell.receipt,
+                                      tell.marker)
+                continue
             if self.gateway.online:
                 wait = tell.text is texts.WINDOW_CLOSED
                 self.gateway.refuse(tell.sender, tell.number,

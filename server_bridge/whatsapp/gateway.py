@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from xml.etree import ElementTree
 from typing import Awaitable, Callable
 
 import slixmpp
@@ -14,6 +15,7 @@ import slixmpp
 from bots.connection import ComponentSession
 
 NUMBER = re.compile(r"\+([1-9][0-9]{6,14})")  # E.164: a country code, at most 15 digits
+RECEIPTS, MARKERS = "urn:xmpp:receipts", "urn:xmpp:chat-markers:0"
 STANZA_IDS = uuid.UUID("0b7a3a52-54f0-4a4e-9a53-0d1c58f3c2a1")
 
 
@@ -47,6 +49,17 @@ class Gateway(ComponentSession):
         message = self.make_message(mto=to, mfrom=self.address(number), mbody=body,
                                     mtype="chat")
         message["id"] = str(uuid.uuid5(STANZA_IDS, wamid))
+        message.send()
+
+    def news(self, to: str, number: str, stanza_id: str, receipt: bool,
+             marker: str | None) -> None:
+        """What WhatsApp said of a message, as the sender asked for it: a receipt (XEP-0184)
+        once it is delivered, a chat marker (XEP-0333: received, displayed)."""
+        message = self.make_message(mto=to, mfrom=self.address(number), mtype="chat")
+        if receipt:
+            ElementTree.SubElement(message.xml, f"{{{RECEIPTS}}}received", {"id": stanza_id})
+        if marker:
+            ElementTree.SubElement(message.xml, f"{{{MARKERS}}}{marker}", {"id": stanza_id})
         message.send()
 
     def refuse(self, to: str, number: str | None, text: str, condition: str,

@@ -72,6 +72,11 @@ class ToWhatsApp(peewee.Model):
     wamid = peewee.CharField(max_length=255, null=True, index=True)
     error = peewee.TextField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
+    # the XMPP sender's stanza id, kept when they asked for news of it: a receipt (XEP-0184)
+    # when WhatsApp says delivered, chat markers (XEP-0333) for delivered and read
+    stanza_id = peewee.CharField(max_length=255, null=True)
+    receipt = peewee.BooleanField(default=False)
+    markable = peewee.BooleanField(default=False)
 
     class Meta:
         table_name = "bridge_whatsapp_to_whatsapp"
@@ -90,4 +95,5 @@ class EarlyStatus(peewee.Model):
         table_name = "bridge_whatsapp_early_status"
 
 
-SCHEMA = Schema("bridge_whatsapp", (Contact, Seen, ToXmpp, ToWhatsApp, EarlyStatus))
+SCHEMA = Schema("bridge_whatsapp", (Contact, Seen, ToXmpp, ToWhatsApp, EarlyStatus),
+                "server_bridge.whatsapp.migrations")

@@ -41,6 +41,17 @@ class Tell(NamedTuple):
     values: dict
 
 
+class News(NamedTuple):
+    """News for an XMPP sender who asked for it: a receipt (XEP-0184) and/or a chat marker
+    (XEP-0333: "received", "displayed") for their message `stanza_id`."""
+
+    sender: str
+    number: str
+    stanza_id: str
+    receipt: bool
+    marker: str | None
+
+
 class Claim(NamedTuple):
     id: int
     number: str
@@ -72,10 +83,10 @@ def one_by_one(step: Callable, items: list[tuple]) -> list:
 
 
 # --- from WhatsApp ----------------------------------------------------------------------------
-def receive(updates: list[Incoming | Status], template: str = "") -> list[Tell]:
+def receive(updates: list[Incoming | Status], template: str = "") -> list[Tell | News]:
     """Store one webhook delivery; returns whom to tell about failed messages. `template`:
     the approved template that asks a person outside the 24-hour window to write again."""
-    tells: list[Tell] = []
+    tells: list[Tell | News] = []
     with _database().atomic():
         for update in updates:
             if isinstance(update, Incoming):
@@ -125,7 +136,7 @@ def _own(number: str, key: str, text: Text) -> None:
                       body=texts.both(text)).on_conflict_ignore().execute()
 
 
-def _status(update: Status, template: str) -> list[Tell]:
+def _status(update: Status, template: str) -> list[Tell | News]:
     row = ToWhatsApp.get_or_none(ToWhatsApp.wamid == update.wamid)
     if row is None:  # the webhook was faster than the answer to the send
         EarlyStatus.create(wamid=update.wamid, status=update.status,
@@ -134,7 +145,8 @@ def _status(update: Status, template: str) -> list[Tell]:
     return _apply(row, update.status, update.error_code, template)
 
 
-def _apply(row: ToWhatsApp, status: str, code: int | None, template: str) -> list[Tell]:
+def _apply(row: ToWhatsApp, status: str, code: int | None, template: str
+           ) -> list[Tell | News]:
     if status == "failed":
         return _failed(row, code, template)
     if status not in PROGRESS or PROGRESS[status] <= PROGRESS.get(row.state, 99):
@@ -142,11 +154,27 @@ def _apply(row: ToWhatsApp, status: str, code: int | None, template: str) -> lis
     if status == SENT:
         row.state = SENT
         row.save()
-    elif row.kind == OWN:
+        return []
+    if row.kind == OWN:
         row.delete_instance()  # the bridge's own text: nothing to keep
-    else:
-        ToWhatsApp.update(state=status, body=None).where(ToWhatsApp.id == row.id).execute()
-    return []
+        return []
+    ToWhatsApp.update(state=status, body=None).where(ToWhatsApp.id == row.id).execute()
+    return _news(row, status)
+
+
+def _news(row: ToWhatsApp, status: str) -> list[News]:
+    """Delivered (or read, with no delivered before): a receipt if asked; chat markers for
+    each step if the message was markable."""
+    if not row.stanza_id or not row.sender:
+        return []
+    first_arrival = PROGRESS.get(row.state, 0) < PROGRESS[DELIVERED]
+    news = []
+    if first_arrival:
+        news.append(News(row.sender, row.number, row.stanza_id, row.receipt,
+                         "received" if row.markable else None))
+    if status == READ and row.markable:
+        news.append(News(row.sender, row.number, row.stanza_id, False, "displayed"))
+    return [item for item in news if item.receipt or item.marker]
 
 
 def _failed(row: ToWhatsApp, code: int | None, template: str) -> list[Tell]:
@@ -170,15 +198,19 @@ def _tell(row: ToWhatsApp, text: Text, **values) -> list[Tell]:
 
 
 # --- to WhatsApp ------------------------------------------------------------------------------
-def queue_from_xmpp(sender: str, number: str, key: str, body: str) -> Text | None:
+def queue_from_xmpp(sender: str, number: str, key: str, body: str, stanza_id: str | None = None,
+                    receipt: bool = False, markable: bool = False) -> Text | None:
     """Queue what `sender` wrote to `number`; returns why not (a Text), or None. `key` is
-    unique per message (its sender and stanza id): sent again, it is queued once."""
+    unique per message (its sender and stanza id): sent again, it is queued once. With
+    `receipt` or `markable`, `stanza_id` is kept for the news of it (see `News`)."""
     contact = Contact.get_or_none(Contact.number == number)
     if contact is None or contact.state != AGREED:
         return texts.NOT_AGREED
     digest = hashlib.sha256(key.encode()).hexdigest()
-    ToWhatsApp.insert(key=f"xmpp:{digest}", number=number, kind=RELAY, sender=sender,
-                      body=body).on_conflict_ignore().execute()
+    asked = bool(stanza_id) and (receipt or markable)
+    ToWhatsApp.insert(key=f"xmpp:{digest}", number=number, kind=RELAY, sender=sender, body=body,
+                      stanza_id=stanza_id if asked else None, receipt=asked and receipt,
+                      markable=asked and markable).on_conflict_ignore().execute()
     return None
 
 
@@ -201,7 +233,7 @@ def claim(limit: int, throttled: set[str] = frozenset()) -> list[Claim]:
     return [Claim(row.id, row.number, row.body, row.template, row.attempts + 1) for row in rows]
 
 
-def accepted(row_id: int, wamid: str, template: str = "") -> list[Tell]:
+def accepted(row_id: int, wamid: str, template: str = "") -> list[Tell | News]:
     """The Cloud API took the message: SENT, with its id; statuses that came first apply."""
     with _database().atomic():
         if not ToWhatsApp.update(state=SENT, wamid=wamid, error=None).where(

@@ -10,8 +10,10 @@ import os
 import sqlite3
 import subprocess
 import uuid
+from xml.etree import ElementTree
 
 import pytest
+import slixmpp
 from twisted.internet.error import ConnectError
 
 from bots.config import load as load_config
@@ -161,6 +163,32 @@ async def test_stop_ends_relaying_confirms_and_erases(shop):
     assert refusals[0]["error"]["text"] == texts.NOT_AGREED.render("en")
     assert refusals[0]["from"].user == f"+{number}"
     assert len(cloud.texts_to(number)) == 4
+
+
+async def test_delivered_and_read_on_whatsapp_come_back_as_receipt_and_chat_markers(shop):
+    """The sender asked for a receipt (XEP-0184) and chat markers (XEP-0333): WhatsApp's
+    delivered and read come back as those, from the person's address, for their stanza id."""
+    bot, _staff, cloud, bridge = shop
+    number = new_number()
+    await opted_in(cloud, number)
+    address = f"+{number}@{bridge.gateway.boundjid.domain}"
+    news = []
+    bot.add_filter("in", lambda stanza: (isinstance(stanza, slixmpp.Message)
+                                         and news.append(stanza), stanza)[1])
+    message = bot.make_message(mto=address, mbody="Ihr Auto ist fertig", mtype="chat")
+    message["id"] = "status-4711-ready"
+    message["request_receipt"] = True
+    ElementTree.SubElement(message.xml, "{urn:xmpp:chat-markers:0}markable")
+    message.send()
+
+    def seen(namespace: str, name: str) -> bool:
+        return any(stanza["from"].bare == address and stanza.xml.find(
+            f"{{{namespace}}}{name}[@id='status-4711-ready']") is not None for stanza in news)
+    await eventually(lambda: seen("urn:xmpp:receipts", "received"), timeout=15)  # delivered
+    assert seen("urn:xmpp:chat-markers:0", "received")
+    wamid = (await rows(bridge, number))[2][-1]["wamid"]
+    await cloud.post_webhook(cloud.status_update(wamid, "read", number))
+    await eventually(lambda: seen("urn:xmpp:chat-markers:0", "displayed"), timeout=15)
 
 
 async def test_a_stop_waits_for_the_answer_to_a_send_under_way_so_nothing_goes_twice(shop):

@@ -141,3 +141,27 @@ async def test_a_send_cut_off_by_a_crash_goes_again(db):
     assert await db(relay.resume) == len(claims) == 1
     assert [claim.id for claim in await db(relay.claim, 10)] == [claims[0].id]
     assert await db(lambda: ToWhatsApp.get(ToWhatsApp.id == claims[0].id).state) != PENDING
+
+
+async def test_news_of_a_message_only_for_a_sender_who_asked_and_each_step_once(db):
+    await agreed(db)
+    await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
+
+    async def sent(key: str, *asked) -> str:
+        await db(relay.queue_from_xmpp, BOT, NUMBER, key, "Ihr Auto ist fertig.", *asked)
+        [claim] = await db(relay.claim, 10)
+        await db(relay.accepted, claim.id, f"wamid.{key}")
+        return f"wamid.{key}"
+
+    plain = await sent("plain")  # asked for nothing (no stanza id kept either)
+    assert await db(relay.receive, [Status(plain, "delivered", NUMBER, None)]) == []
+    asked = await sent("asked", "stanza-7", True, True)
+    delivered = await db(relay.receive, [Status(asked, "delivered", NUMBER, None)])
+    assert delivered == [relay.News(BOT, NUMBER, "stanza-7", True, "received")]
+    assert await db(relay.receive, [Status(asked, "delivered", NUMBER, None)]) == []  # again
+    read = await db(relay.receive, [Status(asked, "read", NUMBER, None)])
+    assert read == [relay.News(BOT, NUMBER, "stanza-7", False, "displayed")]
+    # read with no delivered before: the receipt too, then the marker
+    straight = await sent("straight", "stanza-8", True, False)
+    assert await db(relay.receive, [Status(straight, "read", NUMBER, None)]) == [
+        relay.News(BOT, NUMBER, "stanza-8", True, None)]
