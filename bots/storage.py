@@ -197,9 +197,9 @@ class Storage:
     def _in_one_transaction(self, fn, items: list) -> list:
         with self.db.atomic():
             results = fn(items)
-        if len(results) != len(items):
-            raise ValueError(f"{fn.__qualname__} returned {len(results)} results for "
-                             f"{len(items)} items")
+            if len(results) != len(items):  # rolled back: no caller can be told its own
+                raise ValueError(f"{getattr(fn, '__qualname__', fn)!r} returned "
+                                 f"{len(results)} results for {len(items)} items")
         return results
 
     def _mark_own_thread(self) -> None:

@@ -179,8 +179,9 @@ class Desk:
         return self._queued(position, language)
 
     def from_customer(self, customer: str, text: str, language: str) -> str | None:
-        """`from_customers` for one message (raises its SupportError)."""
-        return _one(self.from_customers([(customer, text, language)]))
+        """`from_customers` for one message, in a transaction (raises its SupportError)."""
+        with self.db.atomic():
+            return _one(self.from_customers([(customer, text, language)]))
 
     def from_customers(self, messages: list[tuple[str, str, str]]) -> list:
         """Customers with an open case wrote (customer, text, language), all in one
@@ -266,8 +267,9 @@ class Desk:
         return text
 
     def from_staff(self, staff: str, text: str, number: int | None = None) -> None:
-        """`from_staff_many` for one message (raises its SupportError)."""
-        _one(self.from_staff_many([(staff, text, number)]))
+        """`from_staff_many` for one message, in a transaction (raises its SupportError)."""
+        with self.db.atomic():
+            _one(self.from_staff_many([(staff, text, number)]))
 
     def from_staff_many(self, messages: list[tuple[str, str, int | None]]) -> list:
         """Staff's words (staff, text, case number or None: the case they used last), each

@@ -230,13 +230,13 @@ class Bridge:
     def _tell(self, tells: list[relay.Tell | relay.News]) -> None:
         """Tell XMPP senders what became of their messages (when the gateway is online; the
         message's state stays in the database either way)."""
+        if not self.gateway.online:
+            return
         for tell in tells:
             if isinstance(tell, relay.News):
-                if self.gateway.online:
-                    self.gateway.news(tell.sender, tell.number, tell.stanza_id, tell.receipt,
-                                      tell.marker)
-                continue
-            if self.gateway.online:
+                self.gateway.news(tell.sender, tell.number, tell.stanza_id, tell.receipt,
+                                  tell.marker)
+            else:
                 wait = tell.text is texts.WINDOW_CLOSED
                 self.gateway.refuse(tell.sender, tell.number,
                                     render(tell.text, self.language, **tell.values),
