@@ -8,12 +8,13 @@ CPU time and memory are theirs alone) and measures, from one client:
   - throughput: `--flood` messages sent at once, until the last answer is back;
   - latency: `--sequential` messages one at a time, p50 and p99 round trip;
   - the bot's CPU seconds per 1,000 messages, and its resident memory (peak);
+  - start-up: from starting the process to its first answer;
   - long messages: a burst of 4,000-character nonsense messages (which match no command),
     then `ping`: how much later than a plain round trip the `pong` comes, per long message
     (long_message_loop_ms: how long each held the event loop, and everyone waiting on it).
 It prints each round, the medians with their range, and last one JSON line with the ratios
-(Botschaft / baseline): throughput_ratio, p50_ratio, p99_ratio, cpu_ratio, rss_ratio, and the
-long-message figures of both.
+(Botschaft / baseline): throughput_ratio, p50_ratio, p99_ratio, cpu_ratio, rss_ratio,
+startup_ratio, and the long-message figures of both.
 Needs root (the private ejabberd runs as the ejabberd user), like `./dev.sh test`.
 """
 
@@ -75,6 +76,7 @@ class BotProcess:
 
             command = [BOTSCHAFT, "run"]
             env = run_environment(instance, password, f"sqlite:///{workdir / 'bench.db'}")
+        self.started = time.perf_counter()
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
 
@@ -110,6 +112,25 @@ async def wait_for_answer(client, bot: str, timeout: float = 30) -> None:
     raise TimeoutError(f"{bot} did not answer within {timeout} s")
 
 
+async def first_answer_seconds(client, bot: str, process: BotProcess) -> float:
+    """Start-up: from starting the process to its first `pong`. A ping goes every 50 ms
+    meanwhile (those that come before the bot is online wait in offline storage and are
+    answered at login); then every ping's `pong` is collected, so none is left over."""
+    sent = 0
+    while True:
+        client.say(bot, "ping")
+        sent += 1
+        try:
+            await client.next_message(bot, timeout=0.05)
+            break
+        except TimeoutError:
+            assert time.perf_counter() - process.started < 60, f"{bot} did not start"
+    first = time.perf_counter() - process.started
+    for _ in range(sent - 1):
+        await client.next_message(bot, timeout=30)
+    return first
+
+
 LONG_BURST = 20  # long messages before each ping
 LONG_REPEATS = 10
 
@@ -141,6 +162,7 @@ async def long_message_delay_ms(client, bot: str, p50_ms: float) -> float:
 
 async def measure(client, bot: str, process: BotProcess, flood: int,
                   sequential: int) -> dict:
+    startup = await first_answer_seconds(client, bot, process)
     await wait_for_answer(client, bot)
     cpu_before = process.cpu_seconds()
 
@@ -166,6 +188,7 @@ async def measure(client, bot: str, process: BotProcess, flood: int,
         "cpu_s_per_1000": cpu / ((flood + sequential) / 1000),
         "peak_rss_mb": process.peak_rss_mb(),
         "long_message_loop_ms": await long_message_delay_ms(client, bot, p50),
+        "startup_s": startup,
     }
 
 
@@ -186,7 +209,7 @@ async def benchmark(rounds: int, flood: int, sequential: int) -> None:
         await client.start("127.0.0.1", instance.c2s_port)
         results: dict[str, list[dict]] = {"baseline": [], "botschaft": []}
         print(f"{'round':>5} {'bot':<10} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'cpu s/1k':>9} {'peak MB':>8} {'long ms':>8}")
+              f"{'cpu s/1k':>9} {'peak MB':>8} {'long ms':>8} {'start s':>8}")
         for number in range(1, rounds + 1):
             for kind in ("baseline", "botschaft"):
                 process = BotProcess(kind, instance, password, workdir)
@@ -199,7 +222,8 @@ async def benchmark(rounds: int, flood: int, sequential: int) -> None:
                 print(f"{number:>5} {kind:<10} {figures['throughput']:>8.0f} "
                       f"{figures['p50_ms']:>8.2f} {figures['p99_ms']:>8.2f} "
                       f"{figures['cpu_s_per_1000']:>9.3f} {figures['peak_rss_mb']:>8.1f} "
-                      f"{figures['long_message_loop_ms']:>8.2f}", flush=True)
+                      f"{figures['long_message_loop_ms']:>8.2f} {figures['startup_s']:>8.2f}",
+                      flush=True)
         await client.stop()
     finally:
         server.stop()
@@ -217,14 +241,14 @@ def report(results: dict[str, list[dict]]) -> None:
 
     print("\nmedians (range) over", len(results["baseline"]), "rounds")
     keys = ("throughput", "p50_ms", "p99_ms", "cpu_s_per_1000", "peak_rss_mb",
-            "long_message_loop_ms")
+            "long_message_loop_ms", "startup_s")
     for key in keys:
         print(f"  {key:<15} baseline {median('baseline', key):>9.2f} ({spread('baseline', key)})"
               f"   botschaft {median('botschaft', key):>9.2f} ({spread('botschaft', key)})")
     summary = {f"{name}_ratio": round(median("botschaft", key) / median("baseline", key), 3)
                for name, key in (("throughput", "throughput"), ("p50", "p50_ms"),
                                  ("p99", "p99_ms"), ("cpu", "cpu_s_per_1000"),
-                                 ("rss", "peak_rss_mb"))}
+                                 ("rss", "peak_rss_mb"), ("startup", "startup_s"))}
     summary.update({f"{kind}_{key}": round(median(kind, key), 2)
                     for kind in results for key in keys})
     summary["long_message_loop_ms"] = summary.pop("botschaft_long_message_loop_ms")
