@@ -72,6 +72,7 @@ ASK_TO_FORGET = _("This deletes everything I store about you, for good; it canno
 YOUR_CONSENTS = _n("{count} consent record", "{count} consent records")
 ON_THE_SERVER = _("on the chat server: our chat history, your message archive and my contact "
                   "entry for you")
+ON_THE_SERVER_OURS = _("on the chat server: our chat history and my contact entry for you")
 ACCOUNT_STAYS = _("Your chat account itself stays: we delete it if you ask us.")
 SERVER_STAYS = _("Your chat account and what the chat server itself keeps stay: ask us to "
                  "delete those.")
@@ -114,8 +115,9 @@ class PrivacyCommands:
         given = [word for word in (words or "").split() if word.casefold() not in ME_WORDS]
         if not given:
             server = bool(self.bot_config.get("ejabberd", "api_url"))
+            account_here = jid.rpartition("@")[2] == ctx.bot.account_domain
             return await ctx.db(ask_to_forget, jid, plugins, language, ctx.bot.timezone,
-                                time.time(), server)
+                                time.time(), server, account_here)
         if len(given) > 1 or not confirmed(jid, given[0], time.time()):
             return render(WRONG_CODE, language, minutes=CODE_MINUTES)
         on_server = await asyncio.to_thread(server_privacy.erase_on_server, self.bot_config,
@@ -210,9 +212,10 @@ def withdraw(bot, plugins: list[Plugin], jid: str, number: int, language: str) -
 
 
 def ask_to_forget(jid: str, plugins: list[Plugin], language: str, timezone: str,
-                  now: float, server: bool) -> str:
+                  now: float, server: bool, account_here: bool = True) -> str:
     """What `forget me` would delete (`server`: the XMPP server's part too, through its admin
-    API), and the code that confirms it."""
+    API), and the code that confirms it. Someone whose account is elsewhere (another server,
+    or a WhatsApp user through the bridge) has no account or archive of their own here."""
     stored = stored_lines(privacy.export(jid, plugins), plugins, language, timezone)
     consents = len(consent.rows_of(jid))
     if not stored and not consents:
@@ -220,11 +223,12 @@ def ask_to_forget(jid: str, plugins: list[Plugin], language: str, timezone: str,
     if consents:
         stored.append(render(YOUR_CONSENTS, language, count=consents))
     if server:
-        stored.append(render(ON_THE_SERVER, language))
+        stored.append(render(ON_THE_SERVER if account_here else ON_THE_SERVER_OURS, language))
+    staying = [] if server and not account_here else [
+        render(ACCOUNT_STAYS if server else SERVER_STAYS, language)]
     return "\n".join([render(ASK_TO_FORGET, language)] + [f"• {line}" for line in stored]
-                     + [render(ACCOUNT_STAYS if server else SERVER_STAYS, language),
-                        render(CONFIRM, language, minutes=CODE_MINUTES,
-                               code=confirmation_code(jid, now))])
+                     + staying + [render(CONFIRM, language, minutes=CODE_MINUTES,
+                                         code=confirmation_code(jid, now))])
 
 
 def forgotten(on_server: server_privacy.ServerErasure, language: str) -> str:

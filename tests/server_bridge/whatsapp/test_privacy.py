@@ -1,15 +1,20 @@
 """`botschaft privacy` covers a WhatsApp user as everyone else (the bridge's data plugin):
 export shows what the bridge keeps of their number, erase deletes it and their consent records,
-nobody else's; the inventory lists the bridge's tables."""
+nobody else's; "forget me" in chat tells them what it erases, and of no account of theirs here.
+(The inventory's check of docs/data-protection.md covers the bridge's tables.)"""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from bots import privacy
 from bots.app import schemas
 from bots.consent import Consent
+from bots.privacy_chat import ask_to_forget
 from bots.storage import Storage
+from bots.testing import services_over
 from server_bridge.whatsapp import relay, texts
 from server_bridge.whatsapp.models import RELAY, Contact, ToWhatsApp, ToXmpp
 from server_bridge.whatsapp.privacy import WhatsAppData, number_of
@@ -20,11 +25,16 @@ ANNA_JID = f"+{ANNA}@whatsapp.example.com"
 
 
 @pytest.fixture
-async def db(database_url):
+async def storage(database_url):
     storage = Storage(database_url, workers=1)
     await storage.run(storage.migrate, schemas([WhatsAppData()]))
-    yield storage.run
+    yield storage
     storage.close()
+
+
+@pytest.fixture
+def db(storage):
+    return storage.run
 
 
 async def agreed_and_wrote(db, number: str, text: str) -> None:
@@ -70,3 +80,15 @@ async def test_export_and_erase_reach_the_bridge_s_data_of_that_number_only(db):
     assert await db(left, BEN) > 0
     assert await db(privacy.export, ANNA_JID, plugins) == {**await db(
         privacy.export, "nobody@example.com", plugins), "jid": ANNA_JID}
+
+
+async def test_forget_me_tells_a_whatsapp_user_of_no_account_or_archive_of_theirs_here(
+        storage, db):
+    plugin = WhatsAppData()
+    plugin.bot = services_over(storage, [plugin], BOT_TIMEZONE="Europe/Berlin")
+    await agreed_and_wrote(db, ANNA, "Ist mein Auto fertig?")
+    asked = await db(ask_to_forget, ANNA_JID, [plugin], "de", "Europe/Berlin", time.time(),
+                     True, False)
+    assert "Ihre WhatsApp-Nummer +4917612345678" in asked
+    assert "auf dem Chat-Server: unser Chatverlauf und mein Kontakteintrag für Sie" in asked
+    assert "Nachrichtenarchiv" not in asked and "Chat-Konto" not in asked
