@@ -45,7 +45,6 @@ SCHEMAS = [consent.SCHEMA, SCHEMA]
 FIRST_RETRY = 1.0  # seconds; doubling up to retry_max
 XMPP_BATCH = 200
 PRUNE_EVERY = 3600.0
-MARKABLE = "{urn:xmpp:chat-markers:0}markable"  # XEP-0333: the sender wants markers
 STOP_WAIT = 10.0  # seconds a stop waits for the Cloud API's answers to sends under way
 
 
@@ -175,7 +174,8 @@ class Bridge:
             key = f"{sender.bare}\n{message['id'] or uuid.uuid4()}"
             problem = await self.storage.run_batched(self._queue_burst, (
                 sender.bare, number, key, message["body"], message["id"] or None,
-                message["request_receipt"], message.xml.find(MARKABLE) is not None))
+                message["request_receipt"],
+                message.get_plugin("markable", check=True) is not None))
         if problem is not None:  # in the sender's language, as their client names it
             text = render(problem, negotiate(message["lang"]) or self.language,
                           domain=self.gateway.boundjid.domain)

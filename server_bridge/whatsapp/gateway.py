@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from xml.etree import ElementTree
 from typing import Awaitable, Callable
 
 import slixmpp
@@ -15,7 +14,6 @@ import slixmpp
 from bots.connection import ComponentSession
 
 NUMBER = re.compile(r"\+([1-9][0-9]{6,14})")  # E.164: a country code, at most 15 digits
-RECEIPTS, MARKERS = "urn:xmpp:receipts", "urn:xmpp:chat-markers:0"
 STANZA_IDS = uuid.UUID("0b7a3a52-54f0-4a4e-9a53-0d1c58f3c2a1")
 
 
@@ -27,6 +25,7 @@ class Gateway(ComponentSession):
         super().__init__(domain, secret, host, port)
         # a receipt would say "delivered" before WhatsApp has said so
         self.plugin["xep_0184"].auto_ack = False
+        self.register_plugin("xep_0333")  # chat markers: WhatsApp's delivered and read
         self.on_message = on_message
         self.add_event_handler("message", self._message)
 
@@ -57,9 +56,9 @@ class Gateway(ComponentSession):
         once it is delivered, a chat marker (XEP-0333: received, displayed)."""
         message = self.make_message(mto=to, mfrom=self.address(number), mtype="chat")
         if receipt:
-            ElementTree.SubElement(message.xml, f"{{{RECEIPTS}}}received", {"id": stanza_id})
+            message["receipt"] = stanza_id
         if marker:
-            ElementTree.SubElement(message.xml, f"{{{MARKERS}}}{marker}", {"id": stanza_id})
+            message[marker]["id"] = stanza_id
         message.send()
 
     def refuse(self, to: str, number: str | None, text: str, condition: str,
