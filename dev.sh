@@ -88,7 +88,7 @@ if [ ! -e "$stamp" ]; then
     echo "Installing Botschaft into .venv …"
     [ -x .venv/bin/python ] || $python -m venv .venv
     if ! { .venv/bin/pip install --upgrade pip \
-           && .venv/bin/pip install --editable '.[test,postgres]'; } > .venv/install.log 2>&1; then
+           && .venv/bin/pip install --editable '.[test,postgres,whatsapp]'; } > .venv/install.log 2>&1; then
         tail -n 30 .venv/install.log >&2
         echo "Installing the Python packages failed; the whole log is in .venv/install.log." >&2
         exit 1

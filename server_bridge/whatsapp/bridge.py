@@ -9,17 +9,21 @@ idempotency key, so that one may arrive twice; none is lost.
 To XMPP: messages of people who agreed are stored by the webhook, delivered to `deliver_to`
 in batches, and marked delivered once the server answered a ping sent after them (a component
 has no acknowledgements); a batch in flight when the bridge dies is delivered again, with the
-same stanza ids."""
+same stanza ids. A file goes to the XMPP server's upload first (media.py); while it cannot,
+its sender's later messages wait behind it, in order."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.util
+import json
 import logging
 import random
 import uuid
 
 import slixmpp
+from slixmpp import JID
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.web.resource import Resource
 
@@ -33,6 +37,7 @@ from bots.web import install_reactor, listen_site
 from server_bridge.whatsapp import relay, texts
 from server_bridge.whatsapp.cloud import Cloud, CloudError
 from server_bridge.whatsapp.gateway import Gateway
+from server_bridge.whatsapp.media import Courier, NotPassedOn, outgoing
 from server_bridge.whatsapp.models import SCHEMA
 from server_bridge.whatsapp.webhook import Webhook
 
@@ -51,6 +56,9 @@ STOP_WAIT = 10.0  # seconds a stop waits for the Cloud API's answers to sends un
 def settings_of(config: Config) -> dict:
     """The bridge's settings, checked: ConfigError names what is missing or wrong."""
     settings = config.values[SECTION]
+    if not all(importlib.util.find_spec(name) for name in ("OpenSSL", "aiohttp")):
+        raise ConfigError("The WhatsApp bridge needs its extra packages: "
+                          "pip install 'botschaft[whatsapp]'")
     for name in REQUIRED:
         if not settings[name]:
             raise ConfigError(f"{config.source}: [{SECTION}] {name} is missing (or "
@@ -77,6 +85,9 @@ class Bridge:
                            settings["phone_number_id"], settings["access_token"])
         self.gateway = Gateway(settings["jid"], settings["component_secret"], settings["host"],
                                settings["port"], self._from_xmpp)
+        self.courier = Courier(self.cloud, self.gateway, JID(settings["deliver_to"]).domain,
+                               config.get("xmpp", "ca_file") or None)
+        self.file_retries: dict[str, tuple[int, float]] = {}  # number: attempts, next try
         self.senders = JidMatcher([settings["deliver_to"], *settings["senders"]])
         self.limiter = RateLimiter(settings["rate"], settings["per_recipient"])
         self.slots = asyncio.Semaphore(32)  # sends waiting for the Cloud API's answer
@@ -148,18 +159,73 @@ class Bridge:
                 await asyncio.sleep(0.5)
                 continue
             rows = await self.storage.run(relay.waiting_for_xmpp, XMPP_BATCH)
-            if not rows:
+            delivered, waiting = [], set()
+            for item in rows:
+                if item.number in waiting or not self._file_may_go(item):
+                    waiting.add(item.number)  # behind a file that could not go yet
+                    continue
+                if item.media_id and not item.file_url:
+                    item = await self._carry(item)
+                    if item is None:
+                        continue
+                    if not item.file_url:
+                        waiting.add(item.number)
+                        continue
+                self._deliver(item)
+                delivered.append(item.id)
+            if not delivered:
                 await _wait(self.to_xmpp, 1.0)
                 continue
-            for _id, wamid, number, body in rows:
-                self.gateway.deliver(number, self.settings["deliver_to"], body, wamid)
             try:
                 await self.gateway.ping_server(30)
             except Exception:
                 log.warning("bridge: the XMPP server did not confirm %d message(s); "
-                            "delivering them again", len(rows))
+                            "delivering them again", len(delivered))
                 continue
-            await self.storage.run(relay.delivered_to_xmpp, [row[0] for row in rows])
+            await self.storage.run(relay.delivered_to_xmpp, delivered)
+
+    def _deliver(self, item: relay.ToDeliver) -> None:
+        to = item.recipient or self.settings["deliver_to"]
+        stanza_id = relay.stanza_id_of(item.wamid)
+        if item.reacts_to:
+            self.gateway.react(item.number, to, item.reacts_to, item.body or "", stanza_id)
+            return
+        if item.file_url:
+            self.gateway.deliver(item.number, to, "", stanza_id, item.file_url)
+            if not item.body:
+                return
+            stanza_id = relay.stanza_id_of(f"{item.wamid}#caption")
+        self.gateway.deliver(item.number, to, item.body, stanza_id)
+
+    def _file_may_go(self, item: relay.ToDeliver) -> bool:
+        _attempts, next_try = self.file_retries.get(item.number, (0, 0.0))
+        return asyncio.get_running_loop().time() >= next_try
+
+    async def _carry(self, item: relay.ToDeliver) -> relay.ToDeliver | None:
+        """Upload a file from WhatsApp to the XMPP server: the item with its link; the item
+        unchanged when it must wait (tried again, with growing pauses); None when it cannot
+        ever go (its sender is told why)."""
+        try:
+            url = await self.courier.carry(item)
+        except NotPassedOn as exc:
+            if exc.text is not None:
+                log.warning("bridge: a file from WhatsApp (message %d) cannot be passed on: %s",
+                            item.id, exc)
+                await self.storage.run(relay.file_not_passed_on, item.id, item.number, exc.text,
+                                       exc.values)
+                self.file_retries.pop(item.number, None)
+                self.to_whatsapp.set()
+                return None
+            attempts = self.file_retries.get(item.number, (0, 0.0))[0] + 1
+            delay = self._backoff(attempts)
+            self.file_retries[item.number] = (attempts,
+                                              asyncio.get_running_loop().time() + delay)
+            log.warning("bridge: a file from WhatsApp (message %d) waits: %s; again in %.1f s",
+                        item.id, exc, delay)
+            return item
+        self.file_retries.pop(item.number, None)
+        await self.storage.run(relay.file_uploaded, item.id, url)
+        return item._replace(file_url=url)
 
     # --- to WhatsApp --------------------------------------------------------------------------
     async def _from_xmpp(self, message: slixmpp.Message) -> None:
@@ -170,12 +236,22 @@ class Bridge:
             problem, condition = texts.NOT_ALLOWED, "forbidden"
         elif number is None:
             problem, condition = texts.BAD_NUMBER, "item-not-found"
+        elif message.get_plugin("reactions", check=True) is not None:
+            # XEP-0444 sends all of a sender's reactions; WhatsApp keeps one: the last
+            emojis = [reaction["value"] for reaction in message["reactions"] if reaction["value"]]
+            problem = await self.storage.run(
+                relay.queue_reaction, sender.bare, number,
+                f"{sender.bare}\n{message['id'] or uuid.uuid4()}", message["reactions"]["id"],
+                emojis[-1] if emojis else "")
         else:
             key = f"{sender.bare}\n{message['id'] or uuid.uuid4()}"
+            link = message["oob"]["url"] if message.get_plugin("oob", check=True) is not None \
+                else ""
+            content = outgoing(link) if link and message["body"].strip() == link else None
             problem = await self.storage.run_batched(self._queue_burst, (
-                sender.bare, number, key, message["body"], message["id"] or None,
-                message["request_receipt"],
-                message.get_plugin("markable", check=True) is not None))
+                sender.bare, number, key, None if content else message["body"],
+                message["id"] or None, message["request_receipt"],
+                message.get_plugin("markable", check=True) is not None, content))
         if problem is not None:  # in the sender's language, as their client names it
             text = render(problem, negotiate(message["lang"]) or self.language,
                           domain=self.gateway.boundjid.domain)
@@ -204,6 +280,8 @@ class Bridge:
                 if claim.template:
                     wamid = await self.cloud.send_template(claim.number, claim.template,
                                                            self.settings["template_language"])
+                elif claim.content:
+                    wamid = await self.cloud.send_object(claim.number, json.loads(claim.content))
                 else:
                     wamid = await self.cloud.send_text(claim.number, claim.body)
             except CloudError as exc:

@@ -6,15 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, NamedTuple
 
 import slixmpp
+from slixmpp.exceptions import IqError
 
 from bots.connection import ComponentSession
 
 NUMBER = re.compile(r"\+([1-9][0-9]{6,14})")  # E.164: a country code, at most 15 digits
-STANZA_IDS = uuid.UUID("0b7a3a52-54f0-4a4e-9a53-0d1c58f3c2a1")
+
+
+class Slot(NamedTuple):
+    """Where to put a file on the XMPP server (XEP-0363), and where it is then fetched."""
+
+    put_url: str
+    headers: dict[str, str]
+    get_url: str
+
+
+class UploadRefused(Exception):
+    """The XMPP server gives no slot for the file; `too_large` when that is why."""
+
+    def __init__(self, reason: str, too_large: bool = False):
+        super().__init__(reason)
+        self.too_large = too_large
 
 
 class Gateway(ComponentSession):
@@ -26,11 +41,20 @@ class Gateway(ComponentSession):
         # a receipt would say "delivered" before WhatsApp has said so
         self.plugin["xep_0184"].auto_ack = False
         self.register_plugin("xep_0333")  # chat markers: WhatsApp's delivered and read
+        self.register_plugin("xep_0066")  # a file's link (out of band data)
+        self.register_plugin("xep_0363")  # files from WhatsApp go to the XMPP server's storage
+        self.register_plugin("xep_0444")  # reactions
         self.on_message = on_message
-        self.add_event_handler("message", self._message)
+        self.add_event_handler("message", self._message)  # messages with a body
+        self.add_event_handler("reactions", self._reactions)  # reactions come without one
 
     def _message(self, message: slixmpp.Message) -> None:
-        if message["type"] in ("chat", "normal") and message["body"]:
+        if message["type"] in ("chat", "normal") and message["body"] and \
+                message.get_plugin("reactions", check=True) is None:
+            asyncio.ensure_future(self.on_message(message))
+
+    def _reactions(self, message: slixmpp.Message) -> None:
+        if message["type"] in ("chat", "normal"):
             asyncio.ensure_future(self.on_message(message))
 
     def address(self, number: str) -> str:
@@ -42,13 +66,57 @@ class Gateway(ComponentSession):
         found = NUMBER.fullmatch(jid.user or "")
         return found.group(1) if found else None
 
-    def deliver(self, number: str, to: str, body: str, wamid: str) -> None:
-        """A WhatsApp user's message, from their address; its id follows from the wamid, so
-        a copy sent again is recognisably the same message."""
-        message = self.make_message(mto=to, mfrom=self.address(number), mbody=body,
-                                    mtype="chat")
-        message["id"] = str(uuid.uuid5(STANZA_IDS, wamid))
+    def deliver(self, number: str, to: str, body: str, stanza_id: str,
+                file_url: str | None = None) -> None:
+        """A WhatsApp user's message, from their address, with the id given (the same for a
+        copy sent again). A file is its link, as body and out-of-band data (XEP-0066), which
+        clients show as the picture or file itself."""
+        message = self.make_message(mto=to, mfrom=self.address(number),
+                                    mbody=file_url or body, mtype="chat")
+        message["id"] = stanza_id
+        if file_url:
+            message["oob"]["url"] = file_url
         message.send()
+
+    def react(self, number: str, to: str, reacts_to: str, emoji: str, stanza_id: str) -> None:
+        """A WhatsApp user's reaction (XEP-0444) to the message `reacts_to` ("": none now)."""
+        message = self.make_message(mto=to, mfrom=self.address(number), mtype="chat")
+        message["id"] = stanza_id
+        self.plugin["xep_0444"].set_reactions(message, reacts_to, [emoji] if emoji else [])
+        message.enable("store")
+        message.send()
+
+    def upload_limit_mb(self) -> int:
+        """The largest file the upload service takes, in MiB (once asked)."""
+        return int(self.plugin["xep_0363"].max_file_size // 2**20)
+
+    async def upload_slot(self, domain: str, filename: str, size: int, content_type: str
+                          ) -> Slot:
+        """A slot on `domain`'s upload service for a file (UploadRefused when none is given:
+        no service, the file too large, or the bridge not allowed to upload)."""
+        upload = self.plugin["xep_0363"]
+        if upload.upload_service is None:
+            found = await upload.find_upload_service(domain=slixmpp.JID(domain), timeout=10)
+            if found is None:
+                raise UploadRefused(f"{domain} offers no HTTP upload (XEP-0363)")
+            upload.upload_service = found["from"]
+            for form in found["disco_info"].iterables:
+                if form["values"].get("FORM_TYPE") == ["urn:xmpp:http:upload:0"]:
+                    upload.max_file_size = int(form["values"].get("max-file-size") or 0) or \
+                        float("inf")
+        if size > upload.max_file_size:
+            raise UploadRefused(f"{size} bytes, more than {upload.max_file_size}", True)
+        try:
+            answer = await upload.request_slot(upload.upload_service, filename, size,
+                                               content_type, ifrom=self.boundjid, timeout=10)
+        except IqError as exc:
+            condition = exc.iq["error"]["condition"]
+            raise UploadRefused(f"no slot: {condition}",
+                                condition == "not-acceptable") from None
+        slot = answer["http_upload_slot"]
+        return Slot(slot["put"]["url"], {header["name"]: header["value"]
+                                         for header in slot["put"]["headers"]},
+                    slot["get"]["url"])
 
     def news(self, to: str, number: str, stanza_id: str, receipt: bool,
              marker: str | None) -> None:

@@ -13,11 +13,18 @@ from typing import NamedTuple
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.error import ConnectError
 from twisted.web.client import (Agent, BrowserLikePolicyForHTTPS, FileBodyProducer,
-                                HTTPConnectionPool, readBody)
+                                HTTPConnectionPool, ResponseFailed, ResponseNeverReceived,
+                                readBody)
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgentEndpointFactory
 from zope.interface import implementer
+
+
+# what a request raises when the other side did not answer: no connection, a broken or late
+# answer, a certificate not trusted
+FAILURES = (TimeoutError, ConnectError, ResponseFailed, ResponseNeverReceived, OSError)
 
 
 class Response(NamedTuple):
@@ -59,7 +66,13 @@ class Http:
         return await asyncio.wait_for(exchange(), self.timeout)
 
     async def close(self) -> None:
-        await Deferred.asFuture(self.pool.closeCachedConnections(), asyncio.get_running_loop())
+        """Close the kept connections; a TLS peer that never answers the close is not waited
+        for longer than a second."""
+        try:
+            await asyncio.wait_for(Deferred.asFuture(self.pool.closeCachedConnections(),
+                                                     asyncio.get_running_loop()), 1.0)
+        except TimeoutError:
+            pass
 
 
 @implementer(IAgentEndpointFactory)

@@ -44,13 +44,22 @@ class Seen(peewee.Model):
 
 
 class ToXmpp(peewee.Model):
-    """A message from a WhatsApp user who agreed, on its way to the bot."""
+    """A message from a WhatsApp user who agreed, on its way to the bot: a text, a file (kept
+    by Meta under media_id until the bridge uploaded it to the XMPP server: file_url), or a
+    reaction to a message from XMPP (reacts_to, sent to that message's sender)."""
 
     wamid = peewee.CharField(max_length=255, unique=True)
+    stanza_id = peewee.CharField(max_length=36, null=True, index=True)  # its id on XMPP
     number = peewee.CharField(max_length=20, index=True)
-    body = peewee.TextField(null=True)  # None once delivered
+    body = peewee.TextField(null=True)  # the text, a caption, an emoji; None once delivered
     state = peewee.CharField(max_length=8, default=PENDING, index=True)
     received_at = peewee.DateTimeField(default=utcnow)
+    media_id = peewee.CharField(max_length=255, null=True)
+    mime_type = peewee.CharField(max_length=255, null=True)
+    filename = peewee.CharField(max_length=255, null=True)
+    file_url = peewee.TextField(null=True)  # uploaded (XEP-0363): delivered again, not again
+    reacts_to = peewee.CharField(max_length=255, null=True)  # an XMPP stanza id
+    recipient = peewee.CharField(max_length=3071, null=True)  # not deliver_to: a reaction's
 
     class Meta:
         table_name = "bridge_whatsapp_to_xmpp"
@@ -65,6 +74,8 @@ class ToWhatsApp(peewee.Model):
     kind = peewee.CharField(max_length=8, default=RELAY)
     sender = peewee.CharField(max_length=3071, null=True)  # who to tell of a failure
     body = peewee.TextField(null=True)  # None once delivered
+    # not a text: the Cloud API's message object as JSON (a file by link, a reaction)
+    content = peewee.TextField(null=True)
     template = peewee.CharField(max_length=255, null=True)  # an approved template, not a text
     state = peewee.CharField(max_length=9, default=PENDING, index=True)
     attempts = peewee.IntegerField(default=0)
@@ -72,8 +83,8 @@ class ToWhatsApp(peewee.Model):
     wamid = peewee.CharField(max_length=255, null=True, index=True)
     error = peewee.TextField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
-    # the XMPP sender's stanza id, kept when they asked for news of it: a receipt (XEP-0184)
-    # when WhatsApp says delivered, chat markers (XEP-0333) for delivered and read
+    # the XMPP sender's stanza id: WhatsApp's reactions to the message name it, and when the
+    # sender asked, a receipt (XEP-0184) and chat markers (XEP-0333) tell delivered and read
     stanza_id = peewee.CharField(max_length=255, null=True)
     receipt = peewee.BooleanField(default=False)
     markable = peewee.BooleanField(default=False)

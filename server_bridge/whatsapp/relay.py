@@ -11,6 +11,7 @@ time withdraws the consent, erases the number's messages and mapping, and confir
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import timedelta
 from typing import Callable, NamedTuple
@@ -30,6 +31,7 @@ PROGRESS = {SENT: 1, DELIVERED: 2, READ: 3}
 SEEN_DAYS = 8  # Meta retries a webhook for up to 7 days
 FINISHED_DAYS = 7  # ids and states of finished messages, for questions about them
 UNANSWERED_DAYS = 30  # a number that got the notice and never answered is forgotten
+STANZA_IDS = uuid.UUID("0b7a3a52-54f0-4a4e-9a53-0d1c58f3c2a1")
 
 
 class Tell(NamedTuple):
@@ -57,7 +59,23 @@ class Claim(NamedTuple):
     number: str
     body: str | None
     template: str | None
+    content: str | None
     attempts: int
+
+
+class ToDeliver(NamedTuple):
+    """A message from WhatsApp to deliver on XMPP (see ToXmpp)."""
+
+    id: int
+    wamid: str
+    number: str
+    body: str | None
+    media_id: str | None
+    mime_type: str | None
+    filename: str | None
+    file_url: str | None
+    reacts_to: str | None
+    recipient: str | None
 
 
 def consent_subject(number: str) -> str:
@@ -124,16 +142,40 @@ def _incoming(message: Incoming) -> None:
         else:
             _own(message.number, f"notice:{digest}", texts.NOTICE)
         return
-    if message.text is None:
+    if message.reacts_to is not None:
+        _reaction(message)
+    elif message.media is not None:
+        ToXmpp.create(wamid=message.wamid, stanza_id=stanza_id_of(message.wamid),
+                      number=message.number, body=message.text, media_id=message.media.id,
+                      mime_type=message.media.mime_type, filename=message.media.filename)
+    elif message.text is None:
         _own(message.number, f"unsupported:{digest}", texts.UNSUPPORTED)
+    else:
+        ToXmpp.create(wamid=message.wamid, stanza_id=stanza_id_of(message.wamid),
+                      number=message.number, body=message.text)
+
+
+def _reaction(message: Incoming) -> None:
+    """A reaction to a message from XMPP goes to that message's sender, naming its stanza id;
+    one to a message the bridge no longer knows (or never relayed) has nobody to go to."""
+    row = ToWhatsApp.get_or_none((ToWhatsApp.wamid == message.reacts_to)
+                                 & (ToWhatsApp.number == message.number))
+    if row is None or not row.stanza_id or not row.sender:
         return
-    ToXmpp.create(wamid=message.wamid, number=message.number, body=message.text)
+    ToXmpp.create(wamid=message.wamid, number=message.number, body=message.text,
+                  reacts_to=row.stanza_id, recipient=row.sender)
 
 
-def _own(number: str, key: str, text: Text) -> None:
+def stanza_id_of(wamid: str) -> str:
+    """The XMPP id of a message from WhatsApp: follows from its wamid, so a copy delivered
+    again is recognisably the same message."""
+    return str(uuid.uuid5(STANZA_IDS, wamid))
+
+
+def _own(number: str, key: str, text: Text, **values) -> None:
     """Queue one of the bridge's own texts (German and English) to `number`."""
     ToWhatsApp.insert(key=f"own:{key}", number=number, kind=OWN,
-                      body=texts.both(text)).on_conflict_ignore().execute()
+                      body=texts.both(text, **values)).on_conflict_ignore().execute()
 
 
 def _status(update: Status, template: str) -> list[Tell | News]:
@@ -158,7 +200,8 @@ def _apply(row: ToWhatsApp, status: str, code: int | None, template: str
     if row.kind == OWN:
         row.delete_instance()  # the bridge's own text: nothing to keep
         return []
-    ToWhatsApp.update(state=status, body=None).where(ToWhatsApp.id == row.id).execute()
+    ToWhatsApp.update(state=status, body=None, content=None).where(
+        ToWhatsApp.id == row.id).execute()
     return _news(row, status)
 
 
@@ -188,7 +231,7 @@ def _failed(row: ToWhatsApp, code: int | None, template: str) -> list[Tell]:
     if row.kind == OWN:
         row.delete_instance()
         return []
-    ToWhatsApp.update(state=FAILED, body=None, error=f"Cloud API error {code}").where(
+    ToWhatsApp.update(state=FAILED, body=None, content=None, error=f"Cloud API error {code}").where(
         ToWhatsApp.id == row.id).execute()
     return _tell(row, texts.UNDELIVERABLE, code=code if code is not None else "?")
 
@@ -198,20 +241,33 @@ def _tell(row: ToWhatsApp, text: Text, **values) -> list[Tell]:
 
 
 # --- to WhatsApp ------------------------------------------------------------------------------
-def queue_from_xmpp(sender: str, number: str, key: str, body: str, stanza_id: str | None = None,
-                    receipt: bool = False, markable: bool = False) -> Text | None:
-    """Queue what `sender` wrote to `number`; returns why not (a Text), or None. `key` is
-    unique per message (its sender and stanza id): sent again, it is queued once. With
-    `receipt` or `markable`, `stanza_id` is kept for the news of it (see `News`)."""
+def queue_from_xmpp(sender: str, number: str, key: str, body: str | None,
+                    stanza_id: str | None = None, receipt: bool = False, markable: bool = False,
+                    content: dict | None = None) -> Text | None:
+    """Queue what `sender` wrote to `number` (a text, or `content`: a Cloud API message
+    object); returns why not (a Text), or None. `key` is unique per message (its sender and
+    stanza id): sent again, it is queued once. `stanza_id` names it for reactions and, with
+    `receipt` or `markable`, for the news of it (see `News`)."""
     contact = Contact.get_or_none(Contact.number == number)
     if contact is None or contact.state != AGREED:
         return texts.NOT_AGREED
     digest = hashlib.sha256(key.encode()).hexdigest()
-    asked = bool(stanza_id) and (receipt or markable)
     ToWhatsApp.insert(key=f"xmpp:{digest}", number=number, kind=RELAY, sender=sender, body=body,
-                      stanza_id=stanza_id if asked else None, receipt=asked and receipt,
-                      markable=asked and markable).on_conflict_ignore().execute()
+                      content=json.dumps(content) if content else None,
+                      stanza_id=stanza_id or None, receipt=bool(stanza_id) and receipt,
+                      markable=bool(stanza_id) and markable).on_conflict_ignore().execute()
     return None
+
+
+def queue_reaction(sender: str, number: str, key: str, reacts_to: str, emoji: str
+                   ) -> Text | None:
+    """A reaction (XEP-0444) to the message from WhatsApp with stanza id `reacts_to`; `emoji`
+    "" takes a reaction back. Returns why not, or None."""
+    about = ToXmpp.get_or_none((ToXmpp.stanza_id == reacts_to) & (ToXmpp.number == number))
+    if about is None:
+        return texts.REACTION_UNKNOWN
+    return queue_from_xmpp(sender, number, key, None, content={
+        "type": "reaction", "reaction": {"message_id": about.wamid, "emoji": emoji}})
 
 
 def claim(limit: int, throttled: set[str] = frozenset()) -> list[Claim]:
@@ -223,14 +279,15 @@ def claim(limit: int, throttled: set[str] = frozenset()) -> list[Claim]:
             ToWhatsApp.state == PENDING).group_by(ToWhatsApp.number)
         rows = [row for row in ToWhatsApp.select(
             ToWhatsApp.id, ToWhatsApp.number, ToWhatsApp.body, ToWhatsApp.template,
-            ToWhatsApp.attempts).where(
+            ToWhatsApp.content, ToWhatsApp.attempts).where(
             ToWhatsApp.id.in_(oldest) & (ToWhatsApp.next_try_at <= utcnow())
             & ToWhatsApp.number.not_in(on_the_way)).order_by(ToWhatsApp.id).limit(
             limit + len(throttled)) if row.number not in throttled][:limit]
         if rows:
             ToWhatsApp.update(state=SENDING, attempts=ToWhatsApp.attempts + 1).where(
                 ToWhatsApp.id.in_([row.id for row in rows])).execute()
-    return [Claim(row.id, row.number, row.body, row.template, row.attempts + 1) for row in rows]
+    return [Claim(row.id, row.number, row.body, row.template, row.content, row.attempts + 1)
+            for row in rows]
 
 
 def accepted(row_id: int, wamid: str, template: str = "") -> list[Tell | News]:
@@ -279,15 +336,29 @@ def next_due() -> float | None:
 
 
 # --- to XMPP ----------------------------------------------------------------------------------
-def waiting_for_xmpp(limit: int) -> list[tuple[int, str, str, str]]:
-    """(id, wamid, number, body) of messages to deliver to the bot, oldest first."""
-    return list(ToXmpp.select(ToXmpp.id, ToXmpp.wamid, ToXmpp.number, ToXmpp.body).where(
-        ToXmpp.state == PENDING).order_by(ToXmpp.id).limit(limit).tuples())
+def waiting_for_xmpp(limit: int) -> list[ToDeliver]:
+    """Messages to deliver on XMPP, oldest first."""
+    return [ToDeliver(*row) for row in ToXmpp.select(
+        ToXmpp.id, ToXmpp.wamid, ToXmpp.number, ToXmpp.body, ToXmpp.media_id, ToXmpp.mime_type,
+        ToXmpp.filename, ToXmpp.file_url, ToXmpp.reacts_to, ToXmpp.recipient).where(
+        ToXmpp.state == PENDING).order_by(ToXmpp.id).limit(limit).tuples()]
+
+
+def file_uploaded(row_id: int, url: str) -> None:
+    """A file from WhatsApp is on the XMPP server now (a delivery again reuses it)."""
+    ToXmpp.update(file_url=url).where(ToXmpp.id == row_id).execute()
+
+
+def file_not_passed_on(row_id: int, number: str, text: Text, values: dict) -> None:
+    """A file that cannot reach XMPP (too large, gone at Meta): its sender is told why."""
+    with _database().atomic():
+        ToXmpp.update(state=DONE, body=None).where(ToXmpp.id == row_id).execute()
+        _own(number, f"file:{row_id}", text, **values)
 
 
 def delivered_to_xmpp(row_ids: list[int]) -> None:
-    """The XMPP server has them: the texts go, ids and states stay."""
-    ToXmpp.update(state=DONE, body=None).where(ToXmpp.id.in_(row_ids)).execute()
+    """The XMPP server has them: the texts and links go, ids and states stay."""
+    ToXmpp.update(state=DONE, body=None, file_url=None).where(ToXmpp.id.in_(row_ids)).execute()
 
 
 # --- people's data ----------------------------------------------------------------------------
@@ -318,9 +389,11 @@ def data_of(number: str) -> dict:
                               for body, state, at in ToXmpp.select(
                                   ToXmpp.body, ToXmpp.state, ToXmpp.received_at).where(
                                   ToXmpp.number == number).order_by(ToXmpp.id).tuples()],
-            "to_whatsapp": [{"text": body, "state": state, "at": at.isoformat()}
-                            for body, state, at in ToWhatsApp.select(
-                                ToWhatsApp.body, ToWhatsApp.state, ToWhatsApp.created_at).where(
+            "to_whatsapp": [{"text": body, "content": json.loads(content) if content else None,
+                             "state": state, "at": at.isoformat()}
+                            for body, content, state, at in ToWhatsApp.select(
+                                ToWhatsApp.body, ToWhatsApp.content, ToWhatsApp.state,
+                                ToWhatsApp.created_at).where(
                                 (ToWhatsApp.number == number) & (ToWhatsApp.kind == RELAY)
                             ).order_by(ToWhatsApp.id).tuples()]}
 

@@ -21,6 +21,15 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 TEXT_KINDS = ("text", "interactive", "button")  # what carries words the bots can read
+MEDIA_KINDS = ("image", "document", "audio", "video")  # files passed on (not stickers)
+
+
+class Media(NamedTuple):
+    """A file a WhatsApp user sent: Meta keeps it under `id` (`GET /{media-id}`)."""
+
+    id: str
+    mime_type: str
+    filename: str | None  # documents only
 
 
 class Incoming(NamedTuple):
@@ -28,8 +37,10 @@ class Incoming(NamedTuple):
 
     number: str  # wa_id: the number in international form, digits only
     wamid: str
-    kind: str  # text, interactive, button, image, sticker, location, …
-    text: str | None  # the words, for the kinds in TEXT_KINDS
+    kind: str  # text, interactive, button, image, reaction, sticker, location, …
+    text: str | None  # the words (TEXT_KINDS), a file's caption, a reaction's emoji ("": none)
+    media: Media | None = None
+    reacts_to: str | None = None  # a reaction: the wamid of the message it is about
 
 
 class Status(NamedTuple):
@@ -90,7 +101,25 @@ def _incoming(message: dict, where: str) -> Incoming:
         text = _text(chosen, "title", where + "interactive.")
     elif kind == "button":
         text = _text(_dict(message, "button", where), "text", where + "button.")
-    return Incoming(_text(message, "from", where), _text(message, "id", where), kind, text)
+    elif kind in MEDIA_KINDS:
+        media = _dict(message, kind, where)
+        filename = media.get("filename") if kind == "document" else None
+        caption = media.get("caption")
+        return _from(message, where, kind, caption if isinstance(caption, str) else None,
+                     media=Media(_text(media, "id", f"{where}{kind}."),
+                                 _text(media, "mime_type", f"{where}{kind}."),
+                                 filename if isinstance(filename, str) else None))
+    elif kind == "reaction":  # an emoji; none (removed) comes without one
+        reaction = _dict(message, "reaction", where)
+        emoji = reaction.get("emoji")
+        return _from(message, where, kind, emoji if isinstance(emoji, str) else "",
+                     reacts_to=_text(reaction, "message_id", where + "reaction."))
+    return _from(message, where, kind, text)
+
+
+def _from(message: dict, where: str, kind: str, text: str | None, **more) -> Incoming:
+    return Incoming(_text(message, "from", where), _text(message, "id", where), kind, text,
+                    **more)
 
 
 def _status(status: dict, where: str) -> Status:

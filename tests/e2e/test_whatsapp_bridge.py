@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import ssl
 import subprocess
 import uuid
 from xml.etree import ElementTree
 
+import aiohttp
 import pytest
 import slixmpp
+from slixmpp.plugins.xep_0444 import XEP_0444
 from twisted.internet.error import ConnectError
 
 from bots.config import load as load_config
@@ -284,3 +287,113 @@ async def test_kill_9_of_the_bridge_loses_nothing_on_the_way_to_whatsapp(make_bo
         await cloud.stop()
     arrived = cloud.texts_to(number)[2:]
     assert list(dict.fromkeys(arrived)) == wanted and len(arrived) - len(wanted) <= 1
+
+
+# --- files and reactions ----------------------------------------------------------------------
+def messages_from(client, address: str) -> list[slixmpp.Message]:
+    """Every message `client` receives from `address` from now on, raw (stanzas, not bodies)."""
+    seen = []
+    client.add_filter("in", lambda stanza: (isinstance(stanza, slixmpp.Message)
+                                            and stanza["from"].bare == address
+                                            and seen.append(stanza), stanza)[1])
+    return seen
+
+
+async def fetched(url: str, xmpp_server) -> bytes:
+    """A file from the XMPP server's upload, over TLS verified against its certificate."""
+    context = ssl.create_default_context(cafile=str(xmpp_server.instance.ca_file))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        async with session.get(url) as answer:
+            assert answer.status == 200
+            return await answer.read()
+
+
+async def test_a_picture_from_whatsapp_reaches_the_bot_from_the_company_s_own_server(
+        shop, xmpp_server):
+    """Downloaded from Meta with the token, put into ejabberd's HTTP upload (XEP-0363): the bot
+    gets a link to its own server (with XEP-0066), then the caption; Meta's address appears
+    nowhere; once delivered the bridge keeps neither link nor caption."""
+    bot, _staff, cloud, bridge = shop
+    number = new_number()
+    await opted_in(cloud, number)
+    address = f"+{number}@{bridge.gateway.boundjid.domain}"
+    received = messages_from(bot, address)
+    picture = b"\x89PNG\r\n\x1a\n" + os.urandom(50_000)
+    wamid = await cloud.user_sends_file(number, "image", picture, "image/png",
+                                        caption="Der Kratzer <links> & 🚗")
+    await eventually(lambda: len(received) >= 2, timeout=30)
+    file, caption = received[:2]
+    link = file["oob"]["url"]
+    assert file["body"] == link and link.startswith(xmpp_server.instance.upload_url + "/")
+    assert link.endswith(".png") and cloud.base_url not in str(file)
+    assert file["id"] == relay.stanza_id_of(wamid)
+    assert caption["body"] == "Der Kratzer <links> & 🚗"
+    assert await fetched(link, xmpp_server) == picture
+
+    async def nothing_kept() -> bool:
+        row = (await rows(bridge, number))[1][-1]
+        return (row["state"], row["body"], row["file_url"]) == ("done", None, None)
+    await eventually(nothing_kept, timeout=15)
+
+
+async def test_a_file_too_large_or_gone_is_not_passed_on_its_sender_is_told_and_nothing_waits(
+        shop):
+    bot, _staff, cloud, bridge = shop
+    number = new_number()
+    await opted_in(cloud, number)
+    await cloud.user_sends_file(number, "document", os.urandom(10 * 2**20 + 1),
+                                "application/pdf", filename="Scan.pdf")
+    assert (await answered(cloud, number, 3))[2] == texts.both(texts.FILE_TOO_LARGE, mb=10)
+    gone = cloud.envelope({"messages": [{
+        "from": number, "id": "wamid.gone", "timestamp": "1", "type": "image",
+        "image": {"mime_type": "image/jpeg", "sha256": "eA==", "id": "404404"}}]})
+    assert (await cloud.post_webhook(gone))[0] == 200
+    assert (await answered(cloud, number, 4))[3] == texts.both(texts.FILE_GONE)
+    await cloud.user_says(number, "status")  # what comes after is not held up
+    await answered(cloud, number, 5)
+
+
+async def test_reactions_go_both_ways_naming_the_message_on_each_side(shop):
+    bot, _staff, cloud, bridge = shop
+    number = new_number()
+    await opted_in(cloud, number)
+    address = f"+{number}@{bridge.gateway.boundjid.domain}"
+    received = messages_from(bot, address)
+    message = bot.make_message(mto=address, mbody="Ihr Auto ist fertig", mtype="chat")
+    message["id"] = "ready-4711"
+    message.send()
+    await answered(cloud, number, 3)
+    assert await cloud.user_reacts(number, cloud.wamids_to(number)[2], "👍") == 200
+    await eventually(lambda: any(stanza.get_plugin("reactions", check=True) is not None
+                                 for stanza in received), timeout=15)
+    [reaction] = [stanza for stanza in received if stanza.get_plugin("reactions", check=True)]
+    assert reaction["reactions"]["id"] == "ready-4711"
+    assert [item["value"] for item in reaction["reactions"]] == ["👍"]
+
+    await cloud.user_says(number, "Danke!")
+    await eventually(lambda: any(stanza["body"] == "Danke!" for stanza in received), timeout=15)
+    [thanks] = [stanza for stanza in received if stanza["body"] == "Danke!"]
+    back = bot.make_message(mto=address, mtype="chat")
+    XEP_0444.set_reactions(back, thanks["id"], ["❤️"])
+    back.send()
+    await eventually(lambda: "reaction:❤️" in cloud.texts_to(number), timeout=15)
+    [sent] = [item for item in cloud.sent[number] if item["type"] == "reaction"]
+    assert sent["reaction"]["message_id"] not in cloud.wamids_to(number)  # the user's message
+
+
+async def test_a_file_shared_on_xmpp_goes_to_whatsapp_as_a_picture_or_a_document(shop):
+    bot, _staff, cloud, bridge = shop
+    number = new_number()
+    await opted_in(cloud, number)
+    address = f"+{number}@{bridge.gateway.boundjid.domain}"
+    for link in ("https://chat.example.com/upload/ab12/Foto%201.jpg",
+                 "https://chat.example.com/upload/cd34/Kostenvoranschlag.pdf"):
+        message = bot.make_message(mto=address, mbody=link, mtype="chat")
+        message["oob"]["url"] = link
+        message.send()
+    await answered(cloud, number, 4)
+    picture, document = cloud.sent[number][2:4]
+    assert picture["type"] == "image" and picture["image"] == {
+        "link": "https://chat.example.com/upload/ab12/Foto%201.jpg"}
+    assert document["type"] == "document" and document["document"]["filename"] == \
+        "Kostenvoranschlag.pdf"

@@ -4,6 +4,8 @@ message instead of losing it."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bots.consent import Consent
@@ -12,7 +14,7 @@ from server_bridge.whatsapp import relay, texts
 from server_bridge.whatsapp.bridge import SCHEMAS
 from server_bridge.whatsapp.models import (AGREED, ASKED, HELD, OWN, PENDING, Contact, ToWhatsApp,
                                            ToXmpp)
-from server_bridge.whatsapp.webhook import Incoming, Status
+from server_bridge.whatsapp.webhook import Incoming, Media, Status
 
 NUMBER = "4917612345678"
 BOT = "bot@example.com"
@@ -165,3 +167,52 @@ async def test_news_of_a_message_only_for_a_sender_who_asked_and_each_step_once(
     straight = await sent("straight", "stanza-8", True, False)
     assert await db(relay.receive, [Status(straight, "read", NUMBER, None)]) == [
         relay.News(BOT, NUMBER, "stanza-8", True, None)]
+
+
+async def test_a_file_waits_under_its_media_id_until_uploaded_and_keeps_nothing_after(db):
+    await agreed(db)
+    picture = Incoming(NUMBER, "wamid.p", "image", "Der Kratzer", Media("81", "image/png", None))
+    await db(relay.receive, [picture])
+    [item] = await db(relay.waiting_for_xmpp, 10)
+    assert (item.media_id, item.mime_type, item.body, item.file_url) == (
+        "81", "image/png", "Der Kratzer", None)
+    await db(relay.file_uploaded, item.id, "https://example.com/upload/a/p.png")
+    assert (await db(relay.waiting_for_xmpp, 10))[0].file_url.endswith("/p.png")
+    await db(relay.delivered_to_xmpp, [item.id])
+    row = await db(lambda: ToXmpp.get(ToXmpp.id == item.id))
+    assert (row.state, row.body, row.file_url) == ("done", None, None)
+    assert row.stanza_id == relay.stanza_id_of("wamid.p")
+
+
+async def test_a_file_that_cannot_go_is_done_and_its_sender_told_why(db):
+    await agreed(db)
+    await db(relay.receive, [Incoming(NUMBER, "wamid.big", "document", None,
+                                      Media("9", "application/pdf", "a.pdf"))])
+    [item] = await db(relay.waiting_for_xmpp, 10)
+    await db(relay.file_not_passed_on, item.id, NUMBER, texts.FILE_TOO_LARGE, {"mb": 10})
+    assert await db(relay.waiting_for_xmpp, 10) == []
+    assert (await db(outgoing))[-1] == texts.both(texts.FILE_TOO_LARGE, mb=10)
+
+
+async def test_reactions_name_the_message_on_the_other_side_or_are_not_passed_on(db):
+    await agreed(db)
+    await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
+    await db(relay.queue_from_xmpp, BOT, NUMBER, "k1", "Ihr Auto ist fertig.", "stanza-9")
+    [claim] = await db(relay.claim, 10)
+    await db(relay.accepted, claim.id, "wamid.ours")
+    # from WhatsApp: to the sender of the message, naming its stanza id
+    await db(relay.receive, [Incoming(NUMBER, "wamid.r", "reaction", "\u2764",
+                                      reacts_to="wamid.ours")])
+    await db(relay.receive, [Incoming(NUMBER, "wamid.r2", "reaction", "",
+                                      reacts_to="wamid.unknown")])  # nobody to tell: dropped
+    [item] = await db(relay.waiting_for_xmpp, 10)
+    assert (item.reacts_to, item.recipient, item.body) == ("stanza-9", BOT, "\u2764")
+    # from XMPP: to the message from WhatsApp with that stanza id, by its wamid
+    await db(relay.receive, says("Danke", "wamid.thanks"))
+    assert await db(relay.queue_reaction, BOT, NUMBER, "k2", relay.stanza_id_of("wamid.thanks"),
+                    "\U0001F44D") is None
+    assert await db(relay.queue_reaction, BOT, NUMBER, "k3", "no-such-id", "x") == \
+        texts.REACTION_UNKNOWN
+    content = (await db(lambda: list(ToWhatsApp.select().order_by(ToWhatsApp.id))))[-1].content
+    assert json.loads(content) == {"type": "reaction", "reaction": {
+        "message_id": "wamid.thanks", "emoji": "\U0001F44D"}}
