@@ -116,7 +116,10 @@ class CommandSpec:
                 values[parameter.name] = parameter.default
                 continue
             if is_last and parameter.kind is str and not parameter.choices:
-                raw, words = " ".join(words), []
+                # the rest of the line as written (quotes, line breaks); one word: unquoted
+                consumed = len(split_words(argument_text)) - len(words)
+                raw = words[0] if len(words) == 1 else rest_of_line(argument_text, consumed)
+                words = []
             else:
                 raw = words.pop(0)
                 if parameter.kind is datetime.time and words \
@@ -134,15 +137,30 @@ _QUOTES = str.maketrans({"„": '"', "“": '"', "”": '"', "«": '"', "»": '"
 def split_words(text: str) -> list[str]:
     """Words; double quotes (also „…“ and «…») group them. Apostrophes (it's, geht's) are
     letters, and an unclosed quote is taken as a plain character, never as an error."""
+    try:
+        return list(_lexer(text))
+    except ValueError:
+        return text.split()
+
+
+def rest_of_line(text: str, skip: int) -> str:
+    """`text` after its first `skip` words (as split_words counts them), exactly as written."""
+    lexer = _lexer(text)
+    try:
+        for _word in range(skip):
+            lexer.get_token()
+    except ValueError:
+        return text.split(maxsplit=skip)[-1].strip() if skip else text.strip()
+    return text[len(text) - len(lexer.instream.read()):].strip()
+
+
+def _lexer(text: str) -> shlex.shlex:
     lexer = shlex.shlex(text.translate(_QUOTES), posix=True)
     lexer.whitespace_split = True
     lexer.quotes = '"'
     lexer.escape = ""
     lexer.commenters = ""
-    try:
-        return list(lexer)
-    except ValueError:
-        return text.split()
+    return lexer
 
 
 def parameters_of(function: Callable, labels: dict[str, str] | None = None) -> list[Parameter]:

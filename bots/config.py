@@ -187,7 +187,8 @@ SCHEMA: dict[str, list[Setting]] = {
         Setting("verify_token", str, "", "The verify token you enter with the webhook's "
                 "address in Meta's app settings.", secret=True),
         Setting("jid", str, "", "The bridge's component domain, e.g. "
-                "whatsapp.chat.example.com: a number is +4917612345678@ that domain."),
+                "whatsapp.chat.example.com: a number is +4917612345678@ that domain (keep the "
+                "\"whatsapp.\": ejabberd.yml lets it upload the files users send)."),
         Setting("host", str, "127.0.0.1", "ejabberd's component listener (XEP-0114)."),
         Setting("port", int, 5347, "Its port (COMPONENT_PORT in botschaft-site.yml)."),
         Setting("component_secret", str, "", "The component secret, as in ejabberd's "

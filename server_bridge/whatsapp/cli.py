@@ -4,6 +4,7 @@ locally against the fake Cloud API. bots/cli.py imports this only when `bridge` 
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 import secrets
 import signal
 import sys
@@ -22,6 +23,7 @@ from server_bridge.whatsapp.bridge import SECTION, Bridge, settings_of
 from server_bridge.whatsapp.cloud import Cloud, CloudError
 from server_bridge.whatsapp.fake_cloud import FakeCloud
 from server_bridge.whatsapp.gateway import Gateway
+from server_bridge.whatsapp.media import IMAGE_TYPES
 
 
 @click.group("bridge")
@@ -149,18 +151,35 @@ async def _demo(instance, database: str, number: str) -> None:
     cloud.webhook_url = f"http://127.0.0.1:{bridge_.webhook_port}/webhook"
     click.echo(f"You are the WhatsApp user +{number}; the bot is {BOT_USER}@{instance.domain}.\n"
                "Write anything: you get the privacy notice first; answer JA to go on, STOPP to "
-               "end. Try \"help\" or \"status\" once you agreed. Ctrl-D ends the demo.\n")
+               "end. Try \"help\" or \"status\" once you agreed; /file PATH sends a file. "
+               "Ctrl-D ends the demo.\n")
     printer = asyncio.ensure_future(_print_answers(cloud, number))
     loop = asyncio.get_running_loop()
     try:
         while line := await loop.run_in_executor(None, sys.stdin.readline):
-            if line.strip():
+            if line.startswith("/file "):
+                await _send_file(cloud, number, Path(line[6:].strip()).expanduser())
+            elif line.strip():
                 await cloud.user_says(number, line.strip())
     finally:
         printer.cancel()
         await bridge_.stop()
         await cloud.stop()
         storage.close()
+
+
+async def _send_file(cloud: FakeCloud, number: str, path: Path) -> None:
+    """The demo's user sends a file: a picture as a picture, anything else as a document."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        click.echo(f"  (not sent: {path}: {exc.strerror})")
+        return
+    mime_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if mime_type in IMAGE_TYPES:
+        await cloud.user_sends_file(number, "image", data, mime_type)
+    else:
+        await cloud.user_sends_file(number, "document", data, mime_type, filename=path.name)
 
 
 async def _print_answers(cloud: FakeCloud, number: str) -> None:

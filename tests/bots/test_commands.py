@@ -32,7 +32,17 @@ def test_usage_comes_from_the_signature():
 def test_arguments_are_converted_by_type_hint():
     values = spec_of(handler).parse('4711 3 ja slow the car is "being" washed')
     assert values == {"ref": "4711", "count": 3, "urgent": True, "mode": "slow",
-                      "note": "the car is being washed"}
+                      "note": 'the car is "being" washed'}
+
+
+def test_the_last_text_is_the_rest_of_the_line_as_written():
+    """Quotes, line breaks and runs of spaces in a note or an announcement stay; a text that
+    is one quoted group loses its quotes, as any single word does."""
+    parse = spec_of(handler).parse
+    assert parse('4711 3 ja slow Öl „neu“\n  Reifen: <ok> & 🚗')["note"] == \
+        "Öl „neu“\n  Reifen: <ok> & 🚗"
+    assert parse('4711 3 ja slow "the car is washed"')["note"] == "the car is washed"
+    assert parse('4711 3 ja slow it is "unclosed')["note"] == 'it is "unclosed'
 
 
 def test_defaults_fill_what_is_not_given():

@@ -17,3 +17,11 @@ async def test_an_unknown_command_gets_an_answer_not_silence(bot, chat_client):
     client = await chat_client()
     answer = await client.ask(bot.boundjid.bare, "how high is the moon?")
     assert 'did not understand "how high is the moon?"' in answer and "help" in answer
+
+
+async def test_echo_repeats_any_text_unchanged_in_english_and_german(bot, chat_client):
+    client = await chat_client()
+    text = "Öl <wechsel> & \"Reifen\" {x} 🚗 שלום"
+    assert await client.ask(bot.boundjid.bare, f"echo {text}") == text
+    assert await client.ask(bot.boundjid.bare, f"wiederhole {text}", language="de") == text
+    assert "Text" in await client.ask(bot.boundjid.bare, "wiederhole", language="de")
