@@ -5,7 +5,8 @@ slixmpp echo bot written here as the baseline, measured in the same run, interle
 
 Each round starts the baseline and the Botschaft bot in turn as their own processes (so their
 CPU time and memory are theirs alone) and measures, from one client:
-  - throughput: `--flood` messages sent at once, until the last answer is back;
+  - throughput: `--flood` messages sent at once, until the last answer is back: `ping`
+    (an async command), then `echo <text>` (a plain def, run on a handler thread);
   - latency: `--sequential` messages one at a time, p50 and p99 round trip;
   - the bot's CPU seconds per 1,000 messages, and its resident memory (peak);
   - start-up: from starting the process to its first answer;
@@ -13,8 +14,8 @@ CPU time and memory are theirs alone) and measures, from one client:
     then `ping`: how much later than a plain round trip the `pong` comes, per long message
     (long_message_loop_ms: how long each held the event loop, and everyone waiting on it).
 It prints each round, the medians with their range, and last one JSON line with the ratios
-(Botschaft / baseline): throughput_ratio, p50_ratio, p99_ratio, cpu_ratio, rss_ratio,
-startup_ratio, and the long-message figures of both.
+(Botschaft / baseline): throughput_ratio, sync_throughput_ratio, p50_ratio, p99_ratio,
+cpu_ratio, rss_ratio, startup_ratio, and the long-message figures of both.
 Needs root (the private ejabberd runs as the ejabberd user), like `./dev.sh test`.
 """
 
@@ -160,18 +161,24 @@ async def long_message_delay_ms(client, bot: str, p50_ms: float) -> float:
     return statistics.median(delays)
 
 
+async def flood_seconds_of(client, bot: str, text: str, count: int) -> float:
+    """`count` messages sent at once, until the last answer is back."""
+    started = time.perf_counter()
+    for _ in range(count):
+        client.say(bot, text)
+    for _ in range(count):
+        await client.next_message(bot, timeout=120)
+    return time.perf_counter() - started
+
+
 async def measure(client, bot: str, process: BotProcess, flood: int,
                   sequential: int) -> dict:
     startup = await first_answer_seconds(client, bot, process)
     await wait_for_answer(client, bot)
     cpu_before = process.cpu_seconds()
 
-    started = time.perf_counter()
-    for _ in range(flood):
-        client.say(bot, "ping")
-    for _ in range(flood):
-        await client.next_message(bot, timeout=120)
-    flood_seconds = time.perf_counter() - started
+    flood_seconds = await flood_seconds_of(client, bot, "ping", flood)
+    sync_seconds = await flood_seconds_of(client, bot, "echo Ölwechsel fertig", flood)
 
     round_trips = []
     for _ in range(sequential):
@@ -183,9 +190,10 @@ async def measure(client, bot: str, process: BotProcess, flood: int,
     p50 = statistics.median(round_trips)
     return {
         "throughput": flood / flood_seconds,
+        "sync_throughput": flood / sync_seconds,
         "p50_ms": p50,
         "p99_ms": round_trips[int(len(round_trips) * 0.99) - 1],
-        "cpu_s_per_1000": cpu / ((flood + sequential) / 1000),
+        "cpu_s_per_1000": cpu / ((2 * flood + sequential) / 1000),
         "peak_rss_mb": process.peak_rss_mb(),
         "long_message_loop_ms": await long_message_delay_ms(client, bot, p50),
         "startup_s": startup,
@@ -208,7 +216,7 @@ async def benchmark(rounds: int, flood: int, sequential: int) -> None:
         client = ChatClient(instance.admin_jid, instance.admin_password, instance.ca_file)
         await client.start("127.0.0.1", instance.c2s_port)
         results: dict[str, list[dict]] = {"baseline": [], "botschaft": []}
-        print(f"{'round':>5} {'bot':<10} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        print(f"{'round':>5} {'bot':<10} {'msg/s':>8} {'sync/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'cpu s/1k':>9} {'peak MB':>8} {'long ms':>8} {'start s':>8}")
         for number in range(1, rounds + 1):
             for kind in ("baseline", "botschaft"):
@@ -220,6 +228,7 @@ async def benchmark(rounds: int, flood: int, sequential: int) -> None:
                     await asyncio.sleep(0.5)  # the server notices the old session is gone
                 results[kind].append(figures)
                 print(f"{number:>5} {kind:<10} {figures['throughput']:>8.0f} "
+                      f"{figures['sync_throughput']:>8.0f} "
                       f"{figures['p50_ms']:>8.2f} {figures['p99_ms']:>8.2f} "
                       f"{figures['cpu_s_per_1000']:>9.3f} {figures['peak_rss_mb']:>8.1f} "
                       f"{figures['long_message_loop_ms']:>8.2f} {figures['startup_s']:>8.2f}",
@@ -240,13 +249,14 @@ def report(results: dict[str, list[dict]]) -> None:
         return f"{min(values):.2f}–{max(values):.2f}"
 
     print("\nmedians (range) over", len(results["baseline"]), "rounds")
-    keys = ("throughput", "p50_ms", "p99_ms", "cpu_s_per_1000", "peak_rss_mb",
+    keys = ("throughput", "sync_throughput", "p50_ms", "p99_ms", "cpu_s_per_1000", "peak_rss_mb",
             "long_message_loop_ms", "startup_s")
     for key in keys:
         print(f"  {key:<15} baseline {median('baseline', key):>9.2f} ({spread('baseline', key)})"
               f"   botschaft {median('botschaft', key):>9.2f} ({spread('botschaft', key)})")
     summary = {f"{name}_ratio": round(median("botschaft", key) / median("baseline", key), 3)
-               for name, key in (("throughput", "throughput"), ("p50", "p50_ms"),
+               for name, key in (("throughput", "throughput"),
+                                 ("sync_throughput", "sync_throughput"), ("p50", "p50_ms"),
                                  ("p99", "p99_ms"), ("cpu", "cpu_s_per_1000"),
                                  ("rss", "peak_rss_mb"), ("startup", "startup_s"))}
     summary.update({f"{kind}_{key}": round(median(kind, key), 2)

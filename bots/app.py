@@ -16,6 +16,8 @@ from datetime import datetime
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.plugins.xep_0066.stanza import OOB
+from slixmpp.xmlstream import register_stanza_plugin
 
 from bots import audit, workers
 from bots.adhoc import register_adhoc_commands
@@ -314,7 +316,8 @@ class Bot:
         with self.metrics.handler_seconds.time():
             person = await self.people.person(sender, message["lang"] or None)
             answer = await self.dispatcher.answer(
-                Message(person, message["body"], device=message["from"].full), self)
+                Message(person, message["body"], device=message["from"].full,
+                        file_url=shared_file(message)), self)
         if answer:  # empty: a plugin relayed the message on (Plugin.on_conversation)
             message.reply(answer).send()
             self.metrics.messages_out.inc()
@@ -462,6 +465,18 @@ class ComponentBot(Bot, ComponentSession):
         self.worker = WorkerSession(domain, secret, host, port)  # the outbox sends on it
         ComponentSession.__init__(self, domain, secret, host, port, answers=self.worker)
         self._init_bot(config, plugins, storage, clock)
+
+
+register_stanza_plugin(slixmpp.Message, OOB)  # parsed on demand, no handler per stanza
+
+
+def shared_file(message: slixmpp.Message) -> str | None:
+    """The link of a file shared in `message` (XEP-0066, the body being the link, as clients
+    send after an HTTP upload), or None."""
+    if message.get_plugin("oob", check=True) is None:
+        return None
+    url = message["oob"]["url"]
+    return url if url and message["body"].strip() == url else None
 
 
 async def _isolated(awaitable, what: str) -> str | None:

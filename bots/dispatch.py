@@ -30,6 +30,8 @@ from bots.services import Services
 log = logging.getLogger(__name__)
 _ = translator(__name__)
 
+FILE_NOT_READ = _("Thank you, your file has arrived. I can only read text myself: please write "
+                  "your question in words, or \"help\" to see what I can do.")
 RUN_THRESHOLD = 0.6  # a plain question this close to an example phrase runs the command
 SUGGEST_THRESHOLD = 0.2
 QUOTE_LENGTH = 60
@@ -42,6 +44,7 @@ class Message:
     room: str | None = None  # the room's JID for group chat, None for a direct chat
     device: str = ""  # the full JID that wrote a direct chat (its app), where known
     command: str | None = None  # the command its first word means for this person, if any
+    file_url: str | None = None  # a shared file (XEP-0066): its link, which is then the text
 
 
 @dataclass
@@ -170,7 +173,7 @@ class Dispatcher:
                     taken = await self._call_hook(plugin, plugin.on_conversation, message, bot)
                     if taken is not None:
                         return taken
-        if spec is not None:
+        if spec is not None and message.file_url is None:
             return await self.run(spec, rest, message, bot)
         for plugin in self.plugins:
             if plugin.name in self.unavailable:
@@ -178,6 +181,8 @@ class Dispatcher:
             claimed = await self._call_hook(plugin, plugin.on_message, message, bot)
             if claimed:
                 return claimed
+        if message.file_url is not None:  # never quoted back: a link means nothing to people
+            return render(FILE_NOT_READ, person.language)
         matches = self._phrases.match(text)
         if matches and matches[0].score >= RUN_THRESHOLD:
             spec = self.specs[matches[0].command]

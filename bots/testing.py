@@ -82,17 +82,22 @@ class ChatClient(Session):
                 if sender is None or message["from"].bare == sender:
                     return message
 
-    def say(self, to: str, text: str, language: str | None = None) -> None:
-        """Send a chat message, optionally marked with the client's language (xml:lang)."""
-        message = self.make_message(mto=to, mbody=text, mtype="chat")
+    def say(self, to: str, text: str, language: str | None = None,
+            file_url: str | None = None) -> None:
+        """Send a chat message, optionally marked with the client's language (xml:lang); with
+        `file_url`, a shared file as clients send one after an upload: the link as the body
+        and as out-of-band data (XEP-0066)."""
+        message = self.make_message(mto=to, mbody=file_url or text, mtype="chat")
         if language:
             message["lang"] = language
+        if file_url:
+            message["oob"]["url"] = file_url
         message.send()
 
     async def ask(self, to: str, text: str, timeout: float = 10,
-                  language: str | None = None) -> str:
-        """Send `text` to `to` and return the body of the answer."""
-        self.say(to, text, language)
+                  language: str | None = None, file_url: str | None = None) -> str:
+        """Send `text` (or a file's link) to `to` and return the body of the answer."""
+        self.say(to, text, language, file_url)
         return (await self.next_message(to, timeout))["body"]
 
     async def go_away(self) -> None:

@@ -48,6 +48,7 @@ HANDOFF = {"en": ["talk to a person", "I want to speak to someone", "can I talk 
 NOT_SURE = _("I am not sure I understand. Did you mean: “{question}”? Then ask me like that. "
              "Or write \"agent\" to talk to a person.")
 PASSING_ON = _("I could not answer that, so I am passing you on to a person.")
+FILE_PASSING_ON = _("Thank you for your file. A person of our team will look at it.")
 NO_DESK = _("Sorry, our team cannot be reached in this chat. Please contact us another way.")
 NO_CASE = _("You are not waiting for anyone. Write \"agent\" to talk to a person.")
 NOBODY_WAITS = _("Nobody is waiting.")
@@ -148,6 +149,8 @@ class Support(Plugin):
         if ctx.message.room is not None or self.desk is None:
             return None
         jid, text = ctx.person.jid, ctx.message.text.strip()
+        if ctx.message.file_url is not None:
+            return await self._file_for_a_person(ctx)
         asks_for_person = self.handoff.match(text)
         if asks_for_person and asks_for_person[0].score >= RUN_THRESHOLD:
             self.desk.remember(jid, CUSTOMER, text)  # staff see what they asked
@@ -174,6 +177,17 @@ class Support(Plugin):
         if score >= SUGGEST_THRESHOLD:
             return ctx._(NOT_SURE, question=found[0].question(ctx.language))
         return None
+
+    async def _file_for_a_person(self, ctx) -> str | None:
+        """A picture or document outside a conversation: only a person can look at it, so the
+        customer goes to the queue at once (staff see the link in the history)."""
+        jid = ctx.person.jid
+        if not self.staff or jid in self.staff:
+            return None
+        self.desk.remember(jid, CUSTOMER, ctx.message.file_url)
+        self.unanswered.pop(jid, None)
+        queued = await ctx.db(self.desk.ask_for_person, jid, ctx.language)
+        return f"{ctx._(FILE_PASSING_ON)} {queued}"
 
     async def on_presence(self, presence) -> None:
         if self.desk is None:

@@ -191,11 +191,11 @@ class Bridge:
             self.gateway.react(item.number, to, item.reacts_to, item.body or "", stanza_id)
             return
         if item.file_url:
-            self.gateway.deliver(item.number, to, "", stanza_id, item.file_url)
+            self.gateway.deliver(item.number, to, "", stanza_id, item.file_url, item.language)
             if not item.body:
                 return
             stanza_id = relay.stanza_id_of(f"{item.wamid}#caption")
-        self.gateway.deliver(item.number, to, item.body, stanza_id)
+        self.gateway.deliver(item.number, to, item.body, stanza_id, language=item.language)
 
     def _file_may_go(self, item: relay.ToDeliver) -> bool:
         _attempts, next_try = self.file_retries.get(item.number, (0, 0.0))

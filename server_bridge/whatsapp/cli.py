@@ -150,15 +150,19 @@ async def _demo(instance, database: str, number: str) -> None:
     await bridge_.start()
     cloud.webhook_url = f"http://127.0.0.1:{bridge_.webhook_port}/webhook"
     click.echo(f"You are the WhatsApp user +{number}; the bot is {BOT_USER}@{instance.domain}.\n"
-               "Write anything: you get the privacy notice first; answer JA to go on, STOPP to "
-               "end. Try \"help\" or \"status\" once you agreed; /file PATH sends a file. "
-               "Ctrl-D ends the demo.\n")
+               "Write anything: you get the privacy notice first; answer JA (German) or YES "
+               "(English) to go on, STOPP to end. Try \"help\" or \"status\" once you agreed; "
+               "/file PATH sends a file, /react 👍 reacts to the last answer. Ctrl-D ends the "
+               "demo.\n")
     printer = asyncio.ensure_future(_print_answers(cloud, number))
     loop = asyncio.get_running_loop()
     try:
         while line := await loop.run_in_executor(None, sys.stdin.readline):
-            if line.startswith("/file "):
-                await _send_file(cloud, number, Path(line[6:].strip()).expanduser())
+            command, _space, argument = line.strip().partition(" ")
+            if command == "/file":
+                await _send_file(cloud, number, argument.strip().strip("'\""))
+            elif command == "/react":
+                await _react(cloud, number, argument.strip())
             elif line.strip():
                 await cloud.user_says(number, line.strip())
     finally:
@@ -168,18 +172,32 @@ async def _demo(instance, database: str, number: str) -> None:
         storage.close()
 
 
-async def _send_file(cloud: FakeCloud, number: str, path: Path) -> None:
+async def _send_file(cloud: FakeCloud, number: str, name: str) -> None:
     """The demo's user sends a file: a picture as a picture, anything else as a document."""
+    if not name:
+        click.echo("  (usage: /file PATH, e.g. /file ~/Bilder/kratzer.jpg)")
+        return
+    path = Path(name).expanduser()
     try:
         data = path.read_bytes()
     except OSError as exc:
         click.echo(f"  (not sent: {path}: {exc.strerror})")
         return
     mime_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    if mime_type in IMAGE_TYPES:
-        await cloud.user_sends_file(number, "image", data, mime_type)
-    else:
-        await cloud.user_sends_file(number, "document", data, mime_type, filename=path.name)
+    kind = "image" if mime_type in IMAGE_TYPES else "document"
+    await cloud.user_sends_file(number, kind, data, mime_type,
+                                filename=path.name if kind == "document" else None)
+    click.echo(f"  (sent as {'a picture' if kind == 'image' else 'a document'}, {mime_type}, "
+               f"{len(data):,} bytes)")
+
+
+async def _react(cloud: FakeCloud, number: str, emoji: str) -> None:
+    """The demo's user reacts to the business's last message (no emoji: takes it back)."""
+    if not cloud.wamids_to(number):
+        click.echo("  (nothing to react to yet)")
+        return
+    await cloud.user_reacts(number, cloud.wamids_to(number)[-1], emoji or None)
+    click.echo(f"  (reacted {emoji} to the last message)" if emoji else "  (reaction taken back)")
 
 
 async def _print_answers(cloud: FakeCloud, number: str) -> None:

@@ -67,13 +67,15 @@ class Gateway(ComponentSession):
         return found.group(1) if found else None
 
     def deliver(self, number: str, to: str, body: str, stanza_id: str,
-                file_url: str | None = None) -> None:
+                file_url: str | None = None, language: str | None = None) -> None:
         """A WhatsApp user's message, from their address, with the id given (the same for a
-        copy sent again). A file is its link, as body and out-of-band data (XEP-0066), which
-        clients show as the picture or file itself."""
+        copy sent again), in their language where known. A file is its link, as body and
+        out-of-band data (XEP-0066), which clients show as the picture or file itself."""
         message = self.make_message(mto=to, mfrom=self.address(number),
                                     mbody=file_url or body, mtype="chat")
         message["id"] = stanza_id
+        if language:
+            message["lang"] = language
         if file_url:
             message["oob"]["url"] = file_url
         message.send()

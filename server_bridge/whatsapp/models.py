@@ -28,6 +28,7 @@ class Contact(peewee.Model):
     asked_at = peewee.DateTimeField(default=utcnow)
     agreed_at = peewee.DateTimeField(null=True)
     last_message_at = peewee.DateTimeField(default=utcnow)  # opens the 24-hour window
+    language = peewee.CharField(max_length=8, null=True)  # of the word they agreed with
 
     class Meta:
         table_name = "bridge_whatsapp_contact"

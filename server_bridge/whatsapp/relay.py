@@ -76,6 +76,7 @@ class ToDeliver(NamedTuple):
     file_url: str | None
     reacts_to: str | None
     recipient: str | None
+    language: str | None  # the one the person chose by agreeing (xml:lang)
 
 
 def consent_subject(number: str) -> str:
@@ -134,8 +135,8 @@ def _incoming(message: Incoming) -> None:
         (ToWhatsApp.number == message.number) & (ToWhatsApp.state == HELD)).execute()
     if contact.state != AGREED:
         if word in texts.YES_WORDS:
-            Contact.update(state=AGREED, agreed_at=utcnow()).where(
-                Contact.id == contact.id).execute()
+            Contact.update(state=AGREED, agreed_at=utcnow(), language=texts.YES_WORDS[word]
+                           ).where(Contact.id == contact.id).execute()
             consent.give(consent_subject(message.number), texts.PURPOSE, texts.NOTICE_VERSION,
                          channel="whatsapp")
             _own(message.number, f"welcome:{digest}", texts.WELCOME)
@@ -340,7 +341,8 @@ def waiting_for_xmpp(limit: int) -> list[ToDeliver]:
     """Messages to deliver on XMPP, oldest first."""
     return [ToDeliver(*row) for row in ToXmpp.select(
         ToXmpp.id, ToXmpp.wamid, ToXmpp.number, ToXmpp.body, ToXmpp.media_id, ToXmpp.mime_type,
-        ToXmpp.filename, ToXmpp.file_url, ToXmpp.reacts_to, ToXmpp.recipient).where(
+        ToXmpp.filename, ToXmpp.file_url, ToXmpp.reacts_to, ToXmpp.recipient, Contact.language
+    ).join(Contact, peewee.JOIN.LEFT_OUTER, on=(ToXmpp.number == Contact.number)).where(
         ToXmpp.state == PENDING).order_by(ToXmpp.id).limit(limit).tuples()]
 
 
@@ -384,6 +386,7 @@ def data_of(number: str) -> dict:
             "asked_at": contact.asked_at.isoformat(),
             "agreed_at": contact.agreed_at.isoformat() if contact.agreed_at else None,
             "last_message_at": contact.last_message_at.isoformat(),
+            "language": contact.language,
             "consents": consent.records_of(consent_subject(number)),
             "from_whatsapp": [{"text": body, "state": state, "at": at.isoformat()}
                               for body, state, at in ToXmpp.select(

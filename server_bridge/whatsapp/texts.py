@@ -10,7 +10,7 @@ _ = translator(__name__)
 
 PURPOSE = "whatsapp.relay"  # the consent (bots/consent.py)
 NOTICE_VERSION = "whatsapp-notice-2026-12"  # files kept 30 days
-YES_WORDS = {"JA", "YES", "J", "Y"}
+YES_WORDS = {"JA": "de", "J": "de", "YES": "en", "Y": "en"}  # and the language they chose
 STOP_WORDS = {"STOP", "STOPP"}
 
 NOTICE = _("Hello! Before we chat on WhatsApp: your messages reach our service through Meta "

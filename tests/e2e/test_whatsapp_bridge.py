@@ -92,7 +92,7 @@ async def test_a_new_user_opts_in_and_is_served_by_the_status_bot_on_whatsapp(sh
     contact, relayed, _out = await rows(bridge, number)
     assert [row["state"] for row in contact] == ["asked"] and relayed == []
 
-    assert await cloud.user_says(number, "JA") == 200
+    assert await cloud.user_says(number, "yes") == 200  # English, then
     await answered(cloud, number, 2)
     ref, code = await create_item(bot, staff)
     await cloud.user_says(number, f"claim {ref} {code}")
@@ -397,3 +397,19 @@ async def test_a_file_shared_on_xmpp_goes_to_whatsapp_as_a_picture_or_a_document
         "link": "https://chat.example.com/upload/ab12/Foto%201.jpg"}
     assert document["type"] == "document" and document["document"]["filename"] == \
         "Kostenvoranschlag.pdf"
+
+
+async def test_who_agrees_with_yes_is_answered_in_english_with_ja_in_german(shop):
+    """The bot's language here is English; the word a person agreed with says theirs."""
+    _bot, _staff, cloud, _bridge = shop
+    german, english = new_number(), new_number()
+    for number, word in ((german, "JA"), (english, "yes")):
+        await cloud.user_says(number, "Hallo")
+        await answered(cloud, number, 1)
+        await cloud.user_says(number, word)
+        await answered(cloud, number, 2)
+        await cloud.user_says(number, "vergiss mich" if word == "JA" else "forget me")
+    assert (await answered(cloud, german, 3))[2] == ("Ich speichere nichts über Sie, es gibt "
+                                                     "also nichts zu löschen.")
+    assert (await answered(cloud, english, 3))[2] == ("I store nothing about you, so there "
+                                                      "is nothing to delete.")

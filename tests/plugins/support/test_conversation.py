@@ -61,6 +61,18 @@ async def test_two_questions_in_a_row_without_an_answer_pass_the_customer_on(
     assert (await customer.ask(bot, "How can I pay my bill?")).startswith("You can pay in cash")
 
 
+async def test_a_file_outside_a_conversation_goes_to_a_person_at_once(desk_bot, chat_client):
+    """Only a person can look at a picture: the customer is queued at once, and staff find the
+    link in the history; the link is never quoted back to the customer."""
+    customer = await chat_client()
+    link = "https://chat.example.com/upload/9c1d/Kratzer.jpg"
+    answer = await customer.ask(desk_bot.boundjid.bare, "", language="de", file_url=link)
+    assert answer.startswith("Danke für Ihre Datei. Jemand aus unserem Team sieht sie sich an. ")
+    assert "upload" not in answer
+    [case] = Case.select()
+    assert [(entry.author, entry.text) for entry in case.entries] == [("customer", link)]
+
+
 async def test_a_staff_member_with_two_cases_answers_the_last_or_a_numbered_one(
         make_bot, make_account, chat_client):
     anna_jid, anna_password = make_account("anna")
