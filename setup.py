@@ -29,9 +29,9 @@ setup(
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
-        # the WhatsApp bridge: HTTPS to Meta (Twisted's TLS: pyOpenSSL, service_identity), and
-        # files to the XMPP server's upload (aiohttp, which slixmpp's XEP-0363 plugin imports)
-        "whatsapp": ["twisted[tls]>=24.3", "aiohttp>=3.9"],
+        # the WhatsApp bridge's HTTPS client (to Meta, and files to the XMPP server's upload):
+        # aiohttp, which slixmpp's XEP-0363 plugin imports too
+        "whatsapp": ["aiohttp>=3.9"],
         "test": [
             "pytest>=8.0",
             "pytest-asyncio>=0.24",

@@ -54,8 +54,6 @@ import time
 from pathlib import Path
 
 import slixmpp
-from twisted.internet.error import ConnectError
-from twisted.web.client import ResponseFailed
 from twisted.web.resource import Resource
 
 HERE = Path(__file__).resolve()
@@ -72,6 +70,7 @@ from bots.web import install_reactor, listen_site  # noqa: E402
 from server_bridge.whatsapp.bridge import SECTION  # noqa: E402
 from server_bridge.whatsapp.cloud import Cloud  # noqa: E402
 from server_bridge.whatsapp.fake_cloud import FakeCloud  # noqa: E402
+from server_bridge.whatsapp.http import FAILURES  # noqa: E402
 from server_bridge.whatsapp.webhook import Incoming, Webhook  # noqa: E402
 
 KINDS = ("bare", "bridge")
@@ -119,7 +118,7 @@ async def webhook_answers(cloud: FakeCloud) -> None:
         try:
             if (await cloud.post_webhook(cloud.envelope({})))[0] == 200:
                 return
-        except (ConnectError, TimeoutError, ResponseFailed):  # not listening (yet)
+        except FAILURES:  # not listening (yet)
             pass
         if time.monotonic() > deadline:
             raise SystemExit("the webhook did not answer")

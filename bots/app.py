@@ -16,8 +16,6 @@ from datetime import datetime
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
-from slixmpp.plugins.xep_0066.stanza import OOB
-from slixmpp.xmlstream import register_stanza_plugin
 
 from bots import audit, workers
 from bots.adhoc import register_adhoc_commands
@@ -467,15 +465,13 @@ class ComponentBot(Bot, ComponentSession):
         self._init_bot(config, plugins, storage, clock)
 
 
-register_stanza_plugin(slixmpp.Message, OOB)  # parsed on demand, no handler per stanza
+OOB_URL = "{jabber:x:oob}x/{jabber:x:oob}url"  # XEP-0066, read without loading its plugin
 
 
 def shared_file(message: slixmpp.Message) -> str | None:
     """The link of a file shared in `message` (XEP-0066, the body being the link, as clients
     send after an HTTP upload), or None."""
-    if message.get_plugin("oob", check=True) is None:
-        return None
-    url = message["oob"]["url"]
+    url = (message.xml.findtext(OOB_URL) or "").strip()
     return url if url and message["body"].strip() == url else None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 import inspect
 import re
 import shlex
@@ -95,6 +96,11 @@ class CommandSpec:
     plugin: str = ""
     private: bool = True  # in a group room, answered in a direct chat (see @command)
 
+    @functools.cached_property
+    def is_async(self) -> bool:
+        """An `async def` runs on the event loop; a plain def on a handler thread."""
+        return inspect.iscoroutinefunction(self.handler)
+
     def word(self, language: str = "en") -> str:
         """The command word people of this language see: their first alias, if it has one."""
         own = self.aliases.get(language) if language != "en" else None
@@ -106,7 +112,10 @@ class CommandSpec:
 
     def parse(self, argument_text: str) -> dict[str, Any]:
         """Turn the text after the command word into keyword arguments for the handler."""
+        if not self.parameters and not argument_text:
+            return {}
         words = split_words(argument_text)
+        total = len(words)
         values: dict[str, Any] = {}
         for index, parameter in enumerate(self.parameters):
             is_last = index == len(self.parameters) - 1
@@ -117,7 +126,7 @@ class CommandSpec:
                 continue
             if is_last and parameter.kind is str and not parameter.choices:
                 # the rest of the line as written (quotes, line breaks); one word: unquoted
-                consumed = len(split_words(argument_text)) - len(words)
+                consumed = total - len(words)
                 raw = words[0] if len(words) == 1 else rest_of_line(argument_text, consumed)
                 words = []
             else:
@@ -131,20 +140,29 @@ class CommandSpec:
         return values
 
 
-_QUOTES = str.maketrans({"„": '"', "“": '"', "”": '"', "«": '"', "»": '"'})
+_QUOTE_MARKS = "„“”«»"
+_QUOTES = str.maketrans(dict.fromkeys(_QUOTE_MARKS, '"'))
 
 
 def split_words(text: str) -> list[str]:
     """Words; double quotes (also „…“ and «…») group them. Apostrophes (it's, geht's) are
     letters, and an unclosed quote is taken as a plain character, never as an error."""
+    if not _has_quotes(text):  # most messages: no lexer needed
+        return text.split()
     try:
         return list(_lexer(text))
     except ValueError:
         return text.split()
 
 
+def _has_quotes(text: str) -> bool:
+    return '"' in text or not text.isascii() and any(quote in text for quote in _QUOTE_MARKS)
+
+
 def rest_of_line(text: str, skip: int) -> str:
     """`text` after its first `skip` words (as split_words counts them), exactly as written."""
+    if not _has_quotes(text):
+        return text.split(maxsplit=skip)[-1].strip() if skip else text.strip()
     lexer = _lexer(text)
     try:
         for _word in range(skip):

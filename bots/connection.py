@@ -20,7 +20,8 @@ import slixmpp
 from slixmpp.plugins.xep_0198 import stanza as sm_stanza
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatcherId, MatchXPath
+from slixmpp.xmlstream.handler.base import BaseHandler
+from slixmpp.xmlstream.matcher import MatcherId, MatchXPath, StanzaPath
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,50 @@ class LoginFailed(Exception):
     """The server refused the account or password."""
 
 
+class _ForElement:
+    """A handler's matcher behind a cheap first question: is the stanza the element the
+    matcher is about at all (a message, an iq, an SM ack)? slixmpp asks every handler about
+    every stanza, and an XPath or stanza-path test costs far more than comparing a tag."""
+
+    def __init__(self, matcher, tag: str | None, name: str | None):
+        self.matcher = matcher
+        self.tag = tag  # the full tag, {namespace}name (XPath), or
+        self.name = name  # the element's name without namespace (stanza path)
+
+    def match(self, stanza) -> bool:
+        tag = stanza.xml.tag
+        if self.tag is not None:
+            return tag == self.tag and self.matcher.match(stanza)
+        return tag[tag.rfind("}") + 1:] == self.name and self.matcher.match(stanza)
+
+
+def guarded_by_element(handler: BaseHandler) -> BaseHandler:
+    """The handler, its matcher asking for the stanza's element first where the matcher says
+    which element it wants (XPath `{ns}name/…`, stanza path `name@…/…`); others unchanged."""
+    matcher = handler._matcher
+    if isinstance(matcher, MatchXPath) and matcher._criteria.startswith("{"):
+        end = matcher._criteria.find("}")
+        slash = matcher._criteria.find("/", end)
+        tag = matcher._criteria[:slash if slash > 0 else None]
+        if end > 0 and not any(character in tag[end:] for character in "*[@"):
+            handler._matcher = _ForElement(matcher, tag, None)
+    elif isinstance(matcher, StanzaPath) and isinstance(matcher._criteria, list):
+        first = str(matcher._criteria[0])
+        name = first.split("@", 1)[0].split("<", 1)[0]
+        if name.isidentifier():
+            handler._matcher = _ForElement(matcher, None, name)
+    return handler
+
+
 class Resilient:
     """What client and component sessions share: `start()` that reports clearly, reconnection
     with backoff, `stop()`. Mixed into a slixmpp ClientXMPP or ComponentXMPP."""
 
     role = "client mode"  # which connection this is, for the log
+
+    def register_handler(self, handler: BaseHandler, before=None, after=None) -> None:
+        """Every handler, the library's and the plugins', matches cheaply (_ForElement)."""
+        super().register_handler(guarded_by_element(handler), before, after)
 
     def _init_resilience(self, reconnect_max: float, keepalive: bool = True) -> None:
         self.register_plugin("xep_0184", {"auto_ack": True, "auto_request": False})

@@ -11,7 +11,6 @@ log the traceback, and every other conversation goes on.
 from __future__ import annotations
 
 import difflib
-import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -213,7 +212,7 @@ class Dispatcher:
         ctx = Context(message, bot.services, self.plugins_by_name.get(spec.plugin))
         started = time.perf_counter()
         try:
-            if inspect.iscoroutinefunction(spec.handler):
+            if spec.is_async:
                 result = await guarded(spec.handler(ctx, **values),
                                        f"command {spec.name!r} of plugin {spec.plugin!r}")
             else:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import functools
 import hashlib
 import importlib.resources
 import importlib.util
@@ -32,7 +31,6 @@ import logging
 import os
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -40,6 +38,8 @@ import peewee
 from playhouse.db_url import connect as connect_url
 from playhouse.migrations import Runner
 from playhouse.shortcuts import ThreadSafeDatabaseMetadata
+
+from bots.threads import Threads
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +133,10 @@ class Storage:
         self._models: tuple[type[peewee.Model], ...] = ()
         self._own_thread = threading.local()  # marks this Storage's worker threads
         self._serving = None  # the SQLite lock file held by `serve_alone`
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db",
-                                        initializer=self._mark_own_thread)
+        self._pool = Threads(workers, "db", self._mark_own_thread)
         # Plugins' handlers get threads of their own: however slow they are, the outbox and
         # the scheduler (on the pool above) go on.
-        self._handler_pool = ThreadPoolExecutor(max_workers=handler_workers,
-                                                thread_name_prefix="handler",
-                                                initializer=self._mark_own_thread)
+        self._handler_pool = Threads(handler_workers, "handler", self._mark_own_thread)
         self._batched: dict = {}  # run_batched: fn → [(item, future)] waiting for a writer
         self._batch_writers: dict = {}  # fn → the task writing its batches
 
@@ -153,16 +150,12 @@ class Storage:
         When the server dropped the connection (a PostgreSQL restart), `fn` runs once more on a
         new one: let it do its writes in one transaction, or so that running it again is
         harmless."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._pool, functools.partial(self._call, fn, *args, **kwargs))
+        return await self._pool.run(self._call, fn, *args, **kwargs)
 
     async def run_handler(self, fn, *args, **kwargs):
         """`run` for a plugin's code (a sync command handler, or `ctx.db` work), on threads of
         its own."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._handler_pool, functools.partial(self._call, fn, *args, **kwargs))
+        return await self._handler_pool.run(self._call, fn, *args, **kwargs)
 
     async def run_batched(self, fn, item):
         """Database work for bursts on the message path (200 customers writing at once):
@@ -332,8 +325,8 @@ class Storage:
         if self._serving is not None:
             self._serving.close()  # the lock goes with it (and with the process, on kill -9)
             self._serving = None
-        self._handler_pool.shutdown(wait=True)
-        self._pool.shutdown(wait=True)
+        self._handler_pool.shutdown()
+        self._pool.shutdown()
         if not self.db.is_closed():
             self.db.close()
 

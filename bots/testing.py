@@ -65,8 +65,8 @@ class ChatClient(Session):
 
     def __init__(self, jid: str, password: str, ca_file: Path):
         super().__init__(jid, password, ca_file)
-        for name in ("xep_0030", "xep_0004", "xep_0045", "xep_0050", "xep_0352"):
-            self.register_plugin(name)  # rooms and ad-hoc commands, as GUI clients have them
+        for name in ("xep_0030", "xep_0004", "xep_0045", "xep_0050", "xep_0066", "xep_0352"):
+            self.register_plugin(name)  # rooms, ad-hoc commands, files, as GUI clients have
         self.inbox: asyncio.Queue[slixmpp.Message] = asyncio.Queue()
         self.add_event_handler("message", self.inbox.put_nowait)
 

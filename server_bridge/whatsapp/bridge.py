@@ -56,7 +56,7 @@ STOP_WAIT = 10.0  # seconds a stop waits for the Cloud API's answers to sends un
 def settings_of(config: Config) -> dict:
     """The bridge's settings, checked: ConfigError names what is missing or wrong."""
     settings = config.values[SECTION]
-    if not all(importlib.util.find_spec(name) for name in ("OpenSSL", "aiohttp")):
+    if importlib.util.find_spec("aiohttp") is None:  # HTTPS to Meta and to the upload
         raise ConfigError("The WhatsApp bridge needs its extra packages: "
                           "pip install 'botschaft[whatsapp]'")
     for name in REQUIRED:
@@ -143,6 +143,7 @@ class Bridge:
                                     asyncio.get_running_loop())
         await self.gateway.stop(wait=1)
         await self.cloud.close()
+        await self.courier.uploads.close()
 
     # --- from WhatsApp --------------------------------------------------------------------------
     async def _receive(self, updates) -> None:

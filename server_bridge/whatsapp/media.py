@@ -1,25 +1,23 @@
 """Files from WhatsApp to XMPP. Meta keeps a file a user sent under a media id; the bridge asks
 where it is (`GET /{media-id}`: an address valid for 5 minutes), gets a slot on the XMPP
 server's HTTP upload (XEP-0363) first, so a file too large for it is never downloaded, then
-downloads it with the bearer token, checks its SHA-256, and puts it into the slot (with
-aiohttp, as slixmpp's own XEP-0363 client does, over TLS verified against the XMPP server's
-certificate). The link goes to the bot; the file itself stays on the company's own server."""
+downloads it with the bearer token, checks its SHA-256, and puts it into the slot (over TLS
+verified against the XMPP server's certificate). The link goes to the bot; the file itself
+stays on the company's own server."""
 
 from __future__ import annotations
 
 import hashlib
 import mimetypes
 import re
-import ssl
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
-
-import aiohttp
 
 from bots.i18n import Text
 from server_bridge.whatsapp import texts
 from server_bridge.whatsapp.cloud import Cloud, CloudError
 from server_bridge.whatsapp.gateway import Gateway, UploadRefused
+from server_bridge.whatsapp.http import FAILURES, Http
 from server_bridge.whatsapp.relay import ToDeliver
 
 UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
@@ -48,7 +46,7 @@ class Courier:
         self.cloud = cloud
         self.gateway = gateway
         self.domain = domain
-        self.tls = ssl.create_default_context(cafile=ca_file)
+        self.uploads = Http(timeout=120.0, connections=4, ca_file=ca_file)
 
     async def carry(self, item: ToDeliver) -> str:
         """The file's link on the XMPP server; NotPassedOn says why not."""
@@ -78,16 +76,12 @@ class Courier:
                 len(data) != info.file_size:
             raise NotPassedOn("Cloud API, download: the file is not the one announced")
         try:
-            async with aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(ssl=self.tls),
-                    timeout=aiohttp.ClientTimeout(total=60)) as session:
-                async with session.put(slot.put_url, data=data, headers={
-                        **slot.headers, "Content-Type": mime_type}) as answer:
-                    status = answer.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            answer = await self.uploads.request("PUT", slot.put_url, {
+                **slot.headers, "Content-Type": mime_type}, data)
+        except FAILURES as exc:
             raise NotPassedOn(f"upload: {type(exc).__name__}") from None
-        if status not in (200, 201):
-            raise NotPassedOn(f"upload: HTTP {status}")
+        if answer.status not in (200, 201):
+            raise NotPassedOn(f"upload: HTTP {answer.status}")
         return slot.get_url
 
 

@@ -224,3 +224,40 @@ async def test_a_delivery_receipt_is_sent_where_one_is_asked_for(make_bot, chat_
     receipt = await asyncio.wait_for(receipts.get(), 10)
     assert receipt["receipt"] == "receipt-please"
     assert (await client.next_message(bot.boundjid.bare))["body"] == "pong"
+
+
+async def test_every_handler_matches_as_before_only_asking_for_the_element_first():
+    """The element guard (connection._ForElement) changes no answer of any handler the bot's
+    sessions register, for the stanzas a bot sees, in client and component mode."""
+    from slixmpp import Iq, Message, Presence
+    from slixmpp.xmlstream import ET
+
+    from bots.connection import ComponentSession, Session, _ForElement
+
+    def stanzas(session):
+        message = Message(session, sto="bot@example.com", stype="chat")
+        message["body"] = "status"
+        receipt = Message(session)
+        receipt["receipt"] = "id-1"
+        asked = Message(session)
+        asked["body"] = "hi"
+        asked["request_receipt"] = True
+        error = Message(session, stype="error")
+        error["error"]["condition"] = "item-not-found"
+        ping, roster = Iq(session, stype="get"), Iq(session, stype="set")
+        ping.enable("ping")
+        roster.enable("roster")
+        ack = session._build_stanza(ET.fromstring("<a xmlns='urn:xmpp:sm:3' h='3'/>"))
+        return [message, receipt, asked, error, ping, roster, Presence(session), ack]
+
+    for session in (Session("bot@example.com", "secret"),
+                    ComponentSession("bot.example.com", "secret", "127.0.0.1", 5347)):
+        handlers = session._XMLStream__handlers
+        guarded = [handler for handler in handlers if isinstance(handler._matcher, _ForElement)]
+        assert len(guarded) >= len(handlers) - 2  # all but those without a first element
+        for stanza in stanzas(session):
+            for handler in guarded:
+                assert handler._matcher.match(stanza) == handler._matcher.matcher.match(
+                    stanza), (handler.name, str(stanza))
+        assert [handler.name for handler in handlers if handler.match(stanzas(session)[0])] \
+            == ["IM"]

@@ -17,7 +17,6 @@ import aiohttp
 import pytest
 import slixmpp
 from slixmpp.plugins.xep_0444 import XEP_0444
-from twisted.internet.error import ConnectError
 
 from bots.config import load as load_config
 from bots.consent import Consent
@@ -28,6 +27,7 @@ from plugins.status import Status
 from server_bridge.whatsapp import relay, texts
 from server_bridge.whatsapp.bridge import Bridge
 from server_bridge.whatsapp.fake_cloud import FakeCloud
+from server_bridge.whatsapp.http import FAILURES
 from server_bridge.whatsapp.models import Contact, ToWhatsApp, ToXmpp
 from tests.conftest import eventually
 from tests.e2e.test_status import create_item
@@ -261,7 +261,7 @@ async def test_kill_9_of_the_bridge_loses_nothing_on_the_way_to_whatsapp(make_bo
     async def webhook_up() -> bool:
         try:
             return await cloud.user_says(number, "Hallo") == 200
-        except (ConnectError, TimeoutError):  # not listening yet
+        except FAILURES:  # not listening yet
             return False
     bridge = start_bridge(environ, tmp_path)
     try:
