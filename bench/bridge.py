@@ -71,7 +71,8 @@ from server_bridge.whatsapp.bridge import SECTION  # noqa: E402
 from server_bridge.whatsapp.cloud import Cloud  # noqa: E402
 from server_bridge.whatsapp.fake_cloud import FakeCloud  # noqa: E402
 from server_bridge.whatsapp.http import FAILURES  # noqa: E402
-from server_bridge.whatsapp.webhook import Incoming, Webhook  # noqa: E402
+from server_bridge.whatsapp.updates import Incoming  # noqa: E402
+from server_bridge.whatsapp.webhook import Webhook  # noqa: E402
 
 KINDS = ("bare", "bridge")
 TIMEOUT = 120  # seconds a step may take before it counts as stalled

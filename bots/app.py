@@ -26,7 +26,6 @@ from bots.connection import ComponentSession, OutboxSession, Session, WorkerSess
 from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
 from bots.i18n import negotiate, render, translator
 from bots.invites import SCHEMA as INVITES_SCHEMA
-from bots.join_page import JoinSite
 from bots.people import SCHEMA as PEOPLE_SCHEMA
 from bots.people import People
 from bots.plugin import Plugin, load_plugins
@@ -41,7 +40,7 @@ from bots.scheduler import Clock, Run, Scheduler
 from bots.services import Services
 from bots.stanza_text import safe_body
 from bots.storage import Schema, Storage, StorageError
-from bots.web import Metrics, WebServer, install_reactor
+from bots.metrics import Metrics
 
 log = logging.getLogger(__name__)
 _ = translator(__name__)
@@ -121,8 +120,14 @@ class Bot:
         self.metrics = Metrics()
         self.outbox.on_delivered = self.metrics.messages_out.inc
         web = config.values["web"]
-        self.web = WebServer(self, web["listen"], web["token"]) if web["listen"] else None
-        self.join_site = JoinSite(self) if config.get("join", "listen") else None
+        self.web = None
+        if web["listen"]:  # Twisted, only for a bot that serves HTTP
+            from bots.web import WebServer
+            self.web = WebServer(self, web["listen"], web["token"])
+        self.join_site = None
+        if config.get("join", "listen"):  # its page, QR codes and account creation: only then
+            from bots.join_page import JoinSite
+            self.join_site = JoinSite(self)
         self._plugins_started = False
         # What the server kept for the bot (offline messages, presences) comes at login,
         # before the plugins have started: messages and presences wait for this
@@ -136,6 +141,7 @@ class Bot:
         """Connect and return once online; the connection's errors as Resilient.start."""
         timeout = self.config.get("xmpp", "connect_timeout") if timeout is None else timeout
         if self.web is not None or self.join_site is not None:
+            from bots.web import install_reactor
             install_reactor()
         try:
             for listener in self._listeners():

@@ -28,7 +28,7 @@ from twisted.web.resource import Resource
 
 from bots.web import AsyncResource, bearer_matches
 from server_bridge.whatsapp.http import Http
-from server_bridge.whatsapp.webhook import SIGNATURE_HEADER, signature
+from server_bridge.whatsapp.updates import SIGNATURE_HEADER, signature
 
 WINDOW = 24 * 3600  # the customer-service window, seconds after the user's last message
 MEDIA_URL_VALID = 300  # seconds a media url works

@@ -24,7 +24,7 @@ from server_bridge.whatsapp import texts
 from server_bridge.whatsapp.models import (AGREED, DELIVERED, DONE, FAILED, HELD, OWN, PENDING,
                                            READ, RELAY, SENDING, SENT, Contact, EarlyStatus,
                                            Seen, ToWhatsApp, ToXmpp, utcnow)
-from server_bridge.whatsapp.webhook import Incoming, Status
+from server_bridge.whatsapp.updates import Incoming, Status
 
 WINDOW_CLOSED_ERROR = 131047  # outside the 24-hour customer-service window
 PROGRESS = {SENT: 1, DELIVERED: 2, READ: 3}

@@ -18,7 +18,7 @@ from bots.testing import services_over
 from server_bridge.whatsapp import relay, texts
 from server_bridge.whatsapp.models import RELAY, Contact, ToWhatsApp, ToXmpp
 from server_bridge.whatsapp.privacy import WhatsAppData, number_of
-from server_bridge.whatsapp.webhook import Incoming
+from server_bridge.whatsapp.updates import Incoming
 
 ANNA, BEN = "4917612345678", "4915198765432"
 ANNA_JID = f"+{ANNA}@whatsapp.example.com"

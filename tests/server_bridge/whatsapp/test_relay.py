@@ -14,7 +14,7 @@ from server_bridge.whatsapp import relay, texts
 from server_bridge.whatsapp.bridge import SCHEMAS
 from server_bridge.whatsapp.models import (AGREED, ASKED, HELD, OWN, PENDING, Contact, ToWhatsApp,
                                            ToXmpp)
-from server_bridge.whatsapp.webhook import Incoming, Media, Status
+from server_bridge.whatsapp.updates import Incoming, Media, Status
 
 NUMBER = "4917612345678"
 BOT = "bot@example.com"
