@@ -125,7 +125,7 @@ def test_init_writes_a_config_that_loads_and_refuses_to_overwrite_it(tmp_path):
 def test_plugin_list_shows_the_built_in_plugins_and_their_commands(tmp_path):
     result = CliRunner().invoke(main, ["-c", str(tmp_path / "none.toml"), "plugin", "list"])
     assert result.exit_code == 0
-    assert re.search(r"^ping\s+loaded\s+ping$", result.output, re.MULTILINE)
+    assert re.search(r"^ping\s+loaded\s+echo, ping$", result.output, re.MULTILINE)
 
 
 def test_a_new_plugins_own_tests_pass_against_the_dev_server(tmp_path):
