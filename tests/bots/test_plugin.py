@@ -120,7 +120,7 @@ def test_plugin_list_shows_a_clash_and_fails(installed, monkeypatch):
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "aaa-greedy   loaded    no commands",
-        "ping         loaded    ping",
+        "ping         loaded    echo, ping",
         "CLASH: plugin aaa-greedy: command 'ping' of its command 'ping' is taken by ping's "
         "command 'ping'; not added"]
 
