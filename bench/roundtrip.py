@@ -173,6 +173,12 @@ async def flood_seconds_of(client, bot: str, text: str, count: int) -> float:
 
 async def measure(client, bot: str, process: BotProcess, flood: int,
                   sequential: int) -> dict:
+    stale = 0
+    while not client.inbox.empty():  # late answers of the run before would count as this one's
+        client.inbox.get_nowait()
+        stale += 1
+    if stale:
+        print(f"  ({stale} late answer(s) of the run before dropped)", flush=True)
     startup = await first_answer_seconds(client, bot, process)
     await wait_for_answer(client, bot)
     cpu_before = process.cpu_seconds()
