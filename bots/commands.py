@@ -141,35 +141,41 @@ class CommandSpec:
 
 
 _QUOTE_MARKS = "„“”«»"
+_SPACE_CHARACTERS = " \t\r\n"  # shlex's whitespace
+_SPACES = re.compile(r"[ \t\r\n]+")
 _QUOTES = str.maketrans(dict.fromkeys(_QUOTE_MARKS, '"'))
 
 
 def split_words(text: str) -> list[str]:
     """Words; double quotes (also „…“ and «…») group them. Apostrophes (it's, geht's) are
-    letters, and an unclosed quote is taken as a plain character, never as an error."""
-    if not _has_quotes(text):  # most messages: no lexer needed
-        return text.split()
-    try:
-        return list(_lexer(text))
-    except ValueError:
-        return text.split()
-
-
-def _has_quotes(text: str) -> bool:
-    return '"' in text or not text.isascii() and any(quote in text for quote in _QUOTE_MARKS)
+    letters, and an unclosed quote is taken as a plain character, never as an error. Words
+    are parted by spaces, tabs and line breaks only (as shlex does): "7\u00a0Uhr" is one."""
+    if _has_quotes(text):
+        try:
+            return list(_lexer(text))
+        except ValueError:  # an unclosed quote
+            pass
+    return _SPACES.split(text.strip(_SPACE_CHARACTERS)) if text.strip(_SPACE_CHARACTERS) else []
 
 
 def rest_of_line(text: str, skip: int) -> str:
     """`text` after its first `skip` words (as split_words counts them), exactly as written."""
-    if not _has_quotes(text):
-        return text.split(maxsplit=skip)[-1].strip() if skip else text.strip()
-    lexer = _lexer(text)
-    try:
-        for _word in range(skip):
-            lexer.get_token()
-    except ValueError:
-        return text.split(maxsplit=skip)[-1].strip() if skip else text.strip()
-    return text[len(text) - len(lexer.instream.read()):].strip()
+    if _has_quotes(text):
+        try:
+            list(_lexer(text))  # split_words lexes only a text whose quotes all close
+        except ValueError:
+            pass
+        else:
+            lexer = _lexer(text)
+            for _word in range(skip):
+                lexer.get_token()
+            return text[len(text) - len(lexer.instream.read()):].strip()
+    rest = text.strip(_SPACE_CHARACTERS)
+    return _SPACES.split(rest, maxsplit=skip)[-1].strip() if skip else rest.strip()
+
+
+def _has_quotes(text: str) -> bool:
+    return '"' in text or not text.isascii() and any(quote in text for quote in _QUOTE_MARKS)
 
 
 def _lexer(text: str) -> shlex.shlex:

@@ -234,6 +234,8 @@ class Session(Resilient, slixmpp.ClientXMPP):
     def __init__(self, jid: str, password: str, ca_file: str | Path | None = None,
                  reconnect_max: float = 60.0):
         slixmpp.ClientXMPP.__init__(self, jid, password, ssl_context=tls_context(ca_file))
+        if ca_file:  # read again at each connection: a renewed certificate counts
+            self.ca_certs = Path(ca_file)
         self.register_plugin("xep_0198")
         self._init_resilience(reconnect_max)
 
@@ -251,6 +253,8 @@ class OutboxSession(Resilient, slixmpp.ClientXMPP):
         resource = f"{OUTBOX_RESOURCE}-{secrets.token_hex(4)}"  # one per run: no conflicts
         slixmpp.ClientXMPP.__init__(self, f"{slixmpp.JID(jid).bare}/{resource}", password,
                                     ssl_context=tls_context(ca_file))
+        if ca_file:  # read again at each connection: a renewed certificate counts
+            self.ca_certs = Path(ca_file)
         self.register_plugin("xep_0198")
         self._init_resilience(reconnect_max, keepalive=False)
         self._unanswered_since: float | None = None

@@ -29,6 +29,7 @@ class Threads:
         self._lock = threading.Lock()
         # per event loop: results not yet handed back, and whether a hand-back is scheduled
         self._finished: dict[asyncio.AbstractEventLoop, list] = {}
+        self._closed = False
 
     async def run(self, fn: Callable, *args, **kwargs):
         if not self._threads:
@@ -38,14 +39,18 @@ class Threads:
         return await future
 
     def shutdown(self) -> None:
-        for _thread in self._threads:
+        with self._lock:
+            self._closed = True
+            threads, self._threads = self._threads, []
+        for _thread in threads:
             self._jobs.put(_STOP)
-        for thread in self._threads:
+        for thread in threads:
             thread.join()
-        self._threads = []
 
     def _start(self) -> None:
         with self._lock:
+            if self._closed:
+                raise RuntimeError(f"the {self.name} threads are shut down")
             if self._threads:
                 return
             threads = [threading.Thread(target=self._work, name=f"{self.name}_{number}",
@@ -61,6 +66,9 @@ class Threads:
             future, fn, args, kwargs = job
             try:
                 outcome = (True, fn(*args, **kwargs))
+            except StopIteration as error:  # a future refuses it, as asyncio.to_thread's does
+                outcome = (False, RuntimeError(f"{fn!r} raised StopIteration"))
+                outcome[1].__cause__ = error
             except BaseException as error:  # the caller's to handle, whatever it is
                 outcome = (False, error)
             self._hand_back(future, outcome)

@@ -23,7 +23,6 @@ import random
 import uuid
 
 import slixmpp
-from slixmpp import JID
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.web.resource import Resource
 
@@ -51,6 +50,7 @@ FIRST_RETRY = 1.0  # seconds; doubling up to retry_max
 XMPP_BATCH = 200
 PRUNE_EVERY = 3600.0
 STOP_WAIT = 10.0  # seconds a stop waits for the Cloud API's answers to sends under way
+FILE_ATTEMPTS = 10  # a file that fails this often (about 20 minutes) is given up, its sender told
 
 
 def settings_of(config: Config) -> dict:
@@ -85,7 +85,9 @@ class Bridge:
                            settings["phone_number_id"], settings["access_token"])
         self.gateway = Gateway(settings["jid"], settings["component_secret"], settings["host"],
                                settings["port"], self._from_xmpp)
-        self.courier = Courier(self.cloud, self.gateway, JID(settings["deliver_to"]).domain,
+        # the XMPP server's own domain (whatsapp.chat.example.com → chat.example.com): its
+        # HTTP upload takes the files (deliver_to may be a bot's component domain)
+        self.courier = Courier(self.cloud, self.gateway, settings["jid"].partition(".")[2],
                                config.get("xmpp", "ca_file") or None)
         self.file_retries: dict[str, tuple[int, float]] = {}  # number: attempts, next try
         self.senders = JidMatcher([settings["deliver_to"], *settings["senders"]])
@@ -139,11 +141,11 @@ class Bridge:
             task.cancel()
         await asyncio.gather(*self._sends, return_exceptions=True)
         if self._listening is not None:
-            await Deferred.asFuture(maybeDeferred(self._listening.stopListening),
-                                    asyncio.get_running_loop())
-        await self.gateway.stop(wait=1)
-        await self.cloud.close()
-        await self.courier.uploads.close()
+            await _within(Deferred.asFuture(maybeDeferred(self._listening.stopListening),
+                                            asyncio.get_running_loop()), "the webhook's port")
+        await _within(self.gateway.stop(wait=1), "the XMPP component")
+        await _within(self.cloud.close(), "the Cloud API's connections")
+        await _within(self.courier.uploads.close(), "the upload connections")
 
     # --- from WhatsApp --------------------------------------------------------------------------
     async def _receive(self, updates) -> None:
@@ -159,31 +161,47 @@ class Bridge:
             if not self.gateway.online:
                 await asyncio.sleep(0.5)
                 continue
-            rows = await self.storage.run(relay.waiting_for_xmpp, XMPP_BATCH)
-            delivered, waiting = [], set()
-            for item in rows:
-                if item.number in waiting or not self._file_may_go(item):
-                    waiting.add(item.number)  # behind a file that could not go yet
-                    continue
-                if item.media_id and not item.file_url:
-                    item = await self._carry(item)
-                    if item is None:
-                        continue
-                    if not item.file_url:
-                        waiting.add(item.number)
-                        continue
-                self._deliver(item)
-                delivered.append(item.id)
-            if not delivered:
-                await _wait(self.to_xmpp, 1.0)
-                continue
             try:
-                await self.gateway.ping_server(30)
-            except Exception:
-                log.warning("bridge: the XMPP server did not confirm %d message(s); "
-                            "delivering them again", len(delivered))
+                delivered = await self._deliver_batch()
+            except Exception:  # a bug must not end delivery for everyone: logged, tried again
+                log.exception("bridge: delivering messages to XMPP failed; trying again")
+                await asyncio.sleep(1.0)
                 continue
-            await self.storage.run(relay.delivered_to_xmpp, delivered)
+            if delivered:
+                continue
+            await _wait(self.to_xmpp, 1.0)
+
+    async def _deliver_batch(self) -> int:
+        """Deliver what waits (a person's messages in order, none past a file that waits);
+        returns how many the server confirmed."""
+        now = asyncio.get_running_loop().time()
+        held = frozenset(number for number, (_attempts, next_try) in self.file_retries.items()
+                         if next_try > now)
+        rows = await self.storage.run(relay.waiting_for_xmpp, XMPP_BATCH, held)
+        delivered, waiting = [], set()
+        for item in rows:
+            if item.number in waiting:
+                continue  # behind a file that could not go yet
+            if item.media_id and not item.file_url:
+                item = await self._carry(item)
+                if item is None:  # gone meanwhile, or not passed on (its caption comes next)
+                    self.to_xmpp.set()  # the batch is read again: what the carry changed counts
+                    break
+                if not item.file_url:
+                    waiting.add(item.number)
+                    continue
+            self._deliver(item)
+            delivered.append(item.id)
+        if not delivered:
+            return 0
+        try:
+            await self.gateway.ping_server(30)
+        except Exception:
+            log.warning("bridge: the XMPP server did not confirm %d message(s); "
+                        "delivering them again", len(delivered))
+            return 0
+        await self.storage.run(relay.delivered_to_xmpp, delivered)
+        return len(delivered)
 
     def _deliver(self, item: relay.ToDeliver) -> None:
         to = item.recipient or self.settings["deliver_to"]
@@ -198,34 +216,32 @@ class Bridge:
             stanza_id = relay.stanza_id_of(f"{item.wamid}#caption")
         self.gateway.deliver(item.number, to, item.body, stanza_id, language=item.language)
 
-    def _file_may_go(self, item: relay.ToDeliver) -> bool:
-        _attempts, next_try = self.file_retries.get(item.number, (0, 0.0))
-        return asyncio.get_running_loop().time() >= next_try
-
     async def _carry(self, item: relay.ToDeliver) -> relay.ToDeliver | None:
         """Upload a file from WhatsApp to the XMPP server: the item with its link; the item
-        unchanged when it must wait (tried again, with growing pauses); None when it cannot
-        ever go (its sender is told why)."""
+        unchanged when it must wait (tried again, with growing pauses, FILE_ATTEMPTS times);
+        None when it is not to be delivered as a file (its sender is told why), or its
+        message is gone meanwhile (STOP)."""
+        attempts = self.file_retries.get(item.number, (0, 0.0))[0] + 1
         try:
             url = await self.courier.carry(item)
         except NotPassedOn as exc:
-            if exc.text is not None:
-                log.warning("bridge: a file from WhatsApp (message %d) cannot be passed on: %s",
-                            item.id, exc)
-                await self.storage.run(relay.file_not_passed_on, item.id, item.number, exc.text,
-                                       exc.values)
-                self.file_retries.pop(item.number, None)
-                self.to_whatsapp.set()
-                return None
-            attempts = self.file_retries.get(item.number, (0, 0.0))[0] + 1
-            delay = self._backoff(attempts)
-            self.file_retries[item.number] = (attempts,
-                                              asyncio.get_running_loop().time() + delay)
-            log.warning("bridge: a file from WhatsApp (message %d) waits: %s; again in %.1f s",
-                        item.id, exc, delay)
-            return item
+            if exc.text is None and attempts < FILE_ATTEMPTS:
+                delay = self._backoff(attempts)
+                self.file_retries[item.number] = (attempts,
+                                                  asyncio.get_running_loop().time() + delay)
+                log.warning("bridge: a file from WhatsApp (message %d) waits: %s; again in "
+                            "%.1f s", item.id, exc, delay)
+                return item
+            log.warning("bridge: a file from WhatsApp (message %d) is not passed on: %s",
+                        item.id, exc)
+            await self.storage.run(relay.file_not_passed_on, item.id, item.number,
+                                   exc.text or texts.FILE_FAILED, exc.values)
+            self.file_retries.pop(item.number, None)
+            self.to_whatsapp.set()
+            return None
         self.file_retries.pop(item.number, None)
-        await self.storage.run(relay.file_uploaded, item.id, url)
+        if not await self.storage.run(relay.file_uploaded, item.id, url):
+            return None
         return item._replace(file_url=url)
 
     # --- to WhatsApp --------------------------------------------------------------------------
@@ -327,6 +343,14 @@ class Bridge:
             if pruned:
                 log.info("bridge: %d row(s) no longer needed were deleted", pruned)
             await asyncio.sleep(PRUNE_EVERY)
+
+
+async def _within(closing, what: str, seconds: float = 5.0) -> None:
+    """A part of a stop that must not hold it up for ever (a peer that never answers)."""
+    try:
+        await asyncio.wait_for(closing, seconds)
+    except TimeoutError:
+        log.warning("bridge: %s did not close within %.0f s; going on", what, seconds)
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

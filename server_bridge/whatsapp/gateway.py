@@ -9,7 +9,7 @@ import re
 from typing import Awaitable, Callable, NamedTuple
 
 import slixmpp
-from slixmpp.exceptions import IqError
+from slixmpp.exceptions import IqError, IqTimeout
 
 from bots.connection import ComponentSession
 
@@ -84,37 +84,42 @@ class Gateway(ComponentSession):
         """A WhatsApp user's reaction (XEP-0444) to the message `reacts_to` ("": none now)."""
         message = self.make_message(mto=to, mfrom=self.address(number), mtype="chat")
         message["id"] = stanza_id
-        self.plugin["xep_0444"].set_reactions(message, reacts_to, [emoji] if emoji else [])
+        message["reactions"]["id"] = reacts_to  # any emoji WhatsApp sends, not only known ones
+        message["reactions"].set_values([emoji] if emoji else [], all_chars=True)
         message.enable("store")
         message.send()
 
     def upload_limit_mb(self) -> int:
         """The largest file the upload service takes, in MiB (once asked)."""
-        return int(self.plugin["xep_0363"].max_file_size // 2**20)
+        size = self.plugin["xep_0363"].max_file_size
+        return int(size // 2**20) if size != float("inf") else 0
 
     async def upload_slot(self, domain: str, filename: str, size: int, content_type: str
                           ) -> Slot:
         """A slot on `domain`'s upload service for a file (UploadRefused when none is given:
         no service, the file too large, or the bridge not allowed to upload)."""
         upload = self.plugin["xep_0363"]
-        if upload.upload_service is None:
-            found = await upload.find_upload_service(domain=slixmpp.JID(domain), timeout=10)
-            if found is None:
-                raise UploadRefused(f"{domain} offers no HTTP upload (XEP-0363)")
-            upload.upload_service = found["from"]
-            for form in found["disco_info"].iterables:
-                if form["values"].get("FORM_TYPE") == ["urn:xmpp:http:upload:0"]:
-                    upload.max_file_size = int(form["values"].get("max-file-size") or 0) or \
-                        float("inf")
-        if size > upload.max_file_size:
-            raise UploadRefused(f"{size} bytes, more than {upload.max_file_size}", True)
         try:
+            if upload.upload_service is None:
+                found = await upload.find_upload_service(domain=slixmpp.JID(domain), timeout=10)
+                if found is None:
+                    raise UploadRefused(f"{domain} offers no HTTP upload (XEP-0363)")
+                upload.upload_service = found["from"]
+                for form in found["disco_info"].iterables:
+                    if form["values"].get("FORM_TYPE") == ["urn:xmpp:http:upload:0"]:
+                        limit = str(form["values"].get("max-file-size") or "")
+                        upload.max_file_size = int(limit) if limit.isdigit() else float("inf")
+            if size > upload.max_file_size:
+                raise UploadRefused(f"{size} bytes, more than {upload.max_file_size}", True)
             answer = await upload.request_slot(upload.upload_service, filename, size,
                                                content_type, ifrom=self.boundjid, timeout=10)
         except IqError as exc:
             condition = exc.iq["error"]["condition"]
             raise UploadRefused(f"no slot: {condition}",
-                                condition == "not-acceptable") from None
+                                condition == "not-acceptable" and upload.max_file_size
+                                != float("inf")) from None
+        except IqTimeout:
+            raise UploadRefused("the XMPP server gave no answer in time") from None
         slot = answer["http_upload_slot"]
         return Slot(slot["put"]["url"], {header["name"]: header["value"]
                                          for header in slot["put"]["headers"]},

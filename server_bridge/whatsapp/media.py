@@ -20,6 +20,7 @@ from server_bridge.whatsapp.gateway import Gateway, UploadRefused
 from server_bridge.whatsapp.http import FAILURES, Http
 from server_bridge.whatsapp.relay import ToDeliver
 
+MEDIA_NOT_FOUND = 100  # Meta's "invalid parameter": no such media id (any more)
 UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
 # what WhatsApp shows as a picture, a voice message or a video; any other file is a document
 # (Meta's supported media types; webp would be a sticker)
@@ -53,9 +54,9 @@ class Courier:
         try:
             info = await self.cloud.media_info(item.media_id)
         except CloudError as exc:
-            if exc.retry:
-                raise NotPassedOn(f"Cloud API, media: {exc}") from None
-            raise NotPassedOn(f"Cloud API, media: {exc}", texts.FILE_GONE) from None
+            if exc.http_status == 404 or exc.code == MEDIA_NOT_FOUND:
+                raise NotPassedOn(f"Cloud API, media: {exc}", texts.FILE_GONE) from None
+            raise NotPassedOn(f"Cloud API, media: {exc}") from None  # a token, Meta's hiccup
         mime_type = info.mime_type or item.mime_type or "application/octet-stream"
         try:
             slot = await self.gateway.upload_slot(self.domain, filename_of(item, mime_type),
@@ -66,8 +67,6 @@ class Courier:
                                   mb=self.gateway.upload_limit_mb()) from None
             raise NotPassedOn(f"upload: {exc} (ejabberd.yml, mod_http_upload: its access "
                               "rule must allow the bridge's domain)") from None
-        except TimeoutError:
-            raise NotPassedOn("upload: the XMPP server gave no slot in time") from None
         try:
             data = await self.cloud.download(info.url)
         except CloudError as exc:

@@ -24,7 +24,7 @@ from server_bridge.whatsapp import texts
 from server_bridge.whatsapp.models import (AGREED, DELIVERED, DONE, FAILED, HELD, OWN, PENDING,
                                            READ, RELAY, SENDING, SENT, Contact, EarlyStatus,
                                            Seen, ToWhatsApp, ToXmpp, utcnow)
-from server_bridge.whatsapp.updates import Incoming, Status
+from server_bridge.whatsapp.updates import TEXT_KINDS, Incoming, Status
 
 WINDOW_CLOSED_ERROR = 131047  # outside the 24-hour customer-service window
 PROGRESS = {SENT: 1, DELIVERED: 2, READ: 3}
@@ -119,7 +119,9 @@ def _incoming(message: Incoming) -> None:
     digest = hashlib.sha256(message.wamid.encode()).hexdigest()
     if not Seen.insert(digest=digest).on_conflict_ignore().as_rowcount().execute():
         return  # delivered before
-    word = (message.text or "").strip().strip(".!").upper()
+    # STOP and YES are words typed: not a picture's caption, not a reaction
+    said = message.text if message.kind in TEXT_KINDS else None
+    word = (said or "").strip().strip(".!").upper()
     contact = Contact.get_or_none(Contact.number == message.number)
     if word in texts.STOP_WORDS:
         erase_number(message.number)
@@ -337,24 +339,31 @@ def next_due() -> float | None:
 
 
 # --- to XMPP ----------------------------------------------------------------------------------
-def waiting_for_xmpp(limit: int) -> list[ToDeliver]:
-    """Messages to deliver on XMPP, oldest first."""
+def waiting_for_xmpp(limit: int, held: frozenset[str] = frozenset()) -> list[ToDeliver]:
+    """Messages to deliver on XMPP, oldest first; none of the `held` numbers (waiting behind
+    a file), so they never fill a batch that others' messages need."""
     return [ToDeliver(*row) for row in ToXmpp.select(
         ToXmpp.id, ToXmpp.wamid, ToXmpp.number, ToXmpp.body, ToXmpp.media_id, ToXmpp.mime_type,
         ToXmpp.filename, ToXmpp.file_url, ToXmpp.reacts_to, ToXmpp.recipient, Contact.language
     ).join(Contact, peewee.JOIN.LEFT_OUTER, on=(ToXmpp.number == Contact.number)).where(
-        ToXmpp.state == PENDING).order_by(ToXmpp.id).limit(limit).tuples()]
+        (ToXmpp.state == PENDING) & ToXmpp.number.not_in(list(held))).order_by(ToXmpp.id).limit(
+        limit).tuples()]
 
 
-def file_uploaded(row_id: int, url: str) -> None:
-    """A file from WhatsApp is on the XMPP server now (a delivery again reuses it)."""
-    ToXmpp.update(file_url=url).where(ToXmpp.id == row_id).execute()
+def file_uploaded(row_id: int, url: str) -> bool:
+    """A file from WhatsApp is on the XMPP server now (a delivery again reuses it). False:
+    the message is gone meanwhile (its sender said STOP): not to be delivered."""
+    return bool(ToXmpp.update(file_url=url).where(
+        (ToXmpp.id == row_id) & (ToXmpp.state == PENDING)).execute())
 
 
 def file_not_passed_on(row_id: int, number: str, text: Text, values: dict) -> None:
-    """A file that cannot reach XMPP (too large, gone at Meta): its sender is told why."""
+    """A file that cannot reach XMPP (too large, gone at Meta, failing for too long): its
+    sender is told why; its caption, if any, still goes on as a text."""
     with _database().atomic():
-        ToXmpp.update(state=DONE, body=None).where(ToXmpp.id == row_id).execute()
+        ToXmpp.update(media_id=None, mime_type=None, filename=None).where(
+            ToXmpp.id == row_id).execute()
+        ToXmpp.update(state=DONE).where((ToXmpp.id == row_id) & ToXmpp.body.is_null()).execute()
         _own(number, f"file:{row_id}", text, **values)
 
 

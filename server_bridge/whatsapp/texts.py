@@ -24,6 +24,8 @@ UNSUPPORTED = _("Sorry, stickers, locations and contacts cannot be passed on her
                 "pictures, documents, voice messages and videos can.")
 FILE_TOO_LARGE = _("Sorry, your file is too large to pass on here (at most {mb} MB). Could "
                    "you send a smaller one, or describe it in words?")
+FILE_FAILED = _("Sorry, your file could not be passed on just now. Please send it again later, "
+                "or describe it in words.")
 FILE_GONE = _("Sorry, your file could not be passed on: WhatsApp no longer has it. Please "
               "send it again.")
 WINDOW_CLOSED = _("Not delivered yet: WhatsApp allows messages only within 24 hours of the "

@@ -8,7 +8,7 @@ from typing import Literal
 
 import pytest
 
-from bots.commands import CommandSpec, UsageError, parameters_of
+from bots.commands import CommandSpec, UsageError, parameters_of, rest_of_line, split_words
 
 
 class Colour(enum.Enum):
@@ -43,6 +43,11 @@ def test_the_last_text_is_the_rest_of_the_line_as_written():
         "Öl „neu“\n  Reifen: <ok> & 🚗"
     assert parse('4711 3 ja slow "the car is washed"')["note"] == "the car is washed"
     assert parse('4711 3 ja slow it is "unclosed')["note"] == 'it is "unclosed'
+    # an unclosed quote anywhere: words are plain words throughout, none lost
+    text = '"Team Nord" Sommerfest, Rohre 2" mitbringen'
+    assert split_words(text)[:2] == ['"Team', 'Nord"']
+    assert rest_of_line(text, 1) == 'Nord" Sommerfest, Rohre 2" mitbringen'
+    assert split_words("7\u00a0Uhr  x\n y") == ["7\u00a0Uhr", "x", "y"]  # as shlex parts them
 
 
 def test_defaults_fill_what_is_not_given():

@@ -53,3 +53,15 @@ async def test_shutdown_lets_queued_work_finish():
     await asyncio.to_thread(threads.shutdown)
     await asyncio.gather(*calls)
     assert sorted(finished) == list(range(50))
+
+
+async def test_a_stop_iteration_is_an_error_to_its_caller_alone_and_a_closed_pool_says_so():
+    threads = Threads(1, "work")
+    stopped = asyncio.ensure_future(threads.run(next, iter([])))
+    fine = asyncio.ensure_future(threads.run(lambda: "fine"))
+    with pytest.raises(RuntimeError, match="StopIteration"):
+        await stopped
+    assert await fine == "fine"
+    threads.shutdown()
+    with pytest.raises(RuntimeError, match="shut down"):
+        await threads.run(lambda: None)

@@ -216,3 +216,29 @@ async def test_reactions_name_the_message_on_the_other_side_or_are_not_passed_on
     content = (await db(lambda: list(ToWhatsApp.select().order_by(ToWhatsApp.id))))[-1].content
     assert json.loads(content) == {"type": "reaction", "reaction": {
         "message_id": "wamid.thanks", "emoji": "\U0001F44D"}}
+
+
+async def test_stop_and_yes_count_only_as_typed_words_never_as_a_caption(db):
+    await db(relay.receive, [Incoming(NUMBER, "wamid.c1", "image", "Ja",
+                                      Media("5", "image/jpeg", None))])  # new, a captioned photo
+    assert [row["state"] for row in (await db(state))[0]] == ["asked"]
+    await agreed(db)
+    await db(relay.receive, [Incoming(NUMBER, "wamid.c2", "image", "Stop",
+                                      Media("6", "image/jpeg", None))])
+    contacts, relayed, _out, consents = await db(state)
+    assert [row["state"] for row in contacts] == ["agreed"] and not consents[0]["withdrawn_at"]
+    assert [row["media_id"] for row in relayed] == ["6"]
+
+
+async def test_a_refused_file_s_caption_still_goes_on_and_held_numbers_wait(db):
+    await agreed(db)
+    await db(relay.receive, [Incoming(NUMBER, "wamid.f", "image", "Der Kratzer, links",
+                                      Media("7", "image/jpeg", None))])
+    [item] = await db(relay.waiting_for_xmpp, 10)
+    assert await db(relay.waiting_for_xmpp, 10, frozenset({NUMBER})) == []
+    await db(relay.file_not_passed_on, item.id, NUMBER, texts.FILE_FAILED, {})
+    [caption] = await db(relay.waiting_for_xmpp, 10)
+    assert (caption.body, caption.media_id) == ("Der Kratzer, links", None)
+    assert await db(relay.file_uploaded, item.id, "https://x/late.jpg") is True  # still pending
+    await db(relay.delivered_to_xmpp, [item.id])
+    assert await db(relay.file_uploaded, item.id, "https://x/late.jpg") is False
