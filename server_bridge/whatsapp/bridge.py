@@ -190,6 +190,9 @@ class Bridge:
                 if not item.file_url:
                     waiting.add(item.number)
                     continue
+                self._deliver(item)
+                delivered.append(item.id)
+                break  # an upload takes time: what was read before it is read again (STOP)
             self._deliver(item)
             delivered.append(item.id)
         if not delivered:
