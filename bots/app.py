@@ -38,7 +38,7 @@ from bots.retention import RETENTION_AT, RETENTION_JOB, periods, purge, purge_se
 from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
 from bots.scheduler import Clock, Run, Scheduler
 from bots.services import Services
-from bots.stanza_text import safe_body
+from bots.stanza_text import safe_body, shared_file
 from bots.storage import Schema, Storage, StorageError
 from bots.metrics import Metrics
 
@@ -469,16 +469,6 @@ class ComponentBot(Bot, ComponentSession):
         self.worker = WorkerSession(domain, secret, host, port)  # the outbox sends on it
         ComponentSession.__init__(self, domain, secret, host, port, answers=self.worker)
         self._init_bot(config, plugins, storage, clock)
-
-
-OOB_URL = "{jabber:x:oob}x/{jabber:x:oob}url"  # XEP-0066, read without loading its plugin
-
-
-def shared_file(message: slixmpp.Message) -> str | None:
-    """The link of a file shared in `message` (XEP-0066, the body being the link, as clients
-    send after an HTTP upload), or None."""
-    url = (message.xml.findtext(OOB_URL) or "").strip()
-    return url if url and message["body"].strip() == url else None
 
 
 async def _isolated(awaitable, what: str) -> str | None:

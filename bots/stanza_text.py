@@ -44,3 +44,13 @@ def safe_body(text: str) -> str:
     if len(cleaned) > MAX_BODY_CHARACTERS:
         cleaned = cleaned[:MAX_BODY_CHARACTERS - len(SHORTENED)] + SHORTENED
     return cleaned
+
+
+OOB_URL = "{jabber:x:oob}x/{jabber:x:oob}url"  # XEP-0066, read without loading its plugin
+
+
+def shared_file(message) -> str | None:
+    """The link of a file shared in a message stanza (XEP-0066, the body being the link, as
+    clients send after an HTTP upload), or None: a link inside a text is no file."""
+    url = (message.xml.findtext(OOB_URL) or "").strip()
+    return url if url and message["body"].strip() == url else None

@@ -31,6 +31,7 @@ from bots.config import Config, ConfigError, web_address
 from bots.i18n import negotiate, render
 from bots.outbox import RateLimiter
 from bots.people import JidMatcher
+from bots.stanza_text import shared_file
 from bots.storage import Storage
 from bots.web import install_reactor, listen_site
 from server_bridge.whatsapp import relay, texts
@@ -260,16 +261,13 @@ class Bridge:
             # XEP-0444 sends all of a sender's reactions; WhatsApp keeps one: the last
             emojis = [reaction["value"] for reaction in message["reactions"] if reaction["value"]]
             problem = await self.storage.run(
-                relay.queue_reaction, sender.bare, number,
-                f"{sender.bare}\n{message['id'] or uuid.uuid4()}", message["reactions"]["id"],
-                emojis[-1] if emojis else "")
+                relay.queue_reaction, sender.bare, number, self._key_of(message),
+                message["reactions"]["id"], emojis[-1] if emojis else "")
         else:
-            key = f"{sender.bare}\n{message['id'] or uuid.uuid4()}"
-            link = message["oob"]["url"] if message.get_plugin("oob", check=True) is not None \
-                else ""
-            content = outgoing(link) if link and message["body"].strip() == link else None
+            link = shared_file(message)
+            content = outgoing(link) if link else None
             problem = await self.storage.run_batched(self._queue_burst, (
-                sender.bare, number, key, None if content else message["body"],
+                sender.bare, number, self._key_of(message), None if content else message["body"],
                 message["id"] or None, message["request_receipt"],
                 message.get_plugin("markable", check=True) is not None, content))
         if problem is not None:  # in the sender's language, as their client names it
@@ -278,6 +276,11 @@ class Bridge:
             self.gateway.refuse(sender.full, number, text, condition, about=message["id"])
         else:
             self.to_whatsapp.set()
+
+    @staticmethod
+    def _key_of(message: slixmpp.Message) -> str:
+        """Unique per message (its sender and stanza id): sent again, it is queued once."""
+        return f"{message['from'].bare}\n{message['id'] or uuid.uuid4()}"
 
     async def _send_to_whatsapp(self) -> None:
         while True:
