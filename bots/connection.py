@@ -17,6 +17,7 @@ import random
 import secrets
 import ssl
 from pathlib import Path
+from typing import Callable
 
 import slixmpp
 from slixmpp.plugins.xep_0198 import stanza as sm_stanza
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 KEEPALIVE_INTERVAL = 60  # seconds between pings to the server
 KEEPALIVE_TIMEOUT = 30
+KEEPALIVE = "botschaft keepalive"  # the name of the schedule of our own keepalive checks
 OUTBOX_RESOURCE = "outbox"
 
 
@@ -109,6 +111,7 @@ class Resilient:
         self.add_event_handler("connection_failed", self._remember_connection_error)
         self.add_event_handler("ssl_invalid_chain", self._certificate_refused)
         self.add_event_handler("disconnected", self._connection_lost)
+        self.add_event_handler("disconnected", self._end_keepalive)
 
     async def start(self, host: str | None = None, port: int | None = None,
                     timeout: float = 30) -> None:
@@ -116,7 +119,8 @@ class Resilient:
         self._address = (host, port)
         self.connect(host, port)
         try:
-            await asyncio.wait_for(asyncio.shield(self.ready), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: bots/waiting.py says why
+                await asyncio.shield(self.ready)
         except BaseException as exc:
             self.cancel_connection_attempt()
             await Resilient.stop(self, wait=0)  # the connection only: nothing else started yet
@@ -197,6 +201,17 @@ class Resilient:
         # Not fatal: slixmpp goes on to the next way in (direct TLS, then STARTTLS).
         self.last_connection_error = error
 
+    def _keep_alive(self, check: Callable[[], None]) -> None:
+        """`check` every KEEPALIVE_INTERVAL seconds while this connection lasts: each new
+        connection starts it again, a lost or ended one ends it (as slixmpp's own keepalive
+        does), so a stopped session pings no more."""
+        self._end_keepalive()
+        self.schedule(KEEPALIVE, KEEPALIVE_INTERVAL, check, repeat=True)
+
+    def _end_keepalive(self, _event=None) -> None:
+        if KEEPALIVE in self.scheduled_events:
+            self.cancel_schedule(KEEPALIVE)
+
     def _connection_lost(self, reason) -> None:
         if self._stopping or not self.ready.done():
             return  # a deliberate stop, or the first connection (start() reports on that)
@@ -261,16 +276,14 @@ class OutboxSession(Resilient, slixmpp.ClientXMPP):
         self.register_handler(Callback("outbox keepalive answer",
                                        MatchXPath(sm_stanza.Ack.tag_name()),
                                        self._answered, instream=True))
-        self.add_event_handler("session_resumed", self._schedule_keepalive)
+        self.add_event_handler("session_resumed", self._start_keepalive)
 
     async def on_session_start(self) -> None:
-        self._schedule_keepalive()
+        self._start_keepalive()
 
-    def _schedule_keepalive(self, _event=None) -> None:
+    def _start_keepalive(self, _event=None) -> None:
         self._unanswered_since = None
-        if "outbox keepalive" in self.scheduled_events:
-            self.cancel_schedule("outbox keepalive")  # from the previous connection
-        self.schedule("outbox keepalive", KEEPALIVE_INTERVAL, self._keepalive, repeat=True)
+        self._keep_alive(self._keepalive)
 
     def _keepalive(self) -> None:
         if self._unanswered_since is not None:
@@ -309,9 +322,7 @@ class ComponentSession(Resilient, slixmpp.ComponentXMPP):
 
     async def on_session_start(self) -> None:
         """A component has no presence of its own to send until someone subscribes."""
-        if "component keepalive" in self.scheduled_events:
-            self.cancel_schedule("component keepalive")  # from the previous connection
-        self.schedule("component keepalive", KEEPALIVE_INTERVAL, self._keepalive, repeat=True)
+        self._keep_alive(self._keepalive)
 
     def _keepalive(self) -> None:
         async def ping():
@@ -338,7 +349,8 @@ class ComponentSession(Resilient, slixmpp.ComponentXMPP):
         try:
             self.send(iq)
             try:
-                answer = await asyncio.wait_for(answered, timeout)
+                async with asyncio.timeout(timeout):
+                    answer = await answered
             except TimeoutError:
                 raise IqTimeout(iq) from None
         finally:

@@ -68,6 +68,7 @@ from slixmpp.plugins.xep_0198 import stanza as sm_stanza
 
 from bots.stanza_text import check_body, safe_body
 from bots.storage import Schema
+from bots.waiting import until_set
 
 log = logging.getLogger(__name__)
 
@@ -537,10 +538,7 @@ class Outbox:
                 if not rows:
                     await self._flush_acks()
                     self._wake.clear()
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), self.limiter.until_free(0.5))
-                    except TimeoutError:
-                        pass
+                    await until_set(self._wake, self.limiter.until_free(0.5))
                     continue
                 self._unsent = deque(row.id for row in rows)  # in sending order
                 for row in rows:
@@ -570,10 +568,7 @@ class Outbox:
         """Until the server has acknowledged everything in flight, or the stream is gone."""
         while self._in_flight and self._online.is_set():
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), 1)
-            except TimeoutError:
-                pass
+            await until_set(self._wake, 1)
 
     async def _claim_cancel_safe(self) -> list[Claimed]:
         """Claim rows; a stop arriving meanwhile still learns which rows the claim took."""

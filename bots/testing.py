@@ -143,7 +143,8 @@ class PushServiceStandIn(slixmpp.ComponentXMPP):
 
     async def start(self, timeout: float = 15) -> None:
         self.connect()
-        await asyncio.wait_for(asyncio.shield(self.online), timeout)
+        async with asyncio.timeout(timeout):
+            await asyncio.shield(self.online)
 
     def _notified(self, iq) -> None:
         self.notifications.append(str(iq))

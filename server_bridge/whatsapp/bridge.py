@@ -33,6 +33,7 @@ from bots.outbox import RateLimiter
 from bots.people import JidMatcher
 from bots.stanza_text import shared_file
 from bots.storage import Storage
+from bots.waiting import until_set
 from bots.web import install_reactor, listen_site
 from server_bridge.whatsapp import relay, texts
 from server_bridge.whatsapp.cloud import Cloud, CloudError
@@ -354,14 +355,12 @@ class Bridge:
 async def _within(closing, what: str, seconds: float = 5.0) -> None:
     """A part of a stop that must not hold it up for ever (a peer that never answers)."""
     try:
-        await asyncio.wait_for(closing, seconds)
+        async with asyncio.timeout(seconds):  # not wait_for: bots/waiting.py says why
+            await closing
     except TimeoutError:
         log.warning("bridge: %s did not close within %.0f s; going on", what, seconds)
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:
-    try:
-        await asyncio.wait_for(event.wait(), timeout)
-    except TimeoutError:
-        pass
+    await until_set(event, timeout)
     event.clear()

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from slixmpp import JID
 
+from bots.connection import KEEPALIVE, ComponentSession
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import OutboxMessage, enqueue
 from bots.storage import Storage
@@ -212,6 +213,18 @@ def origin_id(message) -> str:
     return message.xml.find("{urn:xmpp:sid:0}origin-id").get("id")
 
 
+async def test_a_stopped_connection_checks_its_connection_no_more(xmpp_server):
+    """The keepalive ends with the connection: a stopped component (a bridge's gateway) used to
+    go on pinging a closed stream every minute, and warn each time that nobody answered."""
+    instance = xmpp_server.instance
+    session = ComponentSession(f"keepalive.{instance.domain}", instance.component_secret,
+                               "127.0.0.1", instance.ports["component"])
+    await session.start()
+    assert KEEPALIVE in session.scheduled_events
+    await session.stop()
+    assert KEEPALIVE not in session.scheduled_events
+
+
 async def test_a_delivery_receipt_is_sent_where_one_is_asked_for(make_bot, chat_client):
     bot = await make_bot()
     client = await chat_client()
@@ -232,7 +245,7 @@ async def test_every_handler_matches_as_before_only_asking_for_the_element_first
     from slixmpp import Iq, Message, Presence
     from slixmpp.xmlstream import ET
 
-    from bots.connection import ComponentSession, Session, _ForElement
+    from bots.connection import Session, _ForElement
 
     def stanzas(session):
         message = Message(session, sto="bot@example.com", stype="chat")
