@@ -136,6 +136,20 @@ def test_a_failing_job_rolls_back_alone_and_is_tried_again(storage):
     assert sorted(ran.key for ran in Ran.select()) == ["bad", "good"]
 
 
+def test_jobs_take_turns_so_thousands_due_of_one_hold_up_none_of_another(storage):
+    clock = FakeClock(utc(2026, 6, 1, 12))
+    scheduler = Scheduler(storage.db, clock, batch=10)
+    order = []
+    scheduler.register_batch("lesson", lambda runs: order.extend(run.job for run in runs))
+    scheduler.register("reminder", lambda run: order.append(run.job))
+    with storage.db.atomic():
+        for number in range(35):
+            scheduler.once("lesson", f"learner-{number}", clock.now() - timedelta(minutes=2))
+        scheduler.once("reminder", "one", clock.now() - timedelta(minutes=1))
+    assert scheduler.run_due() == 36
+    assert order.index("reminder") <= 10  # in the first round, not after the 35 lessons
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one worker
 def test_two_workers_on_postgresql_run_each_of_1000_due_jobs_exactly_once(storage):
     clock = FakeClock(utc(2026, 7, 1, 12))
@@ -278,7 +292,10 @@ def test_a_schedule_from_before_the_backoff_is_migrated_and_keeps_its_rows(tmp_p
             "INSERT INTO bots_schedule (job, key, next_due_at, every_seconds, payload, runs) "
             "VALUES ('status.expire', 'plugin', '2026-08-03 12:00:00', 60, '{}', 4)"):
         storage.db.execute_sql(statement)
-    assert storage.migrate([SCHEMA]) == ["scheduler: 0001_backoff_and_due_by_job"]
+    assert storage.migrate([SCHEMA]) == ["scheduler: 0001_backoff_and_due_by_job",
+                                         "scheduler: 0002_due_rows_in_order_per_job"]
+    assert {index.name for index in storage.db.get_indexes("bots_schedule")} == {
+        "schedule_job_key", "schedule_job_next_due_at_id"}  # as a fresh database has them
     row = Schedule.get()
     assert (row.job, row.runs, row.failures) == ("status.expire", 4, 0)
     assert storage.migrate([SCHEMA]) == []
