@@ -326,16 +326,19 @@ class Classroom:
         """The lesson `next` would give now; None at the course's end."""
         return self._upcoming([subscription])[subscription.id]
 
-    def _take_next(self, subscriptions: list[Subscription]) -> dict[int, Lesson | None]:
-        """The next lesson of each subscription, recorded as delivered."""
-        chosen = self._upcoming(subscriptions)
+    def _take_next(self, subscriptions: list[Subscription],
+                   lessons: dict[int, list[Lesson]] | None = None) -> dict[int, Lesson | None]:
+        """The next lesson of each subscription, recorded as delivered (`lessons`: their
+        courses' lessons, when the caller has read them already)."""
+        chosen = self._upcoming(subscriptions, lessons)
         deliveries = [{"subscription": number, "lesson": lesson.id}
                       for number, lesson in chosen.items() if lesson]
         if deliveries:
             Delivery.insert_many(deliveries).execute()
         return chosen
 
-    def _upcoming(self, subscriptions: list[Subscription]) -> dict[int, Lesson | None]:
+    def _upcoming(self, subscriptions: list[Subscription],
+                  lessons: dict[int, list[Lesson]] | None = None) -> dict[int, Lesson | None]:
         """The first lesson not yet delivered of each subscription: a few queries for the
         whole list, however long it is."""
         if not subscriptions:
@@ -345,7 +348,9 @@ class Classroom:
         for subscription_id, lesson_id in (Delivery.select(Delivery.subscription, Delivery.lesson)
                                            .where(Delivery.subscription.in_(ids)).tuples()):
             delivered[subscription_id].add(lesson_id)
-        lessons = self._lessons_of({subscription.course_id for subscription in subscriptions})
+        if lessons is None:
+            lessons = self._lessons_of({subscription.course_id
+                                        for subscription in subscriptions})
         return {subscription.id: next((lesson for lesson in lessons[subscription.course_id]
                                        if lesson.id not in delivered[subscription.id]), None)
                 for subscription in subscriptions}
@@ -373,9 +378,9 @@ class Classroom:
         gone = set(ids) - {subscription.id for subscription in active}
         if gone:
             self.bot.cancel(JOB, *map(schedule_key, gone))
-        chosen = self._take_next(active)
-        totals = {course_id: len(lessons)
-                  for course_id, lessons in self._lessons_of({s.course_id for s in active}).items()}
+        lessons = self._lessons_of({subscription.course_id for subscription in active})
+        chosen = self._take_next(active, lessons)
+        totals = {course_id: len(course_lessons) for course_id, course_lessons in lessons.items()}
         languages = self.bot.languages_of({subscription.jid for subscription in active})
         messages, finished = [], []
         for subscription in active:
