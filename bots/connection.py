@@ -270,7 +270,10 @@ class OutboxSession(Resilient, slixmpp.ClientXMPP):
                                     ssl_context=tls_context(ca_file))
         if ca_file:  # read again at each connection: a renewed certificate counts
             self.ca_certs = Path(ca_file)
-        self.register_plugin("xep_0198")
+        # slixmpp asks for an acknowledgement every 5 stanzas by default: 20,000 requests and
+        # answers for 100,000 lessons, work for the server that sends them. The outbox asks
+        # once per batch itself (Outbox._request_ack), so the library's count never runs out.
+        self.register_plugin("xep_0198", {"window": 2**31})
         self._init_resilience(reconnect_max, keepalive=False)
         self._unanswered_since: float | None = None
         self.register_handler(Callback("outbox keepalive answer",

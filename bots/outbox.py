@@ -245,6 +245,7 @@ class Outbox:
         self._next_takeover = 0.0  # monotonic time of the next look for expired leases
         # at most about a second's worth per batch, so that marking rows done keeps pace
         self.batch = min(batch, max(1, int(rate))) if rate else batch
+        self._window = 2 * self.batch  # messages sent and not yet acknowledged, at most
         self._wake = asyncio.Event()
         self._online = asyncio.Event()
         self._in_flight: dict[str, InFlight] = {}  # origin-id → row, number, recipient
@@ -497,8 +498,8 @@ class Outbox:
         entry = self._in_flight.pop(stanza["id"], None) if stanza.name == "message" else None
         if entry is not None:
             self._acked.append(entry.row)
-            if not self._in_flight:
-                self._wake.set()  # the last one: record it now
+            if len(self._in_flight) in (0, self._window):
+                self._wake.set()  # the last one: record it now; or the next batch may go
 
     def _refused(self, message) -> None:
         """The server bounced a message (e.g. no such account): the error comes from the very
@@ -553,8 +554,9 @@ class Outbox:
                         await self._flush_acks()
                 if self.numbered:
                     self._request_ack()
-                    if rows[0].attempts:  # a row sent before, alone: confirmed before the next
-                        await self._until_confirmed()
+                    # a row sent before goes alone, confirmed before the next; else the server
+                    # may lag (its queue, our memory) by two batches, enough to keep it busy
+                    await self._until_confirmed(0 if rows[0].attempts else self._window)
                 else:
                     await self._barrier()
                 await self._flush_acks()
@@ -564,9 +566,10 @@ class Outbox:
                 log.exception("outbox: sending failed; trying again in 1 s")
                 await asyncio.sleep(1)
 
-    async def _until_confirmed(self) -> None:
-        """Until the server has acknowledged everything in flight, or the stream is gone."""
-        while self._in_flight and self._online.is_set():
+    async def _until_confirmed(self, at_most: int = 0) -> None:
+        """Until at most `at_most` messages await the server's acknowledgement, or the stream
+        is gone."""
+        while len(self._in_flight) > at_most and self._online.is_set():
             self._wake.clear()
             await until_set(self._wake, 1)
 
