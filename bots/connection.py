@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 KEEPALIVE_INTERVAL = 60  # seconds between pings to the server
 KEEPALIVE_TIMEOUT = 30
+SESSION_ACK_WINDOW = 100  # stanzas sent between two requests for an acknowledgement
 KEEPALIVE = "botschaft keepalive"  # the name of the schedule of our own keepalive checks
 OUTBOX_RESOURCE = "outbox"
 
@@ -251,7 +252,10 @@ class Session(Resilient, slixmpp.ClientXMPP):
         slixmpp.ClientXMPP.__init__(self, jid, password, ssl_context=tls_context(ca_file))
         if ca_file:  # read again at each connection: a renewed certificate counts
             self.ca_certs = Path(ca_file)
-        self.register_plugin("xep_0198")
+        # An acknowledgement asked for every 100 stanzas, not every 5 (slixmpp's default): in a
+        # flood of answers the requests and answers were work for both sides, and a resumed
+        # stream needs none of them to send again exactly what the server did not take.
+        self.register_plugin("xep_0198", {"window": SESSION_ACK_WINDOW})
         self._init_resilience(reconnect_max)
 
 
