@@ -20,9 +20,10 @@ What is guaranteed (client mode): every row reaches the server exactly once, acr
 connections, kill -9 of the bot and downtime of the bot, as long as ejabberd keeps running (it
 resumes a stream for `resume_timeout`; afterwards it still remembers how much of it arrived, for
 the last `cache_size` streams that timed out). When ejabberd itself restarts or crashes while
-messages are unacknowledged, that count is gone: those messages -- at most one batch, about a
-second's worth -- are sent again (at least once), each copy with the same origin-id, by which a
-client can recognise the duplicate. A recipient the server refuses (no such account) ends
+messages are unacknowledged, that count is gone: those messages -- at most three batches (the
+outbox sends on while up to two await their acknowledgement), a few seconds' worth -- are sent
+again (at least once), each copy with the same origin-id, by which a client can recognise the
+duplicate. A recipient the server refuses (no such account) ends
 `failed` with the reason, and is not retried. Nothing needs the server's message archive, so no
 copy of what the bot sent is kept there.
 
@@ -245,7 +246,8 @@ class Outbox:
         self._next_takeover = 0.0  # monotonic time of the next look for expired leases
         # at most about a second's worth per batch, so that marking rows done keeps pace
         self.batch = min(batch, max(1, int(rate))) if rate else batch
-        self._window = 2 * self.batch  # messages sent and not yet acknowledged, at most
+        # before the next batch is taken, at most this many messages await acknowledgement
+        self._window = 2 * self.batch
         self._wake = asyncio.Event()
         self._online = asyncio.Event()
         self._in_flight: dict[str, InFlight] = {}  # origin-id → row, number, recipient
@@ -498,8 +500,8 @@ class Outbox:
         entry = self._in_flight.pop(stanza["id"], None) if stanza.name == "message" else None
         if entry is not None:
             self._acked.append(entry.row)
-            if len(self._in_flight) in (0, self._window):
-                self._wake.set()  # the last one: record it now; or the next batch may go
+            if len(self._in_flight) <= self._window:
+                self._wake.set()  # the next batch may go; the last one: record it now
 
     def _refused(self, message) -> None:
         """The server bounced a message (e.g. no such account): the error comes from the very
@@ -514,6 +516,7 @@ class Outbox:
             log.debug("outbox: ignored an error that is no bounce from the server")
             return
         self._in_flight.pop(origin_id, None)  # its acknowledgement does not make it done
+        self._wake.set()  # one fewer awaits acknowledgement: the next batch may go
         reason = f"{message['error']['condition']}: {message['error']['text']}".strip(": ")
 
         def fail():
@@ -691,9 +694,10 @@ class Outbox:
                 self._acked.append(entry.row)
 
     def _request_ack(self) -> None:
-        """Ask the server to acknowledge now: its own rhythm (every few stanzas) would leave
-        the tail of a batch waiting for the next one. Queued behind the messages, so that the
-        answer covers them (slixmpp's request_ack() would overtake them)."""
+        """Ask the server to acknowledge the batch just sent (the only request on this stream
+        besides the keepalive: OutboxSession turns slixmpp's own every few stanzas off). Queued
+        behind the messages, so that the answer covers them (slixmpp's request_ack() would
+        overtake them)."""
         if self.stream.stream_management:
             self.stream.send(str(sm_stanza.RequestAck(self.stream)))
 

@@ -353,12 +353,20 @@ class Bridge:
 
 
 async def _within(closing, what: str, seconds: float = 5.0) -> None:
-    """A part of a stop that must not hold it up for ever (a peer that never answers)."""
+    """A part of a stop that must not hold it up for ever (a peer that never answers); also in
+    a task being cancelled (Ctrl-C during the start), where a time limit of asyncio.timeout
+    would end the whole stop."""
+    part = asyncio.ensure_future(closing)
     try:
-        async with asyncio.timeout(seconds):  # not wait_for: bots/waiting.py says why
-            await closing
-    except TimeoutError:
+        done, _pending = await asyncio.wait([part], timeout=seconds)
+    except asyncio.CancelledError:
+        part.cancel()
+        raise
+    if not done:
+        part.cancel()
         log.warning("bridge: %s did not close within %.0f s; going on", what, seconds)
+        return
+    part.result()  # its error, if any
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:
