@@ -23,9 +23,9 @@ the last `cache_size` streams that timed out). When ejabberd itself restarts or 
 messages are unacknowledged, that count is gone: those messages -- at most three batches (the
 outbox sends on while up to two await their acknowledgement), a few seconds' worth -- are sent
 again (at least once), each copy with the same origin-id, by which a client can recognise the
-duplicate. A recipient the server refuses (no such account) ends
-`failed` with the reason, and is not retried. Nothing needs the server's message archive, so no
-copy of what the bot sent is kept there.
+duplicate. A recipient the server refuses (no such account) ends `failed` with the reason, and
+is not retried. Nothing needs the server's message archive, so no copy of what the bot sent is
+kept there.
 
 Dead letters. A body is cleaned where it is queued (`check_body`: a text too long raises
 BodyError in the caller's transaction) and once more when it is sent (`safe_body`, for rows
