@@ -161,15 +161,16 @@ def split_words(text: str) -> list[str]:
 def rest_of_line(text: str, skip: int) -> str:
     """`text` after its first `skip` words (as split_words counts them), exactly as written."""
     if _has_quotes(text):
+        lexer = _lexer(text)
         try:
-            list(_lexer(text))  # split_words lexes only a text whose quotes all close
+            for _word in range(skip):
+                lexer.get_token()
+            unread = lexer.instream.read()  # with „“ made plain quotes, as the lexer reads
+            list(_lexer(unread))  # split_words lexes only a text whose quotes all close
         except ValueError:
             pass
         else:
-            lexer = _lexer(text)
-            for _word in range(skip):
-                lexer.get_token()
-            return text[len(text) - len(lexer.instream.read()):].strip()
+            return text[len(text) - len(unread):].strip()
     rest = text.strip(_SPACE_CHARACTERS)
     return _SPACES.split(rest, maxsplit=skip)[-1].strip() if skip else rest.strip()
 

@@ -244,18 +244,26 @@ class Resilient:
         return random.uniform(ceiling / 2, ceiling)
 
 
+def _init_client(session: slixmpp.ClientXMPP, jid: str, password: str,
+                 ca_file: str | Path | None, ack_window: int) -> None:
+    """What the bot's client connections share: verified TLS (the CA file read again at each
+    connection, so a renewed certificate counts) and stream management (XEP-0198), asking
+    for an acknowledgement every `ack_window` stanzas."""
+    slixmpp.ClientXMPP.__init__(session, jid, password, ssl_context=tls_context(ca_file))
+    if ca_file:
+        session.ca_certs = Path(ca_file)
+    session.register_plugin("xep_0198", {"window": ack_window})
+
+
 class Session(Resilient, slixmpp.ClientXMPP):
     """Client mode: the bot logs in as an account (TLS, SCRAM), with stream management."""
 
     def __init__(self, jid: str, password: str, ca_file: str | Path | None = None,
                  reconnect_max: float = 60.0):
-        slixmpp.ClientXMPP.__init__(self, jid, password, ssl_context=tls_context(ca_file))
-        if ca_file:  # read again at each connection: a renewed certificate counts
-            self.ca_certs = Path(ca_file)
         # An acknowledgement asked for every 100 stanzas, not every 5 (slixmpp's default): in a
         # flood of answers the requests and answers were work for both sides, and a resumed
         # stream needs none of them to send again exactly what the server did not take.
-        self.register_plugin("xep_0198", {"window": SESSION_ACK_WINDOW})
+        _init_client(self, jid, password, ca_file, ack_window=SESSION_ACK_WINDOW)
         self._init_resilience(reconnect_max)
 
 
@@ -270,14 +278,11 @@ class OutboxSession(Resilient, slixmpp.ClientXMPP):
     def __init__(self, jid: str, password: str, ca_file: str | Path | None = None,
                  reconnect_max: float = 60.0):
         resource = f"{OUTBOX_RESOURCE}-{secrets.token_hex(4)}"  # one per run: no conflicts
-        slixmpp.ClientXMPP.__init__(self, f"{slixmpp.JID(jid).bare}/{resource}", password,
-                                    ssl_context=tls_context(ca_file))
-        if ca_file:  # read again at each connection: a renewed certificate counts
-            self.ca_certs = Path(ca_file)
         # slixmpp asks for an acknowledgement every 5 stanzas by default: 20,000 requests and
         # answers for 100,000 lessons, work for the server that sends them. The outbox asks
         # once per batch itself (Outbox._request_ack), so the library's count never runs out.
-        self.register_plugin("xep_0198", {"window": 2**31})
+        _init_client(self, f"{slixmpp.JID(jid).bare}/{resource}", password, ca_file,
+                     ack_window=2**31)
         self._init_resilience(reconnect_max, keepalive=False)
         self._unanswered_since: float | None = None
         self.register_handler(Callback("outbox keepalive answer",
