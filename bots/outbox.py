@@ -67,7 +67,7 @@ import peewee
 import slixmpp
 from slixmpp.plugins.xep_0198 import stanza as sm_stanza
 
-from bots.stanza_text import check_body, safe_body
+from bots.stanza_text import attach_file, check_body, safe_body
 from bots.storage import Schema
 from bots.waiting import until_set
 
@@ -92,6 +92,7 @@ class Claimed(NamedTuple):
     recipient: str
     body: str
     attempts: int  # sends before this one that may have reached the server
+    shares_file: bool
 
 
 class InFlight(NamedTuple):
@@ -111,6 +112,7 @@ class OutboxMessage(peewee.Model):
     origin_id = peewee.CharField(max_length=36, unique=True)
     recipient = peewee.CharField(max_length=3071)
     body = peewee.TextField()
+    shares_file = peewee.BooleanField(default=False)  # the body is a file's link (XEP-0066)
     state = peewee.CharField(max_length=8, default=PENDING)
     attempts = peewee.IntegerField(default=0)
     created_at = peewee.DateTimeField(default=_utcnow)
@@ -150,16 +152,18 @@ def enqueue(key: str, recipient: str, body: str) -> bool:
     return enqueue_many([(key, recipient, body)]) == 1
 
 
-def enqueue_many(messages: list[tuple[str, str, str]]) -> int:
+def enqueue_many(messages: list[tuple[str, str, str] | tuple[str, str, str, bool]]) -> int:
     """Add (key, recipient, body) messages in one statement; keys that exist are skipped.
+    A fourth item True shares a file: the body is its link (see `shared_file`).
     Returns how many were added. Bodies are cleaned of characters XML forbids; a body too long
     for any message raises BodyError before anything is written."""
     if not messages:
         return 0
     created_at = _utcnow()
     rows = [{"key": key, "origin_id": origin_id_for(key, created_at), "recipient": recipient,
-             "body": check_body(body, f"the message {key!r}"), "created_at": created_at}
-            for key, recipient, body in messages]
+             "body": check_body(body, f"the message {key!r}"), "created_at": created_at,
+             "shares_file": bool(shares_file)}
+            for key, recipient, body, *shares_file in messages]
     return sum(OutboxMessage.insert_many(rows[start:start + ROWS_PER_INSERT])
                .on_conflict_ignore().as_rowcount().execute()
                for start in range(0, len(rows), ROWS_PER_INSERT))
@@ -336,7 +340,8 @@ class Outbox:
         sm.last_ack = rows[0].seq - 1
         sm.seq = rows[-1].seq
         sm.handled = 0  # nothing the server sends on this stream needs to be handled twice
-        sm.unacked_queue = deque((row.seq, self._stanza(row.origin_id, row.recipient, row.body))
+        sm.unacked_queue = deque((row.seq, self._stanza(row.origin_id, row.recipient, row.body,
+                                                           row.shares_file))
                                  for row in rows)
         self._in_flight = {row.origin_id: InFlight(row.id, row.seq, row.recipient)
                            for row in rows}
@@ -551,7 +556,8 @@ class Outbox:
                         await asyncio.sleep(pause)
                     if not self._unsent or self._unsent[0] != row.id:
                         break  # the rest went back to the outbox when the connection ended
-                    self._send(row.id, row.origin_id, row.recipient, row.body)
+                    self._send(row.id, row.origin_id, row.recipient, row.body,
+                               row.shares_file)
                     self._unsent.popleft()
                     if len(self._acked) >= 100:
                         await self._flush_acks()
@@ -600,7 +606,8 @@ class Outbox:
         with self.storage.db.atomic():
             query = (OutboxMessage
                      .select(OutboxMessage.id, OutboxMessage.origin_id, OutboxMessage.recipient,
-                             OutboxMessage.body, OutboxMessage.attempts, OutboxMessage.error)
+                             OutboxMessage.body, OutboxMessage.attempts, OutboxMessage.error,
+                             OutboxMessage.shares_file)
                      .where(OutboxMessage.state == PENDING))
             if 0 < len(throttled) <= EXCLUDED_IN_SQL:
                 query = query.where(OutboxMessage.recipient.not_in(list(throttled)))
@@ -621,8 +628,8 @@ class Outbox:
                         (row.id, first_seq + index) for index, row in enumerate(rows)])
                 OutboxMessage.update(changes).where(
                     OutboxMessage.id.in_([row.id for row in rows])).execute()
-        return [Claimed(row.id, row.origin_id, row.recipient, row.body, row.attempts)
-                for row in rows]
+        return [Claimed(row.id, row.origin_id, row.recipient, row.body, row.attempts,
+                        row.shares_file) for row in rows]
 
     def _without_dead_letters(self, rows: list) -> list:
         """Rows that can never be sent end `failed` with the reason; the others remain."""
@@ -660,7 +667,8 @@ class Outbox:
             batch.append(row)
         return batch
 
-    def _stanza(self, origin_id: str, recipient: str, body: str) -> slixmpp.Message:
+    def _stanza(self, origin_id: str, recipient: str, body: str,
+                shares_file: bool) -> slixmpp.Message:
         sender = self.main.boundjid if self.stream.is_component else None
         safe = safe_body(body)  # rows written before enqueue checked bodies
         if safe != body:
@@ -669,13 +677,16 @@ class Outbox:
         message = self.stream.make_message(mto=recipient, mbody=safe, mtype="chat",
                                            mfrom=sender)
         message["id"] = origin_id
+        if shares_file:
+            attach_file(message.xml, safe)
         origin = ElementTree.SubElement(message.xml, f"{{{SID}}}origin-id")
         origin.set("id", origin_id)
         message.outbox_origin = origin_id
         return message
 
-    def _send(self, row_id: int, origin_id: str, recipient: str, body: str) -> None:
-        message = self._stanza(origin_id, recipient, body)
+    def _send(self, row_id: int, origin_id: str, recipient: str, body: str,
+              shares_file: bool) -> None:
+        message = self._stanza(origin_id, recipient, body, shares_file)
         if self.numbered:
             self._queued[origin_id] = self._next_seq
             self._in_flight[origin_id] = InFlight(row_id, self._next_seq, recipient)

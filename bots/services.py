@@ -130,8 +130,11 @@ class Services:
         not queued again (returns False). Raises BodyError for a text no message can carry."""
         return self.notify_many([(key, jid, text)]) == 1
 
-    def notify_many(self, messages: Iterable[tuple[str, str, str]]) -> int:
-        """`notify` for many (key, jid, text) at once: one statement; returns how many are new."""
+    def notify_many(self, messages: Iterable[tuple[str, str, str]
+                                            | tuple[str, str, str, bool]]) -> int:
+        """`notify` for many (key, jid, text) at once: one statement; returns how many are new.
+        A fourth item True shares a file: the text is its link, and apps show the file itself
+        (XEP-0066; `ctx.message.file_url` is such a link in a message the bot got)."""
         queued = enqueue_many(list(messages))
         if queued:
             self._wake()

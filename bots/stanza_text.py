@@ -11,6 +11,7 @@ the error reaches whoever sent it instead of stalling delivery.
 from __future__ import annotations
 
 import re
+from xml.etree import ElementTree
 
 # Escaped, one character takes at most 6 bytes (&quot;), so 40,000 stay well below 262,144.
 MAX_BODY_CHARACTERS = 40_000
@@ -46,7 +47,8 @@ def safe_body(text: str) -> str:
     return cleaned
 
 
-OOB_URL = "{jabber:x:oob}x/{jabber:x:oob}url"  # XEP-0066, read without loading its plugin
+OOB = "jabber:x:oob"  # XEP-0066, read and written without loading its plugin
+OOB_URL = f"{{{OOB}}}x/{{{OOB}}}url"
 
 
 def shared_file(message) -> str | None:
@@ -54,3 +56,10 @@ def shared_file(message) -> str | None:
     clients send after an HTTP upload), or None: a link inside a text is no file."""
     url = (message.xml.findtext(OOB_URL) or "").strip()
     return url if url and message["body"].strip() == url else None
+
+
+def attach_file(message: ElementTree.Element, url: str) -> None:
+    """Make a message (its XML; its body being `url`) a shared file, as `shared_file` reads
+    it: apps show the picture or document itself instead of a link."""
+    oob = ElementTree.SubElement(message, f"{{{OOB}}}x")
+    ElementTree.SubElement(oob, f"{{{OOB}}}url").text = url

@@ -122,8 +122,9 @@ class Support(Plugin):
             if jid in desk.memory.customers:
                 if ctx.message.command == "cancel":
                     return None
-                answer = await self.bot.run_batched(desk.from_customers,
-                                                    (jid, text, ctx.language))
+                answer = await self.bot.run_batched(
+                    desk.from_customers,
+                    (jid, text, ctx.language, ctx.message.file_url is not None))
                 return answer or NO_ANSWER
             if jid in desk.memory.held and ctx.message.command is None:
                 await self._from_staff(ctx, desk, text)
@@ -140,9 +141,11 @@ class Support(Plugin):
         if canned:
             await ctx.db(desk.canned_reply, ctx.person.jid, canned.group(1))
             return
-        to_case = TO_CASE.match(text)
+        shares_file = ctx.message.file_url is not None
+        to_case = None if shares_file else TO_CASE.match(text)
         number, text = (int(to_case.group(1)), to_case.group(2)) if to_case else (None, text)
-        await self.bot.run_batched(desk.from_staff_many, (ctx.person.jid, text, number))
+        await self.bot.run_batched(desk.from_staff_many,
+                                   (ctx.person.jid, text, number, shares_file))
 
     async def on_message(self, ctx) -> str | None:
         """A plain question: answered from the knowledge file when the match is sure."""

@@ -178,26 +178,28 @@ class Desk:
         memory.rating_due.pop(customer, None)
         return self._queued(position, language)
 
-    def from_customer(self, customer: str, text: str, language: str) -> str | None:
+    def from_customer(self, customer: str, text: str, language: str,
+                      shares_file: bool = False) -> str | None:
         """`from_customers` for one message, in a transaction (raises its SupportError)."""
         with self.db.atomic():
-            return _one(self.from_customers([(customer, text, language)]))
+            return _one(self.from_customers([(customer, text, language, shares_file)]))
 
-    def from_customers(self, messages: list[tuple[str, str, str]]) -> list:
-        """Customers with an open case wrote (customer, text, language), all in one
-        transaction (Storage.run_batched): each text goes to the staff member who holds the
-        case (result None: no answer), or is kept for whoever takes it (the result tells the
-        customer where they wait); a SupportError for a case that closed meanwhile."""
+    def from_customers(self, messages: list[tuple[str, str, str, bool]]) -> list:
+        """Customers with an open case wrote (customer, text, language, whether the text is
+        a shared file's link), all in one transaction (Storage.run_batched): each text goes
+        to the staff member who holds the case (result None: no answer), or is kept for
+        whoever takes it (the result tells the customer where they wait); a SupportError for
+        a case that closed meanwhile."""
         entries, relayed, results = [], [], []
-        for customer, text, language in messages:
+        for customer, text, language, shares_file in messages:
             open_case = self.memory.customers.get(customer)
             if open_case is None:
                 results.append(SupportError(ENDED))
                 continue
             entries.append({"case": open_case.case, "author": CUSTOMER, "text": text})
             if open_case.staff:
-                relayed.append((f"{KEY_PREFIX}{open_case.case}:{uuid.uuid4().hex}",
-                                open_case.staff, f"[{open_case.case}] {text}"))
+                relayed += _relayed(open_case.case, open_case.staff, f"[{open_case.case}]", text,
+                                    shares_file)
                 results.append(None)
             else:
                 results.append(render(WAITING_STILL, language,
@@ -266,17 +268,19 @@ class Desk:
         self._tell_positions(waiting)
         return text
 
-    def from_staff(self, staff: str, text: str, number: int | None = None) -> None:
+    def from_staff(self, staff: str, text: str, number: int | None = None,
+                   shares_file: bool = False) -> None:
         """`from_staff_many` for one message, in a transaction (raises its SupportError)."""
         with self.db.atomic():
-            _one(self.from_staff_many([(staff, text, number)]))
+            _one(self.from_staff_many([(staff, text, number, shares_file)]))
 
-    def from_staff_many(self, messages: list[tuple[str, str, int | None]]) -> list:
-        """Staff's words (staff, text, case number or None: the case they used last), each
-        relayed to the customer of that case, in one transaction; per message None, or the
-        SupportError saying why it was not (they hold no such case)."""
+    def from_staff_many(self, messages: list[tuple[str, str, int | None, bool]]) -> list:
+        """Staff's words (staff, text, case number or None: the case they used last, whether
+        the text is a shared file's link), each relayed to the customer of that case, in one
+        transaction; per message None, or the SupportError saying why it was not (they hold
+        no such case)."""
         numbers: list[int | SupportError] = []
-        for staff, _text, number in messages:
+        for staff, _text, number, _shares_file in messages:
             try:
                 numbers.append(self._case_number(staff, number))
             except SupportError as error:
@@ -284,7 +288,7 @@ class Desk:
         wanted = [number for number in numbers if isinstance(number, int)]
         cases = {case.id: case for case in Case.select().where(Case.id.in_(wanted))}
         entries, relayed, results = [], [], []
-        for (staff, text, _number), number in zip(messages, numbers):
+        for (staff, text, _number, shares_file), number in zip(messages, numbers):
             try:
                 if isinstance(number, SupportError):
                     raise number
@@ -293,8 +297,8 @@ class Desk:
                 results.append(error)
                 continue
             entries.append({"case": case.id, "author": STAFF, "text": text})
-            relayed.append((f"{KEY_PREFIX}{case.id}:{uuid.uuid4().hex}", case.customer,
-                            f"{self.staff[staff]}: {text}"))
+            relayed += _relayed(case.id, case.customer, f"{self.staff[staff]}:", text,
+                                shares_file)
             self._hold(staff, case.id)
             results.append(None)
         if entries:
@@ -503,3 +507,13 @@ def _one(results: list):
 def _short(text: str, length: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= length else text[:length - 1] + "…"
+
+
+def _relayed(case: int, recipient: str, label: str, text: str,
+             shares_file: bool) -> list[tuple]:
+    """The outbox rows that pass `text` on, after `label` (who wrote it, or the case): a
+    file as the file itself, after a line with the label, so that apps show the picture."""
+    key = f"{KEY_PREFIX}{case}:{uuid.uuid4().hex}"
+    if shares_file:
+        return [(f"{key}:label", recipient, f"{label} 📎"), (key, recipient, text, True)]
+    return [(key, recipient, f"{label} {text}")]

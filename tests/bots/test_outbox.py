@@ -18,7 +18,7 @@ from bots.connection import OutboxSession
 from bots.outbox import (DONE, EXCLUDED_IN_SQL, FAILED, PENDING, SCHEMA, SENT, Outbox,
                          OutboxMessage, RateLimiter, enqueue, enqueue_many, origin_id_for,
                          withdraw)
-from bots.stanza_text import MAX_BODY_CHARACTERS, BodyError
+from bots.stanza_text import MAX_BODY_CHARACTERS, BodyError, shared_file
 from bots.storage import Storage
 from bots.testing import (BOTSCHAFT, component_environment, kill_during, run_environment,
                           run_until)
@@ -103,10 +103,11 @@ def test_an_outbox_from_before_stream_numbers_is_migrated_and_keeps_its_rows(tmp
         "VALUES ('push:1', 'o-1', 'anna@example.com', 'Ready', 'pending', 0, '2026-11-01')")
     assert storage.migrate([SCHEMA]) == ["outbox: 0001_stream_position",
                                          "outbox: 0002_claim_owner_and_lease",
-                                         "outbox: 0003_pending_in_order"]
+                                         "outbox: 0003_pending_in_order",
+                                         "outbox: 0004_shared_files"]
     row = OutboxMessage.get()
-    assert (row.key, row.state, row.stream, row.seq, row.claimed_by, row.lease_until) == (
-        "push:1", PENDING, None, None, None, None)
+    assert (row.key, row.state, row.stream, row.seq, row.claimed_by, row.lease_until,
+            row.shares_file) == ("push:1", PENDING, None, None, None, None, False)
     assert storage.migrate([SCHEMA]) == []
     storage.close()
 
@@ -125,6 +126,20 @@ async def test_queued_messages_arrive_once_each_with_their_origin_id(make_bot, c
         assert {origin_of(message) for message in received} == expected
         assert {message["id"] for message in received} == expected
     await eventually(lambda: _all_done(bot, 30))
+
+
+async def test_a_queued_file_arrives_as_a_file_that_apps_show(make_bot, chat_client):
+    """XEP-0066: the body is the link and the stanza carries it as out-of-band data, as apps
+    send a file after an HTTP upload (`shared_file` reads it so)."""
+    bot = await make_bot()
+    client = await chat_client()
+    link = "https://upload.example.com/a1b2/Wischer%20vorne.jpg"
+    await bot.storage.run(enqueue_many, [("file:1", client.boundjid.bare, link, True),
+                                         ("text:1", client.boundjid.bare, link)])
+    bot.outbox.wake()
+    as_file, as_text = await collect(client, bot.boundjid.bare, 2)
+    assert shared_file(as_file) == link == as_file["body"]
+    assert shared_file(as_text) is None and as_text["body"] == link
 
 
 async def _all_done(bot, count: int) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bots.stanza_text import shared_file
 from bots.testing import technical_tokens
 from plugins.support import Support
 from plugins.support.models import Case
@@ -73,15 +74,44 @@ async def test_a_file_outside_a_conversation_goes_to_a_person_at_once(desk_bot, 
     assert [(entry.author, entry.text) for entry in case.entries] == [("customer", link)]
 
 
-async def test_a_staff_member_with_two_cases_answers_the_last_or_a_numbered_one(
-        make_bot, make_account, chat_client):
+@pytest.fixture
+async def open_desk(make_bot, make_account, chat_client):
+    """A desk open around the clock with the staff member Anna, online: (company address,
+    Anna's address, Anna's client)."""
     anna_jid, anna_password = make_account("anna")
     always = {day: "00:00-24:00" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     bot = await make_bot(plugins=[Support({**Support.default_config, "hours": always,
                                            "staff": {anna_jid: "Anna"}})],
                          PEOPLE_STAFF=anna_jid)
-    company = bot.boundjid.bare
-    anna = await chat_client(anna_jid, anna_password)
+    return bot.boundjid.bare, anna_jid, await chat_client(anna_jid, anna_password)
+
+
+async def test_in_a_conversation_files_pass_both_ways_as_files(open_desk, chat_client):
+    """A photo from the customer reaches the staff member's app as a photo (XEP-0066, from
+    the company's address), after a line naming the case; a document from staff reaches the
+    customer the same way, after a line with the staff member's name."""
+    company, anna_jid, anna = open_desk
+    customer = await chat_client()
+    await customer.ask(company, "agent")
+    await anna.ask(company, "take")
+    assert (await customer.next_message(company))["body"] == "Anna from our team is with you now."
+    [case] = Case.select()
+    photo = "https://chat.example.com/upload/9c1d/Wischer.jpg"
+    customer.say(company, "", file_url=photo)
+    label, relayed = await anna.next_message(company), await anna.next_message(company)
+    assert (label["body"], shared_file(label)) == (f"[{case.id}] 📎", None)
+    assert (relayed["body"], shared_file(relayed)) == (photo, photo)
+    offer = "https://chat.example.com/upload/77aa/Angebot.pdf"
+    anna.say(company, "", file_url=offer)
+    label, relayed = await customer.next_message(company), await customer.next_message(company)
+    assert (label["body"], shared_file(label)) == ("Anna: 📎", None)
+    assert (relayed["body"], shared_file(relayed)) == (offer, offer)
+    assert anna_jid not in str(label) + str(relayed)
+
+
+async def test_a_staff_member_with_two_cases_answers_the_last_or_a_numbered_one(
+        open_desk, chat_client):
+    company, _anna_jid, anna = open_desk
     first, second = await chat_client(), await chat_client()
     for customer in (first, second):
         await customer.ask(company, "agent")

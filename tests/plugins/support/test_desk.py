@@ -57,14 +57,15 @@ def test_many_messages_at_once_are_relayed_each_to_its_own_side(plugin):
         desk.ask_for_person(customer, "en")
     desk.take(ANNA)
     kim, lou = (Case.get(Case.customer == customer).id for customer in (CUSTOMER, OTHER))
-    answers = desk.from_customers([(CUSTOMER, "first", "en"), (OTHER, "second", "en"),
-                                   ("nobody@example.net", "third", "en")])
+    answers = desk.from_customers([(CUSTOMER, "first", "en", False),
+                                   (OTHER, "second", "en", False),
+                                   ("nobody@example.net", "third", "en", False)])
     assert answers[0] is None
     assert answers[1].startswith("Noted. You are number 1 in the queue")  # nobody holds it yet
     assert isinstance(answers[2], SupportError)
     desk.take(BEN)
-    results = desk.from_staff_many([(ANNA, "to kim", kim), (BEN, "to lou", None),
-                                    (BEN, "not his", kim)])
+    results = desk.from_staff_many([(ANNA, "to kim", kim, False), (BEN, "to lou", None, False),
+                                    (BEN, "not his", kim, False)])
     assert results[:2] == [None, None]
     assert f"You do not hold case {kim}" in results[2].text("en")
     assert sent_to(ANNA)[-1] == f"[{kim}] first"
@@ -105,6 +106,26 @@ def test_words_go_both_ways_signed_with_the_staff_members_name(plugin):
     assert sent_to(CUSTOMER)[-1] == "Anna: Guten Tag, ich sehe nach."
     assert all(ANNA not in body for body in sent_to(CUSTOMER))
     assert [entry.author for entry in Entry.select().order_by(Entry.id)] == ["customer", "staff"]
+
+
+def test_files_go_both_ways_as_files_after_a_line_saying_whose_they_are(plugin):
+    """A shared file (XEP-0066) is passed on as a file, so that the other side's app shows
+    the photo itself; the line before it says which case, or who from the team, sent it."""
+    desk = plugin.desk
+    desk.ask_for_person(CUSTOMER, "de")
+    desk.take(ANNA)
+    photo, offer = "https://files.example.com/wiper.jpg", "https://files.example.com/offer.pdf"
+    desk.from_customer(CUSTOMER, photo, "de", shares_file=True)
+    desk.from_staff(ANNA, offer, shares_file=True)
+    case = Case.get()
+
+    def last_two(jid):
+        return list(OutboxMessage.select(OutboxMessage.body, OutboxMessage.shares_file)
+                    .where(OutboxMessage.recipient == jid).order_by(OutboxMessage.id.desc())
+                    .limit(2).tuples())[::-1]
+    assert last_two(ANNA) == [(f"[{case.id}] 📎", False), (photo, True)]
+    assert last_two(CUSTOMER) == [("Anna: 📎", False), (offer, True)]
+    assert [entry.text for entry in Entry.select().order_by(Entry.id)] == [photo, offer]
 
 
 def test_the_queue_moves_up_and_each_waiting_customer_hears_their_new_place(plugin):
