@@ -22,6 +22,8 @@ COMMANDS_NODE = "http://jabber.org/protocol/commands"
 
 def register_adhoc_commands(bot, dispatcher: Dispatcher, language: str) -> None:
     for spec in dispatcher.specs.values():
+        if spec.in_rooms:
+            continue  # a form in a direct chat cannot say something in a group chat
         bot.plugin["xep_0050"].add_command(node=spec.name, name=_label(spec, language),
                                     handler=_starter(bot, dispatcher, spec),
                                     timeout=SESSION_TIMEOUT)

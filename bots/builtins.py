@@ -37,7 +37,7 @@ class Builtins(PrivacyCommands, Plugin):
             return render(_("{usage}\n{help}"), language, usage=spec.usage(language),
                           help=render(spec.help, language))
         lines = [render(_("I understand these commands:"), language)]
-        for spec in sorted(self.dispatcher.visible_to(ctx.person),
+        for spec in sorted(self.dispatcher.visible_to(ctx.person, ctx.message.room is not None),
                            key=lambda spec: spec.word(language).casefold()):
             lines.append(f"• {spec.usage(language)} — {render(spec.help, language)}")
         lines.append(render(_('You can also just ask, e.g. "{example}".'), language,

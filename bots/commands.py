@@ -95,6 +95,7 @@ class CommandSpec:
     aliases: dict[str, list[str]] = field(default_factory=dict)
     plugin: str = ""
     private: bool = True  # in a group room, answered in a direct chat (see @command)
+    in_rooms: bool = False  # for group chats only: not shown in a direct chat (see @command)
 
     @functools.cached_property
     def is_async(self) -> bool:

@@ -136,8 +136,10 @@ class Dispatcher:
         """The command a word (its name or an alias, any case) means, if any."""
         return self.specs.get(self._words.get(word.casefold(), ""))
 
-    def visible_to(self, person: Person) -> list[CommandSpec]:
-        return [spec for name, spec in sorted(self.specs.items()) if person.may(spec.role)]
+    def visible_to(self, person: Person, in_room: bool = False) -> list[CommandSpec]:
+        """The commands to show `person`: theirs, and in a direct chat none for rooms only."""
+        return [spec for name, spec in sorted(self.specs.items())
+                if person.may(spec.role) and (in_room or not spec.in_rooms)]
 
     async def answer(self, message: Message, bot) -> str:
         """The answer to one message, in the person's language, fit for a stanza (a stored
@@ -258,7 +260,8 @@ class Dispatcher:
     def _not_understood(self, message: Message, matches) -> str:
         language = message.person.language
         quoted = quote(message.text)
-        allowed = {spec.name: spec for spec in self.visible_to(message.person)}
+        allowed = {spec.name: spec for spec in self.visible_to(message.person,
+                                                                message.room is not None)}
         suggestions = [allowed[match.command].word(language) for match in matches
                        if match.score >= SUGGEST_THRESHOLD and match.command in allowed][:3]
         first_word = next(iter(message.text.split(maxsplit=1)), "").casefold()

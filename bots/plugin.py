@@ -50,20 +50,23 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 def command(name: str | None = None, *, help: str = "", role: str = "customer",
             examples: dict[str, list[str]] | None = None,
             aliases: dict[str, list[str]] | None = None, private: bool = True,
-            arguments: dict[str, str] | None = None):
+            arguments: dict[str, str] | None = None, in_rooms: bool = False):
     """Make a method a command. `examples` are phrases per language ("is my car ready") that
     plain questions are matched against; `aliases` are further command words per language.
     Asked in a group room, the answer goes to the asker in a direct chat (it may be about
     them or the business); `private=False` for answers everyone in a room may read.
     `arguments` name the parameters for people, per language through the catalogue:
-    {"ref": _("order number")} shows `status [Auftragsnummer]` in German help."""
+    {"ref": _("order number")} shows `status [Auftragsnummer]` in German help.
+    `in_rooms=True`: a command for group chats only, which `help` in a direct chat and the
+    command menu leave out (a customer on a phone reads no line they cannot use)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
 
     def mark(method):
         method.botschaft_command = dict(name=name or method.__name__, help=help, role=role,
                                         examples=examples or {}, aliases=aliases or {},
-                                        private=private, arguments=arguments or {})
+                                        private=private, arguments=arguments or {},
+                                        in_rooms=in_rooms)
         return method
 
     return mark
@@ -202,7 +205,7 @@ class Plugin:
                 name=marker["name"], help=marker["help"], handler=method,
                 parameters=parameters_of(method, marker["arguments"]), role=marker["role"],
                 examples=marker["examples"], aliases=marker["aliases"], plugin=self.name,
-                private=marker["private"]))
+                private=marker["private"], in_rooms=marker["in_rooms"]))
         return found
 
     def jobs(self) -> list[JobSpec]:

@@ -163,7 +163,7 @@ class Rooms(Plugin):
 
     @command("all", help=_("for trainers, in the group chat: an announcement that also "
                            "reaches those who are not in it"), aliases={"de": ["alle"]},
-             arguments={"text": TEXT}, private=False)
+             arguments={"text": TEXT}, private=False, in_rooms=True)
     @explained
     def announce_here(self, ctx, text: str) -> str:
         room = Room.get_or_none(Room.slug == self._slug_of(ctx.message.room))

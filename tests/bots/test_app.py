@@ -37,6 +37,30 @@ async def test_the_bot_answers_a_prefix_or_its_name_and_stays_quiet_otherwise(
     assert (await next_room_message(owner, owner.room))["body"] == "sentinel"
 
 
+class Gathering(Plugin):
+    name = "gathering"
+
+    @command(help="in the group chat: call everyone together", in_rooms=True)
+    async def gather(self, ctx) -> str:
+        return "Everyone, please come to the front."
+
+
+async def test_a_command_for_group_chats_is_in_the_rooms_help_not_in_a_direct_chats(
+        room, make_bot, xmpp_server, chat_client):
+    owner = room
+    await owner.plugin["xep_0045"].set_affiliation(owner.room, "admin",
+                                                   jid=f"bot@{xmpp_server.domain}")
+    bot = await make_bot(plugins=[Gathering()], BOT_NICK="Botschaft", BOT_ROOMS=owner.room)
+    await eventually(lambda: owner.room in bot.joined_rooms)
+    owner.send_message(mto=owner.room, mbody="!help", mtype="groupchat")
+    await next_room_message(owner, owner.room)  # the room echoes it
+    in_room = (await next_room_message(owner, owner.room))["body"]
+    assert "• gather — in the group chat: call everyone together" in in_room
+    direct = await (await chat_client()).ask(bot.boundjid.bare, "help")
+    assert direct.startswith("I understand these commands:") and "gather" not in direct
+    assert "gather" not in await (await chat_client()).ask(bot.boundjid.bare, "gathr")
+
+
 async def test_two_bots_in_one_room_never_answer_each_other(room, make_bot, make_account,
                                                               chat_client, xmpp_server):
     owner = room
