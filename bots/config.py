@@ -45,6 +45,13 @@ def _positive(value: float) -> None:
         raise ValueError(f"must be more than 0, not {value}")
 
 
+def _long_random_text(value: str) -> None:
+    """For keys: empty (not set), or long enough that nobody guesses it."""
+    if value and len(value) < 32:
+        raise ValueError(f"must be at least 32 characters (it has {len(value)}); make one "
+                         "with: openssl rand -hex 32")
+
+
 def _days_per_kind(value: dict) -> None:
     """[privacy] retention: kind → whole days, 0 or more (the kinds are checked once the
     plugins are loaded: bots.retention.periods)."""
@@ -171,7 +178,7 @@ SCHEMA: dict[str, list[Setting]] = {
     "plugins": [
         Setting("disabled", list, [], "Installed plugins not to load, e.g. [\"lessons\"]."),
     ],
-    # `botschaft bridge run` only (server_bridge/whatsapp); the bot never reads it
+    # `botschaft bridge run` (server_bridge/whatsapp); the bot reads only number_key
     "bridge.whatsapp": [
         Setting("listen", str, "127.0.0.1:8733", "Address of the webhook Meta calls (host:port), "
                 "served at /webhook; your TLS reverse proxy forwards to it."),
@@ -210,6 +217,13 @@ SCHEMA: dict[str, list[Setting]] = {
         Setting("template_language", str, "de", "The template's language code."),
         Setting("max_body_bytes", int, 4 * 1024 * 1024, "Largest webhook body taken (Meta "
                 "sends up to 1,000 updates in one).", check=_positive),
+        Setting("number_key", str, "", "A random key (openssl rand -hex 32): a consent record "
+                "keeps a WhatsApp number only as a hash made with it (HMAC-SHA256), which "
+                "nobody can turn back into the number without it, not even from a copy of the "
+                "database. Keep it for good, and apart from the database's backups: records "
+                "made with another key are not found again. The bot reads it too, for "
+                "`botschaft privacy`. Better: BOTSCHAFT_BRIDGE_WHATSAPP_NUMBER_KEY or "
+                "number_key_file.", secret=True, check=_long_random_text),
     ],
 }
 

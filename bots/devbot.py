@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -84,6 +85,10 @@ class DevBot:
         admin_password_file = self.directory / "ejabberd-admin-password"
         admin_password_file.touch(mode=0o600)
         admin_password_file.write_text(self.instance.admin_password)
+        number_key_file = self.directory / "whatsapp-number-key"
+        if not number_key_file.exists():  # kept: consent records made with it are found by it
+            number_key_file.touch(mode=0o600)
+            number_key_file.write_text(secrets.token_hex(32))
         api = self.instance.api()
         admins = ", ".join(f'"{admin}"' for admin in self.settings["admins"])
         staff = "\n".join(f'"{admin}" = "Demo"' for admin in self.settings["admins"])
@@ -120,6 +125,9 @@ hours = {{ {always} }}
 
 [plugins.support.staff]  # who answers when a customer writes "agent", and their name for them
 {staff}
+
+[bridge.whatsapp]  # `./dev.sh botschaft bridge demo` brings the rest; the bot reads this key
+number_key_file = "{number_key_file}"
 
 [ejabberd]
 api_url = "{api.url}"

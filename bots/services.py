@@ -71,6 +71,11 @@ class Services:
         needed), as the nightly purge keeps them: a plugin whose period is 0 deletes at once."""
         return periods(list(self._plugins.values()), self._config)
 
+    def setting(self, section: str, name: str):
+        """One setting of the configuration, for a plugin that belongs to a part with a section
+        of its own (the WhatsApp bridge's data: [bridge.whatsapp] number_key)."""
+        return self._config.get(section, name)
+
     @property
     def language(self) -> str:
         """The language for people who chose none and whose client says none."""

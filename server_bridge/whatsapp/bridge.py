@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 SECTION = "bridge.whatsapp"
 REQUIRED = ("phone_number_id", "access_token", "app_secret", "verify_token", "jid",
-            "component_secret", "deliver_to")
+            "component_secret", "deliver_to", "number_key")
 SCHEMAS = [consent.SCHEMA, SCHEMA]
 FIRST_RETRY = 1.0  # seconds; doubling up to retry_max
 XMPP_BATCH = 200
@@ -63,8 +63,9 @@ def settings_of(config: Config) -> dict:
                           "pip install 'botschaft[whatsapp]'")
     for name in REQUIRED:
         if not settings[name]:
+            hint = "; make one with: openssl rand -hex 32" if name == "number_key" else ""
             raise ConfigError(f"{config.source}: [{SECTION}] {name} is missing (or "
-                              f"BOTSCHAFT_BRIDGE_WHATSAPP_{name.upper()})")
+                              f"BOTSCHAFT_BRIDGE_WHATSAPP_{name.upper()}){hint}")
     try:
         web_address(settings["listen"])
     except ValueError as exc:
@@ -152,8 +153,9 @@ class Bridge:
     # --- from WhatsApp --------------------------------------------------------------------------
     async def _receive(self, updates) -> None:
         """A webhook delivery: stored in one transaction before the webhook answers 200."""
-        tells = await self.storage.run_batched(self._receive_burst,
-                                               (updates, self.settings["window_template"]))
+        tells = await self.storage.run_batched(
+            self._receive_burst,
+            (updates, self.settings["number_key"], self.settings["window_template"]))
         self._tell(tells)
         self.to_whatsapp.set()
         self.to_xmpp.set()

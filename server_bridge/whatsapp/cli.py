@@ -135,14 +135,15 @@ def demo(state_dir: Path, number: str) -> None:
     database = (config.get("database", "url") if config.source != "environment"
                 else f"sqlite:///{state_dir / 'whatsapp-demo.db'}")
     with reported_errors():
-        asyncio.run(_demo(instance, database, number))
+        asyncio.run(_demo(instance, database, number,
+                          config.get("bridge.whatsapp", "number_key")))
 
 
-async def _demo(instance, database: str, number: str) -> None:
+async def _demo(instance, database: str, number: str, number_key: str) -> None:
     install_reactor()
     cloud = FakeCloud(secrets.token_urlsafe(16), secrets.token_urlsafe(16))
     url = cloud.start()
-    environ = cloud.bridge_environ(url, instance, f"{BOT_USER}@{instance.domain}")
+    environ = cloud.bridge_environ(url, instance, f"{BOT_USER}@{instance.domain}", number_key)
     config = load_settings(None, environ={**environ, "BOTSCHAFT_BRIDGE_WHATSAPP_PER_RECIPIENT":
                                           "0", "BOTSCHAFT_BOT_LANGUAGE": "de"})
     storage = Storage(database)

@@ -125,15 +125,18 @@ class FakeCloud:
             await Deferred.asFuture(maybeDeferred(self._listening.stopListening),
                                     asyncio.get_running_loop())
 
-    def bridge_environ(self, url: str, instance, deliver_to: str) -> dict[str, str]:
+    def bridge_environ(self, url: str, instance, deliver_to: str,
+                       number_key: str = "") -> dict[str, str]:
         """Settings (BOTSCHAFT_* variables) for a bridge that talks to this fake at `url` and
-        to the dev server `instance` (bots/devserver.py), delivering to `deliver_to`."""
+        to the dev server `instance` (bots/devserver.py), delivering to `deliver_to`; its
+        number_key a new one unless given."""
         settings = {"LISTEN": "127.0.0.1:0", "API_URL": url, "API_VERSION": self.version,
                     "PHONE_NUMBER_ID": self.phone_number_id, "ACCESS_TOKEN": self.access_token,
                     "APP_SECRET": self.app_secret, "VERIFY_TOKEN": secrets.token_urlsafe(16),
                     "JID": f"whatsapp.{instance.domain}", "HOST": "127.0.0.1",
                     "PORT": str(instance.ports["component"]),
-                    "COMPONENT_SECRET": instance.component_secret, "DELIVER_TO": deliver_to}
+                    "COMPONENT_SECRET": instance.component_secret, "DELIVER_TO": deliver_to,
+                    "NUMBER_KEY": number_key or secrets.token_hex(32)}
         return {**{f"BOTSCHAFT_BRIDGE_WHATSAPP_{name}": value for name, value in settings.items()},
                 "BOTSCHAFT_XMPP_CA_FILE": str(instance.ca_file)}  # its uploads are HTTPS
 

@@ -3,15 +3,17 @@ tables, so that export, erase and the inventory cover a WhatsApp user like every
 
 A WhatsApp user's address is +<number>@whatsapp.<domain> (server_bridge/whatsapp/gateway.py);
 the bridge keys its rows by the number (digits) and its consent records by the number's hash
-(relay.consent_subject). The bot and `botschaft privacy` share the bridge's database (the same
-[database] url), so the plugin migrates the bridge's tables as the bridge does, owner and all;
-a company without WhatsApp disables it: [plugins] disabled = ["whatsapp"].
+made with [bridge.whatsapp] number_key (relay.consent_subject), which the plugin reads too.
+The bot and `botschaft privacy` share the bridge's database (the same [database] url), so the
+plugin migrates the bridge's tables as the bridge does, owner and all; a company without
+WhatsApp disables it: [plugins] disabled = ["whatsapp"].
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from bots.config import ConfigError
 from bots.consent import Consent
 from bots.i18n import format_moment, plural_translator, render, translator
 from bots.personal_data import PersonalData
@@ -65,7 +67,7 @@ class WhatsAppData(Plugin):
 
     def personal_data(self, jid: str) -> dict:
         number = number_of(jid)
-        return relay.data_of(number) if number else {}
+        return relay.data_of(number, self._number_key()) if number else {}
 
     def describe_personal_data(self, data: dict, language: str) -> list[str]:
         agreed = data["agreed_at"]
@@ -83,8 +85,19 @@ class WhatsAppData(Plugin):
         number = number_of(jid)
         if number is None:
             return 0
+        subject = relay.consent_subject(number, self._number_key())  # before anything goes
         erased = relay.erase_number(number) + Consent.delete().where(
-            Consent.jid == relay.consent_subject(number)).execute()
+            Consent.jid == subject).execute()
         if erased:
             relay.confirm_erased(number)
         return erased
+
+    def _number_key(self) -> str:
+        """The bridge's key, without which its consent records cannot be found."""
+        key = self.bot.setting("bridge.whatsapp", "number_key")
+        if not key:
+            raise ConfigError("[bridge.whatsapp] number_key is not set in this configuration: "
+                              "the WhatsApp bridge's consent records are found by it. Set it "
+                              "as for the bridge (or BOTSCHAFT_BRIDGE_WHATSAPP_NUMBER_KEY), "
+                              "then try again.")
+        return key

@@ -5,12 +5,13 @@ kill -9 leaves either all of a step or none of it.
 
 Opt-in: a number the bridge has not seen gets the privacy notice and nothing else: its words
 are neither stored nor relayed until it answers YES/JA, which is recorded as consent
-(bots/consent.py: a hash of the number, the time, the notice's version). STOP/STOPP at any
+(bots/consent.py: a keyed hash of the number, the time, the notice's version). STOP/STOPP at any
 time withdraws the consent, erases the number's messages and mapping, and confirms."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from datetime import timedelta
@@ -79,9 +80,12 @@ class ToDeliver(NamedTuple):
     language: str | None  # the one the person chose by agreeing (xml:lang)
 
 
-def consent_subject(number: str) -> str:
-    """Who a consent row is about: the number's hash, never the number."""
-    return "whatsapp:sha256:" + hashlib.sha256(number.encode()).hexdigest()
+def consent_subject(number: str, number_key: str) -> str:
+    """Who a consent row is about: the number's hash made with `number_key` ([bridge.whatsapp]
+    number_key), never the number. A plain hash of a phone number is no secret: all numbers
+    of a country can be tried in minutes; without the key, none can."""
+    digest = hmac.new(number_key.encode(), number.encode(), hashlib.sha256).hexdigest()
+    return f"whatsapp:hmac-sha256:{digest}"
 
 
 def _database() -> peewee.Database:
@@ -102,20 +106,22 @@ def one_by_one(step: Callable, items: list[tuple]) -> list:
 
 
 # --- from WhatsApp ----------------------------------------------------------------------------
-def receive(updates: list[Incoming | Status], template: str = "") -> list[Tell | News]:
+def receive(updates: list[Incoming | Status], number_key: str,
+            template: str = "") -> list[Tell | News]:
     """Store one webhook delivery; returns whom to tell about failed messages. `template`:
-    the approved template that asks a person outside the 24-hour window to write again."""
+    the approved template that asks a person outside the 24-hour window to write again;
+    `number_key`: for consent records (consent_subject)."""
     tells: list[Tell | News] = []
     with _database().atomic():
         for update in updates:
             if isinstance(update, Incoming):
-                _incoming(update)
+                _incoming(update, number_key)
             else:
                 tells += _status(update, template)
     return tells
 
 
-def _incoming(message: Incoming) -> None:
+def _incoming(message: Incoming, number_key: str) -> None:
     digest = hashlib.sha256(message.wamid.encode()).hexdigest()
     if not Seen.insert(digest=digest).on_conflict_ignore().as_rowcount().execute():
         return  # delivered before
@@ -125,7 +131,8 @@ def _incoming(message: Incoming) -> None:
     contact = Contact.get_or_none(Contact.number == message.number)
     if word in texts.STOP_WORDS:
         erase_number(message.number)
-        consent.withdraw(consent_subject(message.number), texts.PURPOSE, channel="whatsapp")
+        consent.withdraw(consent_subject(message.number, number_key), texts.PURPOSE,
+                         channel="whatsapp")
         _own(message.number, f"stop:{digest}", texts.STOPPED)
         return
     if contact is None:
@@ -139,8 +146,8 @@ def _incoming(message: Incoming) -> None:
         if word in texts.YES_WORDS:
             Contact.update(state=AGREED, agreed_at=utcnow(), language=texts.YES_WORDS[word]
                            ).where(Contact.id == contact.id).execute()
-            consent.give(consent_subject(message.number), texts.PURPOSE, texts.NOTICE_VERSION,
-                         channel="whatsapp")
+            consent.give(consent_subject(message.number, number_key), texts.PURPOSE,
+                         texts.NOTICE_VERSION, channel="whatsapp")
             _own(message.number, f"welcome:{digest}", texts.WELCOME)
         else:
             _own(message.number, f"notice:{digest}", texts.NOTICE)
@@ -386,7 +393,7 @@ def confirm_erased(number: str) -> None:
     _own(number, f"erased:{uuid.uuid4().hex}", texts.STOPPED)
 
 
-def data_of(number: str) -> dict:
+def data_of(number: str, number_key: str) -> dict:
     """What the bridge keeps of `number`, for the privacy export."""
     contact = Contact.get_or_none(Contact.number == number)
     if contact is None:
@@ -396,7 +403,7 @@ def data_of(number: str) -> dict:
             "agreed_at": contact.agreed_at.isoformat() if contact.agreed_at else None,
             "last_message_at": contact.last_message_at.isoformat(),
             "language": contact.language,
-            "consents": consent.records_of(consent_subject(number)),
+            "consents": consent.records_of(consent_subject(number, number_key)),
             "from_whatsapp": [{"text": body, "state": state, "at": at.isoformat()}
                               for body, state, at in ToXmpp.select(
                                   ToXmpp.body, ToXmpp.state, ToXmpp.received_at).where(

@@ -11,6 +11,7 @@ import pytest
 
 from bots import privacy
 from bots.app import schemas
+from bots.config import ConfigError
 from bots.consent import Consent
 from bots.privacy_chat import ask_to_forget
 from bots.storage import Storage
@@ -22,6 +23,7 @@ from server_bridge.whatsapp.updates import Incoming
 
 ANNA, BEN = "4917612345678", "4915198765432"
 ANNA_JID = f"+{ANNA}@whatsapp.example.com"
+KEY = "k" * 32  # [bridge.whatsapp] number_key
 
 
 @pytest.fixture
@@ -39,7 +41,8 @@ def db(storage):
 
 async def agreed_and_wrote(db, number: str, text: str) -> None:
     for wamid, said in (("1", "Hallo"), ("2", "ja"), ("3", text)):
-        await db(relay.receive, [Incoming(number, f"wamid.{number}.{wamid}", "text", said)])
+        await db(relay.receive, [Incoming(number, f"wamid.{number}.{wamid}", "text", said)],
+                 KEY)
     await db(relay.queue_from_xmpp, "bot@example.com", number, f"answer:{number}", "Ihr Auto")
 
 
@@ -49,8 +52,9 @@ def test_only_a_bridge_address_names_a_number():
     assert number_of("+49@whatsapp.example.com") is None  # too short for a phone number
 
 
-async def test_export_and_erase_reach_the_bridge_s_data_of_that_number_only(db):
+async def test_export_and_erase_reach_the_bridge_s_data_of_that_number_only(storage, db):
     plugins = [WhatsAppData()]
+    services_over(storage, plugins, BRIDGE_WHATSAPP_NUMBER_KEY=KEY)
     await agreed_and_wrote(db, ANNA, "Ist mein Auto fertig?")
     await agreed_and_wrote(db, BEN, "Wann kommt die Lektion?")
 
@@ -71,7 +75,7 @@ async def test_export_and_erase_reach_the_bridge_s_data_of_that_number_only(db):
         return sum(query.count() for query in (
             Contact.select().where(Contact.number == number),
             ToXmpp.select().where(ToXmpp.number == number), relayed,
-            Consent.select().where(Consent.jid == relay.consent_subject(number))))
+            Consent.select().where(Consent.jid == relay.consent_subject(number, KEY))))
     assert await db(left, ANNA) == 0
     # the bridge tells them (the bot's own answer to "forget me" cannot pass it any more)
     confirmation = await db(lambda: [row.body for row in ToWhatsApp.select()
@@ -82,10 +86,27 @@ async def test_export_and_erase_reach_the_bridge_s_data_of_that_number_only(db):
         privacy.export, "nobody@example.com", plugins), "jid": ANNA_JID}
 
 
+async def test_without_the_bridge_s_key_export_and_erase_of_a_number_refuse_and_say_why(
+        storage, db):
+    """The consent records cannot be found without [bridge.whatsapp] number_key: an erasure
+    that would leave them says so and changes nothing; anyone else's is not held up."""
+    plugins = [WhatsAppData()]
+    services_over(storage, plugins)
+    await agreed_and_wrote(db, ANNA, "Ist mein Auto fertig?")
+    unset = r"\[bridge.whatsapp\] number_key is not set"
+    with pytest.raises(ConfigError, match=unset):
+        await db(privacy.export, ANNA_JID, plugins)
+    with pytest.raises(ConfigError, match=unset):
+        await db(privacy.erase, ANNA_JID, plugins, "the test")
+    assert await db(lambda: Contact.select().where(Contact.number == ANNA).count()) == 1
+    assert "whatsapp" not in await db(privacy.export, "anna@example.com", plugins)
+
+
 async def test_forget_me_tells_a_whatsapp_user_of_no_account_or_archive_of_theirs_here(
         storage, db):
     plugin = WhatsAppData()
-    plugin.bot = services_over(storage, [plugin], BOT_TIMEZONE="Europe/Berlin")
+    plugin.bot = services_over(storage, [plugin], BOT_TIMEZONE="Europe/Berlin",
+                               BRIDGE_WHATSAPP_NUMBER_KEY=KEY)
     await agreed_and_wrote(db, ANNA, "Ist mein Auto fertig?")
     asked = await db(ask_to_forget, ANNA_JID, [plugin], "de", "Europe/Berlin", time.time(),
                      True, False)

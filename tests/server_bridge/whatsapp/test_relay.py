@@ -4,6 +4,7 @@ message instead of losing it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -18,6 +19,7 @@ from server_bridge.whatsapp.updates import Incoming, Media, Status
 
 NUMBER = "4917612345678"
 BOT = "bot@example.com"
+KEY = "k" * 32  # [bridge.whatsapp] number_key
 
 
 @pytest.fixture
@@ -42,25 +44,34 @@ def state() -> tuple:
 
 
 async def agreed(db) -> None:
-    await db(relay.receive, says("Hallo", "wamid.1"))
-    await db(relay.receive, says("ja", "wamid.2"))
+    await db(relay.receive, says("Hallo", "wamid.1"), KEY)
+    await db(relay.receive, says("ja", "wamid.2"), KEY)
 
 
 async def test_a_new_number_gets_only_the_notice_and_nothing_of_its_words_is_kept(db):
-    await db(relay.receive, says("Mein Auto, Kennzeichen B-XY 123?", "wamid.1"))
+    await db(relay.receive, says("Mein Auto, Kennzeichen B-XY 123?", "wamid.1"), KEY)
     assert await db(outgoing) == [texts.both(texts.NOTICE)]
     contact, relayed, _out, consents = await db(state)
     assert [row["state"] for row in contact] == [ASKED] and relayed == [] and consents == []
     assert "B-XY" not in str(await db(state))
 
 
+def test_a_consent_record_s_number_cannot_be_worked_out_without_the_key():
+    """Keyed (HMAC): trying every number of a country finds nothing without the key, as it
+    would with a plain hash."""
+    subject = relay.consent_subject(NUMBER, KEY)
+    assert subject == relay.consent_subject(NUMBER, KEY)  # found again by the number
+    assert hashlib.sha256(NUMBER.encode()).hexdigest() not in subject and NUMBER not in subject
+    assert subject != relay.consent_subject(NUMBER, "another key, 32 characters long!")
+
+
 async def test_yes_records_consent_by_hash_and_opens_the_relay(db):
     await agreed(db)
-    await db(relay.receive, says("status", "wamid.3"))
+    await db(relay.receive, says("status", "wamid.3"), KEY)
     contact, relayed, _out, consents = await db(state)
     assert contact[0]["state"] == AGREED and [row["body"] for row in relayed] == ["status"]
     [record] = consents
-    assert record["jid"] == relay.consent_subject(NUMBER) and NUMBER not in record["jid"]
+    assert record["jid"] == relay.consent_subject(NUMBER, KEY) and NUMBER not in record["jid"]
     assert (record["purpose"], record["text_version"], record["channel"]) == (
         texts.PURPOSE, texts.NOTICE_VERSION, "whatsapp")
     assert (await db(outgoing))[-1] == texts.both(texts.WELCOME)
@@ -68,17 +79,17 @@ async def test_yes_records_consent_by_hash_and_opens_the_relay(db):
 
 async def test_a_delivery_that_comes_again_changes_nothing(db):
     await agreed(db)
-    await db(relay.receive, says("status", "wamid.3"))
+    await db(relay.receive, says("status", "wamid.3"), KEY)
     before = await db(state)
-    await db(relay.receive, says("status", "wamid.3") + says("ja", "wamid.2"))
+    await db(relay.receive, says("status", "wamid.3") + says("ja", "wamid.2"), KEY)
     assert await db(state) == before
 
 
 async def test_stop_withdraws_erases_and_confirms(db):
     await agreed(db)
-    await db(relay.receive, says("status", "wamid.3"))
+    await db(relay.receive, says("status", "wamid.3"), KEY)
     await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "Ihr Auto ist fertig.")
-    await db(relay.receive, says("STOPP", "wamid.4"))
+    await db(relay.receive, says("STOPP", "wamid.4"), KEY)
     contact, relayed, out, consents = await db(state)
     assert contact == [] and relayed == []
     assert [(row["kind"], row["body"]) for row in out] == [(OWN, texts.both(texts.STOPPED))]
@@ -88,7 +99,7 @@ async def test_stop_withdraws_erases_and_confirms(db):
 
 async def test_other_kinds_get_a_polite_not_supported(db):
     await agreed(db)
-    await db(relay.receive, says(None, "wamid.3", kind="sticker"))
+    await db(relay.receive, says(None, "wamid.3", kind="sticker"), KEY)
     assert (await db(outgoing))[-1] == texts.both(texts.UNSUPPORTED)
     assert (await db(state))[1] == []
 
@@ -117,11 +128,11 @@ async def test_outside_the_24_hour_window_a_message_is_held_until_the_person_wri
     await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "Ihr Auto ist fertig.")
     [claim] = await db(relay.claim, 10)
     await db(relay.accepted, claim.id, "wamid.out.1")
-    tells = await db(relay.receive, [Status("wamid.out.1", "failed", NUMBER, 131047)])
+    tells = await db(relay.receive, [Status("wamid.out.1", "failed", NUMBER, 131047)], KEY)
     assert [(tell.sender, tell.text) for tell in tells] == [(BOT, texts.WINDOW_CLOSED)]
     assert await db(lambda: ToWhatsApp.get(ToWhatsApp.id == claim.id).state) == HELD
     assert await db(relay.claim, 10) == []
-    await db(relay.receive, says("Hallo?", "wamid.5"))
+    await db(relay.receive, says("Hallo?", "wamid.5"), KEY)
     [again] = await db(relay.claim, 10)
     assert (again.id, again.body, again.attempts) == (claim.id, "Ihr Auto ist fertig.", 2)
 
@@ -131,7 +142,7 @@ async def test_a_status_faster_than_the_answer_to_the_send_still_counts(db):
     await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
     await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "Ihr Auto ist fertig.")
     [claim] = await db(relay.claim, 10)
-    await db(relay.receive, [Status("wamid.out.1", "delivered", NUMBER, None)])
+    await db(relay.receive, [Status("wamid.out.1", "delivered", NUMBER, None)], KEY)
     await db(relay.accepted, claim.id, "wamid.out.1")
     row = await db(lambda: ToWhatsApp.get(ToWhatsApp.id == claim.id))
     assert (row.state, row.body) == ("delivered", None)
@@ -156,23 +167,23 @@ async def test_news_of_a_message_only_for_a_sender_who_asked_and_each_step_once(
         return f"wamid.{key}"
 
     plain = await sent("plain")  # asked for nothing (no stanza id kept either)
-    assert await db(relay.receive, [Status(plain, "delivered", NUMBER, None)]) == []
+    assert await db(relay.receive, [Status(plain, "delivered", NUMBER, None)], KEY) == []
     asked = await sent("asked", "stanza-7", True, True)
-    delivered = await db(relay.receive, [Status(asked, "delivered", NUMBER, None)])
+    delivered = await db(relay.receive, [Status(asked, "delivered", NUMBER, None)], KEY)
     assert delivered == [relay.News(BOT, NUMBER, "stanza-7", True, "received")]
-    assert await db(relay.receive, [Status(asked, "delivered", NUMBER, None)]) == []  # again
-    read = await db(relay.receive, [Status(asked, "read", NUMBER, None)])
+    assert await db(relay.receive, [Status(asked, "delivered", NUMBER, None)], KEY) == []  # again
+    read = await db(relay.receive, [Status(asked, "read", NUMBER, None)], KEY)
     assert read == [relay.News(BOT, NUMBER, "stanza-7", False, "displayed")]
     # read with no delivered before: the receipt too, then the marker
     straight = await sent("straight", "stanza-8", True, False)
-    assert await db(relay.receive, [Status(straight, "read", NUMBER, None)]) == [
+    assert await db(relay.receive, [Status(straight, "read", NUMBER, None)], KEY) == [
         relay.News(BOT, NUMBER, "stanza-8", True, None)]
 
 
 async def test_a_file_waits_under_its_media_id_until_uploaded_and_keeps_nothing_after(db):
     await agreed(db)
     picture = Incoming(NUMBER, "wamid.p", "image", "Der Kratzer", Media("81", "image/png", None))
-    await db(relay.receive, [picture])
+    await db(relay.receive, [picture], KEY)
     [item] = await db(relay.waiting_for_xmpp, 10)
     assert (item.media_id, item.mime_type, item.body, item.file_url) == (
         "81", "image/png", "Der Kratzer", None)
@@ -187,7 +198,7 @@ async def test_a_file_waits_under_its_media_id_until_uploaded_and_keeps_nothing_
 async def test_a_file_that_cannot_go_is_done_and_its_sender_told_why(db):
     await agreed(db)
     await db(relay.receive, [Incoming(NUMBER, "wamid.big", "document", None,
-                                      Media("9", "application/pdf", "a.pdf"))])
+                                      Media("9", "application/pdf", "a.pdf"))], KEY)
     [item] = await db(relay.waiting_for_xmpp, 10)
     await db(relay.file_not_passed_on, item.id, NUMBER, texts.FILE_TOO_LARGE, {"mb": 10})
     assert await db(relay.waiting_for_xmpp, 10) == []
@@ -202,13 +213,13 @@ async def test_reactions_name_the_message_on_the_other_side_or_are_not_passed_on
     await db(relay.accepted, claim.id, "wamid.ours")
     # from WhatsApp: to the sender of the message, naming its stanza id
     await db(relay.receive, [Incoming(NUMBER, "wamid.r", "reaction", "\u2764",
-                                      reacts_to="wamid.ours")])
+                                      reacts_to="wamid.ours")], KEY)
     await db(relay.receive, [Incoming(NUMBER, "wamid.r2", "reaction", "",
-                                      reacts_to="wamid.unknown")])  # nobody to tell: dropped
+                                      reacts_to="wamid.unknown")], KEY)  # nobody to tell: dropped
     [item] = await db(relay.waiting_for_xmpp, 10)
     assert (item.reacts_to, item.recipient, item.body) == ("stanza-9", BOT, "\u2764")
     # from XMPP: to the message from WhatsApp with that stanza id, by its wamid
-    await db(relay.receive, says("Danke", "wamid.thanks"))
+    await db(relay.receive, says("Danke", "wamid.thanks"), KEY)
     assert await db(relay.queue_reaction, BOT, NUMBER, "k2", relay.stanza_id_of("wamid.thanks"),
                     "\U0001F44D") is None
     assert await db(relay.queue_reaction, BOT, NUMBER, "k3", "no-such-id", "x") == \
@@ -219,12 +230,12 @@ async def test_reactions_name_the_message_on_the_other_side_or_are_not_passed_on
 
 
 async def test_stop_and_yes_count_only_as_typed_words_never_as_a_caption(db):
-    await db(relay.receive, [Incoming(NUMBER, "wamid.c1", "image", "Ja",
-                                      Media("5", "image/jpeg", None))])  # new, a captioned photo
+    await db(relay.receive, [Incoming(NUMBER, "wamid.c1", "image", "Ja",  # new, a captioned photo
+                                      Media("5", "image/jpeg", None))], KEY)
     assert [row["state"] for row in (await db(state))[0]] == ["asked"]
     await agreed(db)
     await db(relay.receive, [Incoming(NUMBER, "wamid.c2", "image", "Stop",
-                                      Media("6", "image/jpeg", None))])
+                                      Media("6", "image/jpeg", None))], KEY)
     contacts, relayed, _out, consents = await db(state)
     assert [row["state"] for row in contacts] == ["agreed"] and not consents[0]["withdrawn_at"]
     assert [row["media_id"] for row in relayed] == ["6"]
@@ -233,7 +244,7 @@ async def test_stop_and_yes_count_only_as_typed_words_never_as_a_caption(db):
 async def test_a_refused_file_s_caption_still_goes_on_and_held_numbers_wait(db):
     await agreed(db)
     await db(relay.receive, [Incoming(NUMBER, "wamid.f", "image", "Der Kratzer, links",
-                                      Media("7", "image/jpeg", None))])
+                                      Media("7", "image/jpeg", None))], KEY)
     [item] = await db(relay.waiting_for_xmpp, 10)
     assert await db(relay.waiting_for_xmpp, 10, frozenset({NUMBER})) == []
     await db(relay.file_not_passed_on, item.id, NUMBER, texts.FILE_FAILED, {})
