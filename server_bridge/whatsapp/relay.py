@@ -10,6 +10,7 @@ time withdraws the consent, erases the number's messages and mapping, and confir
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -30,6 +31,7 @@ from server_bridge.whatsapp.updates import TEXT_KINDS, Incoming, Status
 WINDOW_CLOSED_ERROR = 131047  # outside the 24-hour customer-service window
 PROGRESS = {SENT: 1, DELIVERED: 2, READ: 3}
 SEEN_DAYS = 8  # Meta retries a webhook for up to 7 days
+ROWS_PER_INSERT = 500  # 9 parameters each: well below SQLite's 32,766 per statement
 FINISHED_DAYS = 7  # ids and states of finished messages, for questions about them
 UNANSWERED_DAYS = 30  # a number that got the notice and never answered is forgotten
 STANZA_IDS = uuid.UUID("0b7a3a52-54f0-4a4e-9a53-0d1c58f3c2a1")
@@ -92,6 +94,13 @@ def _database() -> peewee.Database:
     return Contact._meta.database
 
 
+def _transaction():
+    """A transaction, or none where one is open: a step of `one_by_one` has its savepoint
+    already (a second one inside it would cost two statements more and change nothing)."""
+    database = _database()
+    return contextlib.nullcontext() if database.in_transaction() else database.atomic()
+
+
 def one_by_one(step: Callable, items: list[tuple]) -> list:
     """`step(*item)` for every item of a burst, in one transaction (Storage.run_batched), each
     in a savepoint of its own: one that fails is undone alone, and its caller gets the error."""
@@ -112,7 +121,7 @@ def receive(updates: list[Incoming | Status], number_key: str,
     the approved template that asks a person outside the 24-hour window to write again;
     `number_key`: for consent records (consent_subject)."""
     tells: list[Tell | News] = []
-    with _database().atomic():
+    with _transaction():
         for update in updates:
             if isinstance(update, Incoming):
                 _incoming(update, number_key)
@@ -258,15 +267,30 @@ def queue_from_xmpp(sender: str, number: str, key: str, body: str | None,
     object); returns why not (a Text), or None. `key` is unique per message (its sender and
     stanza id): sent again, it is queued once. `stanza_id` names it for reactions and, with
     `receipt` or `markable`, for the news of it (see `News`)."""
-    contact = Contact.get_or_none(Contact.number == number)
-    if contact is None or contact.state != AGREED:
-        return texts.NOT_AGREED
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    ToWhatsApp.insert(key=f"xmpp:{digest}", number=number, kind=RELAY, sender=sender, body=body,
-                      content=json.dumps(content) if content else None,
-                      stanza_id=stanza_id or None, receipt=bool(stanza_id) and receipt,
-                      markable=bool(stanza_id) and markable).on_conflict_ignore().execute()
-    return None
+    return queue_many_from_xmpp([(sender, number, key, body, stanza_id, receipt, markable,
+                                  content)])[0]
+
+
+def queue_many_from_xmpp(messages: list[tuple]) -> list[Text | None]:
+    """`queue_from_xmpp` for a burst (each item its arguments, all eight), in its order: one
+    look at the numbers' consent and one insert for all, not two statements each."""
+    agreed = {number for (number,) in Contact.select(Contact.number).where(
+        Contact.number.in_(list({message[1] for message in messages}))
+        & (Contact.state == AGREED)).tuples()}
+    rows, results = [], []
+    for sender, number, key, body, stanza_id, receipt, markable, content in messages:
+        if number not in agreed:
+            results.append(texts.NOT_AGREED)
+            continue
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        rows.append({"key": f"xmpp:{digest}", "number": number, "kind": RELAY, "sender": sender,
+                     "body": body, "content": json.dumps(content) if content else None,
+                     "stanza_id": stanza_id or None, "receipt": bool(stanza_id) and receipt,
+                     "markable": bool(stanza_id) and markable})
+        results.append(None)
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        ToWhatsApp.insert_many(rows[start:start + ROWS_PER_INSERT]).on_conflict_ignore().execute()
+    return results
 
 
 def queue_reaction(sender: str, number: str, key: str, reacts_to: str, emoji: str
@@ -303,20 +327,30 @@ def claim(limit: int, throttled: set[str] = frozenset()) -> list[Claim]:
 def accepted(row_id: int, wamid: str, template: str = "") -> list[Tell | News]:
     """The Cloud API took the message: SENT, with its id; statuses that came first apply."""
     with _database().atomic():
-        if not ToWhatsApp.update(state=SENT, wamid=wamid, error=None).where(
+        return accepted_many([(row_id, wamid, template)])[0]
+
+
+def accepted_many(sends: list[tuple[int, str, str]]) -> list[list[Tell | News]]:
+    """`accepted` for a burst of (row id, wamid, template), in one transaction: one look for
+    statuses that came first, for all of them."""
+    early: dict[str, list[EarlyStatus]] = {}
+    for status in EarlyStatus.select().where(EarlyStatus.wamid.in_(
+            [wamid for _row_id, wamid, _template in sends])).order_by(EarlyStatus.id):
+        early.setdefault(status.wamid, []).append(status)
+    results = []
+    for row_id, wamid, template in sends:
+        tells: list[Tell | News] = []
+        if ToWhatsApp.update(state=SENT, wamid=wamid, error=None).where(
                 (ToWhatsApp.id == row_id) & (ToWhatsApp.state == SENDING)).execute():
-            return []  # erased meanwhile (STOP)
-        tells = []
-        early = list(EarlyStatus.select().where(EarlyStatus.wamid == wamid).order_by(
-            EarlyStatus.id))
-        for status in early:
-            row = ToWhatsApp.get_or_none(ToWhatsApp.id == row_id)
-            if row is not None:
-                tells += _apply(row, status.status, status.error_code, template)
-        if early:
-            EarlyStatus.delete().where(EarlyStatus.id.in_([status.id for status in early])
-                                       ).execute()
-        return tells
+            for status in early.get(wamid, []):  # else: erased meanwhile (STOP)
+                row = ToWhatsApp.get_or_none(ToWhatsApp.id == row_id)
+                if row is not None:
+                    tells += _apply(row, status.status, status.error_code, template)
+        results.append(tells)
+    used = [status.id for statuses in early.values() for status in statuses]
+    if used:
+        EarlyStatus.delete().where(EarlyStatus.id.in_(used)).execute()
+    return results
 
 
 def retry_later(row_id: int, seconds: float, error: str) -> None:

@@ -112,6 +112,36 @@ async def test_xmpp_messages_go_only_to_those_who_agreed_and_each_key_once(db):
     assert (await db(outgoing)).count("Hallo") == 1
 
 
+async def test_a_burst_from_xmpp_is_queued_in_its_order_each_judged_on_its_own(db):
+    """One statement for the burst (Storage.run_batched), the same answers as one by one."""
+    await agreed(db)
+    await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
+    stranger = "4915199999999"
+    burst = [(BOT, NUMBER, f"bot\n{n}", text, None, False, False, None)
+             for n, text in enumerate(["eins", "zwei", "drei"])]
+    burst.insert(1, (BOT, stranger, "bot\nx", "Hallo?", None, False, False, None))
+    burst.append(burst[0])  # sent again: queued once
+    assert await db(relay.queue_many_from_xmpp, burst) == [None, texts.NOT_AGREED, None, None,
+                                                           None]
+    assert await db(outgoing) == ["eins", "zwei", "drei"]
+
+
+async def test_answers_to_a_burst_of_sends_apply_the_statuses_that_came_first(db):
+    await agreed(db)
+    await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
+    for number in (NUMBER, "4915188888888"):
+        await db(lambda number=number: Contact.create(number=number, state=AGREED)
+                 if number != NUMBER else None)
+        await db(relay.queue_from_xmpp, BOT, number, f"bot\n{number}", "Ihr Auto", "s1", True)
+    claims = await db(relay.claim, 10)
+    await db(relay.receive, [Status("wamid.a", "delivered", NUMBER, None)], KEY)  # too early
+    told = await db(relay.accepted_many, [(claims[0].id, "wamid.a", ""),
+                                          (claims[1].id, "wamid.b", "")])
+    assert told == [[relay.News(BOT, NUMBER, "s1", True, None)], []]
+    states = await db(lambda: [row.state for row in ToWhatsApp.select().order_by(ToWhatsApp.id)])
+    assert states == ["delivered", "sent"]
+
+
 async def test_a_person_s_messages_leave_one_at_a_time_in_order(db):
     await agreed(db)
     await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "eins")
