@@ -24,7 +24,6 @@ from bots.config import Config
 from bots.consent import SCHEMA as CONSENT_SCHEMA
 from bots.connection import ComponentSession, OutboxSession, Session, WorkerSession
 from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
-from bots.eager import eagerly
 from bots.i18n import negotiate, render, translator
 from bots.invites import SCHEMA as INVITES_SCHEMA
 from bots.people import SCHEMA as PEOPLE_SCHEMA
@@ -114,7 +113,7 @@ class Bot:
             config.get("xmpp", "jid"), config.get("xmpp", "password"),
             config.get("xmpp", "ca_file") or None)
         if stream is not self:  # someone who answers the outbox's own address is heard too
-            stream.add_event_handler("message", eagerly(self._on_direct_message))
+            stream.add_event_handler("message", self._on_direct_message)
         self.outbox = Outbox(stream, storage, main=self, **outbox)  # [outbox] settings by name
         self.services = Services(config, storage, plugins, self.scheduler, self.outbox.wake,
                                  self.send_text, RoomActions(self))
@@ -133,9 +132,8 @@ class Bot:
         # What the server kept for the bot (offline messages, presences) comes at login,
         # before the plugins have started: messages and presences wait for this
         self._plugins_ready = asyncio.Event()
-        # started at once, not one task each (bots/eager.py says why)
-        self.add_event_handler("message", eagerly(self._on_direct_message))
-        self.add_event_handler("groupchat_message", eagerly(self._on_room_message))
+        self.add_event_handler("message", self._on_direct_message)
+        self.add_event_handler("groupchat_message", self._on_room_message)
         self.add_event_handler("changed_status", self._on_presence)
 
     # --- connection ------------------------------------------------------------------------
