@@ -339,6 +339,8 @@ def privacy_erase(jid: str, account: bool, yes: bool) -> None:
                       f"{' and their account' if account else ''}?", abort=True)
     config = load_config()
     with _plugins_with_database() as (report, bot):
+        with reported_errors():  # every part can be found (a missing key would stop one)
+            privacy.export(jid, report.plugins)  # before the server's part is gone for good
         server = server_privacy.erase_on_server(config, bot, jid, account)
         try:
             deleted = privacy.erase(jid, report.plugins, by=getpass.getuser(),

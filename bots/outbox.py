@@ -77,7 +77,7 @@ ORIGIN_NAMESPACE = uuid.UUID("6f0c3c34-8d0b-4d57-9a3c-2f6e1b9c0b6e")
 SID = "urn:xmpp:sid:0"
 PENDING, SENT, DONE, FAILED = "pending", "sent", "done", "failed"
 UNCONFIRMED = "the connection ended before the server confirmed it"
-ROWS_PER_INSERT = 1000  # 5 parameters each: well below SQLite's 32,766 per statement
+ROWS_PER_INSERT = 1000  # 8 parameters each: well below SQLite's 32,766 per statement
 TAKEOVER_EVERY = 5  # seconds between looks for rows of workers whose lease ran out
 # Throttled recipients the claim leaves out in SQL, one parameter each (SQLite allows 32,766);
 # beyond that (a large rate × per_recipient) the claim skips them after reading.
@@ -112,7 +112,8 @@ class OutboxMessage(peewee.Model):
     origin_id = peewee.CharField(max_length=36, unique=True)
     recipient = peewee.CharField(max_length=3071)
     body = peewee.TextField()
-    shares_file = peewee.BooleanField(default=False)  # the body is a file's link (XEP-0066)
+    # the body is a file's link (XEP-0066); NULL, as rows of a worker not yet upgraded: no
+    shares_file = peewee.BooleanField(null=True)
     state = peewee.CharField(max_length=8, default=PENDING)
     attempts = peewee.IntegerField(default=0)
     created_at = peewee.DateTimeField(default=_utcnow)
@@ -162,7 +163,7 @@ def enqueue_many(messages: list[tuple[str, str, str] | tuple[str, str, str, bool
     created_at = _utcnow()
     rows = [{"key": key, "origin_id": origin_id_for(key, created_at), "recipient": recipient,
              "body": check_body(body, f"the message {key!r}"), "created_at": created_at,
-             "shares_file": bool(shares_file)}
+             "shares_file": bool(shares_file and shares_file[0])}
             for key, recipient, body, *shares_file in messages]
     return sum(OutboxMessage.insert_many(rows[start:start + ROWS_PER_INSERT])
                .on_conflict_ignore().as_rowcount().execute()
@@ -629,7 +630,7 @@ class Outbox:
                 OutboxMessage.update(changes).where(
                     OutboxMessage.id.in_([row.id for row in rows])).execute()
         return [Claimed(row.id, row.origin_id, row.recipient, row.body, row.attempts,
-                        row.shares_file) for row in rows]
+                        bool(row.shares_file)) for row in rows]
 
     def _without_dead_letters(self, rows: list) -> list:
         """Rows that can never be sent end `failed` with the reason; the others remain."""

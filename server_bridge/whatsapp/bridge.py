@@ -100,8 +100,10 @@ class Bridge:
         # Writes that come in bursts share a transaction (Storage.run_batched), in the order
         # they came: messages from XMPP keep their order
         self._receive_burst = functools.partial(relay.one_by_one, relay.receive)
-        self._queue_burst = relay.queue_many_from_xmpp
-        self._accepted_burst = relay.accepted_many
+        self._queue_burst = functools.partial(relay.in_one_go, relay.queue_many_from_xmpp,
+                                              relay.queue_from_xmpp)
+        self._accepted_burst = functools.partial(relay.in_one_go, relay.accepted_many,
+                                                 relay.accepted)
         self.to_xmpp = asyncio.Event()
         self.webhook_port: int | None = None
         self._listening = None

@@ -31,7 +31,7 @@ from server_bridge.whatsapp.updates import TEXT_KINDS, Incoming, Status
 WINDOW_CLOSED_ERROR = 131047  # outside the 24-hour customer-service window
 PROGRESS = {SENT: 1, DELIVERED: 2, READ: 3}
 SEEN_DAYS = 8  # Meta retries a webhook for up to 7 days
-ROWS_PER_INSERT = 500  # 9 parameters each: well below SQLite's 32,766 per statement
+ROWS_PER_INSERT = 500  # under 20 parameters each: well below SQLite's 32,766 per statement
 FINISHED_DAYS = 7  # ids and states of finished messages, for questions about them
 UNANSWERED_DAYS = 30  # a number that got the notice and never answered is forgotten
 STANZA_IDS = uuid.UUID("0b7a3a52-54f0-4a4e-9a53-0d1c58f3c2a1")
@@ -99,6 +99,17 @@ def _transaction():
     already (a second one inside it would cost two statements more and change nothing)."""
     database = _database()
     return contextlib.nullcontext() if database.in_transaction() else database.atomic()
+
+
+def in_one_go(many: Callable, one: Callable, items: list[tuple]) -> list:
+    """`many(items)` for a burst (Storage.run_batched), in a savepoint; if it fails, `one(*item)`
+    for each as `one_by_one` does, so that one bad item fails alone and the others still go
+    (a send the Cloud API took is never left to be sent again)."""
+    try:
+        with _database().atomic():
+            return many(items)
+    except Exception:
+        return one_by_one(one, items)
 
 
 def one_by_one(step: Callable, items: list[tuple]) -> list:
@@ -333,19 +344,20 @@ def accepted(row_id: int, wamid: str, template: str = "") -> list[Tell | News]:
 def accepted_many(sends: list[tuple[int, str, str]]) -> list[list[Tell | News]]:
     """`accepted` for a burst of (row id, wamid, template), in one transaction: one look for
     statuses that came first, for all of them."""
+    recorded = [ToWhatsApp.update(state=SENT, wamid=wamid, error=None).where(
+        (ToWhatsApp.id == row_id) & (ToWhatsApp.state == SENDING)).execute() > 0
+        for row_id, wamid, _template in sends]  # False: erased meanwhile (STOP)
     early: dict[str, list[EarlyStatus]] = {}
     for status in EarlyStatus.select().where(EarlyStatus.wamid.in_(
             [wamid for _row_id, wamid, _template in sends])).order_by(EarlyStatus.id):
         early.setdefault(status.wamid, []).append(status)
     results = []
-    for row_id, wamid, template in sends:
+    for (row_id, wamid, template), was_recorded in zip(sends, recorded):
         tells: list[Tell | News] = []
-        if ToWhatsApp.update(state=SENT, wamid=wamid, error=None).where(
-                (ToWhatsApp.id == row_id) & (ToWhatsApp.state == SENDING)).execute():
-            for status in early.get(wamid, []):  # else: erased meanwhile (STOP)
-                row = ToWhatsApp.get_or_none(ToWhatsApp.id == row_id)
-                if row is not None:
-                    tells += _apply(row, status.status, status.error_code, template)
+        for status in early.get(wamid, []) if was_recorded else []:
+            row = ToWhatsApp.get_or_none(ToWhatsApp.id == row_id)
+            if row is not None:
+                tells += _apply(row, status.status, status.error_code, template)
         results.append(tells)
     used = [status.id for statuses in early.values() for status in statuses]
     if used:

@@ -22,6 +22,10 @@ class Garage(Plugin):
     async def hours(self, ctx) -> str:
         return "Mon–Fri 8–18 🕗"
 
+    @command(help="in the group chat: call everyone together", in_rooms=True)
+    async def gather(self, ctx) -> str:
+        return "Everyone, please come."
+
 
 @pytest.fixture
 async def garage(make_bot, make_account):
@@ -45,6 +49,7 @@ async def test_the_commands_are_listed_for_gui_clients_as_far_as_the_asker_may_r
     customer = await chat_client()
     assert set(await listed_commands(customer, garage)) == {"help", "language", "hours",
                                                             "privacy", "withdraw", "forget"}
+    assert "gather" not in listed  # a command for group chats only: no form in a direct chat
 
 
 async def test_a_command_without_arguments_answers_at_once(garage, chat_client):

@@ -107,7 +107,7 @@ def test_an_outbox_from_before_stream_numbers_is_migrated_and_keeps_its_rows(tmp
                                          "outbox: 0004_shared_files"]
     row = OutboxMessage.get()
     assert (row.key, row.state, row.stream, row.seq, row.claimed_by, row.lease_until,
-            row.shares_file) == ("push:1", PENDING, None, None, None, None, False)
+            row.shares_file) == ("push:1", PENDING, None, None, None, None, None)
     assert storage.migrate([SCHEMA]) == []
     storage.close()
 
@@ -135,11 +135,12 @@ async def test_a_queued_file_arrives_as_a_file_that_apps_show(make_bot, chat_cli
     client = await chat_client()
     link = "https://upload.example.com/a1b2/Wischer%20vorne.jpg"
     await bot.storage.run(enqueue_many, [("file:1", client.boundjid.bare, link, True),
-                                         ("text:1", client.boundjid.bare, link)])
+                                         ("text:1", client.boundjid.bare, link),
+                                         ("text:2", client.boundjid.bare, link, False)])
     bot.outbox.wake()
-    as_file, as_text = await collect(client, bot.boundjid.bare, 2)
+    as_file, *as_texts = await collect(client, bot.boundjid.bare, 3)
     assert shared_file(as_file) == link == as_file["body"]
-    assert shared_file(as_text) is None and as_text["body"] == link
+    assert [(shared_file(text), text["body"]) for text in as_texts] == [(None, link)] * 2
 
 
 async def _all_done(bot, count: int) -> bool:

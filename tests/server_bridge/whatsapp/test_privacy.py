@@ -5,6 +5,9 @@ nobody else's; "forget me" in chat tells them what it erases, and of no account 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
 import time
 
 import pytest
@@ -14,8 +17,9 @@ from bots.app import schemas
 from bots.config import ConfigError
 from bots.consent import Consent
 from bots.privacy_chat import ask_to_forget
+from bots.server_privacy import ServerPrivacy
 from bots.storage import Storage
-from bots.testing import services_over
+from bots.testing import BOTSCHAFT, services_over
 from server_bridge.whatsapp import relay, texts
 from server_bridge.whatsapp.models import RELAY, Contact, ToWhatsApp, ToXmpp
 from server_bridge.whatsapp.privacy import WhatsAppData, number_of
@@ -100,6 +104,48 @@ async def test_without_the_bridge_s_key_export_and_erase_of_a_number_refuse_and_
         await db(privacy.erase, ANNA_JID, plugins, "the test")
     assert await db(lambda: Contact.select().where(Contact.number == ANNA).count()) == 1
     assert "whatsapp" not in await db(privacy.export, "anna@example.com", plugins)
+
+
+async def test_the_erase_command_without_the_key_stops_before_anything_is_erased(
+        tmp_path, xmpp_server, make_account):
+    """`botschaft privacy erase` looks at every part first: without the key it says what is
+    missing and erases nothing, the bot's contact entry on the XMPP server neither; with the
+    key, all of it goes."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    storage = Storage(url, workers=1)
+    await storage.run(storage.migrate, schemas([WhatsAppData()]))
+    await agreed_and_wrote(storage.run, ANNA, "Ist mein Auto fertig?")
+    storage.close()
+    bot_jid, _password = make_account("bot")
+    instance = xmpp_server.instance
+    api = instance.api()
+    whatsapp_jid = f"+{ANNA}@whatsapp.{instance.domain}"
+    api.add_contact(bot_jid.split("@")[0], instance.domain, whatsapp_jid, "Anna")
+    server = ServerPrivacy(api, bot_jid)
+
+    def erase(**settings: str) -> subprocess.CompletedProcess:
+        return subprocess.run([BOTSCHAFT, "privacy", "erase", whatsapp_jid, "--yes"],
+                              capture_output=True, text=True, timeout=60, env={
+                                  **os.environ, "BOTSCHAFT_CONFIG": os.devnull,
+                                  "BOTSCHAFT_DATABASE_URL": url, "BOTSCHAFT_XMPP_JID": bot_jid,
+                                  "BOTSCHAFT_EJABBERD_API_URL": api.url,
+                                  "BOTSCHAFT_EJABBERD_ADMIN_JID": instance.admin_jid,
+                                  "BOTSCHAFT_EJABBERD_ADMIN_PASSWORD": instance.admin_password,
+                                  **settings})
+    refused = await asyncio.to_thread(erase)
+    assert refused.returncode == 1 and "[bridge.whatsapp] number_key is not set" in \
+        refused.stderr
+    assert server.export(whatsapp_jid)["contact_of_the_bot"] is not None
+    storage = Storage(url, workers=1)
+    try:
+        assert await storage.run(lambda: Contact.select().count()) == 1
+        done = await asyncio.to_thread(erase, BOTSCHAFT_BRIDGE_WHATSAPP_NUMBER_KEY=KEY)
+        assert done.returncode == 0, done.stderr
+        assert await storage.run(lambda: Contact.select().count()) == 0
+        assert await storage.run(lambda: Consent.select().count()) == 0
+        assert server.export(whatsapp_jid)["contact_of_the_bot"] is None
+    finally:
+        storage.close()
 
 
 async def test_forget_me_tells_a_whatsapp_user_of_no_account_or_archive_of_theirs_here(

@@ -126,6 +126,18 @@ async def test_a_burst_from_xmpp_is_queued_in_its_order_each_judged_on_its_own(d
     assert await db(outgoing) == ["eins", "zwei", "drei"]
 
 
+async def test_a_bad_item_of_a_burst_fails_alone(db):
+    await agreed(db)
+    await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
+    burst = [(BOT, NUMBER, "bot\n1", "eins", None, False, False, None),
+             (BOT, NUMBER, "bot\n2", None, None, False, False, {"no JSON": {1, 2}}),
+             (BOT, NUMBER, "bot\n3", "drei", None, False, False, None)]
+    first, broken, third = await db(relay.in_one_go, relay.queue_many_from_xmpp,
+                                    relay.queue_from_xmpp, burst)
+    assert first is None and isinstance(broken, TypeError) and third is None
+    assert await db(outgoing) == ["eins", "drei"]
+
+
 async def test_answers_to_a_burst_of_sends_apply_the_statuses_that_came_first(db):
     await agreed(db)
     await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
