@@ -315,8 +315,9 @@ def privacy_export(jid: str, with_archive: bool) -> None:
     jid = _bare(jid)
     config = load_config()
     with _plugins_with_database() as (report, bot):
+        with reported_errors():  # e.g. the WhatsApp bridge's part without its number_key
+            data = privacy.export(jid, report.plugins)
         audit.record(audit.admin(), "privacy.export", jid)
-        data = privacy.export(jid, report.plugins)
         with reported_errors():
             try:
                 data["server"] = asyncio.run(

@@ -108,9 +108,9 @@ async def test_without_the_bridge_s_key_export_and_erase_of_a_number_refuse_and_
 
 async def test_the_erase_command_without_the_key_stops_before_anything_is_erased(
         tmp_path, xmpp_server, make_account):
-    """`botschaft privacy erase` looks at every part first: without the key it says what is
-    missing and erases nothing, the bot's contact entry on the XMPP server neither; with the
-    key, all of it goes."""
+    """`botschaft privacy export` and `erase` without the key say what is missing; erase looks
+    at every part first and erases nothing, the bot's contact entry on the XMPP server
+    neither; with the key, all of it goes."""
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     storage = Storage(url, workers=1)
     await storage.run(storage.migrate, schemas([WhatsAppData()]))
@@ -123,8 +123,8 @@ async def test_the_erase_command_without_the_key_stops_before_anything_is_erased
     api.add_contact(bot_jid.split("@")[0], instance.domain, whatsapp_jid, "Anna")
     server = ServerPrivacy(api, bot_jid)
 
-    def erase(**settings: str) -> subprocess.CompletedProcess:
-        return subprocess.run([BOTSCHAFT, "privacy", "erase", whatsapp_jid, "--yes"],
+    def privacy_cli(*arguments: str, **settings: str) -> subprocess.CompletedProcess:
+        return subprocess.run([BOTSCHAFT, "privacy", *arguments, whatsapp_jid],
                               capture_output=True, text=True, timeout=60, env={
                                   **os.environ, "BOTSCHAFT_CONFIG": os.devnull,
                                   "BOTSCHAFT_DATABASE_URL": url, "BOTSCHAFT_XMPP_JID": bot_jid,
@@ -132,14 +132,16 @@ async def test_the_erase_command_without_the_key_stops_before_anything_is_erased
                                   "BOTSCHAFT_EJABBERD_ADMIN_JID": instance.admin_jid,
                                   "BOTSCHAFT_EJABBERD_ADMIN_PASSWORD": instance.admin_password,
                                   **settings})
-    refused = await asyncio.to_thread(erase)
-    assert refused.returncode == 1 and "[bridge.whatsapp] number_key is not set" in \
-        refused.stderr
+    for command in (["export"], ["erase", "--yes"]):
+        refused = await asyncio.to_thread(privacy_cli, *command)
+        assert refused.returncode == 1 and "[bridge.whatsapp] number_key is not set" in \
+            refused.stderr and "Traceback" not in refused.stderr
     assert server.export(whatsapp_jid)["contact_of_the_bot"] is not None
     storage = Storage(url, workers=1)
     try:
         assert await storage.run(lambda: Contact.select().count()) == 1
-        done = await asyncio.to_thread(erase, BOTSCHAFT_BRIDGE_WHATSAPP_NUMBER_KEY=KEY)
+        done = await asyncio.to_thread(privacy_cli, "erase", "--yes",
+                                       BOTSCHAFT_BRIDGE_WHATSAPP_NUMBER_KEY=KEY)
         assert done.returncode == 0, done.stderr
         assert await storage.run(lambda: Contact.select().count()) == 0
         assert await storage.run(lambda: Consent.select().count()) == 0
