@@ -218,10 +218,10 @@ SCHEMA: dict[str, list[Setting]] = {
         Setting("max_body_bytes", int, 4 * 1024 * 1024, "Largest webhook body taken (Meta "
                 "sends up to 1,000 updates in one).", check=_positive),
         Setting("number_key", str, "", "A random key (openssl rand -hex 32): a consent record "
-                "keeps a WhatsApp number only as a hash made with it (HMAC-SHA256), which "
-                "nobody can turn back into the number without it, not even from a copy of the "
-                "database. Keep it for good, and apart from the database's backups: records "
-                "made with another key are not found again. The bot reads it too, for "
+                "keeps a WhatsApp number only as a hash made with it (HMAC-SHA256), so that "
+                "once the number is erased, nobody can tell from a copy of the database whose "
+                "record it was. Keep it for good, and apart from the database's backups: "
+                "records made with another key are not found again. The bot reads it too, for "
                 "`botschaft privacy`. Better: BOTSCHAFT_BRIDGE_WHATSAPP_NUMBER_KEY or "
                 "number_key_file.", secret=True, check=_long_random_text),
     ],
