@@ -123,6 +123,20 @@ class OneWriterSqliteDatabase(peewee.SqliteDatabase):
             self._writing.held = False
             self._writer.release()
 
+    def _connect(self):
+        """A connection's first statements switch a new file to WAL, which takes the file for
+        itself and does not wait for another connection (no busy handler): four workers
+        starting on a fresh file together failed now and then with "database is locked". So
+        connections are opened one at a time among all processes, under a lock file beside
+        the database (its own: a thread in `Storage.one_at_a_time` may open one).
+        Once the file is in WAL, that switch is a look at its header."""
+        turn = os.open(f"{self.database}.connecting", os.O_RDONLY | os.O_CREAT, 0o644)
+        try:  # read-only: a file another user made (root running a CLI command) still locks
+            fcntl.flock(turn, fcntl.LOCK_EX)
+            return super()._connect()
+        finally:
+            os.close(turn)  # and with it the lock
+
 
 class Storage:
     """One database for the core and all plugins, used from the event loop."""
