@@ -109,7 +109,6 @@ class Resilient:
         self.resumptions = 0
         self._failures_in_a_row = 0
         self._stopping = False
-        self._pushed_out = False  # another login took this address (XMPP stream error conflict)
         self._address: tuple[str | None, int | None] = (None, None)
         self.ready = asyncio.get_running_loop().create_future()
         self.last_connection_error = None
@@ -117,7 +116,6 @@ class Resilient:
         self.add_event_handler("session_resumed", self._session_resumed)
         self.add_event_handler("failed_all_auth", self._login_refused)
         self.add_event_handler("connection_failed", self._remember_connection_error)
-        self.add_event_handler("stream_error", self._stream_error)
         self.add_event_handler("ssl_invalid_chain", self._certificate_refused)
         self.add_event_handler("disconnected", self._connection_lost)
         self.add_event_handler("disconnected", self._end_keepalive)
@@ -221,20 +219,9 @@ class Resilient:
         if KEEPALIVE in self.scheduled_events:
             self.cancel_schedule(KEEPALIVE)
 
-    def _stream_error(self, error) -> None:
-        if error["condition"] == "conflict":
-            self._pushed_out = True
-            log.error("another login took %s, and the server ended this one: a second bot on "
-                      "this account? Run one `botschaft run` per bot account. Trying again in "
-                      "%.0f s", self.boundjid.full, self.reconnect_max)
-
     def _connection_lost(self, reason) -> None:
         if self._stopping or not self.ready.done():
             return  # a deliberate stop, or the first connection (start() reports on that)
-        if self._pushed_out:  # not at once: two bots on one account would push each other
-            self._pushed_out = False  # out every second; so they take turns once a minute
-            self.loop.call_later(self.reconnect_max, self._reconnect)
-            return
         delay = self._backoff()
         log.warning("connection lost (%s); reconnecting in %.1f s", _reason(reason), delay)
         self.loop.call_later(delay, self._reconnect)

@@ -4,7 +4,6 @@ to, and what people wrote meanwhile is answered once."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import subprocess
 import time
@@ -93,23 +92,6 @@ async def test_a_message_sent_while_the_bot_lay_killed_is_answered_after_its_res
             if bot.poll() is None:
                 bot.terminate()
                 bot.wait(30)
-
-
-async def test_a_second_login_under_the_bot_s_resource_is_named_and_the_bot_comes_back(
-        make_bot, chat_client, xmpp_server, caplog):
-    """The bot's connection always binds /bot: a second login there (a second bot on the
-    account) pushes it out, which the log names. It tries again after `reconnect_max`, not at
-    once (two bots would push each other out every second), and is back once the other left."""
-    bot = await make_bot()
-    bot.reconnect_max = 2.0  # 60 s by default
-    with caplog.at_level(logging.ERROR, logger="bots.connection"):
-        other = await chat_client(bot.boundjid.full, xmpp_server.devserver.ensure_user("bot"))
-        await eventually(lambda: f"another login took {bot.boundjid.full}" in caplog.text)
-    pushed_out_at = time.monotonic()
-    await other.stop()
-    customer = await chat_client()
-    assert await customer.ask(bot.boundjid.bare, "ping", timeout=30) == "pong"
-    assert time.monotonic() - pushed_out_at >= 1.5  # it waited before logging in again
 
 
 @pytest.fixture
