@@ -22,8 +22,7 @@ from bots.adhoc import register_adhoc_commands
 from bots.builtins import Builtins
 from bots.config import Config
 from bots.consent import SCHEMA as CONSENT_SCHEMA
-from bots.connection import (BOT_RESOURCE, ComponentSession, OutboxSession, Session,
-                             WorkerSession)
+from bots.connection import ComponentSession, OutboxSession, Session, WorkerSession
 from bots.dispatch import AnswerBudget, Dispatcher, Message, addressed_text
 from bots.i18n import negotiate, render, translator
 from bots.invites import SCHEMA as INVITES_SCHEMA
@@ -455,9 +454,8 @@ class ClientBot(Bot, Session):
 
     def __init__(self, config: Config, plugins: list[Plugin], storage: Storage,
                  clock: Clock | None = None):
-        jid = slixmpp.JID(config.get("xmpp", "jid"))
-        Session.__init__(self, jid.full if jid.resource else f"{jid.bare}/{BOT_RESOURCE}",
-                         config.get("xmpp", "password"), config.get("xmpp", "ca_file") or None)
+        Session.__init__(self, config.get("xmpp", "jid"), config.get("xmpp", "password"),
+                         config.get("xmpp", "ca_file") or None)
         self._init_bot(config, plugins, storage, clock)
 
 

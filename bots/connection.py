@@ -33,12 +33,6 @@ KEEPALIVE_TIMEOUT = 30
 SESSION_ACK_WINDOW = 100  # stanzas sent between two requests for an acknowledgement
 KEEPALIVE = "botschaft keepalive"  # the name of the schedule of our own keepalive checks
 OUTBOX_RESOURCE = "outbox"
-# The bot's own connection always binds this resource (unless [xmpp] jid names one): after a
-# crash (kill -9) the server keeps the dead session for a while, waiting for it to resume
-# (XEP-0198), and messages for the bot go there. A new session under the same resource takes
-# its place, and the server hands it those messages; under another resource the server would
-# bounce them once the wait is over (resend_on_timeout: if_offline, another resource online).
-BOT_RESOURCE = "bot"
 
 
 class LoginFailed(Exception):

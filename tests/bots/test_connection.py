@@ -16,7 +16,7 @@ from bots.connection import KEEPALIVE, ComponentSession
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import OutboxMessage, enqueue
 from bots.storage import Storage
-from bots.testing import BOTSCHAFT, component_environment, join_settings, run_environment
+from bots.testing import BOTSCHAFT, component_environment, join_settings
 from tests.conftest import eventually
 
 
@@ -60,38 +60,6 @@ async def test_messages_sent_while_the_bot_was_away_are_answered_once(make_bot, 
     # each message is answered in its own task, so the two answers may come in either order
     assert answers[0].startswith("I understand these commands") and answers[1] == "pong"
     assert await client.ask(jid, "ping") == "pong"  # the next answer is the next question's
-
-
-async def test_a_message_sent_while_the_bot_lay_killed_is_answered_after_its_restart(
-        xmpp_server, chat_client, tmp_path):
-    """kill -9 leaves the bot's session on the server, waiting to be resumed (XEP-0198), and
-    what people write meanwhile goes there, not to offline storage. The restarted bot takes
-    that session's place (the same resource) and the server hands it those messages: they
-    are answered, not bounced once the server stops waiting."""
-    env = run_environment(xmpp_server.instance, xmpp_server.devserver.ensure_user("bot"),
-                          f"sqlite:///{tmp_path / 'bot.db'}")
-    jid = env["BOTSCHAFT_XMPP_JID"]
-    client = await chat_client()
-
-    def started() -> subprocess.Popen:
-        return subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-
-    bots = [started()]
-    try:
-        # sent before it is online: offline storage keeps it until the bot logs in
-        assert await client.ask(jid, "ping", timeout=60) == "pong"
-        bots[0].send_signal(signal.SIGKILL)
-        bots[0].wait()
-        client.say(jid, "echo written while the bot lay killed")
-        bots.append(started())
-        answer = await client.next_message(jid, timeout=60)
-        assert answer["body"] == "written while the bot lay killed"
-    finally:
-        for bot in bots:
-            if bot.poll() is None:
-                bot.terminate()
-                bot.wait(30)
 
 
 @pytest.fixture
