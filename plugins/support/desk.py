@@ -61,6 +61,8 @@ ENDED = _("Your conversation with our team has just ended. Write \"agent\" to ta
           "person again.")
 LEFT_QUEUE = _("You have left the queue. Write \"agent\" when you want to talk to a person again.")
 NEW_CASE = _("Case {number} waits ({language}): “{text}”\nTo answer it: take {number}")
+NEW_CASE_NO_WORDS = _("Case {number} waits ({language}); they asked for a person and have "
+                      "written nothing else yet.\nTo answer it: take {number}")
 TAKEN = _("You hold case {number} ({language}) now. What you write goes to the customer; "
           "\"note TEXT\" is internal, \"done\" closes it.")
 HANDED_TO_YOU = _("{name} handed you case {number} ({language}).")
@@ -469,8 +471,8 @@ class Desk:
         """`staff` hears of a waiting case (once), with the customer's last words."""
         language = self._staff_language(staff)
         self.bot.notify(f"{KEY_PREFIX}{case.id}:new:{staff}", staff, render(
-            NEW_CASE, language, number=case.id, text=_short(last) or "…",
-            language=render(LANGUAGE_NAMES[case.language], language)))
+            NEW_CASE if last else NEW_CASE_NO_WORDS, language, number=case.id,
+            text=_short(last), language=render(LANGUAGE_NAMES[case.language], language)))
 
     def _tell_customer(self, case: Case, what: str, text: Text, **values) -> None:
         self.bot.notify(f"{KEY_PREFIX}{case.id}:{what}:{uuid.uuid4().hex[:12]}", case.customer,

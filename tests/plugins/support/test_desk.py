@@ -75,6 +75,14 @@ def test_many_messages_at_once_are_relayed_each_to_its_own_side(plugin):
         "second", "to lou"]
 
 
+def test_staff_hear_of_a_customer_who_only_asked_for_a_person_in_plain_words(plugin):
+    """No quoted "…" where the customer's words would be: they have written none yet."""
+    plugin.desk.ask_for_person(CUSTOMER, "de")
+    [case] = Case.select()
+    assert sent_to(ANNA) == [f"Case {case.id} waits (German); they asked for a person and "
+                             f"have written nothing else yet.\nTo answer it: take {case.id}"]
+
+
 def test_a_customer_is_queued_staff_hear_of_it_and_the_one_who_takes_it_gets_the_history(
         plugin):
     desk = plugin.desk
