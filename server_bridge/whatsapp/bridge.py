@@ -99,7 +99,8 @@ class Bridge:
         self.to_whatsapp = asyncio.Event()
         # Writes that come in bursts share a transaction (Storage.run_batched), in the order
         # they came: messages from XMPP keep their order
-        self._receive_burst = functools.partial(relay.one_by_one, relay.receive)
+        self._receive_burst = functools.partial(relay.in_one_go, relay.receive_many,
+                                                relay.receive)
         self._queue_burst = functools.partial(relay.in_one_go, relay.queue_many_from_xmpp,
                                               relay.queue_from_xmpp)
         self._accepted_burst = functools.partial(relay.in_one_go, relay.accepted_many,

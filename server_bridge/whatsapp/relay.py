@@ -1,6 +1,6 @@
 """What the bridge decides, as plain peewee code for a database thread (`storage.run`): the
 opt-in of a number, the queues in both directions, and what statuses mean. Each function is
-one transaction (or, in a burst, one savepoint of a shared transaction: `one_by_one`), so a
+one transaction (or, in a burst, a savepoint of a shared transaction: `in_one_go`), so a
 kill -9 leaves either all of a step or none of it.
 
 Opt-in: a number the bridge has not seen gets the privacy notice and nothing else: its words
@@ -131,40 +131,104 @@ def receive(updates: list[Incoming | Status], number_key: str,
     """Store one webhook delivery; returns whom to tell about failed messages. `template`:
     the approved template that asks a person outside the 24-hour window to write again;
     `number_key`: for consent records (consent_subject)."""
-    tells: list[Tell | News] = []
     with _transaction():
+        return receive_many([(updates, number_key, template)])[0]
+
+
+def receive_many(deliveries: list[tuple]) -> list[list[Tell | News]]:
+    """`receive` for a burst of webhook deliveries (each item its three arguments), in their
+    order: one look at the ids seen before and at the numbers' contacts, and the messages of
+    people who agreed (the usual case) written together (_Burst), not five statements each."""
+    messages = [update for updates, _key, _template in deliveries for update in updates
+                if isinstance(update, Incoming)]
+    fresh = _not_seen_before(messages)
+    contacts = {contact.number: contact for contact in Contact.select().where(
+        Contact.number.in_(list({message.number for message in messages})))} if messages else {}
+    burst = _Burst()
+    results = []
+    for updates, number_key, template in deliveries:
+        tells: list[Tell | News] = []
         for update in updates:
-            if isinstance(update, Incoming):
-                _incoming(update, number_key)
-            else:
+            if isinstance(update, Status):
+                burst.write()  # what came before it, first (a window that opened, then closed)
                 tells += _status(update, template)
-    return tells
+                continue
+            digest = _digest(update.wamid)
+            if digest in fresh:
+                fresh.discard(digest)  # twice in one burst: once
+                _incoming(update, digest, contacts, number_key, burst)
+        results.append(tells)
+    burst.write()
+    return results
 
 
-def _incoming(message: Incoming, number_key: str) -> None:
-    digest = hashlib.sha256(message.wamid.encode()).hexdigest()
-    if not Seen.insert(digest=digest).on_conflict_ignore().as_rowcount().execute():
-        return  # delivered before
+def _digest(wamid: str) -> str:
+    return hashlib.sha256(wamid.encode()).hexdigest()
+
+
+def _not_seen_before(messages: list[Incoming]) -> set[str]:
+    """The digests of those of `messages` that were not delivered before, now marked seen."""
+    digests = list({_digest(message.wamid): None for message in messages})
+    fresh: set[str] = set()
+    for start in range(0, len(digests), ROWS_PER_INSERT):
+        fresh.update(digest for (digest,) in Seen.insert_many(
+            [{"digest": digest} for digest in digests[start:start + ROWS_PER_INSERT]]
+        ).on_conflict_ignore().returning(Seen.digest).tuples().execute())
+    return fresh
+
+
+class _Burst:
+    """What a burst's messages change, written together: the numbers that wrote (their last
+    message's time; their messages held outside the 24-hour window may go again) and the
+    messages to relay, inserted in their order (their ids are the order of delivery)."""
+
+    def __init__(self):
+        self.numbers: set[str] = set()
+        self.rows: list[dict] = []
+
+    def wrote(self, number: str) -> None:
+        self.numbers.add(number)
+
+    def relay(self, message: Incoming, **row) -> None:
+        self.rows.append({"wamid": message.wamid, "stanza_id": None, "number": message.number,
+                          "body": message.text, "media_id": None, "mime_type": None,
+                          "filename": None, "reacts_to": None, "recipient": None, **row})
+
+    def write(self) -> None:
+        if self.numbers:
+            numbers = list(self.numbers)
+            Contact.update(last_message_at=utcnow()).where(Contact.number.in_(numbers)).execute()
+            ToWhatsApp.update(state=PENDING, next_try_at=utcnow()).where(
+                ToWhatsApp.number.in_(numbers) & (ToWhatsApp.state == HELD)).execute()
+        for start in range(0, len(self.rows), ROWS_PER_INSERT):
+            ToXmpp.insert_many(self.rows[start:start + ROWS_PER_INSERT]).execute()
+        self.numbers, self.rows = set(), []
+
+
+def _incoming(message: Incoming, digest: str, contacts: dict[str, Contact], number_key: str,
+              burst: _Burst) -> None:
+    """A message seen for the first time; `contacts` (by number) is kept up to date."""
     # STOP and YES are words typed: not a picture's caption, not a reaction
     said = message.text if message.kind in TEXT_KINDS else None
     word = (said or "").strip().strip(".!").upper()
-    contact = Contact.get_or_none(Contact.number == message.number)
+    contact = contacts.get(message.number)
     if word in texts.STOP_WORDS:
+        burst.write()  # what this number wrote before STOP is erased with the rest
         erase_number(message.number)
+        contacts.pop(message.number, None)
         consent.withdraw(consent_subject(message.number, number_key), texts.PURPOSE,
                          channel="whatsapp")
         _own(message.number, f"stop:{digest}", texts.STOPPED)
         return
     if contact is None:
-        Contact.create(number=message.number)
+        contacts[message.number] = Contact.create(number=message.number)
         _own(message.number, f"notice:{digest}", texts.NOTICE)
         return
-    Contact.update(last_message_at=utcnow()).where(Contact.id == contact.id).execute()
-    ToWhatsApp.update(state=PENDING, next_try_at=utcnow()).where(
-        (ToWhatsApp.number == message.number) & (ToWhatsApp.state == HELD)).execute()
+    burst.wrote(message.number)
     if contact.state != AGREED:
         if word in texts.YES_WORDS:
-            Contact.update(state=AGREED, agreed_at=utcnow(), language=texts.YES_WORDS[word]
+            contact.state, contact.language = AGREED, texts.YES_WORDS[word]
+            Contact.update(state=AGREED, agreed_at=utcnow(), language=contact.language
                            ).where(Contact.id == contact.id).execute()
             consent.give(consent_subject(message.number, number_key), texts.PURPOSE,
                          texts.NOTICE_VERSION, channel="whatsapp")
@@ -173,27 +237,24 @@ def _incoming(message: Incoming, number_key: str) -> None:
             _own(message.number, f"notice:{digest}", texts.NOTICE)
         return
     if message.reacts_to is not None:
-        _reaction(message)
+        _reaction(message, burst)
     elif message.media is not None:
-        ToXmpp.create(wamid=message.wamid, stanza_id=stanza_id_of(message.wamid),
-                      number=message.number, body=message.text, media_id=message.media.id,
-                      mime_type=message.media.mime_type, filename=message.media.filename)
+        burst.relay(message, stanza_id=stanza_id_of(message.wamid), media_id=message.media.id,
+                    mime_type=message.media.mime_type, filename=message.media.filename)
     elif message.text is None:
         _own(message.number, f"unsupported:{digest}", texts.UNSUPPORTED)
     else:
-        ToXmpp.create(wamid=message.wamid, stanza_id=stanza_id_of(message.wamid),
-                      number=message.number, body=message.text)
+        burst.relay(message, stanza_id=stanza_id_of(message.wamid))
 
 
-def _reaction(message: Incoming) -> None:
+def _reaction(message: Incoming, burst: _Burst) -> None:
     """A reaction to a message from XMPP goes to that message's sender, naming its stanza id;
     one to a message the bridge no longer knows (or never relayed) has nobody to go to."""
     row = ToWhatsApp.get_or_none((ToWhatsApp.wamid == message.reacts_to)
                                  & (ToWhatsApp.number == message.number))
     if row is None or not row.stanza_id or not row.sender:
         return
-    ToXmpp.create(wamid=message.wamid, number=message.number, body=message.text,
-                  reacts_to=row.stanza_id, recipient=row.sender)
+    burst.relay(message, reacts_to=row.stanza_id, recipient=row.sender)
 
 
 def stanza_id_of(wamid: str) -> str:

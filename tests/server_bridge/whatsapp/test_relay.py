@@ -97,6 +97,29 @@ async def test_stop_withdraws_erases_and_confirms(db):
     assert await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n2", "Noch da?") == texts.NOT_AGREED
 
 
+async def test_a_burst_of_webhooks_is_stored_as_one_by_one_would(db):
+    """Written together (receive_many), in order: what a number wrote before its STOP in the
+    same burst is erased with the rest, a message after it is a new number's, a delivery twice
+    in the burst counts once, and the others' messages are relayed in their order."""
+    await agreed(db)
+    other = "4915177777777"
+    await db(lambda: Contact.create(number=other, state=AGREED))
+    burst = [(says("eins", "wamid.3"), KEY, ""),
+             ([Incoming(other, "wamid.o1", "text", "Hallo")], KEY, ""),
+             (says("STOP", "wamid.4"), KEY, ""),
+             ([Incoming(other, "wamid.o2", "text", "noch da?")], KEY, ""),
+             ([Incoming(other, "wamid.o1", "text", "Hallo")], KEY, ""),
+             (says("zwei", "wamid.5"), KEY, "")]
+    assert await db(relay.in_one_go, relay.receive_many, relay.receive, burst) == [[]] * 6
+    contacts, relayed, out, _consents = await db(state)
+    assert {(row["number"], row["state"]) for row in contacts} == {(NUMBER, ASKED),
+                                                                     (other, AGREED)}
+    assert [(row["number"], row["body"]) for row in relayed] == [(other, "Hallo"),
+                                                                 (other, "noch da?")]
+    assert [row["body"] for row in out][-2:] == [texts.both(texts.STOPPED),
+                                                 texts.both(texts.NOTICE)]
+
+
 async def test_other_kinds_get_a_polite_not_supported(db):
     await agreed(db)
     await db(relay.receive, says(None, "wamid.3", kind="sticker"), KEY)
