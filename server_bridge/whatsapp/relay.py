@@ -405,17 +405,22 @@ def accepted(row_id: int, wamid: str, template: str = "") -> list[Tell | News]:
 def accepted_many(sends: list[tuple[int, str, str]]) -> list[list[Tell | News]]:
     """`accepted` for a burst of (row id, wamid, template), in one transaction: one look for
     statuses that came first, for all of them."""
-    recorded = [ToWhatsApp.update(state=SENT, wamid=wamid, error=None).where(
-        (ToWhatsApp.id == row_id) & (ToWhatsApp.state == SENDING)).execute() > 0
-        for row_id, wamid, _template in sends]  # False: erased meanwhile (STOP)
+    recorded: set[int] = set()  # not: erased meanwhile (STOP)
+    for start in range(0, len(sends), ROWS_PER_INSERT):
+        wamids = {row_id: wamid
+                  for row_id, wamid, _template in sends[start:start + ROWS_PER_INSERT]}
+        recorded.update(row_id for (row_id,) in ToWhatsApp.update(
+            state=SENT, error=None, wamid=peewee.Case(ToWhatsApp.id, list(wamids.items()))).where(
+            ToWhatsApp.id.in_(list(wamids)) & (ToWhatsApp.state == SENDING)).returning(
+            ToWhatsApp.id).tuples().execute())
     early: dict[str, list[EarlyStatus]] = {}
     for status in EarlyStatus.select().where(EarlyStatus.wamid.in_(
             [wamid for _row_id, wamid, _template in sends])).order_by(EarlyStatus.id):
         early.setdefault(status.wamid, []).append(status)
     results = []
-    for (row_id, wamid, template), was_recorded in zip(sends, recorded):
+    for row_id, wamid, template in sends:
         tells: list[Tell | News] = []
-        for status in early.get(wamid, []) if was_recorded else []:
+        for status in early.get(wamid, []) if row_id in recorded else []:
             row = ToWhatsApp.get_or_none(ToWhatsApp.id == row_id)
             if row is not None:
                 tells += _apply(row, status.status, status.error_code, template)

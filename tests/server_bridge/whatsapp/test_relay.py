@@ -164,15 +164,19 @@ async def test_a_bad_item_of_a_burst_fails_alone(db):
 async def test_answers_to_a_burst_of_sends_apply_the_statuses_that_came_first(db):
     await agreed(db)
     await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
-    for number in (NUMBER, "4915188888888"):
+    stopped = "4915166666666"
+    for number in (NUMBER, "4915188888888", stopped):
         await db(lambda number=number: Contact.create(number=number, state=AGREED)
                  if number != NUMBER else None)
         await db(relay.queue_from_xmpp, BOT, number, f"bot\n{number}", "Ihr Auto", "s1", True)
     claims = await db(relay.claim, 10)
-    await db(relay.receive, [Status("wamid.a", "delivered", NUMBER, None)], KEY)  # too early
+    for wamid, number in (("wamid.a", NUMBER), ("wamid.c", stopped)):  # too early
+        await db(relay.receive, [Status(wamid, "delivered", number, None)], KEY)
+    await db(relay.erase_number, stopped)  # STOP while its message was on its way
     told = await db(relay.accepted_many, [(claims[0].id, "wamid.a", ""),
-                                          (claims[1].id, "wamid.b", "")])
-    assert told == [[relay.News(BOT, NUMBER, "s1", True, None)], []]
+                                          (claims[1].id, "wamid.b", ""),
+                                          (claims[2].id, "wamid.c", "")])
+    assert told == [[relay.News(BOT, NUMBER, "s1", True, None)], [], []]
     states = await db(lambda: [row.state for row in ToWhatsApp.select().order_by(ToWhatsApp.id)])
     assert states == ["delivered", "sent"]
 
