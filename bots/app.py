@@ -450,7 +450,18 @@ class RoomActions:
 
 
 class ClientBot(Bot, Session):
-    """Client mode: the bot logs in as an account, e.g. bot@example.com."""
+    """Client mode: the bot logs in as an account, e.g. bot@example.com.
+
+    Its main stream is not resumable. A resumable one outlives a bot killed with kill -9 (or
+    crashed) by ejabberd's resume_timeout, 300 s, taking every message written to the bot
+    meanwhile, and then bounces them as errors (resend_on_timeout: if_offline, and the
+    outbox's stream is still there): what people wrote while the bot was down was lost. Not
+    resumable, the stream ends with its connection; what comes later waits in offline storage
+    and is answered when the bot is back (also after a dropped connection). What the server
+    had sent and the bot not yet confirmed (XEP-0198, asked after each stanza) goes back to its
+    sender as an error. The outbox's stream stays resumable: its rows need that."""
+
+    resumable = False
 
     def __init__(self, config: Config, plugins: list[Plugin], storage: Storage,
                  clock: Clock | None = None):

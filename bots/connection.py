@@ -2,8 +2,8 @@
 
 TLS is verified against the system's CAs or a given file; `start()` returns once the session is
 up and says clearly when the login was refused. After that the session keeps itself alive:
-stream management (XEP-0198) with resumption, so a short drop loses nothing and repeats
-nothing; a ping every minute (XEP-0199) to notice a dead connection; delivery receipts
+stream management (XEP-0198), with resumption where it helps (the outbox's stream; not the
+bot's main one: ClientBot says why); a ping every minute (XEP-0199) to notice a dead connection; delivery receipts
 (XEP-0184) for clients that ask; and, when the connection is lost, reconnection with
 exponential backoff and jitter. Every state change is one log line without personal data.
 """
@@ -245,25 +245,29 @@ class Resilient:
 
 
 def _init_client(session: slixmpp.ClientXMPP, jid: str, password: str,
-                 ca_file: str | Path | None, ack_window: int) -> None:
+                 ca_file: str | Path | None, ack_window: int, resumable: bool = True) -> None:
     """What the bot's client connections share: verified TLS (the CA file read again at each
     connection, so a renewed certificate counts) and stream management (XEP-0198), asking
-    for an acknowledgement every `ack_window` stanzas."""
+    for an acknowledgement every `ack_window` stanzas; `resumable`: the server keeps the
+    stream for resumption when the connection drops."""
     slixmpp.ClientXMPP.__init__(session, jid, password, ssl_context=tls_context(ca_file))
     if ca_file:
         session.ca_certs = Path(ca_file)
-    session.register_plugin("xep_0198", {"window": ack_window})
+    session.register_plugin("xep_0198", {"window": ack_window, "allow_resume": resumable})
 
 
 class Session(Resilient, slixmpp.ClientXMPP):
     """Client mode: the bot logs in as an account (TLS, SCRAM), with stream management."""
+
+    resumable = True  # whether the server keeps the stream when the connection drops
 
     def __init__(self, jid: str, password: str, ca_file: str | Path | None = None,
                  reconnect_max: float = 60.0):
         # An acknowledgement asked for every 100 stanzas, not every 5 (slixmpp's default): in a
         # flood of answers the requests and answers were work for both sides, and a resumed
         # stream needs none of them to send again exactly what the server did not take.
-        _init_client(self, jid, password, ca_file, ack_window=SESSION_ACK_WINDOW)
+        _init_client(self, jid, password, ca_file, ack_window=SESSION_ACK_WINDOW,
+                     resumable=self.resumable)
         self._init_resilience(reconnect_max)
 
 

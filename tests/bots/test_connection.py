@@ -16,21 +16,59 @@ from bots.connection import KEEPALIVE, ComponentSession
 from bots.outbox import SCHEMA as OUTBOX_SCHEMA
 from bots.outbox import OutboxMessage, enqueue
 from bots.storage import Storage
-from bots.testing import BOTSCHAFT, component_environment, join_settings
+from bots.devserver import BOT_USER
+from bots.testing import (BOTSCHAFT, component_environment, join_settings,
+                          run_environment, run_until)
 from tests.conftest import eventually
 
 
 
-async def test_a_dropped_connection_is_resumed_without_loss(make_bot, chat_client):
+async def test_after_a_dropped_connection_what_came_meanwhile_is_answered_once(
+        make_bot, chat_client, xmpp_server):
     bot = await make_bot()
     client = await chat_client()
     assert await client.ask(bot.boundjid.bare, "ping") == "pong"
+    api, resource = xmpp_server.instance.api(), bot.boundjid.resource
     bot.transport.abort()  # the network goes away under the bot's feet
-    client.say(bot.boundjid.bare, "ping")  # the server keeps it for the resumed session
-    await eventually(lambda: bot.resumptions == 1)
-    assert (await client.next_message(bot.boundjid.bare))["body"] == "pong"
-    assert bot.sessions == 1  # resumed, not a new session
+    # the stream is not kept for resumption (ClientBot says why): the server ends it at once
+    await eventually(lambda: resource not in api.call("user_resources", user=bot.boundjid.user,
+                                                      host=bot.boundjid.domain))
+    client.say(bot.boundjid.bare, "ping")  # offline storage keeps it for the next session
+    assert (await client.next_message(bot.boundjid.bare, timeout=30))["body"] == "pong"
+    assert bot.sessions == 2 and bot.resumptions == 0
     assert await client.ask(bot.boundjid.bare, "help") != "pong"  # no second pong came
+
+
+async def test_what_is_written_while_the_bot_is_killed_is_answered_once_it_is_back(
+        xmpp_server, chat_client, tmp_path):
+    """kill -9 leaves no stream behind that would hold the message for 300 s and then bounce
+    it: the server keeps it offline, and the bot started again answers it."""
+    env = run_environment(xmpp_server.instance, xmpp_server.devserver.ensure_user(BOT_USER),
+                          f"sqlite:///{tmp_path / 'bot.db'}")
+    jid = env["BOTSCHAFT_XMPP_JID"]
+    api, user = xmpp_server.instance.api(), jid.partition("@")[0]
+    api.call("kick_user", user=user, host=xmpp_server.domain)  # an earlier test's bot's streams
+    await eventually(lambda: api.call("user_resources", user=user, host=xmpp_server.domain) == [])
+    customer = await chat_client()
+    bot = subprocess.Popen([BOTSCHAFT, "run"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        assert await customer.ask(jid, "ping", timeout=60) == "pong"
+        # its outbox's stream is up too: the one that stays for resumption after the kill
+        await eventually(lambda: len(api.call("user_resources", user=user,
+                                              host=xmpp_server.domain)) == 2)
+    finally:
+        bot.send_signal(signal.SIGKILL)
+        bot.wait()
+    customer.say(jid, "ping")
+
+    async def answers() -> list[str]:
+        return [(await customer.next_message(jid, timeout=60))["body"],
+                await customer.ask(jid, "help", timeout=30)]  # after a second pong, if any
+    answering = asyncio.ensure_future(answers())
+    await run_until(env, answering.done, timeout=90)
+    pong, help_text = answering.result()
+    assert pong == "pong" and help_text.startswith("I understand these commands")
 
 
 async def test_the_bot_comes_back_by_itself_after_a_server_restart(make_bot, xmpp_server,
