@@ -3,9 +3,10 @@
 TLS is verified against the system's CAs or a given file; `start()` returns once the session is
 up and says clearly when the login was refused. After that the session keeps itself alive:
 stream management (XEP-0198), with resumption where it helps (the outbox's stream; not the
-bot's main one: ClientBot says why); a ping every minute (XEP-0199) to notice a dead connection; delivery receipts
-(XEP-0184) for clients that ask; and, when the connection is lost, reconnection with
-exponential backoff and jitter. Every state change is one log line without personal data.
+bot's main one: ClientBot says why); a ping every minute (XEP-0199) to notice a dead
+connection; delivery receipts (XEP-0184) for clients that ask; and, when the connection is
+lost, reconnection with exponential backoff and jitter. Every state change is one log line
+without personal data.
 """
 
 from __future__ import annotations
