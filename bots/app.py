@@ -135,6 +135,8 @@ class Bot:
         self.add_event_handler("message", self._on_direct_message)
         self.add_event_handler("groupchat_message", self._on_room_message)
         self.add_event_handler("changed_status", self._on_presence)
+        self._online: dict[str, set[str]] = {}  # what plugins were told: bare JID → resources
+        self.add_event_handler("disconnected", self._presences_unknown)
 
     # --- connection ------------------------------------------------------------------------
     async def start(self, timeout: float | None = None) -> None:
@@ -388,8 +390,27 @@ class Bot:
     async def _on_presence(self, presence) -> None:
         if not self._plugins_ready.is_set():
             await self._plugins_ready.wait()
+        sender = presence["from"]
+        resources = self._online.setdefault(sender.bare, set())
+        if presence["type"] in ("unavailable", "error"):
+            resources.discard(sender.resource)
+        else:
+            resources.add(sender.resource)
+        if not resources:
+            del self._online[sender.bare]
         for plugin in self.plugins:
             await _isolated(plugin.on_presence(presence), f"on_presence of {plugin.name!r}")
+
+    async def _presences_unknown(self, _reason) -> None:
+        """A lost connection ends what plugins know of presences: each contact they were told
+        is online goes offline for them. The next session hears from the server who is online
+        then, but nothing of those who went offline in between, who would otherwise stay
+        online for the plugins (support staff offered cases while they are gone)."""
+        online, self._online = self._online, {}
+        for bare, resources in online.items():
+            for resource in resources:
+                await self._on_presence(self.make_presence(pfrom=f"{bare}/{resource}",
+                                                           ptype="unavailable"))
 
     @property
     def room_jid(self) -> slixmpp.JID:
@@ -459,7 +480,9 @@ class ClientBot(Bot, Session):
     resumable, the stream ends with its connection; what comes later waits in offline storage
     and is answered when the bot is back (also after a dropped connection). What the server
     had sent and the bot not yet confirmed (XEP-0198, asked after each stanza) goes back to its
-    sender as an error. The outbox's stream stays resumable: its rows need that."""
+    sender as an error: after a network cut nobody noticed, all the server sent until its
+    ack_timeout (60 s); answers sent into such a cut are lost (README, "Messages to the bot").
+    The outbox's stream stays resumable: its rows need that."""
 
     resumable = False
 

@@ -266,10 +266,23 @@ class Session(Resilient, slixmpp.ClientXMPP):
                  reconnect_max: float = 60.0):
         # An acknowledgement asked for every 100 stanzas, not every 5 (slixmpp's default): in a
         # flood of answers the requests and answers were work for both sides, and a resumed
-        # stream needs none of them to send again exactly what the server did not take.
+        # stream (where there is one) needs none of them to send again exactly what the
+        # server did not take.
         _init_client(self, jid, password, ca_file, ack_window=SESSION_ACK_WINDOW,
                      resumable=self.resumable)
+        if not self.resumable:
+            self.add_filter("out_sync", self._count_anew)
         self._init_resilience(reconnect_max)
+
+    def _count_anew(self, stanza):
+        """A new stream counts its stanzas from 0 (XEP-0198). slixmpp starts its own counts
+        anew only when a resumption fails; a stream that is never resumed would go on from
+        the last one's, and the server's first acknowledgement would not fit them."""
+        if isinstance(stanza, sm_stanza.Enable):
+            management = self.plugin["xep_0198"]
+            management.seq = management.last_ack = 0
+            management.window_counter = management.window
+        return stanza
 
 
 class OutboxSession(Resilient, slixmpp.ClientXMPP):

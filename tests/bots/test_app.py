@@ -164,3 +164,30 @@ async def test_a_plugin_whose_start_fails_is_reported_and_its_commands_say_so(
     report = await health(bot)
     assert report["ok"] is False
     assert report["plugins"]["failed"] == {"licensed": "RuntimeError: no licence key"}
+
+
+class PresenceWatcher(Plugin):
+    name = "presence-watcher"
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+
+    async def on_presence(self, presence) -> None:
+        self.seen.append((presence["from"].full, presence["type"]))
+
+
+async def test_presences_known_before_a_lost_connection_end_with_it(make_bot, chat_client):
+    """The server tells a new session who is online then, and nothing of who went offline in
+    between: so plugins hear that everyone they knew online is offline when the connection is
+    lost, and hear again from those still online."""
+    watcher = PresenceWatcher()
+    bot = await make_bot(plugins=[watcher])
+    staff = await chat_client()
+    staff.send_presence(pto=bot.boundjid.bare, ptype="subscribe")
+    await eventually(lambda: (staff.boundjid.full, "available") in watcher.seen)
+    told = len(watcher.seen)
+    bot.transport.abort()
+    await eventually(lambda: (staff.boundjid.full, "unavailable") in watcher.seen[told:])
+    await eventually(lambda: bot.sessions == 2)
+    await eventually(lambda: watcher.seen[-1] == (staff.boundjid.full, "available"))

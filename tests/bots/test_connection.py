@@ -28,14 +28,21 @@ async def test_after_a_dropped_connection_what_came_meanwhile_is_answered_once(
     bot = await make_bot()
     client = await chat_client()
     assert await client.ask(bot.boundjid.bare, "ping") == "pong"
+    management = bot.plugin["xep_0198"]
+    management.request_ack()
+    await eventually(lambda: management.last_ack == management.seq > 0)
     api, resource = xmpp_server.instance.api(), bot.boundjid.resource
     bot.transport.abort()  # the network goes away under the bot's feet
     # the stream is not kept for resumption (ClientBot says why): the server ends it at once
     await eventually(lambda: resource not in api.call("user_resources", user=bot.boundjid.user,
                                                       host=bot.boundjid.domain))
-    client.say(bot.boundjid.bare, "ping")  # offline storage keeps it for the next session
+    client.say(bot.boundjid.bare, "ping")  # kept offline, unless the bot is back already
     assert (await client.next_message(bot.boundjid.bare, timeout=30))["body"] == "pong"
     assert bot.sessions == 2 and bot.resumptions == 0
+    # the new stream's stanzas are counted from 0, as the server counts them (XEP-0198)
+    management.request_ack()
+    await eventually(lambda: management.last_ack == management.seq and not
+                     management.unacked_queue)
     assert await client.ask(bot.boundjid.bare, "help") != "pong"  # no second pong came
 
 
@@ -60,6 +67,8 @@ async def test_what_is_written_while_the_bot_is_killed_is_answered_once_it_is_ba
     finally:
         bot.send_signal(signal.SIGKILL)
         bot.wait()
+    await eventually(lambda: len(api.call("user_resources", user=user,  # the server saw it
+                                          host=xmpp_server.domain)) == 1)
     customer.say(jid, "ping")
 
     async def answers() -> list[str]:
