@@ -156,12 +156,14 @@ class Bridge:
     # --- from WhatsApp --------------------------------------------------------------------------
     async def _receive(self, updates) -> None:
         """A webhook delivery: stored in one transaction before the webhook answers 200."""
-        tells = await self.storage.run_batched(
+        received = await self.storage.run_batched(
             self._receive_burst,
             (updates, self.settings["number_key"], self.settings["window_template"]))
-        self._tell(tells)
-        self.to_whatsapp.set()
-        self.to_xmpp.set()
+        self._tell(received.tells)
+        if received.to_whatsapp:
+            self.to_whatsapp.set()
+        if received.to_xmpp:
+            self.to_xmpp.set()
 
     async def _deliver_to_xmpp(self) -> None:
         while True:

@@ -57,6 +57,17 @@ class News(NamedTuple):
     marker: str | None
 
 
+class Received(NamedTuple):
+    """What became of a webhook delivery: whom to tell about their messages (`tells`), and
+    whether there is news for the queues: something to send to WhatsApp (the bridge's own
+    text, messages held outside the 24-hour window going again), something to deliver on
+    XMPP. A delivery of statuses alone (most of them) wakes neither."""
+
+    tells: list[Tell | News]
+    to_whatsapp: bool
+    to_xmpp: bool
+
+
 class Claim(NamedTuple):
     id: int
     number: str
@@ -126,16 +137,15 @@ def one_by_one(step: Callable, items: list[tuple]) -> list:
 
 
 # --- from WhatsApp ----------------------------------------------------------------------------
-def receive(updates: list[Incoming | Status], number_key: str,
-            template: str = "") -> list[Tell | News]:
-    """Store one webhook delivery; returns whom to tell about failed messages. `template`:
+def receive(updates: list[Incoming | Status], number_key: str, template: str = "") -> Received:
+    """Store one webhook delivery (see Received for what it returns). `template`:
     the approved template that asks a person outside the 24-hour window to write again;
     `number_key`: for consent records (consent_subject)."""
     with _transaction():
         return receive_many([(updates, number_key, template)])[0]
 
 
-def receive_many(deliveries: list[tuple]) -> list[list[Tell | News]]:
+def receive_many(deliveries: list[tuple]) -> list[Received]:
     """`receive` for a burst of webhook deliveries (each item its three arguments), in their
     order: one look at the ids seen before and at the numbers' contacts, and the messages of
     people who agreed (the usual case) written together (_Burst), not five statements each."""
@@ -145,21 +155,22 @@ def receive_many(deliveries: list[tuple]) -> list[list[Tell | News]]:
     contacts = {contact.number: contact for contact in Contact.select().where(
         Contact.number.in_(list({message.number for message in messages})))} if messages else {}
     burst = _Burst()
-    results = []
+    told = []
     for updates, number_key, template in deliveries:
         tells: list[Tell | News] = []
         for update in updates:
             if isinstance(update, Status):
                 burst.write()  # what came before it, first (a window that opened, then closed)
                 tells += _status(update, template)
+                burst.to_whatsapp |= update.status == "failed"  # held, or a template to go
                 continue
             digest = _digest(update.wamid)
             if digest in fresh:
                 fresh.discard(digest)  # twice in one burst: once
                 _incoming(update, digest, contacts, number_key, burst)
-        results.append(tells)
+        told.append(tells)
     burst.write()
-    return results
+    return [Received(tells, burst.to_whatsapp, burst.to_xmpp) for tells in told]
 
 
 def _digest(wamid: str) -> str:
@@ -185,9 +196,14 @@ class _Burst:
     def __init__(self):
         self.numbers: set[str] = set()
         self.rows: list[dict] = []
+        self.to_whatsapp = self.to_xmpp = False  # news for the queues (Received)
 
     def wrote(self, number: str) -> None:
         self.numbers.add(number)
+
+    def own(self, number: str, key: str, text: Text) -> None:
+        _own(number, key, text)
+        self.to_whatsapp = True
 
     def relay(self, message: Incoming, **row) -> None:
         self.rows.append({"wamid": message.wamid, "stanza_id": None, "number": message.number,
@@ -198,10 +214,11 @@ class _Burst:
         if self.numbers:
             numbers = list(self.numbers)
             Contact.update(last_message_at=utcnow()).where(Contact.number.in_(numbers)).execute()
-            ToWhatsApp.update(state=PENDING, next_try_at=utcnow()).where(
-                ToWhatsApp.number.in_(numbers) & (ToWhatsApp.state == HELD)).execute()
+            self.to_whatsapp |= ToWhatsApp.update(state=PENDING, next_try_at=utcnow()).where(
+                ToWhatsApp.number.in_(numbers) & (ToWhatsApp.state == HELD)).execute() > 0
         for start in range(0, len(self.rows), ROWS_PER_INSERT):
             ToXmpp.insert_many(self.rows[start:start + ROWS_PER_INSERT]).execute()
+        self.to_xmpp |= bool(self.rows)
         self.numbers, self.rows = set(), []
 
 
@@ -218,11 +235,11 @@ def _incoming(message: Incoming, digest: str, contacts: dict[str, Contact], numb
         contacts.pop(message.number, None)
         consent.withdraw(consent_subject(message.number, number_key), texts.PURPOSE,
                          channel="whatsapp")
-        _own(message.number, f"stop:{digest}", texts.STOPPED)
+        burst.own(message.number, f"stop:{digest}", texts.STOPPED)
         return
     if contact is None:
         contacts[message.number] = Contact.create(number=message.number)
-        _own(message.number, f"notice:{digest}", texts.NOTICE)
+        burst.own(message.number, f"notice:{digest}", texts.NOTICE)
         return
     burst.wrote(message.number)
     if contact.state != AGREED:
@@ -232,9 +249,9 @@ def _incoming(message: Incoming, digest: str, contacts: dict[str, Contact], numb
                            ).where(Contact.id == contact.id).execute()
             consent.give(consent_subject(message.number, number_key), texts.PURPOSE,
                          texts.NOTICE_VERSION, channel="whatsapp")
-            _own(message.number, f"welcome:{digest}", texts.WELCOME)
+            burst.own(message.number, f"welcome:{digest}", texts.WELCOME)
         else:
-            _own(message.number, f"notice:{digest}", texts.NOTICE)
+            burst.own(message.number, f"notice:{digest}", texts.NOTICE)
         return
     if message.reacts_to is not None:
         _reaction(message, burst)
@@ -242,7 +259,7 @@ def _incoming(message: Incoming, digest: str, contacts: dict[str, Contact], numb
         burst.relay(message, stanza_id=stanza_id_of(message.wamid), media_id=message.media.id,
                     mime_type=message.media.mime_type, filename=message.media.filename)
     elif message.text is None:
-        _own(message.number, f"unsupported:{digest}", texts.UNSUPPORTED)
+        burst.own(message.number, f"unsupported:{digest}", texts.UNSUPPORTED)
     else:
         burst.relay(message, stanza_id=stanza_id_of(message.wamid))
 

@@ -110,7 +110,8 @@ async def test_a_burst_of_webhooks_is_stored_as_one_by_one_would(db):
              ([Incoming(other, "wamid.o2", "text", "noch da?")], KEY, ""),
              ([Incoming(other, "wamid.o1", "text", "Hallo")], KEY, ""),
              (says("zwei", "wamid.5"), KEY, "")]
-    assert await db(relay.in_one_go, relay.receive_many, relay.receive, burst) == [[]] * 6
+    received = await db(relay.in_one_go, relay.receive_many, relay.receive, burst)
+    assert received == [([], True, True)] * 6  # texts relayed; STOP's confirmation, a notice
     contacts, relayed, out, _consents = await db(state)
     assert {(row["number"], row["state"]) for row in contacts} == {(NUMBER, ASKED),
                                                                      (other, AGREED)}
@@ -118,6 +119,18 @@ async def test_a_burst_of_webhooks_is_stored_as_one_by_one_would(db):
                                                                  (other, "noch da?")]
     assert [row["body"] for row in out][-2:] == [texts.both(texts.STOPPED),
                                                  texts.both(texts.NOTICE)]
+
+
+async def test_a_delivery_has_news_only_for_the_queue_it_filled(db):
+    """The bridge wakes its queue to WhatsApp, or to XMPP, only when a delivery gave it
+    something to do (Received): most deliveries are statuses, which give neither."""
+    first = await db(relay.receive, says("Hallo", "wamid.1"), KEY)
+    assert (first.to_whatsapp, first.to_xmpp) == (True, False)  # the notice, nothing relayed
+    await db(relay.receive, says("ja", "wamid.2"), KEY)
+    relayed = await db(relay.receive, says("status", "wamid.3"), KEY)
+    assert (relayed.to_whatsapp, relayed.to_xmpp) == (False, True)
+    again = await db(relay.receive, says("status", "wamid.3"), KEY)
+    assert (again.to_whatsapp, again.to_xmpp) == (False, False)
 
 
 async def test_other_kinds_get_a_polite_not_supported(db):
@@ -197,11 +210,11 @@ async def test_outside_the_24_hour_window_a_message_is_held_until_the_person_wri
     await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "Ihr Auto ist fertig.")
     [claim] = await db(relay.claim, 10)
     await db(relay.accepted, claim.id, "wamid.out.1")
-    tells = await db(relay.receive, [Status("wamid.out.1", "failed", NUMBER, 131047)], KEY)
-    assert [(tell.sender, tell.text) for tell in tells] == [(BOT, texts.WINDOW_CLOSED)]
+    failed = await db(relay.receive, [Status("wamid.out.1", "failed", NUMBER, 131047)], KEY)
+    assert [(tell.sender, tell.text) for tell in failed.tells] == [(BOT, texts.WINDOW_CLOSED)]
     assert await db(lambda: ToWhatsApp.get(ToWhatsApp.id == claim.id).state) == HELD
     assert await db(relay.claim, 10) == []
-    await db(relay.receive, says("Hallo?", "wamid.5"), KEY)
+    assert (await db(relay.receive, says("Hallo?", "wamid.5"), KEY)).to_whatsapp  # held: goes
     [again] = await db(relay.claim, 10)
     assert (again.id, again.body, again.attempts) == (claim.id, "Ihr Auto ist fertig.", 2)
 
@@ -236,16 +249,18 @@ async def test_news_of_a_message_only_for_a_sender_who_asked_and_each_step_once(
         return f"wamid.{key}"
 
     plain = await sent("plain")  # asked for nothing (no stanza id kept either)
-    assert await db(relay.receive, [Status(plain, "delivered", NUMBER, None)], KEY) == []
+    assert await db(relay.receive, [Status(plain, "delivered", NUMBER, None)], KEY) == (
+        [], False, False)  # nothing to tell, and no news for either queue
     asked = await sent("asked", "stanza-7", True, True)
     delivered = await db(relay.receive, [Status(asked, "delivered", NUMBER, None)], KEY)
-    assert delivered == [relay.News(BOT, NUMBER, "stanza-7", True, "received")]
-    assert await db(relay.receive, [Status(asked, "delivered", NUMBER, None)], KEY) == []  # again
+    assert delivered.tells == [relay.News(BOT, NUMBER, "stanza-7", True, "received")]
+    again = await db(relay.receive, [Status(asked, "delivered", NUMBER, None)], KEY)
+    assert again.tells == []
     read = await db(relay.receive, [Status(asked, "read", NUMBER, None)], KEY)
-    assert read == [relay.News(BOT, NUMBER, "stanza-7", False, "displayed")]
+    assert read.tells == [relay.News(BOT, NUMBER, "stanza-7", False, "displayed")]
     # read with no delivered before: the receipt too, then the marker
     straight = await sent("straight", "stanza-8", True, False)
-    assert await db(relay.receive, [Status(straight, "read", NUMBER, None)], KEY) == [
+    assert (await db(relay.receive, [Status(straight, "read", NUMBER, None)], KEY)).tells == [
         relay.News(BOT, NUMBER, "stanza-8", True, None)]
 
 
