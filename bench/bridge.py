@@ -202,6 +202,7 @@ class BareComponent(slixmpp.ComponentXMPP):
         self.cloud = Cloud(settings["api_url"], settings["api_version"],
                            settings["phone_number_id"], settings["access_token"])
         self.slots = asyncio.Semaphore(SENDS_IN_FLIGHT)
+        self.sends: set[asyncio.Task] = set()  # under way: finished before the client closes
         self.online = asyncio.Event()
         self.add_event_handler("session_start", lambda _event: self.online.set())
         self.add_event_handler("message", self.to_whatsapp)
@@ -214,7 +215,10 @@ class BareComponent(slixmpp.ComponentXMPP):
 
     def to_whatsapp(self, message: slixmpp.Message) -> None:
         if message["type"] in ("chat", "normal") and message["body"]:
-            asyncio.ensure_future(self._send(message["to"].user.lstrip("+"), message["body"]))
+            send = asyncio.ensure_future(self._send(message["to"].user.lstrip("+"),
+                                                    message["body"]))
+            self.sends.add(send)
+            send.add_done_callback(self.sends.discard)
 
     async def _send(self, number: str, text: str) -> None:
         async with self.slots:
@@ -236,6 +240,7 @@ async def run_bare() -> None:
     await asyncio.wait_for(component.online.wait(), 60)
     say(ready=True)
     await read_command()  # until the benchmark says stop
+    await asyncio.gather(*component.sends, return_exceptions=True)
     await component.cloud.close()
     await component.disconnect()
 
