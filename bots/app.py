@@ -136,7 +136,8 @@ class Bot:
         self.add_event_handler("groupchat_message", self._on_room_message)
         self.add_event_handler("changed_status", self._on_presence)
         self._online: dict[str, set[str]] = {}  # what plugins were told: bare JID → resources
-        self.add_event_handler("disconnected", self._presences_unknown)
+        if not self.is_component:  # a component is told nobody's presence again: it keeps them
+            self.add_event_handler("disconnected", self._presences_unknown)
 
     # --- connection ------------------------------------------------------------------------
     async def start(self, timeout: float | None = None) -> None:
@@ -166,6 +167,7 @@ class Bot:
             await _isolated(self.storage.run(workers.leave, self.outbox.worker),
                             "leaving the list of workers")
         await self.outbox.stop()
+        self._online = {}  # stopped plugins hear of no one going offline at the disconnect
         for plugin in self.plugins:
             await _isolated(plugin.stop(), f"stop of plugin {plugin.name!r}")
         for listener in self._listeners():
@@ -402,10 +404,12 @@ class Bot:
             await _isolated(plugin.on_presence(presence), f"on_presence of {plugin.name!r}")
 
     async def _presences_unknown(self, _reason) -> None:
-        """A lost connection ends what plugins know of presences: each contact they were told
-        is online goes offline for them. The next session hears from the server who is online
-        then, but nothing of those who went offline in between, who would otherwise stay
-        online for the plugins (support staff offered cases while they are gone)."""
+        """Client mode: a lost connection ends what plugins know of presences: each contact
+        they were told is online goes offline for them. The next session hears from the server
+        who is online then, but nothing of those who went offline in between, who would
+        otherwise stay online for the plugins (support staff offered cases while they are
+        gone). A component is told nobody's presence again when it reconnects: it keeps what
+        it knew."""
         online, self._online = self._online, {}
         for bare, resources in online.items():
             for resource in resources:

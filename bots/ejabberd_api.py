@@ -106,6 +106,7 @@ class EjabberdAPI:
         """From now on, authenticate with a token valid for `ttl` seconds (asked for with the
         password; needs the "admin accounts' tokens" rule of ejabberd.yml)."""
         self._authorization = self._basic
+        self._token_ttl = None  # a refused password raises here, not asking for a token again
         answer = self.call("oauth_issue_token", jid=self.admin_jid, ttl=ttl,
                            scopes=TOKEN_SCOPE)
         self._authorization = f"Bearer {answer['token']}"

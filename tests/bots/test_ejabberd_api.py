@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 import uuid
 from xml.etree import ElementTree as ET
@@ -102,6 +103,18 @@ def test_a_token_replaces_the_password_and_is_renewed_when_the_server_forgets_it
     api.call("oauth_revoke_token", token=token.removeprefix("Bearer "))
     assert api.call("check_account", user=user, host=domain) == 0  # renewed, then done
     assert api._authorization.startswith("Bearer ") and api._authorization != token
+
+
+def test_a_lost_token_with_a_password_no_longer_valid_fails_once_with_its_error(xmpp_server):
+    """Renewing the token asks with the password; when that is refused too, the call fails
+    with the refusal (it asked for a token again and again, without end)."""
+    api = xmpp_server.instance.api()
+    api.use_token(ttl=600)
+    api.call("oauth_revoke_token", token=api._authorization.removeprefix("Bearer "))
+    api._basic = "Basic " + base64.b64encode(b"admin@nowhere:wrong").decode()
+    with pytest.raises(EjabberdAPIError) as refused:
+        api.call("check_account", user="nobody", host=xmpp_server.domain)
+    assert refused.value.status == 401
 
 
 def test_a_token_does_not_open_the_api_to_anyone_but_admins(xmpp_server):
