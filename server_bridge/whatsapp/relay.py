@@ -173,8 +173,9 @@ def receive_many(deliveries: list[tuple]) -> list[Received]:
     return [Received(tells, burst.to_whatsapp, burst.to_xmpp) for tells in told]
 
 
-def _digest(wamid: str) -> str:
-    return hashlib.sha256(wamid.encode()).hexdigest()
+def _digest(text: str) -> str:
+    """What the tables keep of a message's id or key: its SHA-256, fixed length."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _not_seen_before(messages: list[Incoming]) -> set[str]:
@@ -371,7 +372,7 @@ def queue_many_from_xmpp(messages: list[tuple]) -> list[Text | None]:
         if number not in agreed:
             results.append(texts.NOT_AGREED)
             continue
-        digest = hashlib.sha256(key.encode()).hexdigest()
+        digest = _digest(key)
         rows.append({"key": f"xmpp:{digest}", "number": number, "kind": RELAY, "sender": sender,
                      "body": body, "content": json.dumps(content) if content else None,
                      "stanza_id": stanza_id or None, "receipt": bool(stanza_id) and receipt,

@@ -31,7 +31,7 @@ async def test_after_a_dropped_connection_what_came_meanwhile_is_answered_once(
     management = bot.plugin["xep_0198"]
     management.request_ack()
     await eventually(lambda: management.last_ack == management.seq > 0)
-    api, resource = xmpp_server.instance.api(), bot.boundjid.resource
+    api, resource = xmpp_server.devserver.api(xmpp_server.instance), bot.boundjid.resource
     bot.transport.abort()  # the network goes away under the bot's feet
     # the stream is not kept for resumption (ClientBot says why): the server ends it at once
     await eventually(lambda: resource not in api.call("user_resources", user=bot.boundjid.user,
@@ -53,7 +53,7 @@ async def test_what_is_written_while_the_bot_is_killed_is_answered_once_it_is_ba
     env = run_environment(xmpp_server.instance, xmpp_server.devserver.ensure_user(BOT_USER),
                           f"sqlite:///{tmp_path / 'bot.db'}")
     jid = env["BOTSCHAFT_XMPP_JID"]
-    api, user = xmpp_server.instance.api(), jid.partition("@")[0]
+    api, user = xmpp_server.devserver.api(xmpp_server.instance), jid.partition("@")[0]
     api.call("kick_user", user=user, host=xmpp_server.domain)  # an earlier test's bot's streams
     await eventually(lambda: api.call("user_resources", user=user, host=xmpp_server.domain) == [])
     customer = await chat_client()
