@@ -19,6 +19,7 @@ from bots.config import ConfigError, load
 from bots.outbox import enqueue_many
 from bots.plugin import Plugin
 from bots.web import MAX_BODY_BYTES, AsyncResource, health
+from tests.conftest import eventually
 
 
 class Hello(Resource):
@@ -53,6 +54,9 @@ async def get(bot, path: str, token: str | None = None,
 
 async def test_healthz_reports_connection_database_and_outbox(make_bot):
     bot = await make_bot()
+    # the outbox's own stream counts as up once its first database look is done, which may
+    # be a moment after the bot's start returned
+    await eventually(lambda: bot.outbox.online)
     status, body = await get(bot, "/healthz")
     report = json.loads(body)
     assert status == 200 and report["ok"] is True
