@@ -199,6 +199,9 @@ def retry(row_ids: list[int]) -> int:
         OutboxMessage.id.in_(row_ids) & (OutboxMessage.state == FAILED)).execute()
 
 
+CATCH_UP = 0.02  # seconds a pacer may make up for (RateLimiter.delay)
+
+
 class RateLimiter:
     """At most `rate` messages a second overall and one per `per_recipient` seconds to the
     same person, so a burst of thousands never trips the server's limits. The overall pace is
@@ -212,14 +215,18 @@ class RateLimiter:
         self._next_for: dict[str, float] = {}
 
     def delay(self, recipient: str) -> float:
-        """Seconds to wait before this message may go; reserves its slot, and keeps its
-        recipient waiting `per_recipient` seconds from then on."""
+        """Seconds to wait before this message may go (0: none); reserves its slot, and keeps
+        its recipient waiting `per_recipient` seconds from then on. Slots are kept to their
+        schedule: up to CATCH_UP seconds that the sender fell behind it (a sleep that ended
+        late, a round trip to the database) are made up for, not lost, so that the pace is
+        the rate, not less; in any stretch of T seconds at most rate × (T + CATCH_UP) go.
+        Behind by more (nothing was sent for a while), the schedule begins anew now."""
         now = time.monotonic()
-        start = max(now, self._next_any)
+        start = self._next_any if self._next_any >= now - CATCH_UP else now
         self._next_any = start + self.interval
         if self.per_recipient:
-            self._next_for[recipient] = start + self.per_recipient
-        return start - now
+            self._next_for[recipient] = max(start, now) + self.per_recipient
+        return max(0.0, start - now)
 
     def throttled(self) -> set[str]:
         """The recipients who may get nothing yet (at most `rate` × `per_recipient`)."""

@@ -44,6 +44,7 @@ from bots.threads import Threads
 log = logging.getLogger(__name__)
 
 
+BATCH_MOST = 250  # items in one run_batched transaction: others' writes wait no longer
 BUSY_TIMEOUT_MS = 10_000  # how long a transaction waits for the write lock before it fails
 
 
@@ -174,7 +175,8 @@ class Storage:
     async def run_batched(self, fn, item):
         """Database work for bursts on the message path (200 customers writing at once):
         `fn(items)` gets every item whose call arrived while the batch before was being
-        written, in order, in one transaction, and returns one result per item (an exception
+        written (BATCH_MOST at most, so that no burst holds the writer's lock for long), in
+        order, in one transaction, and returns one result per item (an exception
         instead of a result is raised to that item's caller alone). So a burst costs a few
         transactions and a few statements, not 200 of each, every one waiting for the one
         before it. The result comes after the commit; if the commit fails, every caller of
@@ -188,7 +190,8 @@ class Storage:
 
     async def _write_batches(self, fn) -> None:
         while self._batched.get(fn):
-            batch = self._batched.pop(fn)
+            waiting = self._batched[fn]
+            batch, self._batched[fn] = waiting[:BATCH_MOST], waiting[BATCH_MOST:]
             try:
                 results = await self.run_handler(self._in_one_transaction, fn,
                                                  [item for item, _future in batch])

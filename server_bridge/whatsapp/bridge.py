@@ -19,6 +19,7 @@ import functools
 import importlib.util
 import json
 import logging
+import math
 import random
 import uuid
 
@@ -50,6 +51,8 @@ REQUIRED = ("phone_number_id", "access_token", "app_secret", "verify_token", "ji
 SCHEMAS = [consent.SCHEMA, SCHEMA]
 FIRST_RETRY = 1.0  # seconds; doubling up to retry_max
 XMPP_BATCH = 200
+ROUND = 0.1  # seconds of sends at the number's pace claimed at once (CLAIM_MOST at most)
+CLAIM_MOST = 100
 PRUNE_EVERY = 3600.0
 STOP_WAIT = 10.0  # seconds a stop waits for the Cloud API's answers to sends under way
 FILE_ATTEMPTS = 10  # a file that fails this often (about 20 minutes) is given up, its sender told
@@ -103,13 +106,14 @@ class Bridge:
                                                 relay.receive)
         self._queue_burst = functools.partial(relay.in_one_go, relay.queue_many_from_xmpp,
                                               relay.queue_from_xmpp)
-        self._accepted_burst = functools.partial(relay.in_one_go, relay.accepted_many,
-                                                 relay.accepted)
         self.to_xmpp = asyncio.Event()
         self.webhook_port: int | None = None
         self._listening = None
         self._tasks: list[asyncio.Task] = []
         self._sends: set[asyncio.Task] = set()
+        self._answers: list[tuple[int, str, str]] = []  # sends the Cloud API took: (row, wamid,
+        # template), recorded by the sender's next round
+        self._confirmed: list[int] = []  # delivered to XMPP, recorded with the next read
         self._stopped = False
 
     async def start(self) -> None:
@@ -141,11 +145,14 @@ class Bridge:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._confirmed:
+            await self.storage.run(relay.delivered_to_xmpp, self._confirmed)
         if self._sends:
             await asyncio.wait(list(self._sends), timeout=STOP_WAIT)
         for task in list(self._sends):
             task.cancel()
         await asyncio.gather(*self._sends, return_exceptions=True)
+        await self._record_answers()
         if self._listening is not None:
             await _within(Deferred.asFuture(maybeDeferred(self._listening.stopListening),
                                             asyncio.get_running_loop()), "the webhook's port")
@@ -186,7 +193,12 @@ class Bridge:
         now = asyncio.get_running_loop().time()
         held = frozenset(number for number, (_attempts, next_try) in self.file_retries.items()
                          if next_try > now)
-        rows = await self.storage.run(relay.waiting_for_xmpp, XMPP_BATCH, held)
+        confirmed, self._confirmed = self._confirmed, []
+        try:
+            rows = await self.storage.run(relay.next_for_xmpp, confirmed, XMPP_BATCH, held)
+        except BaseException:
+            self._confirmed[:0] = confirmed
+            raise
         delivered, waiting = [], set()
         for item in rows:
             if item.number in waiting:
@@ -212,7 +224,7 @@ class Bridge:
             log.warning("bridge: the XMPP server did not confirm %d message(s); "
                         "delivering them again", len(delivered))
             return 0
-        await self.storage.run(relay.delivered_to_xmpp, delivered)
+        self._confirmed += delivered  # recorded by the next batch's read (or the stop)
         return len(delivered)
 
     def _deliver(self, item: relay.ToDeliver) -> None:
@@ -291,14 +303,29 @@ class Bridge:
         return f"{message['from'].bare}\n{message['id'] or uuid.uuid4()}"
 
     async def _send_to_whatsapp(self) -> None:
+        """Rounds of about ROUND seconds of sends: each round's one transaction records the
+        answers of the round before and claims the next sends (relay.next_sends)."""
+        size = max(1, min(CLAIM_MOST, math.ceil(self.settings["rate"] * ROUND)))
         while True:
-            claims = await self.storage.run(relay.claim, 100, self.limiter.throttled())
-            if not claims:
-                due = await self.storage.run(relay.next_due)
+            answers, self._answers = self._answers, []
+            try:
+                round_ = await self.storage.run(relay.next_sends, answers, size,
+                                                self.limiter.throttled())
+            except Exception:  # the database unreachable, a bug: logged, tried again
+                self._answers[:0] = answers
+                log.exception("bridge: reading the messages to WhatsApp failed; trying again")
+                await asyncio.sleep(1.0)
+                continue
+            self._unrecorded(round_.unrecorded)
+            self._tell(round_.tells)
+            if not round_.claims:
+                due = round_.due
                 await _wait(self.to_whatsapp, 1.0 if due is None else min(max(due, 0.01), 1.0))
                 continue
-            for claim in claims:
-                await asyncio.sleep(self.limiter.delay(claim.number))
+            for claim in round_.claims:
+                pause = self.limiter.delay(claim.number)
+                if pause:
+                    await asyncio.sleep(pause)
                 await self.slots.acquire()
                 task = asyncio.ensure_future(self._send(claim))
                 self._sends.add(task)
@@ -325,12 +352,27 @@ class Bridge:
                     log.warning("bridge: Cloud API refused message %d: %s", claim.id, exc)
                     self._tell(await self.storage.run(relay.refused, claim.id, exc.code,
                                                       template))
-            else:
-                self._tell(await self.storage.run_batched(self._accepted_burst,
-                                                         (claim.id, wamid, template)))
+            else:  # recorded by the sender's next round (or the stop)
+                self._answers.append((claim.id, wamid, template))
         finally:
             self.slots.release()
             self.to_whatsapp.set()
+
+    async def _record_answers(self) -> None:
+        """At the stop: the answers no round recorded yet."""
+        answers, self._answers = self._answers, []
+        if answers:
+            told = await self.storage.run(relay.in_one_go, relay.accepted_many, relay.accepted,
+                                          answers)
+            self._unrecorded([(row_id, result) for (row_id, _wamid, _template), result
+                              in zip(answers, told, strict=True)
+                              if isinstance(result, Exception)])
+
+    @staticmethod
+    def _unrecorded(failures: list[tuple[int, Exception]]) -> None:
+        for row_id, error in failures:
+            log.error("bridge: the Cloud API took message %d, but that could not be recorded "
+                      "(%s): it is sent again after the next start", row_id, error)
 
     def _backoff(self, attempts: int) -> float:
         ceiling = min(self.settings["retry_max"], FIRST_RETRY * 2 ** (attempts - 1))

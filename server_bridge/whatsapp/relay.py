@@ -1,6 +1,6 @@
 """What the bridge decides, as plain peewee code for a database thread (`storage.run`): the
 opt-in of a number, the queues in both directions, and what statuses mean. Each function is
-one transaction (or, in a burst, a savepoint of a shared transaction: `in_one_go`), so a
+one transaction (or, in a burst, part of a shared one: `in_one_go`), so a
 kill -9 leaves either all of a step or none of it.
 
 Opt-in: a number the bridge has not seen gets the privacy notice and nothing else: its words
@@ -20,7 +20,7 @@ from typing import Callable, NamedTuple
 
 import peewee
 
-from bots import consent
+from bots import bulk, consent
 from bots.i18n import Text
 from server_bridge.whatsapp import texts
 from server_bridge.whatsapp.models import (AGREED, DELIVERED, DONE, FAILED, HELD, OWN, PENDING,
@@ -31,7 +31,7 @@ from server_bridge.whatsapp.updates import TEXT_KINDS, Incoming, Status
 WINDOW_CLOSED_ERROR = 131047  # outside the 24-hour customer-service window
 PROGRESS = {SENT: 1, DELIVERED: 2, READ: 3}
 SEEN_DAYS = 8  # Meta retries a webhook for up to 7 days
-ROWS_PER_INSERT = 500  # under 20 parameters each: well below SQLite's 32,766 per statement
+ROWS_PER_STATEMENT = 500  # rows named in one statement: well below SQLite's 32,766 parameters
 FINISHED_DAYS = 7  # ids and states of finished messages, for questions about them
 UNANSWERED_DAYS = 30  # a number that got the notice and never answered is forgotten
 STANZA_IDS = uuid.UUID("0b7a3a52-54f0-4a4e-9a53-0d1c58f3c2a1")
@@ -113,14 +113,18 @@ def _transaction():
 
 
 def in_one_go(many: Callable, one: Callable, items: list[tuple]) -> list:
-    """`many(items)` for a burst (Storage.run_batched), in a savepoint; if it fails, `one(*item)`
-    for each as `one_by_one` does, so that one bad item fails alone and the others still go
-    (a send the Cloud API took is never left to be sent again)."""
-    try:
-        with _database().atomic():
+    """`many(items)` for a burst (Storage.run_batched), first in its transaction; if it fails,
+    the transaction is undone and begun again, and `one(*item)` runs for each as `one_by_one`
+    does, so that one bad item fails alone and the others still go (a send the Cloud API took
+    is never left to be sent again). No savepoint around `many`: two statements more for
+    every burst, for a failure that hardly ever comes."""
+    database = _database()
+    with _transaction():
+        try:
             return many(items)
-    except Exception:
-        return one_by_one(one, items)
+        except Exception:
+            database.top_transaction().rollback()
+            return one_by_one(one, items)
 
 
 def one_by_one(step: Callable, items: list[tuple]) -> list:
@@ -181,12 +185,13 @@ def _digest(text: str) -> str:
 def _not_seen_before(messages: list[Incoming]) -> set[str]:
     """The digests of those of `messages` that were not delivered before, now marked seen."""
     digests = list({_digest(message.wamid): None for message in messages})
-    fresh: set[str] = set()
-    for start in range(0, len(digests), ROWS_PER_INSERT):
-        fresh.update(digest for (digest,) in Seen.insert_many(
-            [{"digest": digest} for digest in digests[start:start + ROWS_PER_INSERT]]
-        ).on_conflict_ignore().returning(Seen.digest).tuples().execute())
-    return fresh
+    seen: set[str] = set()
+    for start in range(0, len(digests), ROWS_PER_STATEMENT):
+        seen.update(digest for (digest,) in Seen.select(Seen.digest).where(
+            Seen.digest.in_(digests[start:start + ROWS_PER_STATEMENT])).tuples())
+    fresh = [digest for digest in digests if digest not in seen]
+    bulk.insert_many(Seen, [{"digest": digest} for digest in fresh])
+    return set(fresh)
 
 
 class _Burst:
@@ -217,8 +222,7 @@ class _Burst:
             Contact.update(last_message_at=utcnow()).where(Contact.number.in_(numbers)).execute()
             self.to_whatsapp |= ToWhatsApp.update(state=PENDING, next_try_at=utcnow()).where(
                 ToWhatsApp.number.in_(numbers) & (ToWhatsApp.state == HELD)).execute() > 0
-        for start in range(0, len(self.rows), ROWS_PER_INSERT):
-            ToXmpp.insert_many(self.rows[start:start + ROWS_PER_INSERT]).execute()
+        bulk.insert_many(ToXmpp, self.rows)
         self.to_xmpp |= bool(self.rows)
         self.numbers, self.rows = set(), []
 
@@ -378,8 +382,7 @@ def queue_many_from_xmpp(messages: list[tuple]) -> list[Text | None]:
                      "stanza_id": stanza_id or None, "receipt": bool(stanza_id) and receipt,
                      "markable": bool(stanza_id) and markable})
         results.append(None)
-    for start in range(0, len(rows), ROWS_PER_INSERT):
-        ToWhatsApp.insert_many(rows[start:start + ROWS_PER_INSERT]).on_conflict_ignore().execute()
+    bulk.insert_many(ToWhatsApp, rows, ignore_conflicts=True)
     return results
 
 
@@ -394,10 +397,37 @@ def queue_reaction(sender: str, number: str, key: str, reacts_to: str, emoji: st
         "type": "reaction", "reaction": {"message_id": about.wamid, "emoji": emoji}})
 
 
+class NextSends(NamedTuple):
+    """What the sender does next (`next_sends`): whom to tell about messages the Cloud API took
+    (statuses that came first), the messages to send now, and when none: seconds until the
+    next one is due (None: nothing waits)."""
+
+    tells: list[Tell | News]
+    claims: list[Claim]
+    due: float | None
+    unrecorded: list[tuple[int, Exception]]  # answers that could not be recorded, and why
+
+
+def next_sends(answers: list[tuple[int, str, str]], limit: int,
+               throttled: set[str] = frozenset()) -> NextSends:
+    """The sender's one transaction per round: the sends the Cloud API took since the last
+    round recorded (`accepted`, each (row id, wamid, template)), the next ones claimed."""
+    with _transaction():
+        told = in_one_go(accepted_many, accepted, answers) if answers else []
+        tells, unrecorded = [], []
+        for (row_id, _wamid, _template), result in zip(answers, told, strict=True):
+            if isinstance(result, Exception):
+                unrecorded.append((row_id, result))
+            else:
+                tells += result
+        claims = claim(limit, throttled)
+        return NextSends(tells, claims, None if claims else next_due(), unrecorded)
+
+
 def claim(limit: int, throttled: set[str] = frozenset()) -> list[Claim]:
     """Messages to send now, marked SENDING: per number only its oldest waiting one, and none
     while another of that number is on its way (so each person's messages keep their order)."""
-    with _database().atomic():
+    with _transaction():
         on_the_way = ToWhatsApp.select(ToWhatsApp.number).where(ToWhatsApp.state == SENDING)
         oldest = ToWhatsApp.select(peewee.fn.MIN(ToWhatsApp.id)).where(
             ToWhatsApp.state == PENDING).group_by(ToWhatsApp.number)
@@ -424,9 +454,9 @@ def accepted_many(sends: list[tuple[int, str, str]]) -> list[list[Tell | News]]:
     """`accepted` for a burst of (row id, wamid, template), in one transaction: one look for
     statuses that came first, for all of them."""
     recorded: set[int] = set()  # not: erased meanwhile (STOP)
-    for start in range(0, len(sends), ROWS_PER_INSERT):
+    for start in range(0, len(sends), ROWS_PER_STATEMENT):
         wamids = {row_id: wamid
-                  for row_id, wamid, _template in sends[start:start + ROWS_PER_INSERT]}
+                  for row_id, wamid, _template in sends[start:start + ROWS_PER_STATEMENT]}
         recorded.update(row_id for (row_id,) in ToWhatsApp.update(
             state=SENT, error=None, wamid=peewee.Case(ToWhatsApp.id, list(wamids.items()))).where(
             ToWhatsApp.id.in_(list(wamids)) & (ToWhatsApp.state == SENDING)).returning(
@@ -485,6 +515,15 @@ def waiting_for_xmpp(limit: int, held: frozenset[str] = frozenset()) -> list[ToD
     ).join(Contact, peewee.JOIN.LEFT_OUTER, on=(ToXmpp.number == Contact.number)).where(
         (ToXmpp.state == PENDING) & ToXmpp.number.not_in(list(held))).order_by(ToXmpp.id).limit(
         limit).tuples()]
+
+
+def next_for_xmpp(delivered: list[int], limit: int, held: frozenset[str] = frozenset()
+                  ) -> list[ToDeliver]:
+    """One transaction per batch: the last batch recorded as delivered, the next one read."""
+    with _transaction():
+        if delivered:
+            delivered_to_xmpp(delivered)
+        return waiting_for_xmpp(limit, held)
 
 
 def file_uploaded(row_id: int, url: str) -> bool:

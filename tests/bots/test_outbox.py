@@ -326,6 +326,20 @@ def test_the_rate_limiter_paces_overall_and_holds_back_only_who_just_got_a_messa
     assert unlimited.throttled() == set()
 
 
+def test_the_rate_limiter_makes_up_for_a_sender_a_little_late_but_not_for_a_pause(
+        monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("bots.outbox.time.monotonic", lambda: now[0])
+    limiter = RateLimiter(rate=100, per_recipient=0.0)
+    assert limiter.delay("anna") == 0  # its slot: 1000.00
+    now[0] = 1000.013  # the sleep until the next slot, 1000.01, ended 3 ms late
+    assert limiter.delay("ben") == 0  # that slot, kept: the pace stays 100 a second
+    assert limiter.delay("cem") == pytest.approx(0.007)  # 1000.02, on schedule again
+    now[0] = 1001.0  # nothing sent for a second: no burst to make up for it
+    assert limiter.delay("dana") == 0
+    assert limiter.delay("emil") == pytest.approx(0.01)
+
+
 def test_enqueue_cleans_bodies_and_refuses_a_text_too_long_before_writing_anything(tmp_path):
     storage = Storage(f"sqlite:///{tmp_path / 'outbox.db'}")
     storage.migrate([SCHEMA])

@@ -21,7 +21,7 @@ import pytest
 
 from bots.outbox import OutboxMessage, enqueue
 from bots.plugin import Plugin, command
-from bots.storage import Schema, Storage, StorageError, redacted
+from bots.storage import BATCH_MOST, Schema, Storage, StorageError, redacted
 
 
 @pytest.fixture
@@ -188,6 +188,10 @@ async def test_writes_that_arrive_together_share_a_transaction_and_keep_their_ow
                                    storage.run_batched(broken, "y"), return_exceptions=True)
     assert [str(result) for result in results] == ["the disk is full"] * 2
     assert await storage.run(lambda: Ticket.select().count()) == 50  # rolled back, both
+
+    batches.clear()
+    await asyncio.gather(*(storage.run_batched(write, f"u{n}") for n in range(BATCH_MOST + 9)))
+    assert batches == [BATCH_MOST, 9]  # no burst holds the writer's lock for long
 
 
 def test_the_backend_is_the_one_the_url_names(storage, database_url):
