@@ -12,8 +12,8 @@ A private ejabberd and three processes besides it:
     direction measures messages alone.
   - the forwarder under test, in turn (the order alternates from round to round): the bridge,
     `botschaft bridge run` with its SQLite database, `rate` 1000 (the most the setting and
-    Meta allow: the out figure cannot pass it) and `per_recipient` 0, so that the pacing is
-    not what is measured; or the baseline, a bare slixmpp ComponentXMPP at the same address
+    Meta allow, in and out together: the out figure cannot pass it, and is printed as a
+    share of it too) and `per_recipient` 0 (no person is held back); or the baseline, a bare slixmpp ComponentXMPP at the same address
     (whatsapp.<domain>, ejabberd's component port) with the bridge's webhook resource (the
     same signature check and parsing) and its Cloud API client, at most 32 sends waiting for
     an answer as in the bridge, but no database: a webhook's text goes out at once as an
@@ -79,6 +79,7 @@ TIMEOUT = 120  # seconds a step may take before it counts as stalled
 WARM_UP = 50  # messages each way before each forwarder's timed floods
 SENDS_IN_FLIGHT = 32  # the bridge's own limit of sends waiting for the Cloud API
 TARGET_PER_S = 1000
+PACE = 1000  # the bridge's `rate`: the most Meta allows one number (inbound and outbound)
 TARGET_P99_MS = 100.0
 BRIDGE_READY = "The WhatsApp bridge runs"  # its line on stderr once webhook and component are up
 ACCOUNT = "BENCH_BRIDGE_ACCOUNT"  # the meta process's settings, as JSON in its environment
@@ -351,7 +352,7 @@ class Bench:
                 "BOTSCHAFT_CONFIG": os.devnull,
                 "BOTSCHAFT_DATABASE_URL": f"sqlite:///{workdir / 'bridge.db'}",
                 "BOTSCHAFT_BRIDGE_WHATSAPP_LISTEN": f"127.0.0.1:{port}",
-                "BOTSCHAFT_BRIDGE_WHATSAPP_RATE": "1000",
+                "BOTSCHAFT_BRIDGE_WHATSAPP_RATE": str(PACE),
                 "BOTSCHAFT_BRIDGE_WHATSAPP_PER_RECIPIENT": "0"}
 
     async def round(self, kind: str, number: int) -> dict:
@@ -471,11 +472,14 @@ def report(results: dict[str, list[dict]], arguments) -> None:
     print(f"  bridge / bare component: in {ratio_in:.2f}, out {ratio_out:.2f}")
     print(f"  target: >= {TARGET_PER_S} messages/s each way, webhook p99 < {TARGET_P99_MS:.0f}"
           f" ms: {'met' if met else 'NOT met'}")
+    print(f"  out is paced to {PACE}/s (rate): it cannot pass that; it reached "
+          f"{out_per_s / PACE:.0%} of it")
     print(json.dumps({
         "in_per_s": round(in_per_s), "out_per_s": round(out_per_s),
         "webhook_p99_ms": round(p99, 1), "ratio_to_bare_component": round(min(ratio_in,
                                                                               ratio_out), 3),
         "ratio_in": round(ratio_in, 3), "ratio_out": round(ratio_out, 3),
+        "out_pace_per_s": PACE, "out_share_of_pace": round(out_per_s / PACE, 3),
         "webhook_p50_ms": round(median("bridge", "p50_ms"), 1),
         "bare_in_per_s": round(median("bare", "in_per_s")),
         "bare_out_per_s": round(median("bare", "out_per_s")),
