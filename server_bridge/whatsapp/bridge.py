@@ -29,7 +29,7 @@ from twisted.web.resource import Resource
 
 from bots import consent
 from bots.config import Config, ConfigError, web_address
-from bots.i18n import negotiate, render
+from bots.i18n import Text, negotiate, render
 from bots.outbox import RateLimiter
 from bots.people import JidMatcher
 from bots.stanza_text import shared_file
@@ -100,12 +100,12 @@ class Bridge:
         self.limiter = RateLimiter(settings["rate"], settings["per_recipient"])
         self.slots = asyncio.Semaphore(32)  # sends waiting for the Cloud API's answer
         self.to_whatsapp = asyncio.Event()
+        self.from_xmpp = asyncio.Event()
+        self._arrived: list[slixmpp.Message] = []  # from XMPP, not yet taken (_take_from_xmpp)
         # Writes that come in bursts share a transaction (Storage.run_batched), in the order
         # they came: messages from XMPP keep their order
         self._receive_burst = functools.partial(relay.in_one_go, relay.receive_many,
                                                 relay.receive)
-        self._queue_burst = functools.partial(relay.in_one_go, relay.queue_many_from_xmpp,
-                                              relay.queue_from_xmpp)
         self.to_xmpp = asyncio.Event()
         self.webhook_port: int | None = None
         self._listening = None
@@ -133,7 +133,8 @@ class Bridge:
         log.info("bridge: webhook listening on port %d", self.webhook_port)
         await self.gateway.start(self.settings["host"], self.settings["port"])
         self._tasks = [asyncio.ensure_future(loop()) for loop in
-                       (self._send_to_whatsapp, self._deliver_to_xmpp, self._prune)]
+                       (self._take_from_xmpp, self._send_to_whatsapp, self._deliver_to_xmpp,
+                        self._prune)]
 
     async def stop(self) -> None:
         """Takes nothing new; waits (up to STOP_WAIT) for the answers to sends under way: one
@@ -145,6 +146,8 @@ class Bridge:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        arrived, self._arrived = self._arrived, []
+        await _within(self._queue(arrived), "storing the last messages from XMPP")
         if self._confirmed:
             await self.storage.run(relay.delivered_to_xmpp, self._confirmed)
         if self._sends:
@@ -269,33 +272,82 @@ class Bridge:
         return item._replace(file_url=url)
 
     # --- to WhatsApp --------------------------------------------------------------------------
-    async def _from_xmpp(self, message: slixmpp.Message) -> None:
-        sender = message["from"]
-        number = self.gateway.number_of(message["to"])
-        problem, condition = None, "not-acceptable"
-        if sender.bare not in self.senders:
-            problem, condition = texts.NOT_ALLOWED, "forbidden"
-        elif number is None:
-            problem, condition = texts.BAD_NUMBER, "item-not-found"
-        elif message.get_plugin("reactions", check=True) is not None:
-            # XEP-0444 sends all of a sender's reactions; WhatsApp keeps one: the last
-            emojis = [reaction["value"] for reaction in message["reactions"] if reaction["value"]]
-            problem = await self.storage.run(
-                relay.queue_reaction, sender.bare, number, self._key_of(message),
-                message["reactions"]["id"], emojis[-1] if emojis else "")
-        else:
-            link = shared_file(message)
-            content = outgoing(link) if link else None
-            problem = await self.storage.run_batched(self._queue_burst, (
-                sender.bare, number, self._key_of(message), None if content else message["body"],
-                message["id"] or None, message["request_receipt"],
-                message.get_plugin("markable", check=True) is not None, content))
-        if problem is not None:  # in the sender's language, as their client names it
-            text = render(problem, negotiate(message["lang"]) or self.language,
-                          domain=self.gateway.boundjid.domain)
-            self.gateway.refuse(sender.full, number, text, condition, about=message["id"])
-        else:
+    def _from_xmpp(self, message: slixmpp.Message) -> None:
+        """The gateway hands over each message as it arrives; `_take_from_xmpp` stores them
+        in their order, those that came together in one transaction (no task per message)."""
+        self._arrived.append(message)
+        self.from_xmpp.set()
+
+    async def _take_from_xmpp(self) -> None:
+        while True:
+            await self.from_xmpp.wait()
+            self.from_xmpp.clear()
+            arrived, self._arrived = self._arrived, []
+            await self._queue(arrived)
+
+    async def _queue(self, messages: list[slixmpp.Message]) -> None:
+        """Judge each message from XMPP and store those to send; tell each sender of one
+        that is not sent why, in their language."""
+        burst: list[tuple[slixmpp.Message, str, tuple]] = []  # message, number, its queue item
+        for message in messages:
+            sender = message["from"]
+            number = self.gateway.number_of(message["to"])
+            if sender.bare not in self.senders:
+                self._refuse(message, number, texts.NOT_ALLOWED, "forbidden")
+            elif number is None:
+                self._refuse(message, number, texts.BAD_NUMBER, "item-not-found")
+            elif message.get_plugin("reactions", check=True) is not None:
+                await self._store(burst)  # what came before it goes first
+                burst = []
+                # XEP-0444 sends all of a sender's reactions; WhatsApp keeps one: the last
+                emojis = [reaction["value"] for reaction in message["reactions"]
+                          if reaction["value"]]
+                self._queued(message, number, await self._stored(
+                    relay.queue_reaction, sender.bare, number, self._key_of(message),
+                    message["reactions"]["id"], emojis[-1] if emojis else ""))
+            else:
+                link = shared_file(message)
+                content = outgoing(link) if link else None
+                burst.append((message, number, (
+                    sender.bare, number, self._key_of(message),
+                    None if content else message["body"], message["id"] or None,
+                    message["request_receipt"],
+                    message.get_plugin("markable", check=True) is not None, content)))
+        await self._store(burst)
+
+    async def _store(self, burst: list[tuple[slixmpp.Message, str, tuple]]) -> None:
+        if not burst:
+            return
+        results = await self._stored(relay.in_one_go, relay.queue_many_from_xmpp,
+                                     relay.queue_from_xmpp, [item for _m, _n, item in burst])
+        for (message, number, _item), result in zip(burst, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("bridge: a message from XMPP could not be stored: %s", result)
+                result = texts.NOT_STORED
+            self._queued(message, number, result)
+
+    async def _stored(self, fn, *args):
+        """`storage.run`, tried again every second while the database fails as a whole (it
+        is unreachable): the messages wait, in their order."""
+        while True:
+            try:
+                return await self.storage.run(fn, *args)
+            except Exception:
+                log.exception("bridge: storing messages from XMPP failed; trying again in 1 s")
+                await asyncio.sleep(1.0)
+
+    def _queued(self, message: slixmpp.Message, number: str, problem: Text | None) -> None:
+        if problem is None:
             self.to_whatsapp.set()
+        else:
+            self._refuse(message, number, problem, "not-acceptable")
+
+    def _refuse(self, message: slixmpp.Message, number: str | None, problem: Text,
+                condition: str) -> None:
+        """In the sender's language, as their client names it."""
+        text = render(problem, negotiate(message["lang"]) or self.language,
+                      domain=self.gateway.boundjid.domain)
+        self.gateway.refuse(message["from"].full, number, text, condition, about=message["id"])
 
     @staticmethod
     def _key_of(message: slixmpp.Message) -> str:

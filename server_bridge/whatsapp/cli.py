@@ -109,7 +109,7 @@ async def _check(config, settings: dict) -> int:
     return problems
 
 
-async def _ignore(_message) -> None:
+def _ignore(_message) -> None:
     """The doctor's gateway relays nothing."""
 
 

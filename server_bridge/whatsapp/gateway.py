@@ -1,12 +1,13 @@
 """The bridge's XMPP side: a component (XEP-0114) at whatsapp.<domain>, where each WhatsApp
 user who agreed is an address, +4917612345678@whatsapp.<domain>. What the bots write to such
-an address goes to `on_message`; what the users write arrives from it (`deliver`)."""
+an address goes to `on_message` (called as it arrives: it must not block); what the users
+write arrives from it (`deliver`)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from typing import Awaitable, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
@@ -36,7 +37,7 @@ class Gateway(ComponentSession):
     role = "WhatsApp gateway"
 
     def __init__(self, domain: str, secret: str, host: str, port: int,
-                 on_message: Callable[[slixmpp.Message], Awaitable[None]]):
+                 on_message: Callable[[slixmpp.Message], None]):
         super().__init__(domain, secret, host, port)
         # a receipt would say "delivered" before WhatsApp has said so
         self.plugin["xep_0184"].auto_ack = False
@@ -51,11 +52,11 @@ class Gateway(ComponentSession):
     def _message(self, message: slixmpp.Message) -> None:
         if message["type"] in ("chat", "normal") and message["body"] and \
                 message.get_plugin("reactions", check=True) is None:
-            asyncio.ensure_future(self.on_message(message))
+            self.on_message(message)
 
     def _reactions(self, message: slixmpp.Message) -> None:
         if message["type"] in ("chat", "normal"):
-            asyncio.ensure_future(self.on_message(message))
+            self.on_message(message)
 
     def address(self, number: str) -> str:
         return f"+{number}@{self.boundjid.domain}"

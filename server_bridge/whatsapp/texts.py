@@ -33,6 +33,8 @@ WINDOW_CLOSED = _("Not delivered yet: WhatsApp allows messages only within 24 ho
 UNDELIVERABLE = _("Not delivered on WhatsApp (error {code}); it will not be sent again.")
 NOT_AGREED = _("This person has not agreed to messages on WhatsApp, or has stopped them: "
                "nothing was sent.")
+NOT_STORED = _("Not passed on to WhatsApp: the bridge could not store the message. Please "
+               "send it again later.")
 REACTION_UNKNOWN = _("The reaction was not passed on: the message it is about is no longer "
                      "known here (messages are kept for a week).")
 NOT_ALLOWED = _("Only the bot and the staff named in the bridge's settings may write to "
