@@ -5,7 +5,6 @@ write arrives from it (`deliver`)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Callable, NamedTuple
 
