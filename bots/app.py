@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import logging
 import signal
 import time
@@ -316,7 +317,7 @@ class Bot:
         if sender == self.boundjid.bare or self.people.is_bot(sender):
             return
         if sender in self.joined_rooms:  # a private message through a room: the room's address
-            message.reply(render(WRITE_DIRECTLY, self._language_of(message))).send()
+            self._reply(message, render(WRITE_DIRECTLY, self._language_of(message)))
             return
         self.metrics.messages_in.inc()
         if not self._plugins_ready.is_set():
@@ -327,8 +328,20 @@ class Bot:
                 Message(person, message["body"], device=message["from"].full,
                         file_url=shared_file(message)), self)
         if answer:  # empty: a plugin relayed the message on (Plugin.on_conversation)
-            message.reply(answer).send()
+            self._reply(message, answer)
             self.metrics.messages_out.inc()
+
+    def _reply(self, message: slixmpp.Message, body: str) -> None:
+        """The answer to `message`, in its thread. A new stanza: slixmpp's `reply` copies the
+        whole message and then empties it, which cost half again as much (bench/roundtrip.py:
+        a sixth of the bot's time per message went to it)."""
+        stream = message.stream  # the session it came on (the outbox's, if written to)
+        answer = stream.make_message(mto=message["from"], mbody=body, mtype=message["type"],
+                                     mfrom=message["to"] if stream.is_component else None)
+        thread = message.xml.find(f"{{{message.namespace}}}thread")
+        if thread is not None:
+            answer.xml.append(copy.copy(thread))
+        answer.send()
 
     async def _on_room_message(self, message: slixmpp.Message) -> None:
         room = message["from"].bare

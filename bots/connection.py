@@ -15,6 +15,7 @@ import asyncio
 import functools
 import logging
 import random
+import re
 import secrets
 import ssl
 from pathlib import Path
@@ -29,6 +30,7 @@ from slixmpp.xmlstream.matcher import MatcherId, MatchXPath, StanzaPath
 
 log = logging.getLogger(__name__)
 
+PLAIN_TAG = re.compile(r"\{[^}]*\}[^/*\[@.]+")  # {namespace}name, nothing more
 KEEPALIVE_INTERVAL = 60  # seconds between pings to the server
 KEEPALIVE_TIMEOUT = 30
 SESSION_ACK_WINDOW = 100  # stanzas sent between two requests for an acknowledgement
@@ -42,36 +44,65 @@ class LoginFailed(Exception):
 
 class _ForElement:
     """A handler's matcher behind a cheap first question: is the stanza the element the
-    matcher is about at all (a message, an iq, an SM ack)? slixmpp asks every handler about
-    every stanza, and an XPath or stanza-path test costs far more than comparing a tag."""
+    matcher is about at all (a message, an iq, an SM ack), and does it hold the child the
+    matcher looks for? slixmpp asks every handler about every stanza, and an XPath or
+    stanza-path test costs far more than comparing a tag and a C-level `find`."""
 
-    def __init__(self, matcher, tag: str | None, name: str | None):
+    def __init__(self, matcher, tag: str | None, name: str | None, child: str | None = None,
+                 plugin: str | None = None):
         self.matcher = matcher
         self.tag = tag  # the full tag, {namespace}name (XPath), or
         self.name = name  # the element's name without namespace (stanza path)
+        self.child = child  # XPath `{ns}name/{ns}child`: that child decides alone
+        self.plugin = plugin  # stanza path `name/plugin`: only with the plugin's element
+        self._plugin_tags: dict[type, str | None] = {}  # stanza class → the plugin's tag
 
     def match(self, stanza) -> bool:
         tag = stanza.xml.tag
         if self.tag is not None:
-            return tag == self.tag and self.matcher.match(stanza)
-        return tag[tag.rfind("}") + 1:] == self.name and self.matcher.match(stanza)
+            if tag != self.tag:
+                return False
+            if self.child is not None:
+                return stanza.xml.find(self.child) is not None
+            return self.matcher.match(stanza)
+        if tag[tag.rfind("}") + 1:] != self.name:
+            return False
+        if self.plugin is not None:
+            plugin_tag = self._plugin_tag(type(stanza))
+            if plugin_tag is not None and stanza.xml.find(plugin_tag) is None:
+                return False  # without its element the stanza has no such plugin
+        return self.matcher.match(stanza)
+
+    def _plugin_tag(self, stanza_class: type) -> str | None:
+        if stanza_class not in self._plugin_tags:
+            plugin = stanza_class.plugin_attrib_map.get(self.plugin)
+            self._plugin_tags[stanza_class] = (
+                f"{{{plugin.namespace}}}{plugin.name}" if plugin is not None
+                and not getattr(plugin, "is_extension", False) and plugin.name else None)
+        return self._plugin_tags[stanza_class]
 
 
 def guarded_by_element(handler: BaseHandler) -> BaseHandler:
     """The handler, its matcher asking for the stanza's element first where the matcher says
-    which element it wants (XPath `{ns}name/…`, stanza path `name@…/…`); others unchanged."""
+    which element it wants (XPath `{ns}name/…`, stanza path `name@…/…`), and for the child
+    where it names one plainly; others unchanged."""
     matcher = handler._matcher
     if isinstance(matcher, MatchXPath) and matcher._criteria.startswith("{"):
-        end = matcher._criteria.find("}")
-        slash = matcher._criteria.find("/", end)
-        tag = matcher._criteria[:slash if slash > 0 else None]
+        criteria = matcher._criteria
+        end = criteria.find("}")
+        slash = criteria.find("/", end)
+        tag = criteria[:slash if slash > 0 else None]
         if end > 0 and not any(character in tag[end:] for character in "*[@"):
-            handler._matcher = _ForElement(matcher, tag, None)
+            child = criteria[slash + 1:] if slash > 0 else None
+            plain = child is not None and PLAIN_TAG.fullmatch(child) is not None
+            handler._matcher = _ForElement(matcher, tag, None, child if plain else None)
     elif isinstance(matcher, StanzaPath) and isinstance(matcher._criteria, list):
         first = str(matcher._criteria[0])
         name = first.split("@", 1)[0].split("<", 1)[0]
         if name.isidentifier():
-            handler._matcher = _ForElement(matcher, None, name)
+            rest = matcher._criteria[1:]
+            plugin = str(rest[0]) if len(rest) == 1 and str(rest[0]).isidentifier() else None
+            handler._matcher = _ForElement(matcher, None, name, plugin=plugin)
     return handler
 
 

@@ -286,9 +286,48 @@ async def test_a_delivery_receipt_is_sent_where_one_is_asked_for(make_bot, chat_
     assert (await client.next_message(bot.boundjid.bare))["body"] == "pong"
 
 
+async def test_an_answer_comes_in_the_thread_and_of_the_type_of_the_message(make_bot,
+                                                                             chat_client):
+    bot = await make_bot()
+    client = await chat_client()
+    message = client.make_message(mto=bot.boundjid.bare, mbody="ping", mtype="normal")
+    message["thread"] = "order-4711"
+    message["parent_thread"] = "orders"
+    message.send()
+    answer = await client.next_message(bot.boundjid.bare)
+    assert (answer["body"], answer["type"]) == ("pong", "normal")
+    assert (answer["thread"], answer["parent_thread"]) == ("order-4711", "orders")
+    client.say(bot.boundjid.bare, "ping")
+    answer = await client.next_message(bot.boundjid.bare)
+    assert (answer["type"], answer["thread"]) == ("chat", "")
+
+
+ARRIVING = [  # stanzas as they come from the server (each closed by the test)
+    "message xmlns='jabber:client' type='chat'><body>x</body><request xmlns='urn:xmpp:receipts'/>"
+    "<markable xmlns='urn:xmpp:chat-markers:0'/>",
+    "message xmlns='jabber:client'><received xmlns='urn:xmpp:receipts' id='x'/>",
+    "message xmlns='jabber:client' type='error'><error type='cancel'><item-not-found "
+    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
+    "message xmlns='jabber:client' type='groupchat'><body>hi</body><subject>s</subject>",
+    "message xmlns='jabber:client'><x xmlns='http://jabber.org/protocol/muc#user'><invite "
+    "from='a@example.com'/></x>",
+    "message xmlns='jabber:client'><x xmlns='jabber:x:conference' jid='r@muc.example.com'/>",
+    "message xmlns='jabber:client'><x xmlns='jabber:x:data' type='form'/>",
+    "message xmlns='jabber:client'><displayed xmlns='urn:xmpp:chat-markers:0' id='y'/>",
+    "message xmlns='jabber:client'><reactions xmlns='urn:xmpp:reactions:0' id='z'><reaction>"
+    "👍</reaction></reactions>",
+    "message xmlns='jabber:client'><body>file</body><x xmlns='jabber:x:oob'><url>https://x/y"
+    "</url></x>",
+    "iq xmlns='jabber:client' type='set' id='2'><command "
+    "xmlns='http://jabber.org/protocol/commands' node='x'/>",
+    "presence xmlns='jabber:client'><x xmlns='http://jabber.org/protocol/muc#user'/>",
+]
+
+
 async def test_every_handler_matches_as_before_only_asking_for_the_element_first():
-    """The element guard (connection._ForElement) changes no answer of any handler the bot's
-    sessions register, for the stanzas a bot sees, in client and component mode."""
+    """The element guard (connection._ForElement: the element, then a plainly named child or
+    a stanza plugin's element) changes no answer of any handler the bot's sessions register,
+    for the stanzas a bot sees, in client and component mode."""
     from slixmpp import Iq, Message, Presence
     from slixmpp.xmlstream import ET
 
@@ -308,13 +347,18 @@ async def test_every_handler_matches_as_before_only_asking_for_the_element_first
         ping.enable("ping")
         roster.enable("roster")
         ack = session._build_stanza(ET.fromstring("<a xmlns='urn:xmpp:sm:3' h='3'/>"))
-        return [message, receipt, asked, error, ping, roster, Presence(session), ack]
+        received = [session._build_stanza(ET.fromstring(f"<{xml}</{xml.split()[0]}>"))
+                    for xml in ARRIVING]
+        return [message, receipt, asked, error, ping, roster, Presence(session), ack, *received]
 
     for session in (Session("bot@example.com", "secret"),
                     ComponentSession("bot.example.com", "secret", "127.0.0.1", 5347)):
+        for plugin in ("xep_0004", "xep_0045", "xep_0050", "xep_0066", "xep_0249", "xep_0333",
+                       "xep_0444"):  # rooms, ad-hoc commands, files, markers, reactions
+            session.register_plugin(plugin)
         handlers = session._XMLStream__handlers
         guarded = [handler for handler in handlers if isinstance(handler._matcher, _ForElement)]
-        assert len(guarded) >= len(handlers) - 2  # all but those without a first element
+        assert len(guarded) >= len(handlers) - 3  # all but those with a pattern (a MUC's)
         for stanza in stanzas(session):
             for handler in guarded:
                 assert handler._matcher.match(stanza) == handler._matcher.matcher.match(
