@@ -119,7 +119,7 @@ class Bot:
         self.services = Services(config, storage, plugins, self.scheduler, self.outbox.wake,
                                  self.send_text, RoomActions(self))
         self.metrics = Metrics()
-        self.outbox.on_delivered = self.metrics.messages_out.inc
+        self.outbox.on_delivered = self.metrics.sent
         web = config.values["web"]
         self.web = None
         if web["listen"]:  # Twisted, only for a bot that serves HTTP
@@ -311,32 +311,37 @@ class Bot:
 
     # --- messages --------------------------------------------------------------------------
     async def _on_direct_message(self, message: slixmpp.Message) -> None:
-        if message["type"] not in ("chat", "normal") or not message["body"]:
+        kind, body = message["type"], message["body"]  # each stanza lookup read once
+        if kind not in ("chat", "normal") or not body:
             return
-        sender = message["from"].bare
+        writer = message["from"]
+        sender = writer.bare
         if sender == self.boundjid.bare or self.people.is_bot(sender):
             return
         if sender in self.joined_rooms:  # a private message through a room: the room's address
             self._reply(message, render(WRITE_DIRECTLY, self._language_of(message)))
             return
-        self.metrics.messages_in.inc()
+        self.metrics.received()
         if not self._plugins_ready.is_set():
             await self._plugins_ready.wait()
-        with self.metrics.handler_seconds.time():
-            person = await self.people.person(sender, message["lang"] or None)
-            answer = await self.dispatcher.answer(
-                Message(person, message["body"], device=message["from"].full,
-                        file_url=shared_file(message)), self)
+        started = time.perf_counter()
+        person = await self.people.person(sender, message["lang"] or None)
+        answer = await self.dispatcher.answer(
+            Message(person, body, device=writer.full, file_url=shared_file(message, body)),
+            self)
+        self.metrics.handled(time.perf_counter() - started)
         if answer:  # empty: a plugin relayed the message on (Plugin.on_conversation)
-            self._reply(message, answer)
-            self.metrics.messages_out.inc()
+            self._reply(message, answer, writer, kind)
+            self.metrics.sent()
 
-    def _reply(self, message: slixmpp.Message, body: str) -> None:
-        """The answer to `message`, in its thread. A new stanza: slixmpp's `reply` copies the
-        whole message and then empties it, which cost half again as much (bench/roundtrip.py:
-        a sixth of the bot's time per message went to it)."""
+    def _reply(self, message: slixmpp.Message, body: str, writer: slixmpp.JID | None = None,
+               kind: str | None = None) -> None:
+        """The answer to `message` (from `writer`, of type `kind`, where the caller read them
+        already), in its thread. A new stanza: slixmpp's `reply` copies the whole message and
+        then empties it, which costs half again as much."""
         stream = message.stream  # the session it came on (the outbox's, if written to)
-        answer = stream.make_message(mto=message["from"], mbody=body, mtype=message["type"],
+        answer = stream.make_message(mto=writer or message["from"], mbody=body,
+                                     mtype=kind or message["type"],
                                      mfrom=message["to"] if stream.is_component else None)
         thread = message.xml.find(f"{{{message.namespace}}}thread")
         if thread is not None:
@@ -365,14 +370,15 @@ class Bot:
             answer = render(CANNOT_SEE_WHO, self._language_of(message))
             self.say_in_room(room, f"{nick}: {answer}")
             return
-        self.metrics.messages_in.inc()
+        self.metrics.received()
         if not self._plugins_ready.is_set():
             await self._plugins_ready.wait()
-        with self.metrics.handler_seconds.time():
-            person = await self.people.person(sender, message["lang"] or None)
-            answer = await self.dispatcher.answer(Message(person, text, room=room), self)
+        started = time.perf_counter()
+        person = await self.people.person(sender, message["lang"] or None)
+        answer = await self.dispatcher.answer(Message(person, text, room=room), self)
+        self.metrics.handled(time.perf_counter() - started)
         self.say_in_room(room, f"{nick}: {answer}")
-        self.metrics.messages_out.inc()
+        self.metrics.sent()
 
     def _stray_groupchat(self, source: str) -> None:
         if source not in self._strays_logged:

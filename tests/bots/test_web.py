@@ -81,6 +81,9 @@ async def test_metrics_count_messages_and_time_the_answers(make_bot, chat_client
     assert "botschaft_messages_in_total 3.0" in text
     assert "botschaft_messages_out_total 3.0" in text
     assert "botschaft_handler_seconds_count 3.0" in text
+    assert 'botschaft_handler_seconds_bucket{le="+Inf"} 3.0' in text
+    assert 'botschaft_handler_seconds_bucket{le="10.0"} 3.0' in text  # each within 10 s
+    assert "botschaft_messages_in_created" in text
     assert "botschaft_connected 1.0" in text and "botschaft_outbox_depth 0.0" in text
     # what the bot starts itself counts too, once the server has it
     await bot.storage.run(enqueue_many, [(f"push:{n}", client.boundjid.bare, f"News {n}")
