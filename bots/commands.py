@@ -98,6 +98,11 @@ class CommandSpec:
     in_rooms: bool = False  # for group chats only: not shown in a direct chat (see @command)
 
     @functools.cached_property
+    def title(self) -> str:
+        """How the log names it."""
+        return f"command {self.name!r} of plugin {self.plugin!r}"
+
+    @functools.cached_property
     def is_async(self) -> bool:
         """An `async def` runs on the event loop; a plain def on a handler thread."""
         return inspect.iscoroutinefunction(self.handler)

@@ -212,19 +212,14 @@ class Dispatcher:
             return render(_("Sorry, {command} is not available at the moment. Please try again "
                             "later."), person.language, command=spec.name)
         ctx = Context(message, bot.services, self.plugins_by_name.get(spec.plugin))
-        started = time.perf_counter()
         try:
             if spec.is_async:
-                result = await guarded(spec.handler(ctx, **values),
-                                       f"command {spec.name!r} of plugin {spec.plugin!r}")
+                result = await guarded(spec.handler(ctx, **values), spec.title)
             else:
                 result = await bot.storage.run_handler(spec.handler, ctx, **values)
         except Exception as exc:
-            log.exception("command %r of plugin %r failed", spec.name, spec.plugin)
+            log.exception("%s failed", spec.title)
             return self._apology(person.language, spec.plugin, spec.name, exc)
-        finally:
-            log.debug("command %r took %.1f ms", spec.name,
-                      (time.perf_counter() - started) * 1000)
         if result is not None and not isinstance(result, str):
             log.error("command %r of plugin %r returned %s, not text; the person got an "
                       "apology", spec.name, spec.plugin, type(result).__name__)
@@ -247,11 +242,10 @@ class Dispatcher:
     async def _call_hook(self, plugin: Plugin, hook, message: Message, bot) -> str | None:
         """A hook's answer in the person's language (NO_ANSWER as it is); None when it
         claims nothing, or fails (logged: the message goes on as if it had not been asked)."""
-        what = f"{hook.__name__} of plugin {plugin.name!r}"
         try:
-            answer = await guarded(hook(Context(message, bot.services, plugin)), what)
+            answer = await guarded(hook(Context(message, bot.services, plugin)), hook)
         except Exception:
-            log.exception("%s failed", what)
+            log.exception("%s of plugin %r failed", hook.__name__, plugin.name)
             return None
         if answer is NO_ANSWER or answer is None:
             return answer

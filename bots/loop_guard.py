@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Coroutine
+from typing import Any, Callable, Coroutine
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +21,9 @@ HOLD_WARNING = 0.1  # seconds one step of a handler may keep every other convers
 class guarded:
     """Await `guarded(coroutine, "command 'x' of plugin 'y'")` instead of the coroutine."""
 
-    def __init__(self, coroutine: Coroutine, name: str):
+    def __init__(self, coroutine: Coroutine, name: str | Callable):
         self.coroutine = coroutine
-        self.name = name
+        self.name = name  # or a plugin's hook (a bound method), named only for a warning
 
     def __await__(self):
         steps = self.coroutine.__await__()
@@ -50,4 +50,11 @@ class guarded:
         if held > HOLD_WARNING:
             log.warning("%s held the event loop for %.2f s: every other conversation waited. "
                         "Await slow work (await ctx.db(fn) for the database) or make the "
-                        "handler a plain def (it then runs on a worker thread)", self.name, held)
+                        "handler a plain def (it then runs on a worker thread)",
+                        _name_of(self.name), held)
+
+
+def _name_of(name: str | Callable) -> str:
+    if isinstance(name, str):
+        return name
+    return f"{name.__name__} of plugin {getattr(name.__self__, 'name', '?')!r}"

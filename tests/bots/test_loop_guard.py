@@ -29,6 +29,19 @@ async def test_a_step_that_blocks_the_loop_is_named(caplog):
     assert "command 'slow' of plugin 'careless' held the event loop for" in caplog.text
 
 
+async def test_a_plugins_hook_that_blocks_is_named_with_its_plugin(caplog):
+    class Careless:
+        name = "careless"
+
+        async def on_message(self) -> str:
+            return await blocking()
+
+    plugin = Careless()
+    with caplog.at_level(logging.WARNING, logger="bots.loop_guard"):
+        assert await guarded(plugin.on_message(), plugin.on_message) == "done"
+    assert "on_message of plugin 'careless' held the event loop for" in caplog.text
+
+
 async def test_awaiting_is_no_holding(caplog):
     with caplog.at_level(logging.WARNING, logger="bots.loop_guard"):
         assert await guarded(patient(), "command 'wait'") == "done"
