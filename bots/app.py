@@ -310,7 +310,10 @@ class Bot:
             await asyncio.sleep(SCHEDULER_INTERVAL)
 
     # --- messages --------------------------------------------------------------------------
-    async def _on_direct_message(self, message: slixmpp.Message) -> None:
+    def _on_direct_message(self, message: slixmpp.Message) -> None:
+        """A plain function, not a coroutine: for a coroutine handler slixmpp makes a new
+        closure and a task at every stanza; here the task is made for the messages that get
+        an answer only."""
         kind, body = message["type"], message["body"]  # each stanza lookup read once
         if kind not in ("chat", "normal") or not body:
             return
@@ -322,17 +325,24 @@ class Bot:
             self._reply(message, render(WRITE_DIRECTLY, self._language_of(message)))
             return
         self.metrics.received()
-        if not self._plugins_ready.is_set():
-            await self._plugins_ready.wait()
-        started = time.perf_counter()
-        person = await self.people.person(sender, message["lang"] or None)
-        answer = await self.dispatcher.answer(
-            Message(person, body, device=writer.full, file_url=shared_file(message, body)),
-            self)
-        self.metrics.handled(time.perf_counter() - started)
-        if answer:  # empty: a plugin relayed the message on (Plugin.on_conversation)
-            self._reply(message, answer, writer, kind)
-            self.metrics.sent()
+        asyncio.ensure_future(self._answer_direct(message, kind, body, writer))
+
+    async def _answer_direct(self, message: slixmpp.Message, kind: str, body: str,
+                             writer: slixmpp.JID) -> None:
+        try:
+            if not self._plugins_ready.is_set():
+                await self._plugins_ready.wait()
+            started = time.perf_counter()
+            person = await self.people.person(writer.bare, message["lang"] or None)
+            answer = await self.dispatcher.answer(
+                Message(person, body, device=writer.full, file_url=shared_file(message, body)),
+                self)
+            self.metrics.handled(time.perf_counter() - started)
+            if answer:  # empty: a plugin relayed the message on (Plugin.on_conversation)
+                self._reply(message, answer, writer, kind)
+                self.metrics.sent()
+        except Exception:  # the person's record could not be read (the database is down)
+            log.exception("answering a direct message failed")
 
     def _reply(self, message: slixmpp.Message, body: str, writer: slixmpp.JID | None = None,
                kind: str | None = None) -> None:

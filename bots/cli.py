@@ -10,31 +10,33 @@ import json
 import ssl
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from slixmpp.jid import JID, InvalidJID
 
 from bots import audit
 from bots import config as configuration
-from bots import logs, outbox, privacy, retention, scaffold
-from bots import server_privacy
+from bots import logs, outbox, privacy, retention
 from bots.app import run_until_signal, schemas, send_once
 from bots.config import ConfigError
 from bots.connection import LoginFailed
-from bots.devbot import DevBot, DevBotError
 from bots.devserver import (BOT_USER, DEFAULT_STATE_DIR, PORT_NAMES, DevCluster, DevServer,
                             DevServerError)
 from bots.builtins import Builtins
 from bots.dispatch import Dispatcher
-from bots.doctor import diagnose, running_bot_health
 from bots.ejabberd_api import EjabberdAPIError
-from bots.inventory import KEPT_WHILE_NEEDED, inventory, kept, markdown
 from bots.invites import MAX_COUNT, InvitationError
 from bots.personal_data import SERVER_ARCHIVE, declared
 from bots.plugin import load_plugins
-from bots.scaffold import ScaffoldError
 from bots.services import Services
 from bots.storage import Storage, StorageError, redacted
+
+if TYPE_CHECKING:
+    from bots.server_privacy import ServerErasure
+
+# Modules only some commands need are imported in them: `botschaft run` starts the bot with
+# none of the development server's, the doctor's, the scaffold's or the privacy tools' code.
 
 DEMO_USER = "demo"
 
@@ -44,12 +46,21 @@ def reported_errors():
     """Show errors the person can fix as one clear line instead of a traceback."""
     try:
         yield
-    except (DevServerError, DevBotError, LoginFailed, ConfigError, StorageError,
-            ScaffoldError, ConnectionError, TimeoutError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    except ssl.SSLError as exc:
-        raise click.ClickException(f"the server's TLS certificate is not trusted ({exc}); for "
-                                   "a self-signed one set [xmpp] ca_file") from exc
+    except Exception as exc:
+        if isinstance(exc, _errors_people_fix()):
+            raise click.ClickException(str(exc)) from exc
+        if isinstance(exc, ssl.SSLError):
+            raise click.ClickException(f"the server's TLS certificate is not trusted ({exc}); "
+                                       "for a self-signed one set [xmpp] ca_file") from exc
+        raise
+
+
+def _errors_people_fix() -> tuple[type[Exception], ...]:
+    from bots.devbot import DevBotError
+    from bots.scaffold import ScaffoldError
+
+    return (DevServerError, DevBotError, LoginFailed, ConfigError, StorageError, ScaffoldError,
+            ConnectionError, TimeoutError)
 
 
 class PluginCommands(click.Group):
@@ -312,6 +323,8 @@ def privacy_group() -> None:
               "conversation with them that its archive on the XMPP server keeps.")
 def privacy_export(jid: str, with_archive: bool) -> None:
     """Print all data about JID (core, every plugin, the XMPP server) as JSON."""
+    from bots.server_privacy import export_from_server
+
     jid = _bare(jid)
     config = load_config()
     with _plugins_with_database() as (report, bot):
@@ -321,7 +334,7 @@ def privacy_export(jid: str, with_archive: bool) -> None:
         with reported_errors():
             try:
                 data["server"] = asyncio.run(
-                    server_privacy.export_from_server(config, bot, jid, with_archive))
+                    export_from_server(config, bot, jid, with_archive))
             except EjabberdAPIError as exc:
                 raise click.ClickException(f"the XMPP server's part: {exc}") from None
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
@@ -334,6 +347,8 @@ def privacy_export(jid: str, with_archive: bool) -> None:
 def privacy_erase(jid: str, account: bool, yes: bool) -> None:
     """Delete all data about JID: core, every plugin, and what the XMPP server keeps (their
     archive, the bot's with them, the bot's contact entry; with --account their account)."""
+    from bots.server_privacy import erase_on_server
+
     jid = _bare(jid)
     if not yes:
         click.confirm(f"Erase everything stored about {jid}"
@@ -342,7 +357,7 @@ def privacy_erase(jid: str, account: bool, yes: bool) -> None:
     with _plugins_with_database() as (report, bot):
         with reported_errors():  # every part can be found (a missing key would stop one)
             privacy.export(jid, report.plugins)  # before the server's part is gone for good
-        server = server_privacy.erase_on_server(config, bot, jid, account)
+        server = erase_on_server(config, bot, jid, account)
         try:
             deleted = privacy.erase(jid, report.plugins, by=getpass.getuser(),
                                     server=server.record)
@@ -360,7 +375,7 @@ def privacy_erase(jid: str, account: bool, yes: bool) -> None:
                                    "is fine)")
 
 
-def _echo_server_part(server: server_privacy.ServerErasure) -> None:
+def _echo_server_part(server: ServerErasure) -> None:
     click.echo("On the XMPP server:")
     for line in server.lines():
         click.echo(f"  {line}")
@@ -372,6 +387,8 @@ def privacy_purge(dry_run: bool) -> None:
     """Delete now, per kind of personal data, the rows older than its retention period
     ([privacy] retention), and ask ejabberd to delete its archived messages older than
     theirs, as the bot does every night."""
+    from bots.inventory import KEPT_WHILE_NEEDED, kept
+
     config = load_config()
     with _plugins_with_database() as (report, bot):
         _left_out(report.failures)
@@ -397,6 +414,8 @@ def privacy_purge(dry_run: bool) -> None:
 def privacy_inventory(form: str) -> None:
     """Every table and column holding personal data, the core's and each loaded plugin's,
     with whose it is and how long it is kept (configured, and the default)."""
+    from bots.inventory import inventory, markdown
+
     config = load_config()
     with reported_errors():
         report = load_plugins(config)
@@ -432,6 +451,8 @@ def plugin_list() -> None:
     """Every installed plugin: loaded (with its commands), disabled, or failed and why; words
     two plugins want; and, when the running bot answers on [web] listen, plugins whose start
     failed there."""
+    from bots.doctor import running_bot_health
+
     config = load_config()
     report = load_plugins(config)
     dispatcher = Dispatcher([Builtins(), *report.plugins])
@@ -458,6 +479,8 @@ def plugin_list() -> None:
               show_default=True, help="Where to create the plugin's folder.")
 def plugin_new(name: str, directory: Path) -> None:
     """Create an installable plugin package NAME with a command, a model and a test."""
+    from bots import scaffold
+
     with reported_errors():
         target = scaffold.create(name, directory)
     click.echo(f"created {target}; next: pip install -e {target} && pytest {target}")
@@ -533,6 +556,8 @@ def audit_log(actor: str | None, subject: str | None, action: str | None,
 def doctor(production: bool) -> None:
     """Check the configuration, the database, the plugins and the login, and say how to fix
     what is wrong."""
+    from bots.doctor import diagnose
+
     results = diagnose(click.get_current_context().find_root().obj, production)
     for ok, what, detail in results:
         click.echo(f"{'ok  ' if ok else 'FAIL'}  {what}" + (f"\n      {detail}" if detail else ""))
@@ -547,6 +572,8 @@ def doctor(production: bool) -> None:
 def dev(state_dir: Path, domain: str, **ports: int | None) -> None:
     """Start the private server and the bot, and print how to chat with it. Ctrl-C stops both.
     Run as root (for ejabberd), the bot itself runs as the unprivileged user `botschaft`."""
+    from bots.devbot import DevBot
+
     server = DevServer(state_dir, domain)
     with reported_errors():
         bot = None

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import urllib.error
 
 PRIVACY_LIST = "botschaft"
 TOKEN_SCOPE = "ejabberd:admin"
@@ -123,6 +125,11 @@ class EjabberdAPI:
         return self._call(command, arguments)
 
     def _call(self, command: str, arguments: dict):
+        # imported at the first call: the bot imports this module for its errors, and
+        # urllib's HTTP client is a twentieth of what its start imports
+        import urllib.error
+        import urllib.request
+
         request = urllib.request.Request(
             f"{self.url}/{command}", data=json.dumps(arguments).encode(),
             headers={"Authorization": self._authorization, "Content-Type": "application/json"},

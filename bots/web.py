@@ -17,7 +17,6 @@ import time
 
 import sys
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from twisted.internet import asyncioreactor
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.error import CannotListenError
@@ -30,6 +29,7 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 # install_reactor() has put Twisted on the asyncio loop.
 
 from bots import workers
+from bots.metrics import exposition
 from bots.config import ConfigError, web_address
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,7 @@ class _MetricsPage(AsyncResource):
 
     async def respond(self, request):
         await refresh(self.bot)
-        return 200, CONTENT_TYPE_LATEST, generate_latest(self.bot.metrics.registry)
+        return 200, *exposition(self.bot.metrics)
 
 
 async def health(bot) -> dict:
@@ -313,12 +313,11 @@ def _connected(bot) -> bool:
 
 async def refresh(bot) -> None:
     """Bring the gauges up to date before they are read."""
-    metrics = bot.metrics
-    metrics.connected.set(1 if _connected(bot) else 0)
-    metrics.reconnects.set(bot.reconnects)
     depth, age, failed = await bot.outbox.depth()
-    metrics.outbox_depth.set(depth)
-    metrics.outbox_age.set(age)
-    metrics.outbox_failed.set(failed)
-    metrics.handler_failures.set(bot.dispatcher.failures)
-    metrics.workers.set(len(await bot.storage.run(workers.seen)))
+    bot.metrics.gauges.update({
+        "botschaft_connected": 1 if _connected(bot) else 0,
+        "botschaft_reconnects": bot.reconnects,
+        "botschaft_outbox_depth": depth, "botschaft_outbox_oldest_age_seconds": age,
+        "botschaft_outbox_failed": failed,
+        "botschaft_handler_failures": bot.dispatcher.failures,
+        "botschaft_workers": len(await bot.storage.run(workers.seen))})
