@@ -13,11 +13,12 @@ A private ejabberd and three processes besides it:
   - the forwarder under test, in turn (the order alternates from round to round): the bridge,
     `botschaft bridge run` with its SQLite database, `rate` 1000 (the most the setting and
     Meta allow, in and out together: the out figure cannot pass it, and is printed as a
-    share of it too) and `per_recipient` 0 (no person is held back); or the baseline, a bare slixmpp ComponentXMPP at the same address
-    (whatsapp.<domain>, ejabberd's component port) with the bridge's webhook resource (the
-    same signature check and parsing) and its Cloud API client, at most 32 sends waiting for
-    an answer as in the bridge, but no database: a webhook's text goes out at once as an
-    XMPP message, an XMPP message at once as a send.
+    share of it too) and `per_recipient` 0 (no person is held back); or the baseline, a
+    bare slixmpp ComponentXMPP at the same address (whatsapp.<domain>, ejabberd's component
+    port) with the bridge's webhook resource (the same signature check and parsing) and its
+    Cloud API client, at most 32 sends waiting for an answer as in the bridge, but no
+    database: a webhook's text goes out at once as an XMPP message, an XMPP message at once
+    as a send.
   - this process: a plain slixmpp client logged in as the bot's account, `deliver_to`.
 Before the bridge's first round every number writes "Hallo", gets the privacy notice, and
 answers "JA" (not timed): the bridge relays only for numbers that agreed. Each round, per

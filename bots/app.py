@@ -322,7 +322,8 @@ class Bot:
         if sender == self.boundjid.bare or self.people.is_bot(sender):
             return
         if sender in self.joined_rooms:  # a private message through a room: the room's address
-            self._reply(message, render(WRITE_DIRECTLY, self._language_of(message)))
+            language = self._language_of(message)
+            self._reply(message, render(WRITE_DIRECTLY, language), language)
             return
         self.metrics.received()
         asyncio.ensure_future(self._answer_direct(message, kind, body, writer))
@@ -339,20 +340,22 @@ class Bot:
                 self)
             self.metrics.handled(time.perf_counter() - started)
             if answer:  # empty: a plugin relayed the message on (Plugin.on_conversation)
-                self._reply(message, answer, writer, kind)
+                self._reply(message, answer, person.language, writer, kind)
                 self.metrics.sent()
         except Exception:  # the person's record could not be read (the database is down)
             log.exception("answering a direct message failed")
 
-    def _reply(self, message: slixmpp.Message, body: str, writer: slixmpp.JID | None = None,
-               kind: str | None = None) -> None:
+    def _reply(self, message: slixmpp.Message, body: str, language: str,
+               writer: slixmpp.JID | None = None, kind: str | None = None) -> None:
         """The answer to `message` (from `writer`, of type `kind`, where the caller read them
-        already), in its thread. A new stanza: slixmpp's `reply` copies the whole message and
-        then empties it, which costs half again as much."""
+        already), in its thread, marked as written in `language`. A new stanza: slixmpp's
+        `reply` copies the whole message and then empties it, which costs half again as
+        much."""
         stream = message.stream  # the session it came on (the outbox's, if written to)
         answer = stream.make_message(mto=writer or message["from"], mbody=body,
                                      mtype=kind or message["type"],
                                      mfrom=message["to"] if stream.is_component else None)
+        answer["lang"] = language
         thread = message.xml.find(f"{{{message.namespace}}}thread")
         if thread is not None:
             answer.xml.append(copy.copy(thread))

@@ -35,8 +35,9 @@ from bots.storage import Storage, StorageError, redacted
 if TYPE_CHECKING:
     from bots.server_privacy import ServerErasure
 
-# Modules only some commands need are imported in them: `botschaft run` starts the bot with
-# none of the development server's, the doctor's, the scaffold's or the privacy tools' code.
+# Modules only some commands need are imported in them: `botschaft run` starts the bot
+# without the development bot's, the doctor's, the scaffold's or the privacy inventory's code
+# (the development server's module is imported for the defaults of the `server` options).
 
 DEMO_USER = "demo"
 

@@ -57,4 +57,5 @@ class guarded:
 def _name_of(name: str | Callable) -> str:
     if isinstance(name, str):
         return name
-    return f"{name.__name__} of plugin {getattr(name.__self__, 'name', '?')!r}"
+    owner = getattr(name, "__self__", None)
+    return f"{getattr(name, '__name__', name)} of plugin {getattr(owner, 'name', '?')!r}"

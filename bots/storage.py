@@ -330,11 +330,11 @@ class Storage:
     def _bind_in_this_thread(self) -> None:
         """In a worker thread: every model bound to this Storage's database, once per thread
         and whenever models were added (not at every call: a bot has dozens of models)."""
-        own = self._own_thread
-        if getattr(own, "active", False) and getattr(own, "bound", None) is not self._models:
-            for model in self._models:
+        own, models = self._own_thread, self._models
+        if getattr(own, "active", False) and getattr(own, "bound", None) is not models:
+            for model in models:
                 model._meta.bind_thread(self.db)
-            own.bound = self._models
+            own.bound = models
 
     def _runner(self, schema: Schema) -> Runner | None:
         if not schema.migrations_package:

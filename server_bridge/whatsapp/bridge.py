@@ -23,6 +23,7 @@ import math
 import random
 import uuid
 
+import peewee
 import slixmpp
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.web.resource import Resource
@@ -33,7 +34,7 @@ from bots.i18n import Text, negotiate, render
 from bots.outbox import RateLimiter
 from bots.people import JidMatcher
 from bots.stanza_text import shared_file
-from bots.storage import Storage
+from bots.storage import BATCH_MOST, Storage
 from bots.waiting import until_set
 from bots.web import install_reactor, listen_site
 from server_bridge.whatsapp import relay, texts
@@ -102,14 +103,12 @@ class Bridge:
         self.to_whatsapp = asyncio.Event()
         self.from_xmpp = asyncio.Event()
         self._arrived: list[slixmpp.Message] = []  # from XMPP, not yet taken (_take_from_xmpp)
-        # Writes that come in bursts share a transaction (Storage.run_batched), in the order
-        # they came: messages from XMPP keep their order
+        # webhook deliveries that come in bursts share a transaction (Storage.run_batched)
         self._receive_burst = functools.partial(relay.in_one_go, relay.receive_many,
                                                 relay.receive)
         self.to_xmpp = asyncio.Event()
         self.webhook_port: int | None = None
         self._listening = None
-        self._tasks: list[asyncio.Task] = []
         self._sends: set[asyncio.Task] = set()
         self._answers: list[tuple[int, str, str]] = []  # sends the Cloud API took: (row, wamid,
         # template), recorded by the sender's next round
@@ -132,34 +131,41 @@ class Bridge:
         self.webhook_port = self._listening.getHost().port
         log.info("bridge: webhook listening on port %d", self.webhook_port)
         await self.gateway.start(self.settings["host"], self.settings["port"])
-        self._tasks = [asyncio.ensure_future(loop()) for loop in
-                       (self._take_from_xmpp, self._send_to_whatsapp, self._deliver_to_xmpp,
-                        self._prune)]
+        self._taking = asyncio.ensure_future(self._take_from_xmpp())
+        self._sending = asyncio.ensure_future(self._send_to_whatsapp())
+        self._delivering = asyncio.ensure_future(self._deliver_to_xmpp())
+        self._pruning = asyncio.ensure_future(self._prune())
 
     async def stop(self) -> None:
-        """Takes nothing new; waits (up to STOP_WAIT) for the answers to sends under way: one
-        the Cloud API took is recorded as sent, not sent again at the next start. A second
-        stop does nothing."""
+        """Takes nothing new from WhatsApp, sends nothing new to it, and ends what is under
+        way: the sender's round, the answers to sends (waited for up to STOP_WAIT: one the
+        Cloud API took is recorded as sent, not sent again at the next start), what the XMPP
+        server confirmed, and the messages from XMPP that came until the component closed
+        (stored: they go at the next start). A part that fails is logged, the others still
+        run. A second stop does nothing."""
         if self._stopped:
             return
         self._stopped = True
-        for task in self._tasks:
+        self.to_whatsapp.set()  # the sender ends after its round
+        for task in (self._delivering, self._pruning):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        arrived, self._arrived = self._arrived, []
-        await _within(self._queue(arrived), "storing the last messages from XMPP")
-        if self._confirmed:
-            await self.storage.run(relay.delivered_to_xmpp, self._confirmed)
+        await asyncio.gather(self._delivering, self._pruning, return_exceptions=True)
+        if self._listening is not None:
+            await _within(Deferred.asFuture(maybeDeferred(self._listening.stopListening),
+                                            asyncio.get_running_loop()), "the webhook's port")
+        await _within(self._sending, "the sender's last round", STOP_WAIT)
         if self._sends:
             await asyncio.wait(list(self._sends), timeout=STOP_WAIT)
         for task in list(self._sends):
             task.cancel()
         await asyncio.gather(*self._sends, return_exceptions=True)
-        await self._record_answers()
-        if self._listening is not None:
-            await _within(Deferred.asFuture(maybeDeferred(self._listening.stopListening),
-                                            asyncio.get_running_loop()), "the webhook's port")
+        await _logged(self._record_answers(), "recording the Cloud API's last answers")
+        if self._confirmed:
+            await _logged(self.storage.run(relay.delivered_to_xmpp, self._confirmed),
+                          "recording the last messages the XMPP server confirmed")
         await _within(self.gateway.stop(wait=1), "the XMPP component")
+        self.from_xmpp.set()  # the component is closed: what came until then is stored
+        await _within(self._taking, "storing the last messages from XMPP")
         await _within(self.cloud.close(), "the Cloud API's connections")
         await _within(self.courier.uploads.close(), "the upload connections")
 
@@ -178,6 +184,10 @@ class Bridge:
     async def _deliver_to_xmpp(self) -> None:
         while True:
             if not self.gateway.online:
+                if self._confirmed:  # not kept in memory for as long as the server is away
+                    confirmed, self._confirmed = self._confirmed, []
+                    await _logged(self.storage.run(relay.delivered_to_xmpp, confirmed),
+                                  "recording messages the XMPP server confirmed")
                 await asyncio.sleep(0.5)
                 continue
             try:
@@ -279,75 +289,102 @@ class Bridge:
         self.from_xmpp.set()
 
     async def _take_from_xmpp(self) -> None:
-        while True:
+        """Until the stop has closed the component and everything that came is stored."""
+        while not (self._stopped and not self.gateway.online and not self._arrived):
             await self.from_xmpp.wait()
             self.from_xmpp.clear()
             arrived, self._arrived = self._arrived, []
-            await self._queue(arrived)
+            try:
+                await self._queue(arrived)
+            except Exception:  # a bug must not end the way to WhatsApp for everyone
+                log.exception("bridge: taking messages from XMPP failed")
 
     async def _queue(self, messages: list[slixmpp.Message]) -> None:
         """Judge each message from XMPP and store those to send; tell each sender of one
         that is not sent why, in their language."""
         burst: list[tuple[slixmpp.Message, str, tuple]] = []  # message, number, its queue item
         for message in messages:
-            sender = message["from"]
             number = self.gateway.number_of(message["to"])
-            if sender.bare not in self.senders:
-                self._refuse(message, number, texts.NOT_ALLOWED, "forbidden")
-            elif number is None:
-                self._refuse(message, number, texts.BAD_NUMBER, "item-not-found")
-            elif message.get_plugin("reactions", check=True) is not None:
-                await self._store(burst)  # what came before it goes first
-                burst = []
-                # XEP-0444 sends all of a sender's reactions; WhatsApp keeps one: the last
-                emojis = [reaction["value"] for reaction in message["reactions"]
-                          if reaction["value"]]
-                self._queued(message, number, await self._stored(
-                    relay.queue_reaction, sender.bare, number, self._key_of(message),
-                    message["reactions"]["id"], emojis[-1] if emojis else ""))
-            else:
-                link = shared_file(message)
-                content = outgoing(link) if link else None
-                burst.append((message, number, (
-                    sender.bare, number, self._key_of(message),
-                    None if content else message["body"], message["id"] or None,
-                    message["request_receipt"],
-                    message.get_plugin("markable", check=True) is not None, content)))
+            try:
+                if message["from"].bare not in self.senders:
+                    self._refuse(message, number, texts.NOT_ALLOWED, "forbidden")
+                elif number is None:
+                    self._refuse(message, number, texts.BAD_NUMBER, "item-not-found")
+                elif message.get_plugin("reactions", check=True) is not None:
+                    await self._store(burst)  # what came before it goes first
+                    burst = []
+                    await self._store([(message, number, self._reaction_of(message, number))],
+                                      relay.queue_reaction)
+                else:
+                    burst.append((message, number, self._item_of(message, number)))
+                    if len(burst) == BATCH_MOST:
+                        await self._store(burst)
+                        burst = []
+            except Exception:  # this message alone (a link no URL parser takes, a bug)
+                log.exception("bridge: a message from XMPP could not be judged")
+                self._refuse(message, number, texts.NOT_STORED, "internal-server-error", "wait")
         await self._store(burst)
 
-    async def _store(self, burst: list[tuple[slixmpp.Message, str, tuple]]) -> None:
+    def _item_of(self, message: slixmpp.Message, number: str) -> tuple:
+        """relay.queue_from_xmpp's arguments for a text or a shared file."""
+        link = shared_file(message)
+        content = outgoing(link) if link else None
+        return (message["from"].bare, number, self._key_of(message),
+                None if content else message["body"], message["id"] or None,
+                message["request_receipt"],
+                message.get_plugin("markable", check=True) is not None, content)
+
+    def _reaction_of(self, message: slixmpp.Message, number: str) -> tuple:
+        """relay.queue_reaction's arguments. XEP-0444 sends all of a sender's reactions;
+        WhatsApp keeps one: the last."""
+        emojis = [reaction["value"] for reaction in message["reactions"] if reaction["value"]]
+        return (message["from"].bare, number, self._key_of(message),
+                message["reactions"]["id"], emojis[-1] if emojis else "")
+
+    async def _store(self, burst: list[tuple[slixmpp.Message, str, tuple]],
+                     one=None) -> None:
+        """Store a burst of messages (relay.queue_many_from_xmpp, in one transaction), or
+        one with `one`; each sender of one not stored is told why."""
         if not burst:
             return
-        results = await self._stored(relay.in_one_go, relay.queue_many_from_xmpp,
-                                     relay.queue_from_xmpp, [item for _m, _n, item in burst])
+        items = [item for _message, _number, item in burst]
+        try:
+            while True:  # while the database cannot be reached at all, the messages wait
+                try:
+                    if one is not None:
+                        results = [await self.storage.run(one, *items[0])]
+                    else:
+                        results = await self.storage.run(
+                            relay.in_one_go, relay.queue_many_from_xmpp, relay.queue_from_xmpp,
+                            items)
+                    break
+                except (peewee.OperationalError, peewee.InterfaceError):
+                    log.exception("bridge: storing messages from XMPP failed; trying again "
+                                  "in 1 s")
+                    await asyncio.sleep(1.0)
+        except Exception as error:  # failing whatever is tried: each sender is told
+            results = [error] * len(burst)
         for (message, number, _item), result in zip(burst, results, strict=True):
             if isinstance(result, Exception):
                 log.error("bridge: a message from XMPP could not be stored: %s", result)
-                result = texts.NOT_STORED
-            self._queued(message, number, result)
-
-    async def _stored(self, fn, *args):
-        """`storage.run`, tried again every second while the database fails as a whole (it
-        is unreachable): the messages wait, in their order."""
-        while True:
-            try:
-                return await self.storage.run(fn, *args)
-            except Exception:
-                log.exception("bridge: storing messages from XMPP failed; trying again in 1 s")
-                await asyncio.sleep(1.0)
-
-    def _queued(self, message: slixmpp.Message, number: str, problem: Text | None) -> None:
-        if problem is None:
-            self.to_whatsapp.set()
-        else:
-            self._refuse(message, number, problem, "not-acceptable")
+                self._refuse(message, number, texts.NOT_STORED, "internal-server-error",
+                             "wait")
+            elif result is not None:
+                self._refuse(message, number, result, "not-acceptable")
+            else:
+                self.to_whatsapp.set()
 
     def _refuse(self, message: slixmpp.Message, number: str | None, problem: Text,
-                condition: str) -> None:
+                condition: str, kind: str = "cancel") -> None:
         """In the sender's language, as their client names it."""
+        if not self.gateway.online:  # at the stop, once the component is closed
+            log.warning("bridge: a message from XMPP was not passed on (%s), and its sender "
+                        "could not be told: the component is closed", problem)
+            return
         text = render(problem, negotiate(message["lang"]) or self.language,
                       domain=self.gateway.boundjid.domain)
-        self.gateway.refuse(message["from"].full, number, text, condition, about=message["id"])
+        self.gateway.refuse(message["from"].full, number, text, condition, kind,
+                            about=message["id"])
 
     @staticmethod
     def _key_of(message: slixmpp.Message) -> str:
@@ -358,23 +395,25 @@ class Bridge:
         """Rounds of about ROUND seconds of sends: each round's one transaction records the
         answers of the round before and claims the next sends (relay.next_sends)."""
         size = max(1, min(CLAIM_MOST, math.ceil(self.settings["rate"] * ROUND)))
-        while True:
+        while not self._stopped:
             answers, self._answers = self._answers, []
             try:
                 round_ = await self.storage.run(relay.next_sends, answers, size,
                                                 self.limiter.throttled())
+                self._unrecorded(round_.unrecorded)
+                self._tell(round_.tells)
             except Exception:  # the database unreachable, a bug: logged, tried again
                 self._answers[:0] = answers
                 log.exception("bridge: reading the messages to WhatsApp failed; trying again")
                 await asyncio.sleep(1.0)
                 continue
-            self._unrecorded(round_.unrecorded)
-            self._tell(round_.tells)
             if not round_.claims:
                 due = round_.due
                 await _wait(self.to_whatsapp, 1.0 if due is None else min(max(due, 0.01), 1.0))
                 continue
             for claim in round_.claims:
+                if self._stopped:
+                    break  # the claimed rest goes again at the next start (relay.resume)
                 pause = self.limiter.delay(claim.number)
                 if pause:
                     await asyncio.sleep(pause)
@@ -419,6 +458,8 @@ class Bridge:
             self._unrecorded([(row_id, result) for (row_id, _wamid, _template), result
                               in zip(answers, told, strict=True)
                               if isinstance(result, Exception)])
+            self._tell([tell for result in told if not isinstance(result, Exception)
+                        for tell in result])
 
     @staticmethod
     def _unrecorded(failures: list[tuple[int, Exception]]) -> None:
@@ -473,3 +514,11 @@ async def _within(closing, what: str, seconds: float = 5.0) -> None:
 async def _wait(event: asyncio.Event, timeout: float) -> None:
     await until_set(event, timeout)
     event.clear()
+
+
+async def _logged(work, what: str) -> None:
+    """A part of the stop whose failure must not keep the others from running."""
+    try:
+        await work
+    except Exception:
+        log.exception("bridge: %s failed", what)

@@ -117,7 +117,8 @@ def in_one_go(many: Callable, one: Callable, items: list[tuple]) -> list:
     the transaction is undone and begun again, and `one(*item)` runs for each as `one_by_one`
     does, so that one bad item fails alone and the others still go (a send the Cloud API took
     is never left to be sent again). No savepoint around `many`: two statements more for
-    every burst, for a failure that hardly ever comes."""
+    every burst, for a failure that hardly ever comes; so it must be the first work of its
+    transaction (what came before would be undone with it)."""
     database = _database()
     with _transaction():
         try:

@@ -286,20 +286,21 @@ async def test_a_delivery_receipt_is_sent_where_one_is_asked_for(make_bot, chat_
     assert (await client.next_message(bot.boundjid.bare))["body"] == "pong"
 
 
-async def test_an_answer_comes_in_the_thread_and_of_the_type_of_the_message(make_bot,
-                                                                             chat_client):
+async def test_an_answer_comes_in_the_thread_type_and_language_of_the_message(make_bot,
+                                                                            chat_client):
     bot = await make_bot()
     client = await chat_client()
     message = client.make_message(mto=bot.boundjid.bare, mbody="ping", mtype="normal")
     message["thread"] = "order-4711"
     message["parent_thread"] = "orders"
+    message["lang"] = "de"
     message.send()
     answer = await client.next_message(bot.boundjid.bare)
-    assert (answer["body"], answer["type"]) == ("pong", "normal")
+    assert (answer["body"], answer["type"], answer["lang"]) == ("pong", "normal", "de")
     assert (answer["thread"], answer["parent_thread"]) == ("order-4711", "orders")
-    client.say(bot.boundjid.bare, "ping")
+    client.say(bot.boundjid.bare, "ping", "en")
     answer = await client.next_message(bot.boundjid.bare)
-    assert (answer["type"], answer["thread"]) == ("chat", "")
+    assert (answer["type"], answer["thread"], answer["lang"]) == ("chat", "", "en")
 
 
 ARRIVING = [  # stanzas as they come from the server (each closed by the test)

@@ -6,6 +6,7 @@ nothing; STOP ends everything and erases."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import ssl
@@ -205,6 +206,41 @@ async def test_a_stop_waits_for_the_answer_to_a_send_under_way_so_nothing_goes_t
     await bridge.stop()  # as systemd's SIGTERM does
     assert await bridge.storage.run(relay.resume) == 0  # the next start sends nothing again
     assert cloud.texts_to(number).count("Ihr Auto ist fertig") == 1
+
+
+async def test_what_the_bot_writes_while_the_bridge_stops_is_kept_for_its_next_start(shop):
+    bot, _staff, cloud, bridge = shop
+    number = new_number()
+    await opted_in(cloud, number)
+    address = f"+{number}@{bridge.gateway.boundjid.domain}"
+    cloud.answer_delay = 1.0  # the stop waits a second for the answer to this one
+    bot.send_message(mto=address, mbody="Ihr Auto ist fertig", mtype="chat")
+    await eventually(lambda: "Ihr Auto ist fertig" in cloud.texts_to(number), timeout=15)
+    stopping = asyncio.ensure_future(bridge.stop())
+    await eventually(lambda: bridge._stopped)
+    bot.send_message(mto=address, mbody="Die Rechnung liegt bei", mtype="chat")
+    await stopping
+    waiting = await bridge.storage.run(lambda: [row.body for row in ToWhatsApp.select().where(
+        (ToWhatsApp.number == number) & (ToWhatsApp.state == "pending"))])
+    assert waiting == ["Die Rechnung liegt bei"]  # stored: it goes at the next start
+    assert "Die Rechnung liegt bei" not in cloud.texts_to(number)
+
+
+async def test_a_message_that_cannot_be_passed_on_is_refused_and_the_next_ones_still_go(shop):
+    bot, _staff, cloud, bridge = shop
+    number = new_number()
+    await opted_in(cloud, number)
+    address = f"+{number}@{bridge.gateway.boundjid.domain}"
+    refusals = []
+    bot.add_event_handler("message_error", refusals.append)
+    broken = bot.make_message(mto=address, mbody="http://[x/a.png", mtype="chat")
+    broken["oob"]["url"] = "http://[x/a.png"  # a shared file's link no URL parser takes
+    broken.send()
+    bot.send_message(mto=address, mbody="Ihr Auto ist fertig", mtype="chat")
+    assert (await answered(cloud, number, 3))[2] == "Ihr Auto ist fertig"
+    await eventually(lambda: refusals)
+    assert refusals[0]["error"]["text"] == texts.NOT_STORED.render("en")
+    assert refusals[0]["error"]["type"] == "wait"
 
 
 async def test_only_the_bot_may_write_to_whatsapp_users_through_the_bridge(shop, chat_client):

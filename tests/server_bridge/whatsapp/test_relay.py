@@ -149,7 +149,8 @@ async def test_xmpp_messages_go_only_to_those_who_agreed_and_each_key_once(db):
 
 
 async def test_a_burst_from_xmpp_is_queued_in_its_order_each_judged_on_its_own(db):
-    """One statement for the burst (Storage.run_batched), the same answers as one by one."""
+    """One statement for the burst (as the bridge stores one), the same answers as one by
+    one."""
     await agreed(db)
     await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
     stranger = "4915199999999"
