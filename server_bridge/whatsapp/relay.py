@@ -34,6 +34,8 @@ SEEN_DAYS = 8  # Meta retries a webhook for up to 7 days
 ROWS_PER_STATEMENT = 500  # rows named in one statement: well below SQLite's 32,766 parameters
 FINISHED_DAYS = 7  # ids and states of finished messages, for questions about them
 UNANSWERED_DAYS = 30  # a number that got the notice and never answered is forgotten
+TOUCH_EVERY = timedelta(minutes=1)  # a contact's last message's time: to the minute
+HELD_AFTER = timedelta(hours=23)  # Meta's window is 24 hours: an hour for clocks that differ
 STANZA_IDS = uuid.UUID("0b7a3a52-54f0-4a4e-9a53-0d1c58f3c2a1")
 
 
@@ -201,12 +203,23 @@ class _Burst:
     messages to relay, inserted in their order (their ids are the order of delivery)."""
 
     def __init__(self):
-        self.numbers: set[str] = set()
+        self.now = utcnow()
+        self.touched: set[str] = set()  # numbers whose last message's time is renewed
+        self.reopened: set[str] = set()  # numbers whose held messages may go again
         self.rows: list[dict] = []
         self.to_whatsapp = self.to_xmpp = False  # news for the queues (Received)
 
-    def wrote(self, number: str) -> None:
-        self.numbers.add(number)
+    def wrote(self, contact: Contact) -> None:
+        """`contact` wrote. Its time is renewed once a minute at most (it is what a privacy
+        export shows), and only someone who had not written for HELD_AFTER can have messages
+        held for the 24-hour window (Meta holds a message only after 24 hours of silence):
+        a person in a conversation costs these two statements once, not at every message."""
+        silent = self.now - contact.last_message_at
+        if silent >= TOUCH_EVERY:
+            self.touched.add(contact.number)
+            contact.last_message_at = self.now
+        if silent >= HELD_AFTER:
+            self.reopened.add(contact.number)
 
     def own(self, number: str, key: str, text: Text) -> None:
         _own(number, key, text)
@@ -218,14 +231,16 @@ class _Burst:
                           "filename": None, "reacts_to": None, "recipient": None, **row})
 
     def write(self) -> None:
-        if self.numbers:
-            numbers = list(self.numbers)
-            Contact.update(last_message_at=utcnow()).where(Contact.number.in_(numbers)).execute()
+        if self.touched:
+            Contact.update(last_message_at=self.now).where(
+                Contact.number.in_(list(self.touched))).execute()
+        if self.reopened:
             self.to_whatsapp |= ToWhatsApp.update(state=PENDING, next_try_at=utcnow()).where(
-                ToWhatsApp.number.in_(numbers) & (ToWhatsApp.state == HELD)).execute() > 0
+                ToWhatsApp.number.in_(list(self.reopened)) & (ToWhatsApp.state == HELD)
+            ).execute() > 0
         bulk.insert_many(ToXmpp, self.rows)
         self.to_xmpp |= bool(self.rows)
-        self.numbers, self.rows = set(), []
+        self.touched, self.reopened, self.rows = set(), set(), []
 
 
 def _incoming(message: Incoming, digest: str, contacts: dict[str, Contact], number_key: str,
@@ -247,7 +262,7 @@ def _incoming(message: Incoming, digest: str, contacts: dict[str, Contact], numb
         contacts[message.number] = Contact.create(number=message.number)
         burst.own(message.number, f"notice:{digest}", texts.NOTICE)
         return
-    burst.wrote(message.number)
+    burst.wrote(contact)
     if contact.state != AGREED:
         if word in texts.YES_WORDS:
             contact.state, contact.language = AGREED, texts.YES_WORDS[word]

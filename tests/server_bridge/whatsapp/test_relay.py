@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -208,6 +209,8 @@ async def test_a_person_s_messages_leave_one_at_a_time_in_order(db):
 async def test_outside_the_24_hour_window_a_message_is_held_until_the_person_writes(db):
     await agreed(db)
     await db(lambda: ToWhatsApp.delete().where(ToWhatsApp.kind == OWN).execute())
+    silent_since = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=25)
+    await db(lambda: Contact.update(last_message_at=silent_since).execute())  # a day's silence
     await db(relay.queue_from_xmpp, BOT, NUMBER, "bot\n1", "Ihr Auto ist fertig.")
     [claim] = await db(relay.claim, 10)
     await db(relay.accepted, claim.id, "wamid.out.1")
@@ -218,6 +221,17 @@ async def test_outside_the_24_hour_window_a_message_is_held_until_the_person_wri
     assert (await db(relay.receive, says("Hallo?", "wamid.5"), KEY)).to_whatsapp  # held: goes
     [again] = await db(relay.claim, 10)
     assert (again.id, again.body, again.attempts) == (claim.id, "Ihr Auto ist fertig.", 2)
+
+
+async def test_a_person_in_a_conversation_costs_no_write_of_their_last_messages_time(db):
+    await agreed(db)
+    first = await db(lambda: Contact.get(Contact.number == NUMBER).last_message_at)
+    await db(relay.receive, says("Noch eine Frage", "wamid.6"), KEY)
+    assert await db(lambda: Contact.get(Contact.number == NUMBER).last_message_at) == first
+    earlier = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=2)
+    await db(lambda: Contact.update(last_message_at=earlier).execute())
+    await db(relay.receive, says("Und noch eine", "wamid.7"), KEY)
+    assert await db(lambda: Contact.get(Contact.number == NUMBER).last_message_at) > earlier
 
 
 async def test_a_status_faster_than_the_answer_to_the_send_still_counts(db):
