@@ -9,11 +9,16 @@ CPU time and memory are theirs alone) and measures, from one client:
     (an async command), then `echo <text>` (a plain def, run on a handler thread);
   - latency: `--sequential` messages one at a time, p50 and p99 round trip;
   - the bot's CPU seconds per 1,000 messages, and its resident memory (peak);
-  - start-up: from starting the process to its first answer (its packages byte-compiled
-    first, as an installation has them);
+  - start-up: from starting the process to its first answer;
   - long messages: a burst of 4,000-character nonsense messages (which match no command),
     then `ping`: how much later than a plain round trip the `pong` comes, per long message
     (long_message_loop_ms: how long each held the event loop, and everyone waiting on it).
+Both bots run from a virtual environment made for the run, with Botschaft installed as a
+company installs it for the SQLite default (`pip install .`: byte-compiled, no extras, none
+of the development tools): the development environment has psycopg (for the PostgreSQL
+tests; peewee imports it whenever it is installed: 11 MB and 60 ms at every start) and
+pygments (slixmpp imports it when present), and runs from source. Making it takes half a
+minute (pip's cache).
 It prints each round, the medians with their range, and last one JSON line with the ratios
 (Botschaft / baseline): throughput_ratio, sync_throughput_ratio, p50_ratio, p99_ratio,
 cpu_ratio, rss_ratio, startup_ratio, and the long-message figures of both.
@@ -24,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import compileall
 import json
 import os
 import shutil
@@ -40,7 +44,6 @@ import slixmpp
 # bots.testing brings), so its memory is a bare slixmpp bot's. The benchmark imports them late.
 
 HERE = Path(__file__).resolve()
-BOTSCHAFT = str(Path(sys.executable).parent / "botschaft")
 
 
 class EchoBot(slixmpp.ClientXMPP):
@@ -68,16 +71,16 @@ def run_echo_bot(jid: str, password: str, port: int, ca_file: str) -> None:
 class BotProcess:
     """One bot as its own process; its CPU time and memory read from /proc."""
 
-    def __init__(self, kind: str, instance, password: str, workdir: Path):
+    def __init__(self, kind: str, instance, password: str, workdir: Path, venv: Path):
         jid = f"bot@{instance.domain}"
         if kind == "baseline":
-            command = [sys.executable, str(HERE), "--echo-bot", jid, password,
+            command = [str(venv / "bin" / "python"), str(HERE), "--echo-bot", jid, password,
                        str(instance.c2s_port), str(instance.ca_file)]
             env = dict(os.environ)
         else:
             from bots.testing import run_environment
 
-            command = [BOTSCHAFT, "run"]
+            command = [str(venv / "bin" / "botschaft"), "run"]
             env = run_environment(instance, password, f"sqlite:///{workdir / 'bench.db'}")
         self.started = time.perf_counter()
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
@@ -208,25 +211,29 @@ async def measure(client, bot: str, process: BotProcess, flood: int,
     }
 
 
-def compile_as_installed() -> None:
-    """Byte-compile Botschaft's packages, as `pip install` does: a checkout run with
-    PYTHONDONTWRITEBYTECODE=1 (as on our CI machines) would compile every module again at
-    each start, and the start-up figure would measure the compiler (a tenth of a second),
-    not the bot. The baseline's library, slixmpp, is compiled at its installation too."""
-    for package in ("bots", "plugins", "server_bridge"):
-        compileall.compile_dir(HERE.parent / package, quiet=1)
+def installed(workdir: Path) -> Path:
+    """A virtual environment with this checkout installed as a company installs it."""
+    venv = workdir / "installed"
+    log = workdir / "install.log"
+    with open(log, "w") as output:
+        for command in ([sys.executable, "-m", "venv", str(venv)],
+                        [str(venv / "bin" / "pip"), "install", str(HERE.parent.parent)]):
+            if subprocess.run(command, stdout=output, stderr=subprocess.STDOUT).returncode:
+                raise SystemExit(f"installing Botschaft for the benchmark failed:\n"
+                                 f"{log.read_text()[-3000:]}")
+    return venv
 
 
 async def benchmark(rounds: int, flood: int, sequential: int) -> None:
     from bots.devserver import BOT_USER, DevServer
     from bots.testing import ChatClient, new_state_dir
 
-    compile_as_installed()
     state_dir = new_state_dir()
     server = DevServer(state_dir)
     workdir = Path(state_dir) / "bench"
     workdir.mkdir()
     try:
+        venv = installed(workdir)
         instance = server.start()
         password = server.ensure_user(BOT_USER)
         bot = f"{BOT_USER}@{instance.domain}"
@@ -238,7 +245,7 @@ async def benchmark(rounds: int, flood: int, sequential: int) -> None:
               f"{'cpu s/1k':>9} {'peak MB':>8} {'long ms':>8} {'start s':>8}")
         for number in range(1, rounds + 1):
             for kind in ("baseline", "botschaft"):
-                process = BotProcess(kind, instance, password, workdir)
+                process = BotProcess(kind, instance, password, workdir, venv)
                 try:
                     figures = await measure(client, bot, process, flood, sequential)
                 finally:

@@ -418,6 +418,9 @@ class Bridge:
                 if pause:
                     await asyncio.sleep(pause)
                 await self.slots.acquire()
+                if self._stopped:  # stopped while all slots were waiting for answers
+                    self.slots.release()
+                    break
                 task = asyncio.ensure_future(self._send(claim))
                 self._sends.add(task)
                 task.add_done_callback(self._sends.discard)
