@@ -14,6 +14,7 @@ import signal
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from xml.etree import ElementTree
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 _ = translator(__name__)
 
 DELAY_NAMESPACE = "{urn:xmpp:delay}delay"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 CANNOT_SEE_WHO = _("I cannot see who you are in this room, so I do not act on it. Write to me "
                    "directly, or ask the room's owner to make me a moderator or the room "
                    "non-anonymous.")
@@ -348,18 +350,22 @@ class Bot:
     def _reply(self, message: slixmpp.Message, body: str, language: str,
                writer: slixmpp.JID | None = None, kind: str | None = None) -> None:
         """The answer to `message` (from `writer`, of type `kind`, where the caller read them
-        already), in its thread, marked as written in `language`. A new stanza: slixmpp's
-        `reply` copies the whole message and then empties it, which costs half again as
-        much."""
+        already), in its thread, marked as written in `language`. Built as XML and wrapped
+        once: slixmpp's `reply` copies the whole message and then empties it, and even
+        `make_message` sets each part through the stanza's interfaces (3 µs here against 11,
+        on every answer)."""
         stream = message.stream  # the session it came on (the outbox's, if written to)
-        answer = stream.make_message(mto=writer or message["from"], mbody=body,
-                                     mtype=kind or message["type"],
-                                     mfrom=message["to"] if stream.is_component else None)
-        answer["lang"] = language
+        namespace = stream.default_ns
+        attributes = {"to": (writer or message["from"]).full, "type": kind or message["type"],
+                      "id": stream.new_id(), XML_LANG: language}
+        if stream.is_component:
+            attributes["from"] = message["to"].full
+        xml = ElementTree.Element(f"{{{namespace}}}message", attributes)
+        ElementTree.SubElement(xml, f"{{{namespace}}}body").text = body
         thread = message.xml.find(f"{{{message.namespace}}}thread")
         if thread is not None:
-            answer.xml.append(copy.copy(thread))
-        answer.send()
+            xml.append(copy.copy(thread))
+        slixmpp.Message(stream, xml=xml).send()
 
     async def _on_room_message(self, message: slixmpp.Message) -> None:
         room = message["from"].bare
