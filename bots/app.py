@@ -41,6 +41,7 @@ from bots.scheduler import SCHEMA as SCHEDULER_SCHEMA
 from bots.scheduler import Clock, Run, Scheduler
 from bots.services import Services
 from bots.stanza_text import safe_body, shared_file
+from bots.waiting import isolated
 from bots.storage import Schema, Storage, StorageError
 from bots.metrics import Metrics
 
@@ -167,12 +168,12 @@ class Bot:
             self._scheduler_task.cancel()
             if self._purge is not None:
                 await self._purge  # it is on a database thread: the database stays till it ends
-            await _isolated(self.storage.run(workers.leave, self.outbox.worker),
+            await isolated(self.storage.run(workers.leave, self.outbox.worker),
                             "leaving the list of workers")
         await self.outbox.stop()
         self._online = {}  # stopped plugins hear of no one going offline at the disconnect
         for plugin in self.plugins:
-            await _isolated(plugin.stop(), f"stop of plugin {plugin.name!r}")
+            await isolated(plugin.stop(), f"stop of plugin {plugin.name!r}")
         for listener in self._listeners():
             await listener.stop()
         await super().stop()
@@ -197,7 +198,7 @@ class Bot:
         """A plugin whose start fails is reported (log, /healthz, `botschaft plugin list`) and
         its commands say it is unavailable; the others run."""
         plugin.bot = self.services
-        failure = await _isolated(plugin.start(self.services), f"start of plugin {plugin.name!r}")
+        failure = await isolated(plugin.start(self.services), f"start of plugin {plugin.name!r}")
         if failure is not None:
             self.failed_plugins[plugin.name] = failure
             self.dispatcher.unavailable.add(plugin.name)
@@ -212,7 +213,7 @@ class Bot:
                                                     presence_options=presence)
         self.joined_rooms.add(slixmpp.JID(room).bare)
         for plugin in self.plugins:
-            await _isolated(plugin.on_room_joined(room), f"on_room_joined of {plugin.name!r}")
+            await isolated(plugin.on_room_joined(room), f"on_room_joined of {plugin.name!r}")
 
     async def invite_to_room(self, room: slixmpp.JID, jid: slixmpp.JID, reason: str) -> None:
         """See RoomActions.invite."""
@@ -287,9 +288,9 @@ class Bot:
     async def _purge_all(self, now: datetime) -> None:
         """The bot's tables, on a database thread; then ejabberd's archive, asked over HTTP
         on a thread of its own."""
-        await _isolated(self.storage.run(purge, self.personal_data_kinds, self.retention, now),
+        await isolated(self.storage.run(purge, self.personal_data_kinds, self.retention, now),
                         "the retention purge")
-        await _isolated(asyncio.to_thread(
+        await isolated(asyncio.to_thread(
             purge_server_archive, self.config, self.services,
             self.retention[SERVER_ARCHIVE.kind]), "the retention purge of the server's archive")
 
@@ -325,7 +326,7 @@ class Bot:
             return
         if sender in self.joined_rooms:  # a private message through a room: the room's address
             language = self._language_of(message)
-            self._reply(message, render(WRITE_DIRECTLY, language), language)
+            self._reply(message, render(WRITE_DIRECTLY, language), language, writer, kind)
             return
         self.metrics.received()
         asyncio.ensure_future(self._answer_direct(message, kind, body, writer))
@@ -347,17 +348,17 @@ class Bot:
         except Exception:  # the person's record could not be read (the database is down)
             log.exception("answering a direct message failed")
 
-    def _reply(self, message: slixmpp.Message, body: str, language: str,
-               writer: slixmpp.JID | None = None, kind: str | None = None) -> None:
-        """The answer to `message` (from `writer`, of type `kind`, where the caller read them
-        already), in its thread, marked as written in `language`. Built as XML and wrapped
+    def _reply(self, message: slixmpp.Message, body: str, language: str, writer: slixmpp.JID,
+               kind: str) -> None:
+        """The answer to `message` (from `writer`, of type `kind`, as the caller read them),
+        in its thread, marked as written in `language`. Built as XML and wrapped
         once: slixmpp's `reply` copies the whole message and then empties it, and even
         `make_message` sets each part through the stanza's interfaces (3 µs here against 11,
         on every answer)."""
         stream = message.stream  # the session it came on (the outbox's, if written to)
         namespace = stream.default_ns
-        attributes = {"to": (writer or message["from"]).full, "type": kind or message["type"],
-                      "id": stream.new_id(), XML_LANG: language}
+        attributes = {"to": writer.full, "type": kind, "id": stream.new_id(),
+                      XML_LANG: language}
         if stream.is_component:
             attributes["from"] = message["to"].full
         xml = ElementTree.Element(f"{{{namespace}}}message", attributes)
@@ -439,7 +440,7 @@ class Bot:
         if not resources:
             del self._online[sender.bare]
         for plugin in self.plugins:
-            await _isolated(plugin.on_presence(presence), f"on_presence of {plugin.name!r}")
+            await isolated(plugin.on_presence(presence), f"on_presence of {plugin.name!r}")
 
     async def _presences_unknown(self, _reason) -> None:
         """Client mode: a lost connection ends what plugins know of presences: each contact
@@ -501,7 +502,7 @@ class RoomActions:
         shows: give the full JID that wrote (`ctx.message.device`) so the app can be asked;
         for a bare JID it is direct."""
         reason = safe_body(reason)
-        asyncio.run_coroutine_threadsafe(_isolated(
+        asyncio.run_coroutine_threadsafe(isolated(
             self._bot.invite_to_room(slixmpp.JID(room), slixmpp.JID(jid), reason),
             "an invitation to a room"), self._bot.loop)
 
@@ -545,17 +546,6 @@ class ComponentBot(Bot, ComponentSession):
         self.worker = WorkerSession(domain, secret, host, port)  # the outbox sends on it
         ComponentSession.__init__(self, domain, secret, host, port, answers=self.worker)
         self._init_bot(config, plugins, storage, clock)
-
-
-async def _isolated(awaitable, what: str) -> str | None:
-    """Run a plugin's hook; its failure is logged (and returned, in short) and nobody else is
-    affected."""
-    try:
-        await awaitable
-    except Exception as exc:
-        log.exception("%s failed", what)
-        return f"{type(exc).__name__}: {exc}"[:300]
-    return None
 
 
 def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:

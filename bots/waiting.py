@@ -5,11 +5,15 @@ for ever (a bridge's stop hung so, its XMPP component left connected). asyncio.t
 every cancellation on; the code here waits with it. (One more 3.11 quirk: in a task whose
 cancellation is under way, an expiring asyncio.timeout raises CancelledError, not
 TimeoutError: a stop that runs in a `finally` after a cancellation bounds its parts with
-asyncio.wait instead, as the bridge's `_within` does.)"""
+asyncio.wait instead, as the bridge's `_within` does.) And awaiting a part of a start or a
+stop whose failure must not keep the other parts from running (`isolated`)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+
+log = logging.getLogger(__name__)
 
 
 async def until_set(event: asyncio.Event, timeout: float) -> bool:
@@ -20,3 +24,14 @@ async def until_set(event: asyncio.Event, timeout: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def isolated(awaitable, what: str) -> str | None:
+    """Await `awaitable` (a plugin's hook, a part of a stop); its failure is logged (and
+    returned, in short) and nothing else is affected."""
+    try:
+        await awaitable
+    except Exception as exc:
+        log.exception("%s failed", what)
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None

@@ -35,7 +35,7 @@ from bots.outbox import RateLimiter
 from bots.people import JidMatcher
 from bots.stanza_text import shared_file
 from bots.storage import BATCH_MOST, Storage
-from bots.waiting import until_set
+from bots.waiting import isolated, until_set
 from bots.web import install_reactor, listen_site
 from server_bridge.whatsapp import relay, texts
 from server_bridge.whatsapp.cloud import Cloud, CloudError
@@ -159,10 +159,8 @@ class Bridge:
         for task in list(self._sends):
             task.cancel()
         await asyncio.gather(*self._sends, return_exceptions=True)
-        await _logged(self._record_answers(), "recording the Cloud API's last answers")
-        if self._confirmed:
-            await _logged(self.storage.run(relay.delivered_to_xmpp, self._confirmed),
-                          "recording the last messages the XMPP server confirmed")
+        await isolated(self._record_answers(), "bridge: recording the Cloud API's last answers")
+        await self._record_confirmed()
         await _within(self.gateway.stop(wait=1), "the XMPP component")
         self.from_xmpp.set()  # the component is closed: what came until then is stored
         await _within(self._taking, "storing the last messages from XMPP")
@@ -184,10 +182,7 @@ class Bridge:
     async def _deliver_to_xmpp(self) -> None:
         while True:
             if not self.gateway.online:
-                if self._confirmed:  # not kept in memory for as long as the server is away
-                    confirmed, self._confirmed = self._confirmed, []
-                    await _logged(self.storage.run(relay.delivered_to_xmpp, confirmed),
-                                  "recording messages the XMPP server confirmed")
+                await self._record_confirmed()  # not kept for as long as the server is away
                 await asyncio.sleep(0.5)
                 continue
             try:
@@ -199,6 +194,14 @@ class Bridge:
             if delivered:
                 continue
             await _wait(self.to_xmpp, 1.0)
+
+    async def _record_confirmed(self) -> None:
+        """What the XMPP server confirmed and no read recorded yet (at the stop, or while the
+        server is away)."""
+        confirmed, self._confirmed = self._confirmed, []
+        if confirmed:
+            await isolated(self.storage.run(relay.delivered_to_xmpp, confirmed),
+                           "bridge: recording messages the XMPP server confirmed")
 
     async def _deliver_batch(self) -> int:
         """Deliver what waits (a person's messages in order, none past a file that waits);
@@ -456,13 +459,9 @@ class Bridge:
         """At the stop: the answers no round recorded yet."""
         answers, self._answers = self._answers, []
         if answers:
-            told = await self.storage.run(relay.in_one_go, relay.accepted_many, relay.accepted,
-                                          answers)
-            self._unrecorded([(row_id, result) for (row_id, _wamid, _template), result
-                              in zip(answers, told, strict=True)
-                              if isinstance(result, Exception)])
-            self._tell([tell for result in told if not isinstance(result, Exception)
-                        for tell in result])
+            tells, unrecorded = await self.storage.run(relay.answered, answers)
+            self._unrecorded(unrecorded)
+            self._tell(tells)
 
     @staticmethod
     def _unrecorded(failures: list[tuple[int, Exception]]) -> None:
@@ -517,11 +516,3 @@ async def _within(closing, what: str, seconds: float = 5.0) -> None:
 async def _wait(event: asyncio.Event, timeout: float) -> None:
     await until_set(event, timeout)
     event.clear()
-
-
-async def _logged(work, what: str) -> None:
-    """A part of the stop whose failure must not keep the others from running."""
-    try:
-        await work
-    except Exception:
-        log.exception("bridge: %s failed", what)

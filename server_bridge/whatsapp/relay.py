@@ -427,17 +427,28 @@ class NextSends(NamedTuple):
 def next_sends(answers: list[tuple[int, str, str]], limit: int,
                throttled: set[str] = frozenset()) -> NextSends:
     """The sender's one transaction per round: the sends the Cloud API took since the last
-    round recorded (`accepted`, each (row id, wamid, template)), the next ones claimed."""
+    round recorded (`answered`), the next ones claimed."""
     with _transaction():
-        told = in_one_go(accepted_many, accepted, answers) if answers else []
-        tells, unrecorded = [], []
+        tells, unrecorded = answered(answers)
+        claims = claim(limit, throttled)
+        return NextSends(tells, claims, None if claims else next_due(), unrecorded)
+
+
+def answered(answers: list[tuple[int, str, str]]
+             ) -> tuple[list[Tell | News], list[tuple[int, Exception]]]:
+    """`accepted` for sends the Cloud API took (each (row id, wamid, template)), first in
+    its transaction: whom to tell (statuses that came first), and the answers that could not
+    be recorded, with why."""
+    tells: list[Tell | News] = []
+    unrecorded: list[tuple[int, Exception]] = []
+    if answers:
+        told = in_one_go(accepted_many, accepted, answers)
         for (row_id, _wamid, _template), result in zip(answers, told, strict=True):
             if isinstance(result, Exception):
                 unrecorded.append((row_id, result))
             else:
                 tells += result
-        claims = claim(limit, throttled)
-        return NextSends(tells, claims, None if claims else next_due(), unrecorded)
+    return tells, unrecorded
 
 
 def claim(limit: int, throttled: set[str] = frozenset()) -> list[Claim]:
